@@ -1,0 +1,68 @@
+/**
+ * The planner's data model: the contract between the pure planner and everything that stores,
+ * renders, diffs or traces its output.
+ *
+ * A plan is kept the way kube-proxy fills its line buffers (pkg/proxy/iptables/proxier.go,
+ * syncProxyRules): four buffers (filter chains, filter rules, nat chains, nat rules), written
+ * as `*filter` chains rules `COMMIT` `*nat` chains rules `COMMIT`. Each *segment* is one
+ * contributor to those buffers: the fixed head (KUBE-POSTROUTING, KUBE-MARK-MASQ, KUBE-FIREWALL,
+ * chain declarations of the fixed chains), one segment per service port (in a deterministic
+ * order: by servicePortName, then protocol), and the fixed tail (KUBE-FORWARD, the
+ * KUBE-SERVICES -> KUBE-NODEPORTS jump). Concatenating every segment's buffer in order gives
+ * exactly kube-proxy's restore input. A segment is also the unit of content addressing: when a
+ * Service changes, only its segment (and, when large-cluster mode flips, all of them) changes.
+ */
+
+export type Family = 'IPv4' | 'IPv6'
+export type TableName = 'filter' | 'nat'
+export type Protocol = 'tcp' | 'udp' | 'sctp'
+
+export interface Segment {
+  /** 'head', 'tail', or `${servicePortName}/${protocol}` (unique within a family plan). */
+  key: string
+  /** For service segments: the servicePortName string, e.g. `ns1/svc1:p80` or `ns1/svc1`. */
+  service?: string
+  protocol?: Protocol
+  /** Lines exactly as written, each WITHOUT its trailing newline. */
+  filterChains: string[]
+  filterRules: string[]
+  natChains: string[]
+  natRules: string[]
+}
+
+export interface FamilyPlan {
+  family: Family
+  /** head, then service segments in deterministic order, then tail. */
+  segments: Segment[]
+}
+
+export interface PlanWarning {
+  /** Stable machine-readable code, e.g. 'invalid-ip', 'unknown-kind', 'no-matching-service'. */
+  code: string
+  message: string
+  /** RFC 6901 pointer into the envelope (e.g. `/resources/items/3/spec/externalIPs/0`). */
+  pointer?: string
+}
+
+export interface Plan {
+  /** One per IP family the node serves (single-stack: one; dual-stack: IPv4 then IPv6). */
+  families: FamilyPlan[]
+  warnings: PlanWarning[]
+  /** Input counts, for summaries and growth statistics. */
+  counts: {
+    services: number
+    servicePorts: number
+    endpoints: number
+    /** Objects of kinds the planner does not read (ignored and counted). */
+    ignoredObjects: number
+  }
+}
+
+export type Flavour = 'kube-proxy' | 'standalone'
+
+export interface RenderOptions {
+  /** default 'all' */
+  table?: TableName | 'all'
+  /** default 'kube-proxy' */
+  flavour?: Flavour
+}
