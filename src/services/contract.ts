@@ -78,3 +78,45 @@ export interface RestoreScript {
   body: Buffer | AsyncIterable<string | Buffer>
   bytes?: number
 }
+
+export interface ListVersionsQuery {
+  /** 1..500, default 50 */
+  limit?: number
+  /** opaque cursor from a previous Page.next */
+  cursor?: string
+}
+
+/**
+ * The input to ingest. `document` is the parsed request body (JSON or one YAML document, or an
+ * array of YAML documents): an envelope `{proxy, resources}`, a bare kubectl `List`, or a
+ * single object. `proxy` carries proxy settings from query parameters, used when the document
+ * is not an envelope.
+ */
+export interface IngestInput {
+  cluster: string
+  document: unknown
+  proxy?: Record<string, unknown>
+  actor: Actor
+}
+
+/**
+ * Implemented in src/services (createServices). Every method throws DomainErrors for client
+ * mistakes (NotFoundError for unknown clusters/versions, ValidationError with pointers for
+ * invalid snapshots, UnavailableError when PostgreSQL is unreachable).
+ */
+export interface Services {
+  ingest(input: IngestInput): Promise<IngestResult>
+  listClusters(query?: ListVersionsQuery): Promise<Page<ClusterSummary>>
+  listVersions(cluster: string, query?: ListVersionsQuery): Promise<Page<VersionSummary>>
+  getVersion(cluster: string, ref: VersionRef): Promise<VersionSummary>
+  /** Batch form for GraphQL loaders: one round trip for many (cluster, version) pairs. */
+  getVersions(keys: Array<{ cluster: string; version: number }>): Promise<Array<VersionSummary | null>>
+  /** The stored snapshot as an envelope ({proxy, resources: List}). */
+  getSnapshot(cluster: string, ref: VersionRef): Promise<unknown>
+  getPlan(cluster: string, ref: VersionRef): Promise<Plan>
+  getRestoreScript(cluster: string, ref: VersionRef, query?: RestoreScriptQuery): Promise<RestoreScript>
+  /** Database reachable and every migration applied. */
+  readiness(): Promise<{ ok: boolean; detail: string }>
+  /** Per-cluster gauges for /metrics (latest version's rule counts per table). */
+  clusterGauges(): Promise<Array<{ cluster: string; version: number; family: Family; table: TableName; chains: number; rules: number }>>
+}
