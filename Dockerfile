@@ -1,0 +1,20 @@
+# Build stage: dev dependencies are needed for `prisma generate` and `tsc`.
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+ENV CHECKPOINT_DISABLE=1
+COPY package.json package-lock.json ./
+RUN npm ci
+COPY . .
+RUN npm run build && npm prune --omit=dev
+
+# Runtime stage: compiled app, production dependencies, committed migrations.
+FROM node:20-bookworm-slim
+WORKDIR /app
+ENV NODE_ENV=production
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY --from=build /app/prisma ./prisma
+COPY package.json ./
+USER node
+EXPOSE 8080
+CMD ["node", "dist/src/server.js"]
