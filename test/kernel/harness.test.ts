@@ -39,6 +39,20 @@ describe('kernel harness on the conformance fixtures', () => {
       })
     })
 
+    it.each([4, 6] as const)(`the save-form model matches the kernel for IPv%i (${backend})`, async (family) => {
+      // Hand-picked rules beyond kube-proxy's usual shapes: implicit protocol matches, negations,
+      // quoting with escapes, masked networks, multiport, sctp, every MARK spelling.
+      const text = readFileSync(join(import.meta.dirname, 'fixtures', `saveform-v${family}.rules`), 'utf8')
+      await withNetns(`h-${backend}`, async (ns) => {
+        await nfacctAdd(ns, ['ab_c'])
+        await restore(ns, backend, text, { family })
+        const report = compareReadBack(text, await save(ns, backend, { family }), family)
+        expect(report.problems).toEqual([])
+        expect(report.unpredicted).toEqual([])
+        expect(report.predicted).toBe(text.split('\n').filter((l) => l.startsWith('-A ')).length)
+      })
+    })
+
     it(`surfaces the kernel's rejection of an undeclared jump (${backend})`, async () => {
       const bad = '*nat\n:KUBE-SERVICES - [0:0]\n-A KUBE-SERVICES -j KUBE-NOPE\nCOMMIT\n'
       await withNetns(`h-${backend}`, async (ns) => {
