@@ -28,6 +28,19 @@ export interface Segment {
   filterRules: string[]
   natChains: string[]
   natRules: string[]
+  /**
+   * Optional facts about a service segment for statistics (analysis/stats.ts). Not part of the
+   * segment's content hash: it describes the input, not the rules. When absent, statistics infer
+   * what the rules show (type from NodePort/LB rules, endpoints from KUBE-SEP chains).
+   */
+  meta?: SegmentMeta
+}
+
+export interface SegmentMeta {
+  /** The Service's spec.type. */
+  type: 'ClusterIP' | 'NodePort' | 'LoadBalancer'
+  /** This service port's endpoints from its EndpointSlices, before traffic-policy selection. */
+  endpoints: { total: number; ready: number; serving: number; terminating: number }
 }
 
 export interface FamilyPlan {
