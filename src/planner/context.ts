@@ -1,0 +1,119 @@
+/**
+ * Per-family settings derived from the proxy config: the values kube-proxy's proxier holds
+ * (mark string, local detector, effective localhostNodePorts, node-port addresses...).
+ */
+import type { Family } from './types.js'
+import type { ProxyConfig } from './kube/envelope.js'
+import { cidrContains, isLoopback, isZeroCIDR, parseCIDRSloppy, parseIPSloppy, type ParsedCIDR, type ParsedIP } from './kube/ip.js'
+
+export interface FamilyContext {
+  family: Family
+  nodeName: string
+  zone: string
+  /** `--mark` value: masqueradeMark verbatim, else Go `%#08x` of 1<<bit (`0x00004000`). */
+  mark: string
+  masqueradeAll: boolean
+  /** Cluster CIDR text for `-s C` / `! -s C`, or null when no local detector is implemented. */
+  localCIDR: string | null
+  /** Effective: forced off for IPv6 and when nodePortAddresses excludes 127.0.0.1. */
+  localhostNodePorts: boolean
+  nfacct: boolean
+  randomFully: boolean
+  tcpBeLiberal: boolean
+  primaryIP: ParsedIP | null
+  /** nodePortAddresses matches every address (no CIDR of this family, or a zero CIDR). */
+  nodePortMatchAll: boolean
+  /** When not match-all: node addresses the KUBE-NODEPORTS jump is restricted to. */
+  nodePortIPs: string[]
+  /** Comment text on dispatch/endpoint rules; false in large-cluster mode. */
+  comments: boolean
+  loopbackCIDR: string
+}
+
+/** Go's fmt.Sprintf("%#08x", 1<<bit): the digits are zero-padded to 8, then `0x` prepended. */
+export function markFromBit(bit: number): string {
+  return '0x' + (2 ** bit).toString(16).padStart(8, '0')
+}
+
+function familyOf(s: string): Family | null {
+  return parseIPSloppy(s.split('/')[0]!)?.family ?? null
+}
+
+export function clusterCIDRs(cfg: ProxyConfig): string[] {
+  const c = cfg.clusterCIDR
+  if (c === undefined) return []
+  return (Array.isArray(c) ? c : c.split(',')).map((s) => s.trim()).filter((s) => s !== '')
+}
+
+/**
+ * Families the node runs, in plan order (IPv4 first): `ipFamilies` if given; else the families
+ * of clusterCIDR; else the family of the first node IP; else IPv4.
+ */
+export function nodeFamilies(cfg: ProxyConfig): Family[] {
+  let fams: Family[]
+  if (cfg.ipFamilies) fams = cfg.ipFamilies
+  else {
+    const fromCIDR = clusterCIDRs(cfg).map(familyOf).filter((f): f is Family => f !== null)
+    if (fromCIDR.length > 0) fams = fromCIDR
+    else {
+      const first = cfg.nodeIPs[0] ? familyOf(cfg.nodeIPs[0]) : null
+      fams = [first ?? 'IPv4']
+    }
+  }
+  return (['IPv4', 'IPv6'] as const).filter((f) => fams.includes(f))
+}
+
+/** `primary` expands to the primary IP of each family as /32 and /128 (cmd/kube-proxy/app/server.go). */
+function nodePortCIDRs(cfg: ProxyConfig, nodeIPs: ParsedIP[]): ParsedCIDR[] {
+  let list = cfg.nodePortAddresses
+  if (list.length === 1 && list[0] === 'primary') {
+    list = []
+    for (const fam of ['IPv4', 'IPv6'] as const) {
+      const p = nodeIPs.find((ip) => ip.family === fam && !isLoopback(ip))
+      if (p) list.push(`${p.text}/${fam === 'IPv4' ? 32 : 128}`)
+    }
+  }
+  return list.map((s) => parseCIDRSloppy(s.trim())).filter((c): c is ParsedCIDR => c !== null)
+}
+
+export function familyContext(cfg: ProxyConfig, family: Family, largeCluster: boolean): FamilyContext {
+  const nodeIPs = cfg.nodeIPs.map((s) => parseIPSloppy(s)).filter((p): p is ParsedIP => p !== null)
+  const cidrs = nodePortCIDRs(cfg, nodeIPs)
+  const famCIDRs = cidrs.filter((c) => c.family === family)
+  const matchAll = famCIDRs.length === 0 || famCIDRs.some(isZeroCIDR)
+  const v4Loopback = parseIPSloppy('127.0.0.1')!
+  // NewNodePortAddresses: containsIPv4Loopback is true for "all addresses" or a CIDR holding 127.0.0.1.
+  const containsV4Loopback = cidrs.length === 0 || cidrs.some((c) => cidrContains(c, v4Loopback))
+  const localhostNodePorts = family === 'IPv4' && cfg.localhostNodePorts && containsV4Loopback
+  const clusterCIDR = clusterCIDRs(cfg).find((c) => familyOf(c) === family) ?? null
+  // The node's interface addresses: its configured IPs plus loopback (GetNodeIPs walks every interface).
+  const loopback = parseIPSloppy(family === 'IPv4' ? '127.0.0.1' : '::1')!
+  const ifaceIPs = [loopback, ...nodeIPs.filter((ip) => ip.family === family)]
+  const seen = new Set<string>()
+  const nodePortIPs: string[] = []
+  if (!matchAll) {
+    for (const ip of ifaceIPs) {
+      if (isLoopback(ip) && (family === 'IPv6' || !localhostNodePorts)) continue
+      if (!famCIDRs.some((c) => cidrContains(c, ip)) || seen.has(ip.text)) continue
+      seen.add(ip.text)
+      nodePortIPs.push(ip.text)
+    }
+  }
+  return {
+    family,
+    nodeName: cfg.nodeName,
+    zone: cfg.zone ?? '',
+    mark: cfg.masqueradeMark ?? markFromBit(cfg.masqueradeBit),
+    masqueradeAll: cfg.masqueradeAll,
+    localCIDR: cfg.localDetector === 'ClusterCIDR' ? clusterCIDR : null,
+    localhostNodePorts,
+    nfacct: cfg.nfacct,
+    randomFully: cfg.masqueradeRandomFully,
+    tcpBeLiberal: cfg.conntrackTCPBeLiberal,
+    primaryIP: nodeIPs.find((ip) => ip.family === family) ?? null,
+    nodePortMatchAll: matchAll,
+    nodePortIPs,
+    comments: !largeCluster,
+    loopbackCIDR: family === 'IPv4' ? '127.0.0.0/8' : '::1/128',
+  }
+}

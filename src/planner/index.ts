@@ -1,0 +1,33 @@
+/**
+ * natplan/planner — the pure planner: snapshot in, kube-proxy's iptables restore input out.
+ * No I/O, no clock, no environment: the same envelope always gives the same bytes.
+ */
+export type { Family, FamilyPlan, Flavour, Plan, PlanWarning, Protocol, RenderOptions, Segment, TableName } from './types.js'
+export {
+  EnvelopeSchema,
+  ProxyConfigSchema,
+  KubeObjectSchema,
+  toEnvelope,
+  type Envelope,
+  type ProxyConfig,
+  type Issue,
+  type ToEnvelopeResult,
+} from './kube/envelope.js'
+export {
+  ServiceSchema,
+  EndpointSliceSchema,
+  EndpointsSchema,
+  NodeSchema,
+  type ServiceObject,
+  type EndpointSliceObject,
+  type EndpointsObject,
+  type NodeObject,
+} from './kube/schemas.js'
+export { plan, LARGE_CLUSTER_ENDPOINTS } from './plan.js'
+export { renderRestore, renderRestoreChunks, planTables, type TableView } from './iptables/render.js'
+export { segmentHash, canonicalSegment } from './iptables/hash.js'
+export { normaliseRestore, parseRestore, serialiseRestore, RestoreParseError } from './iptables/normalise.js'
+export { probability, formatFixed10 } from './iptables/probability.js'
+export { portProtoHash, endpointHash, SERVICE_CHAIN_PREFIXES } from './iptables/chains.js'
+export { parseIPSloppy, parseCIDRSloppy } from './kube/ip.js'
+export { markFromBit, nodeFamilies } from './context.js'

@@ -1,0 +1,262 @@
+/**
+ * From Kubernetes objects to kube-proxy's internal model, for one IP family:
+ * service ports (pkg/proxy/serviceport.go newBaseServiceInfo, pkg/proxy/util ShouldSkipService /
+ * GetClusterIPByFamily) and their endpoints (pkg/proxy/endpointslicecache.go).
+ */
+import type { Family, PlanWarning, Protocol } from './types.js'
+import type { EndpointSliceObject, EndpointsObject, ServiceObject } from './kube/schemas.js'
+import { parseCIDRSloppy, parseIPSloppy, type ParsedCIDR } from './kube/ip.js'
+
+export interface ServicePort {
+  /** `ns/name:port` or `ns/name` (svcPortNameString). */
+  name: string
+  /** `ns/name` — the key the endpoints attach to. */
+  serviceKey: string
+  portName: string
+  protocol: Protocol
+  clusterIP: string
+  port: number
+  nodePort: number
+  externalIPs: string[]
+  lbVIPs: string[]
+  sourceRanges: ParsedCIDR[]
+  /** ClientIP affinity timeout in seconds, 0 = no affinity. */
+  stickySeconds: number
+  externalPolicyLocal: boolean
+  internalPolicyLocal: boolean
+  healthCheckNodePort: number
+}
+
+export interface Endpoint {
+  ip: string
+  /** `ip:port` / `[ip]:port` — identity, sort key, DNAT target. */
+  id: string
+  ready: boolean
+  serving: boolean
+  terminating: boolean
+  local: boolean
+  zoneHints: string[] | null
+  nodeHints: string[] | null
+}
+
+export interface Model {
+  servicePorts: ServicePort[]
+  /** key: `${serviceKey}\0${portName}\0${protocol}` */
+  endpoints: Map<string, Endpoint[]>
+  services: number
+}
+
+export function epKey(serviceKey: string, portName: string, protocol: string): string {
+  return `${serviceKey}\0${portName}\0${protocol}`
+}
+
+type Warn = (w: PlanWarning) => void
+
+const LOWER: Record<string, Protocol> = { TCP: 'tcp', UDP: 'udp', SCTP: 'sctp' }
+
+/** GetClusterIPByFamily (pkg/proxy/util/utils.go). */
+function clusterIPForFamily(spec: ServiceObject['spec'], family: Family): { ip: string; index: number } | null {
+  const fams = spec.ipFamilies ?? []
+  if (fams.length === 0) {
+    const ip = spec.clusterIP ?? ''
+    if (ip === '' || ip === 'None') return null
+    const p = parseIPSloppy(ip)
+    // Unparsable: upstream's IsIPv6String is false, so it counts as IPv4 and fails later.
+    const fam = p ? p.family : 'IPv4'
+    return fam === family ? { ip, index: -1 } : null
+  }
+  const idx = fams.indexOf(family)
+  if (idx < 0) return null
+  const ips = spec.clusterIPs ?? []
+  if (idx < ips.length) return { ip: ips[idx]!, index: idx }
+  // Objects written by hand may lack clusterIPs; the API server always fills it from clusterIP.
+  if (idx === 0 && spec.clusterIP) return { ip: spec.clusterIP, index: -1 }
+  return null
+}
+
+function familyIPs(list: readonly string[] | null | undefined, family: Family, at: string, warn: Warn): string[] {
+  const out: string[] = []
+  ;(list ?? []).forEach((s, i) => {
+    const p = parseIPSloppy(s)
+    if (!p) warn({ code: 'invalid-ip', message: `ignored unparsable IP ${JSON.stringify(s)}, as kube-proxy does`, pointer: `${at}/${i}` })
+    else if (p.family === family) out.push(p.text)
+  })
+  return out
+}
+
+/** VIP mode: ipMode absent or `VIP` (LoadBalancerIPMode is GA); `Proxy` means the LB proxies, no VIP rules. */
+function lbVIPs(svc: ServiceObject, family: Family, at: string, warn: Warn): string[] {
+  const out: string[] = []
+  ;(svc.status?.loadBalancer?.ingress ?? []).forEach((ing, i) => {
+    if (!ing.ip) return
+    if (ing.ipMode && ing.ipMode !== 'VIP') return
+    const p = parseIPSloppy(ing.ip)
+    if (!p) warn({ code: 'invalid-ip', message: `ignored unparsable load-balancer IP ${JSON.stringify(ing.ip)}`, pointer: `${at}/status/loadBalancer/ingress/${i}/ip` })
+    else if (p.family === family) out.push(p.text)
+  })
+  return out
+}
+
+function sourceRanges(svc: ServiceObject, family: Family, at: string, warn: Warn): ParsedCIDR[] {
+  const out: ParsedCIDR[] = []
+  ;(svc.spec.loadBalancerSourceRanges ?? []).forEach((s, i) => {
+    // Trimmed first (serviceport.go), then parsed sloppily and printed masked.
+    const c = parseCIDRSloppy(s.trim())
+    if (!c) warn({ code: 'invalid-cidr', message: `ignored unparsable source range ${JSON.stringify(s)}`, pointer: `${at}/spec/loadBalancerSourceRanges/${i}` })
+    else if (c.family === family) out.push(c)
+  })
+  return out
+}
+
+/** ExternallyAccessible-by-type && eTP Local (pkg/api/v1/service/util.go ExternalPolicyLocal). */
+function externalPolicyLocal(spec: ServiceObject['spec']): boolean {
+  const t = spec.type
+  const byType = t === 'LoadBalancer' || t === 'NodePort' || (t === 'ClusterIP' && (spec.externalIPs?.length ?? 0) > 0)
+  return byType && spec.externalTrafficPolicy === 'Local'
+}
+
+export function servicePortsOf(svc: ServiceObject, family: Family, at: string, warn: Warn): ServicePort[] {
+  const spec = svc.spec
+  if (spec.type === 'ExternalName') return []
+  const cip = clusterIPForFamily(spec, family)
+  if (!cip) return []
+  const parsed = parseIPSloppy(cip.ip)
+  if (!parsed || parsed.family !== family) {
+    const ptr = cip.index >= 0 ? `${at}/spec/clusterIPs/${cip.index}` : `${at}/spec/clusterIP`
+    warn({ code: 'invalid-ip', message: `service skipped: unparsable cluster IP ${JSON.stringify(cip.ip)}`, pointer: ptr })
+    return []
+  }
+  const ns = svc.metadata.namespace ?? 'default'
+  const serviceKey = `${ns}/${svc.metadata.name}`
+  const extIPs = familyIPs(spec.externalIPs, family, `${at}/spec/externalIPs`, warn)
+  const vips = lbVIPs(svc, family, at, warn)
+  const ranges = sourceRanges(svc, family, at, warn)
+  const affinity = spec.sessionAffinity === 'ClientIP'
+  const eLocal = externalPolicyLocal(spec)
+  const hc = spec.type === 'LoadBalancer' && eLocal ? (spec.healthCheckNodePort ?? 0) : 0
+  return (spec.ports ?? []).map((p) => {
+    const portName = p.name ?? ''
+    return {
+      name: portName === '' ? serviceKey : `${serviceKey}:${portName}`,
+      serviceKey,
+      portName,
+      protocol: LOWER[p.protocol ?? 'TCP']!,
+      clusterIP: parsed.text,
+      port: p.port,
+      nodePort: p.nodePort ?? 0,
+      externalIPs: extIPs,
+      lbVIPs: vips,
+      sourceRanges: ranges,
+      stickySeconds: affinity ? (spec.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? 10800) : 0,
+      externalPolicyLocal: eLocal,
+      internalPolicyLocal: spec.internalTrafficPolicy === 'Local',
+      healthCheckNodePort: hc,
+    }
+  })
+}
+
+export function endpointId(ip: string, port: number, family: Family): string {
+  return family === 'IPv6' ? `[${ip}]:${port}` : `${ip}:${port}`
+}
+
+/** Insert with upstream's duplicate rule: a later endpoint replaces an earlier one unless it is terminating. */
+function addEndpoint(map: Map<string, Map<string, Endpoint>>, key: string, ep: Endpoint): void {
+  let m = map.get(key)
+  if (!m) {
+    m = new Map()
+    map.set(key, m)
+  }
+  const prev = m.get(ep.id)
+  if (prev && ep.terminating) return
+  m.set(ep.id, ep)
+}
+
+export function collectSlice(
+  slice: EndpointSliceObject,
+  family: Family,
+  nodeName: string,
+  at: string,
+  acc: Map<string, Map<string, Endpoint>>,
+  warn: Warn,
+): void {
+  if (slice.addressType !== family) return
+  const svcName = slice.metadata.labels?.['kubernetes.io/service-name']
+  if (!svcName) return
+  const serviceKey = `${slice.metadata.namespace ?? 'default'}/${svcName}`
+  const eps = slice.endpoints ?? []
+  const parsed = eps.map((e, i) => {
+    const addr = e.addresses?.[0]
+    if (addr === undefined) return null
+    const p = parseIPSloppy(addr)
+    if (!p || p.family !== family) {
+      warn({ code: 'invalid-ip', message: `ignored endpoint with unusable address ${JSON.stringify(addr)}`, pointer: `${at}/endpoints/${i}/addresses/0` })
+      return null
+    }
+    return p.text
+  })
+  for (const sp of slice.ports ?? []) {
+    // kube-proxy skips ports with a nil name or a nil/zero port.
+    if (sp.name === null || sp.name === undefined || !sp.port) continue
+    const key = epKey(serviceKey, sp.name, LOWER[sp.protocol ?? 'TCP']!)
+    eps.forEach((e, i) => {
+      const ip = parsed[i]
+      if (!ip) return
+      const c = e.conditions ?? {}
+      addEndpoint(acc, key, {
+        ip,
+        id: endpointId(ip, sp.port!, family),
+        ready: c.ready !== false,
+        serving: c.serving !== false,
+        terminating: c.terminating === true,
+        local: !!e.nodeName && e.nodeName === nodeName,
+        zoneHints: e.hints?.forZones?.length ? e.hints.forZones.map((z) => z.name) : null,
+        nodeHints: e.hints?.forNodes?.length ? e.hints.forNodes.map((z) => z.name) : null,
+      })
+    })
+  }
+}
+
+/**
+ * natplan's compatibility choice: a legacy v1 Endpoints object is read (as the EndpointSlice
+ * mirroring controller would translate it) only for a Service that has no EndpointSlice at all.
+ * kube-proxy itself reads only EndpointSlices.
+ */
+export function collectLegacyEndpoints(
+  obj: EndpointsObject,
+  family: Family,
+  nodeName: string,
+  acc: Map<string, Map<string, Endpoint>>,
+): void {
+  const serviceKey = `${obj.metadata.namespace ?? 'default'}/${obj.metadata.name}`
+  for (const subset of obj.subsets ?? []) {
+    const addrs = [
+      ...(subset.addresses ?? []).map((a) => ({ a, ready: true })),
+      ...(subset.notReadyAddresses ?? []).map((a) => ({ a, ready: false })),
+    ]
+    for (const p of subset.ports ?? []) {
+      const key = epKey(serviceKey, p.name ?? '', LOWER[p.protocol ?? 'TCP']!)
+      for (const { a, ready } of addrs) {
+        const ip = parseIPSloppy(a.ip)
+        if (!ip || ip.family !== family) continue
+        addEndpoint(acc, key, {
+          ip: ip.text,
+          id: endpointId(ip.text, p.port, family),
+          ready,
+          serving: ready,
+          terminating: false,
+          local: !!a.nodeName && a.nodeName === nodeName,
+          zoneHints: null,
+          nodeHints: null,
+        })
+      }
+    }
+  }
+}
+
+/** Endpoints of a service port sorted by identity, byte-wise (endpointslicecache.go). */
+export function sortedEndpoints(m: Map<string, Endpoint> | undefined): Endpoint[] {
+  if (!m) return []
+  const list = [...m.values()]
+  list.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+  return list
+}

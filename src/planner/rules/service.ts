@@ -1,0 +1,228 @@
+/**
+ * Rules of one service port (pkg/proxy/iptables/proxier.go syncProxyRules, the per-service
+ * loop), one small function per rule family: cluster IP, external IPs, load balancer + firewall,
+ * node ports, external-destination chain, dispatch, endpoint chains.
+ */
+import type { Segment } from '../types.js'
+import type { FamilyContext } from '../context.js'
+import type { Endpoint, ServicePort } from '../model.js'
+import { categorize, externallyAccessible, usesClusterEndpoints, usesLocalEndpoints, type Categorized } from '../topology.js'
+import { endpointHash, portProtoHash } from '../iptables/chains.js'
+import { probability } from '../iptables/probability.js'
+import { cidrContains } from '../kube/ip.js'
+import { chainLine } from './fixed.js'
+
+/** Everything the rule writers need about one service port, decided once (§9.1 of the reference). */
+interface Decided {
+  sp: ServicePort
+  ctx: FamilyContext
+  cat: Categorized
+  /** `-m p -p p` */
+  proto: string
+  svc: string
+  svl: string
+  ext: string
+  fw: string
+  internalChain: string
+  externalChain: string
+  hasInternal: boolean
+  hasExternal: boolean
+  usesEXT: boolean
+  usesFW: boolean
+  /** Filter verdict + quoted comment for unusable internal / external traffic. */
+  internalVerdict: string
+  externalVerdict: string
+  internalComment: string
+  externalComment: string
+}
+
+function decide(sp: ServicePort, eps: Endpoint[], ctx: FamilyContext): Decided {
+  const cat = categorize(sp, eps, ctx.nodeName, ctx.zone)
+  const h = portProtoHash(sp.name, sp.protocol)
+  const svc = `KUBE-SVC-${h}`
+  const svl = `KUBE-SVL-${h}`
+  const internalChain = sp.internalPolicyLocal ? svl : svc
+  const externalChain = sp.externalPolicyLocal ? svl : svc
+  const hasInternal = cat.hasEndpoints && !(sp.internalPolicyLocal && cat.localEndpoints.length === 0)
+  const hasExternal = cat.hasEndpoints && !(sp.externalPolicyLocal && cat.localEndpoints.length === 0)
+  const none = `"${sp.name} has no endpoints"`
+  const noLocal = `"${sp.name} has no local endpoints"`
+  return {
+    sp,
+    ctx,
+    cat,
+    proto: `-m ${sp.protocol} -p ${sp.protocol}`,
+    svc,
+    svl,
+    ext: `KUBE-EXT-${h}`,
+    fw: `KUBE-FW-${h}`,
+    internalChain,
+    externalChain,
+    hasInternal,
+    hasExternal,
+    usesEXT: cat.hasEndpoints && externallyAccessible(sp),
+    usesFW: cat.hasEndpoints && sp.lbVIPs.length > 0 && sp.sourceRanges.length > 0,
+    internalVerdict: cat.hasEndpoints ? 'DROP' : 'REJECT',
+    externalVerdict: cat.hasEndpoints ? 'DROP' : 'REJECT',
+    internalComment: cat.hasEndpoints ? noLocal : none,
+    externalComment: cat.hasEndpoints ? noLocal : none,
+  }
+}
+
+function clusterIPRules(d: Decided, seg: Segment): void {
+  const { sp } = d
+  const match = `${d.proto} -d ${sp.clusterIP} --dport ${sp.port}`
+  if (d.hasInternal) seg.natRules.push(`-A KUBE-SERVICES -m comment --comment "${sp.name} cluster IP" ${match} -j ${d.internalChain}`)
+  else seg.filterRules.push(`-A KUBE-SERVICES -m comment --comment ${d.internalComment} ${match} -j ${d.internalVerdict}`)
+}
+
+function externalIPRules(d: Decided, seg: Segment): void {
+  const { sp } = d
+  for (const ip of sp.externalIPs) {
+    const match = `${d.proto} -d ${ip} --dport ${sp.port}`
+    if (d.cat.hasEndpoints) seg.natRules.push(`-A KUBE-SERVICES -m comment --comment "${sp.name} external IP" ${match} -j ${d.ext}`)
+    if (!d.hasExternal) seg.filterRules.push(`-A KUBE-EXTERNAL-SERVICES -m comment --comment ${d.externalComment} ${match} -j ${d.externalVerdict}`)
+  }
+}
+
+function loadBalancerRules(d: Decided, seg: Segment): void {
+  const { sp } = d
+  const target = d.usesFW ? d.fw : d.ext
+  for (const vip of sp.lbVIPs) {
+    const match = `${d.proto} -d ${vip} --dport ${sp.port}`
+    if (d.cat.hasEndpoints) seg.natRules.push(`-A KUBE-SERVICES -m comment --comment "${sp.name} loadbalancer IP" ${match} -j ${target}`)
+    if (d.usesFW) seg.filterRules.push(`-A KUBE-PROXY-FIREWALL -m comment --comment "${sp.name} traffic not accepted by ${d.fw}" ${match} -j DROP`)
+  }
+  if (!d.hasExternal) {
+    for (const vip of sp.lbVIPs) {
+      seg.filterRules.push(
+        `-A KUBE-EXTERNAL-SERVICES -m comment --comment ${d.externalComment} ${d.proto} -d ${vip} --dport ${sp.port} -j ${d.externalVerdict}`,
+      )
+    }
+  }
+}
+
+function nodePortRules(d: Decided, seg: Segment): void {
+  const { sp, ctx } = d
+  if (sp.nodePort !== 0) {
+    if (d.cat.hasEndpoints) {
+      // The localhost rule only counts packets (nfacct); the plain rule below matches them too.
+      if (ctx.localhostNodePorts && ctx.nfacct) {
+        seg.natRules.push(
+          `-A KUBE-NODEPORTS -m comment --comment ${sp.name} ${d.proto} -d 127.0.0.0/8 --dport ${sp.nodePort} -m nfacct --nfacct-name localhost_nps_accepted_pkts -j ${d.ext}`,
+        )
+      }
+      // NodePorts are not subject to loadBalancerSourceRanges (upstream keeps it that way).
+      seg.natRules.push(`-A KUBE-NODEPORTS -m comment --comment ${sp.name} ${d.proto} --dport ${sp.nodePort} -j ${d.ext}`)
+    }
+    if (!d.hasExternal) {
+      seg.filterRules.push(
+        `-A KUBE-EXTERNAL-SERVICES -m comment --comment ${d.externalComment} -m addrtype --dst-type LOCAL ${d.proto} --dport ${sp.nodePort} -j ${d.externalVerdict}`,
+      )
+    }
+  }
+  if (sp.healthCheckNodePort !== 0) {
+    seg.filterRules.push(
+      `-A KUBE-NODEPORTS -m comment --comment "${sp.name} health check node port" -m tcp -p tcp --dport ${sp.healthCheckNodePort} -j ACCEPT`,
+    )
+  }
+}
+
+/** Masquerade off-cluster traffic to the cluster IP (in SVL when iTP=Local). */
+function internalMasqueradeRule(d: Decided, seg: Segment): void {
+  const { sp, ctx } = d
+  if (!d.hasInternal) return
+  const head = `-A ${d.internalChain} -m comment --comment "${sp.name} cluster IP" ${d.proto} -d ${sp.clusterIP} --dport ${sp.port}`
+  if (ctx.masqueradeAll) seg.natRules.push(`${head} -j KUBE-MARK-MASQ`)
+  else if (ctx.localCIDR !== null) seg.natRules.push(`${head} ! -s ${ctx.localCIDR} -j KUBE-MARK-MASQ`)
+}
+
+function externalChainRules(d: Decided, seg: Segment): void {
+  if (!d.usesEXT) return
+  const { sp, ctx, ext } = d
+  seg.natChains.push(chainLine(ext))
+  if (!sp.externalPolicyLocal) {
+    seg.natRules.push(`-A ${ext} -m comment --comment "masquerade traffic for ${sp.name} external destinations" -j KUBE-MARK-MASQ`)
+  } else {
+    // eTP=Local short-circuits: pods and the node itself still reach every endpoint via SVC.
+    if (ctx.localCIDR !== null) {
+      seg.natRules.push(`-A ${ext} -m comment --comment "pod traffic for ${sp.name} external destinations" -s ${ctx.localCIDR} -j ${d.svc}`)
+    }
+    seg.natRules.push(
+      `-A ${ext} -m comment --comment "masquerade LOCAL traffic for ${sp.name} external destinations" -m addrtype --src-type LOCAL -j KUBE-MARK-MASQ`,
+      `-A ${ext} -m comment --comment "route LOCAL traffic for ${sp.name} external destinations" -m addrtype --src-type LOCAL -j ${d.svc}`,
+    )
+  }
+  if (d.hasExternal) seg.natRules.push(`-A ${ext} -j ${d.externalChain}`)
+}
+
+function firewallChainRules(d: Decided, seg: Segment): void {
+  if (!d.usesFW) return
+  const { sp, ctx, fw, ext } = d
+  seg.natChains.push(chainLine(fw))
+  const a = `-A ${fw} -m comment --comment "${sp.name} loadbalancer IP"`
+  let allowNode = false
+  for (const r of sp.sourceRanges) {
+    seg.natRules.push(`${a} -s ${r.text} -j ${ext}`)
+    if (ctx.primaryIP && cidrContains(r, ctx.primaryIP)) allowNode = true
+  }
+  // A node reaching its own VIP shows up with the VIP as source address.
+  if (allowNode) for (const vip of sp.lbVIPs) seg.natRules.push(`${a} -s ${vip} -j ${ext}`)
+  seg.natRules.push(`-A ${fw} -m comment --comment "other traffic to ${sp.name} will be dropped by KUBE-PROXY-FIREWALL"`)
+}
+
+/** writeServiceToEndpointRules: affinity checks, then the statistic cascade. */
+function dispatchRules(d: Decided, chain: string, eps: Endpoint[], seg: Segment): void {
+  const { sp, ctx } = d
+  seg.natChains.push(chainLine(chain))
+  const n = eps.length
+  const sep = eps.map((e) => `KUBE-SEP-${endpointHash(sp.name, sp.protocol, e.id)}`)
+  const comment = (e: Endpoint): string => (ctx.comments ? ` -m comment --comment "${sp.name} -> ${e.id}"` : '')
+  if (sp.stickySeconds > 0) {
+    for (let i = 0; i < n; i++) {
+      seg.natRules.push(`-A ${chain}${comment(eps[i]!)} -m recent --name ${sep[i]} --rcheck --seconds ${sp.stickySeconds} --reap -j ${sep[i]}`)
+    }
+  }
+  for (let i = 0; i < n; i++) {
+    const stat = i < n - 1 ? ` -m statistic --mode random --probability ${probability(n - i)}` : ''
+    seg.natRules.push(`-A ${chain}${comment(eps[i]!)}${stat} -j ${sep[i]}`)
+  }
+}
+
+function endpointChains(d: Decided, seg: Segment): void {
+  const { sp, ctx } = d
+  const comment = ctx.comments ? ` -m comment --comment ${sp.name}` : ''
+  const affinity = sp.stickySeconds > 0
+  for (const e of d.cat.allReachable) {
+    const chain = `KUBE-SEP-${endpointHash(sp.name, sp.protocol, e.id)}`
+    seg.natChains.push(chainLine(chain))
+    // Hairpin: a pod reaching itself through the service must be masqueraded.
+    seg.natRules.push(`-A ${chain}${comment} -s ${e.ip} -j KUBE-MARK-MASQ`)
+    const recent = affinity ? ` -m recent --name ${chain} --set` : ''
+    seg.natRules.push(`-A ${chain}${comment}${recent} ${d.proto} -j DNAT --to-destination ${e.id}`)
+  }
+}
+
+export function serviceSegment(sp: ServicePort, eps: Endpoint[], ctx: FamilyContext): Segment {
+  const seg: Segment = {
+    key: `${sp.name}/${sp.protocol}`,
+    service: sp.name,
+    protocol: sp.protocol,
+    filterChains: [],
+    filterRules: [],
+    natChains: [],
+    natRules: [],
+  }
+  const d = decide(sp, eps, ctx)
+  clusterIPRules(d, seg)
+  externalIPRules(d, seg)
+  loadBalancerRules(d, seg)
+  nodePortRules(d, seg)
+  internalMasqueradeRule(d, seg)
+  externalChainRules(d, seg)
+  firewallChainRules(d, seg)
+  if (d.cat.clusterEndpoints.length > 0 && usesClusterEndpoints(sp)) dispatchRules(d, d.svc, d.cat.clusterEndpoints, seg)
+  if (d.cat.localEndpoints.length > 0 && usesLocalEndpoints(sp)) dispatchRules(d, d.svl, d.cat.localEndpoints, seg)
+  endpointChains(d, seg)
+  return seg
+}

@@ -1,0 +1,90 @@
+/**
+ * Choosing endpoints: a paraphrase of CategorizeEndpoints (pkg/proxy/topology.go).
+ * Traffic policies, topology hints, and the serving+terminating fallback.
+ */
+import type { Endpoint, ServicePort } from './model.js'
+
+export interface Categorized {
+  clusterEndpoints: Endpoint[]
+  localEndpoints: Endpoint[]
+  allReachable: Endpoint[]
+  hasEndpoints: boolean
+}
+
+export function externallyAccessible(sp: ServicePort): boolean {
+  return sp.nodePort !== 0 || sp.lbVIPs.length > 0 || sp.externalIPs.length > 0
+}
+export function usesClusterEndpoints(sp: ServicePort): boolean {
+  return !sp.internalPolicyLocal || externallyAccessible(sp)
+}
+export function usesLocalEndpoints(sp: ServicePort): boolean {
+  return sp.internalPolicyLocal || (sp.externalPolicyLocal && externallyAccessible(sp))
+}
+
+type Mode = 'node' | 'zone' | ''
+
+/** Hints are honoured only when every READY endpoint carries them and one names us. */
+function topologyMode(eps: Endpoint[], nodeName: string, zone: string): Mode {
+  let allNode = true
+  let forNode = false
+  let allZone = true
+  let forZone = false
+  for (const e of eps) {
+    if (!e.ready) continue
+    if (!e.nodeHints) allNode = false
+    else if (e.nodeHints.includes(nodeName)) forNode = true
+    if (!e.zoneHints) allZone = false
+    else if (zone !== '' && e.zoneHints.includes(zone)) forZone = true
+  }
+  // PreferSameTrafficDistribution (node hints) is on by default in the tree the reference reads.
+  if (allNode && forNode) return 'node'
+  if (allZone && forZone) return 'zone'
+  return ''
+}
+
+function availableFor(e: Endpoint, mode: Mode, nodeName: string, zone: string): boolean {
+  if (mode === 'node') return !!e.nodeHints?.includes(nodeName)
+  if (mode === 'zone') return !!e.zoneHints?.includes(zone)
+  return true
+}
+
+const servingTerminating = (e: Endpoint): boolean => e.serving && e.terminating
+
+export function categorize(sp: ServicePort, eps: Endpoint[], nodeName: string, zone: string): Categorized {
+  let clusterEndpoints: Endpoint[] = []
+  let hasEndpoints = false
+  let mode: Mode = ''
+  if (usesClusterEndpoints(sp)) {
+    mode = topologyMode(eps, nodeName, zone)
+    clusterEndpoints = eps.filter((e) => e.ready && availableFor(e, mode, nodeName, zone))
+    if (clusterEndpoints.length === 0) clusterEndpoints = eps.filter(servingTerminating)
+    hasEndpoints = clusterEndpoints.length > 0
+  }
+  if (!usesLocalEndpoints(sp)) return { clusterEndpoints, localEndpoints: [], allReachable: clusterEndpoints, hasEndpoints }
+
+  let localReady = false
+  let localServingTerminating = false
+  for (const e of eps) {
+    if (e.ready) hasEndpoints = true
+    else if (servingTerminating(e)) hasEndpoints = true
+    if (e.local) {
+      if (e.ready) localReady = true
+      else if (servingTerminating(e)) localServingTerminating = true
+    }
+  }
+  let localEndpoints: Endpoint[] = []
+  let usedTerminating = false
+  if (localReady) localEndpoints = eps.filter((e) => e.local && e.ready)
+  else if (localServingTerminating) {
+    usedTerminating = true
+    localEndpoints = eps.filter((e) => e.local && servingTerminating(e))
+  }
+  if (!usesClusterEndpoints(sp)) return { clusterEndpoints, localEndpoints, allReachable: localEndpoints, hasEndpoints }
+  if (mode === '' && !usedTerminating) return { clusterEndpoints, localEndpoints, allReachable: clusterEndpoints, hasEndpoints }
+  // Upstream builds the union from a map (random order); we keep identity order.
+  const union = new Map<string, Endpoint>()
+  for (const e of clusterEndpoints) union.set(e.id, e)
+  for (const e of localEndpoints) union.set(e.id, e)
+  const allReachable = [...union.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+  return { clusterEndpoints, localEndpoints, allReachable, hasEndpoints }
+}

@@ -1,0 +1,59 @@
+/**
+ * Conformance: every case folder under test/fixtures/conformance is planned, rendered, put in
+ * upstream's normal form (assertIPTablesRulesEqual: parse, sort, re-serialise) and compared byte
+ * for byte with expected.txt. Where a case has flows.json, its packet flows are traced too.
+ */
+import { existsSync, readFileSync, readdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { normaliseRestore, plan, renderRestore, toEnvelope } from '../../src/planner/index.js'
+import { checkFlows, type FlowCase } from './trace-helper.js'
+
+const ROOT = join(import.meta.dirname, '../fixtures/conformance')
+const cases = readdirSync(ROOT, { withFileTypes: true })
+  .filter((d) => d.isDirectory())
+  .map((d) => d.name)
+  .sort()
+
+describe('conformance cases', () => {
+  it('finds the upstream cases', () => {
+    expect(cases).toContain('TestBadIPs')
+    expect(cases.length).toBeGreaterThanOrEqual(3)
+  })
+
+  for (const name of cases) {
+    describe(name, () => {
+      const dir = join(ROOT, name)
+      const snapshot: unknown = JSON.parse(readFileSync(join(dir, 'snapshot.json'), 'utf8'))
+      const expected = readFileSync(join(dir, 'expected.txt'), 'utf8')
+
+      const planOf = () => {
+        const r = toEnvelope(snapshot)
+        if (!r.ok) throw new Error(`snapshot rejected: ${JSON.stringify(r.issues)}`)
+        return plan(r.envelope)
+      }
+
+      it('renders expected.txt after normalisation', () => {
+        const p = planOf()
+        // Single-stack cases compare one family; dual-stack cases concatenate IPv4 then IPv6
+        // (each family's script normalised on its own, separated by a `# IPv6` line).
+        const text = p.families.map((fp) => normaliseRestore(renderRestore(fp))).join('# IPv6\n')
+        expect(text).toBe(expected)
+      })
+
+      it('expected.txt is a fixed point of the normalisation', () => {
+        const parts = expected.split('# IPv6\n')
+        for (const part of parts) expect(normaliseRestore(part)).toBe(part)
+      })
+
+      if (existsSync(join(dir, 'flows.json'))) {
+        it('packet flows (flows.json)', () => {
+          const flows = JSON.parse(readFileSync(join(dir, 'flows.json'), 'utf8')) as FlowCase[]
+          const p = planOf()
+          const failures = checkFlows(p, flows)
+          expect(failures).toEqual([])
+        })
+      }
+    })
+  }
+})
