@@ -30,11 +30,39 @@ const migrationsDir = join(root, 'prisma', 'migrations')
 const filters = { externalTables: [], externalEnums: [] }
 
 // Workaround 1: adapter-pg has no mapping for PostgreSQL's internal "char" type (OID 18), which
-// the engine's catalog queries return ("Column type 'char' could not be deserialized").
+// the engine's catalog queries return ("Column type 'char' could not be deserialized"). Rewrite
+// it to text for pg's parser, remember which columns were "char" (keyed by the rows array, which
+// adapter-pg hands back unchanged), and report them to the engine as Character: PostgreSQL 18
+// lists NOT NULL constraints (contype 'n') in pg_constraint and the engine then reads
+// constraint_type as a char, which a Text value fails ("... as char failed", a panic).
+const CHARACTER = 6 // ColumnTypeEnum.Character in @prisma/driver-adapter-utils
+const charColumns = new WeakMap()
 const originalAddFields = pg.Result.prototype.addFields
 pg.Result.prototype.addFields = function addFields(fields) {
-  for (const f of fields) if (f.dataTypeID === 18) f.dataTypeID = 25
+  const idx = []
+  fields.forEach((f, i) => {
+    if (f.dataTypeID === 18) {
+      f.dataTypeID = 25
+      idx.push(i)
+    }
+  })
+  if (idx.length > 0) charColumns.set(this.rows, idx)
   return originalAddFields.call(this, fields)
+}
+
+async function patchQueryRaw(factory) {
+  const adapter = await factory.connect()
+  // PgQueryable, the base class of both the adapter and its transactions.
+  const proto = Object.getPrototypeOf(Object.getPrototypeOf(adapter))
+  await adapter.dispose()
+  if (proto.queryRaw.natplanPatched) return
+  const original = proto.queryRaw
+  proto.queryRaw = async function queryRaw(query) {
+    const res = await original.call(this, query)
+    for (const i of charColumns.get(res.rows) ?? []) res.columnTypes[i] = CHARACTER
+    return res
+  }
+  proto.queryRaw.natplanPatched = true
 }
 
 function poolConfig(url, database) {
@@ -82,6 +110,7 @@ async function loadEngine(url) {
   const log = (line) => {
     if (process.env.DB_MJS_DEBUG) console.error(line)
   }
+  await patchQueryRaw(new PrismaPg(poolConfig(url)))
   return bg.SchemaEngine.new({ datamodels: [[schemaPath, readFileSync(schemaPath, 'utf8')]] }, log, adapterFactory(url))
 }
 

@@ -1,0 +1,77 @@
+/**
+ * Opening the database: one pg.Pool shared by Prisma (through @prisma/adapter-pg) and by the
+ * store's raw bulk SQL, migrations applied before anything else runs.
+ *
+ * Without a URL, an embedded PostgreSQL (real PostgreSQL binaries from npm) is started with its
+ * data under ./.natplan/pg, so `npm start` works on a bare machine and keeps its data.
+ */
+import { PrismaPg } from '@prisma/adapter-pg'
+import pg from 'pg'
+import { PrismaClient } from '../generated/prisma/client.js'
+import { startEmbedded, type EmbeddedServer } from './embedded.js'
+import { migrate } from './migrate.js'
+
+export interface DbLogger {
+  info(obj: object, msg?: string): void
+  warn(obj: object, msg?: string): void
+  error(obj: object, msg?: string): void
+  debug?(obj: object, msg?: string): void
+}
+
+export interface OpenDatabaseOptions {
+  /** PostgreSQL URL; unset: embedded PostgreSQL under `dataDir`. */
+  databaseUrl?: string
+  /** Embedded PostgreSQL data directory, default `./.natplan/pg`. */
+  dataDir?: string
+  logger?: DbLogger
+  /** Pool size, default 10. */
+  poolSize?: number
+  /** Apply pending migrations at open (default true). */
+  migrate?: boolean
+}
+
+export interface Database {
+  prisma: PrismaClient
+  pool: pg.Pool
+  url: string
+  close(): Promise<void>
+}
+
+export async function openDatabase(opts: OpenDatabaseOptions = {}): Promise<Database> {
+  let embedded: EmbeddedServer | undefined
+  let url = opts.databaseUrl
+  if (!url) {
+    embedded = await startEmbedded({ dataDir: opts.dataDir ?? './.natplan/pg', logger: opts.logger })
+    url = embedded.url
+  }
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: opts.poolSize ?? 10,
+    connectionTimeoutMillis: 5_000,
+    idleTimeoutMillis: 30_000,
+  })
+  // An idle client whose server went away emits 'error' on the pool; unhandled, that would kill
+  // the process. The pool drops the client and the next query reconnects.
+  pool.on('error', (err) => opts.logger?.warn({ err: err.message }, 'idle PostgreSQL connection lost'))
+  try {
+    if (opts.migrate !== false) await migrate(pool, { logger: opts.logger })
+  } catch (err) {
+    await pool.end().catch(() => {})
+    await embedded?.stop().catch(() => {})
+    throw err
+  }
+  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) })
+  let closed = false
+  return {
+    prisma,
+    pool,
+    url,
+    async close() {
+      if (closed) return
+      closed = true
+      await prisma.$disconnect().catch(() => {})
+      await pool.end().catch(() => {})
+      await embedded?.stop()
+    },
+  }
+}

@@ -1,0 +1,172 @@
+/**
+ * Content-addressed rows (objects, segments): one row per distinct sha256, written in bulk with
+ * `INSERT … SELECT FROM unnest(…) ON CONFLICT DO NOTHING` — never row by row.
+ *
+ * Which hashes already exist is asked first (hashes only, 32 bytes each), so a re-ingest with
+ * 1% churn sends 1% of the bodies. New rows are inserted in sha256 order: two transactions
+ * inserting overlapping sets then take the unique-index locks in the same order and cannot
+ * deadlock; the second simply waits and skips the rows the first committed.
+ */
+import { num, type Queryable } from './db.js'
+import type { Segment } from '../planner/types.js'
+
+export interface ObjectRow {
+  sha256: string // hex
+  body: string // canonical JSON
+}
+
+export interface SegmentRow {
+  sha256: string // hex, the planner's segmentHash
+  segment: Segment
+}
+
+async function existingIds(db: Queryable, table: 'objects' | 'segments', hashes: string[]): Promise<Map<string, number>> {
+  const res = await db.query<{ id: string; h: string }>(
+    `SELECT t.id, u.h FROM unnest($1::text[]) AS u(h) JOIN ${table} t ON t.sha256 = decode(u.h, 'hex')`,
+    [hashes],
+  )
+  return new Map(res.rows.map((r) => [r.h, num(r.id)]))
+}
+
+function missingSorted<T extends { sha256: string }>(rows: readonly T[], known: Map<string, number>): T[] {
+  const seen = new Set<string>()
+  const out: T[] = []
+  for (const r of rows) {
+    if (known.has(r.sha256) || seen.has(r.sha256)) continue
+    seen.add(r.sha256)
+    out.push(r)
+  }
+  return out.sort((a, b) => (a.sha256 < b.sha256 ? -1 : a.sha256 > b.sha256 ? 1 : 0))
+}
+
+function idsInOrder(rows: readonly { sha256: string }[], known: Map<string, number>): number[] {
+  return rows.map((r) => {
+    const id = known.get(r.sha256)
+    if (id === undefined) throw new Error(`content row ${r.sha256} vanished during ingest`)
+    return id
+  })
+}
+
+/** Stores the objects that are new; returns every object's id, in input order. */
+export async function putObjects(db: Queryable, rows: readonly ObjectRow[]): Promise<{ ids: number[]; inserted: number }> {
+  const known = await existingIds(db, 'objects', rows.map((r) => r.sha256))
+  const fresh = missingSorted(rows, known)
+  let inserted = 0
+  if (fresh.length > 0) {
+    const res = await db.query<{ id: string; h: string }>(
+      `INSERT INTO objects (sha256, body)
+       SELECT decode(h, 'hex'), b FROM unnest($1::text[], $2::text[]) AS u(h, b)
+       ON CONFLICT (sha256) DO NOTHING
+       RETURNING id, encode(sha256, 'hex') AS h`,
+      [fresh.map((r) => r.sha256), fresh.map((r) => r.body)],
+    )
+    inserted = res.rowCount ?? 0
+    for (const r of res.rows) known.set(r.h, num(r.id))
+    await fillRaced(db, 'objects', fresh, known)
+  }
+  return { ids: idsInOrder(rows, known), inserted }
+}
+
+/** Rows a concurrent transaction committed between our lookup and our insert. */
+async function fillRaced(db: Queryable, table: 'objects' | 'segments', fresh: readonly { sha256: string }[], known: Map<string, number>): Promise<void> {
+  const raced = fresh.filter((r) => !known.has(r.sha256)).map((r) => r.sha256)
+  if (raced.length === 0) return
+  for (const [h, id] of await existingIds(db, table, raced)) known.set(h, id)
+}
+
+/**
+ * A segment's buffer as stored: every line followed by "\n" (exactly the bytes it contributes
+ * to the restore input), so [] and [""] stay distinct and rendering needs no join.
+ */
+export function encodeLines(lines: readonly string[]): string {
+  return lines.length === 0 ? '' : `${lines.join('\n')}\n`
+}
+
+export function decodeLines(text: string): string[] {
+  return text === '' ? [] : text.slice(0, -1).split('\n')
+}
+
+/** Stores the segments that are new; returns every segment's id, in input order. */
+export async function putSegments(db: Queryable, rows: readonly SegmentRow[]): Promise<{ ids: number[]; inserted: number }> {
+  const known = await existingIds(db, 'segments', rows.map((r) => r.sha256))
+  const fresh = missingSorted(rows, known)
+  let inserted = 0
+  if (fresh.length > 0) {
+    const col = (f: (s: Segment) => string | null) => fresh.map((r) => f(r.segment))
+    const res = await db.query<{ id: string; h: string }>(
+      `INSERT INTO segments (sha256, key, service, protocol, filter_chains, filter_rules, nat_chains, nat_rules)
+       SELECT decode(h, 'hex'), k, s, p, fc, fr, nc, nr
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
+         AS u(h, k, s, p, fc, fr, nc, nr)
+       ON CONFLICT (sha256) DO NOTHING
+       RETURNING id, encode(sha256, 'hex') AS h`,
+      [
+        fresh.map((r) => r.sha256),
+        col((s) => s.key),
+        col((s) => s.service ?? null),
+        col((s) => s.protocol ?? null),
+        col((s) => encodeLines(s.filterChains)),
+        col((s) => encodeLines(s.filterRules)),
+        col((s) => encodeLines(s.natChains)),
+        col((s) => encodeLines(s.natRules)),
+      ],
+    )
+    inserted = res.rowCount ?? 0
+    for (const r of res.rows) known.set(r.h, num(r.id))
+    await fillRaced(db, 'segments', fresh, known)
+  }
+  return { ids: idsInOrder(rows, known), inserted }
+}
+
+export interface LoadedSegment {
+  sha256: string
+  segment: Segment
+}
+
+/** Segments by id, returned in the order of `ids` (duplicates allowed). */
+export async function loadSegments(db: Queryable, ids: readonly number[]): Promise<LoadedSegment[]> {
+  const res = await db.query<{
+    id: string
+    h: string
+    key: string
+    service: string | null
+    protocol: string | null
+    filter_chains: string
+    filter_rules: string
+    nat_chains: string
+    nat_rules: string
+  }>(
+    `SELECT id, encode(sha256, 'hex') AS h, key, service, protocol, filter_chains, filter_rules, nat_chains, nat_rules
+     FROM segments WHERE id = ANY($1::int8[])`,
+    [ids],
+  )
+  const byId = new Map<number, LoadedSegment>()
+  for (const r of res.rows) {
+    const segment: Segment = {
+      key: r.key,
+      filterChains: decodeLines(r.filter_chains),
+      filterRules: decodeLines(r.filter_rules),
+      natChains: decodeLines(r.nat_chains),
+      natRules: decodeLines(r.nat_rules),
+    }
+    if (r.service !== null) segment.service = r.service
+    if (r.protocol !== null) segment.protocol = r.protocol as Segment['protocol']
+    byId.set(num(r.id), { sha256: r.h, segment })
+  }
+  return ids.map((id) => {
+    const s = byId.get(id)
+    if (!s) throw new Error(`segment ${id} missing: the plan manifest is corrupt`)
+    return s
+  })
+}
+
+/** Object bodies (canonical JSON) by id, in the order of `ids`. */
+export async function loadObjectBodies(db: Queryable, ids: readonly number[]): Promise<string[]> {
+  const res = await db.query<{ id: string; body: string }>('SELECT id, body FROM objects WHERE id = ANY($1::int8[])', [ids])
+  const byId = new Map(res.rows.map((r) => [num(r.id), r.body]))
+  return ids.map((id) => {
+    const b = byId.get(id)
+    if (b === undefined) throw new Error(`object ${id} missing: the snapshot manifest is corrupt`)
+    return b
+  })
+}

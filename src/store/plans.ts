@@ -1,0 +1,68 @@
+/** Plans: per family, a manifest of segment ids; warnings and counts alongside. Stored once per sha256. */
+import type { Family, FamilyPlan, Plan, PlanWarning } from '../planner/types.js'
+import { num, type Queryable } from './db.js'
+import { decodeIds, encodeIds } from './manifest.js'
+import { loadSegments, putSegments, type SegmentRow } from './content.js'
+import { findId, type PutResult } from './snapshots.js'
+
+export interface PlanInput {
+  sha256: string
+  families: Array<{ family: Family; segments: SegmentRow[] }>
+  warnings: PlanWarning[]
+  counts: Plan['counts']
+}
+
+interface LayoutEntry {
+  family: Family
+  segments: number
+}
+
+export async function putPlan(db: Queryable, plan: PlanInput): Promise<PutResult> {
+  const existing = await findId(db, 'plans', plan.sha256)
+  if (existing !== null) return { id: existing, insertedContent: 0 }
+  const all = plan.families.flatMap((f) => f.segments)
+  const { ids, inserted } = await putSegments(db, all)
+  const layout: LayoutEntry[] = plan.families.map((f) => ({ family: f.family, segments: f.segments.length }))
+  const res = await db.query<{ id: string }>(
+    `INSERT INTO plans (sha256, layout, manifest, warnings, counts) VALUES (decode($1, 'hex'), $2::jsonb, $3, $4::jsonb, $5::jsonb)
+     ON CONFLICT (sha256) DO NOTHING RETURNING id`,
+    [plan.sha256, JSON.stringify(layout), encodeIds(ids), JSON.stringify(plan.warnings), JSON.stringify(plan.counts)],
+  )
+  const id = res.rows[0] ? num(res.rows[0].id) : await findId(db, 'plans', plan.sha256)
+  if (id === null) throw new Error('plan insert lost')
+  return { id, insertedContent: inserted }
+}
+
+export interface LoadedPlan {
+  plan: Plan
+  /** Segment hashes per family, parallel to plan.families[i].segments (for diffs). */
+  hashes: string[][]
+}
+
+export async function loadPlan(db: Queryable, id: number, only?: Family): Promise<LoadedPlan> {
+  const res = await db.query<{ layout: LayoutEntry[]; manifest: Buffer; warnings: PlanWarning[]; counts: Plan['counts'] }>(
+    'SELECT layout, manifest, warnings, counts FROM plans WHERE id = $1',
+    [id],
+  )
+  const row = res.rows[0]
+  if (!row) throw new Error(`plan ${id} missing`)
+  const ids = decodeIds(row.manifest)
+  const families: FamilyPlan[] = []
+  const hashes: string[][] = []
+  let offset = 0
+  for (const entry of row.layout) {
+    const slice = ids.slice(offset, offset + entry.segments)
+    offset += entry.segments
+    if (only && entry.family !== only) continue
+    const loaded = await loadSegments(db, slice)
+    families.push({ family: entry.family, segments: loaded.map((l) => l.segment) })
+    hashes.push(loaded.map((l) => l.sha256))
+  }
+  return { plan: { families, warnings: row.warnings, counts: row.counts }, hashes }
+}
+
+/** The families of a stored plan, in order, without loading segments. */
+export async function planFamilies(db: Queryable, id: number): Promise<Family[]> {
+  const res = await db.query<{ layout: LayoutEntry[] }>('SELECT layout FROM plans WHERE id = $1', [id])
+  return (res.rows[0]?.layout ?? []).map((l) => l.family)
+}
