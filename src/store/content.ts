@@ -9,6 +9,7 @@
  */
 import { num, type Queryable } from './db.js'
 import type { Segment } from '../planner/types.js'
+import { canonicalJson, sha256Hex } from './canonical.js'
 
 export interface ObjectRow {
   sha256: string // hex
@@ -16,8 +17,18 @@ export interface ObjectRow {
 }
 
 export interface SegmentRow {
-  sha256: string // hex, the planner's segmentHash
+  /** hex: storageKey(segmentHash(segment), segment.meta) */
+  sha256: string
   segment: Segment
+}
+
+/**
+ * The row key of a segment. segmentHash covers the rules only; Segment.meta (statistics input)
+ * is stored alongside, so when present it is folded into the key — otherwise two services with
+ * identical rules but different endpoint conditions would share one meta.
+ */
+export function storageKey(segmentHash: string, meta: Segment['meta']): string {
+  return meta === undefined ? segmentHash : sha256Hex(`${segmentHash}\n${canonicalJson(meta)}`)
 }
 
 async function existingIds(db: Queryable, table: 'objects' | 'segments', hashes: string[]): Promise<Map<string, number>> {
@@ -94,10 +105,10 @@ export async function putSegments(db: Queryable, rows: readonly SegmentRow[]): P
   if (fresh.length > 0) {
     const col = (f: (s: Segment) => string | null) => fresh.map((r) => f(r.segment))
     const res = await db.query<{ id: string; h: string }>(
-      `INSERT INTO segments (sha256, key, service, protocol, filter_chains, filter_rules, nat_chains, nat_rules)
-       SELECT decode(h, 'hex'), k, s, p, fc, fr, nc, nr
-       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
-         AS u(h, k, s, p, fc, fr, nc, nr)
+      `INSERT INTO segments (sha256, key, service, protocol, filter_chains, filter_rules, nat_chains, nat_rules, meta)
+       SELECT decode(h, 'hex'), k, s, p, fc, fr, nc, nr, m::jsonb
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
+         AS u(h, k, s, p, fc, fr, nc, nr, m)
        ON CONFLICT (sha256) DO NOTHING
        RETURNING id, encode(sha256, 'hex') AS h`,
       [
@@ -109,6 +120,7 @@ export async function putSegments(db: Queryable, rows: readonly SegmentRow[]): P
         col((s) => encodeLines(s.filterRules)),
         col((s) => encodeLines(s.natChains)),
         col((s) => encodeLines(s.natRules)),
+        col((s) => (s.meta === undefined ? null : JSON.stringify(s.meta))),
       ],
     )
     inserted = res.rowCount ?? 0
@@ -135,8 +147,9 @@ export async function loadSegments(db: Queryable, ids: readonly number[]): Promi
     filter_rules: string
     nat_chains: string
     nat_rules: string
+    meta: Segment['meta'] | null
   }>(
-    `SELECT id, encode(sha256, 'hex') AS h, key, service, protocol, filter_chains, filter_rules, nat_chains, nat_rules
+    `SELECT id, encode(sha256, 'hex') AS h, key, service, protocol, filter_chains, filter_rules, nat_chains, nat_rules, meta
      FROM segments WHERE id = ANY($1::int8[])`,
     [ids],
   )
@@ -151,6 +164,7 @@ export async function loadSegments(db: Queryable, ids: readonly number[]): Promi
     }
     if (r.service !== null) segment.service = r.service
     if (r.protocol !== null) segment.protocol = r.protocol as Segment['protocol']
+    if (r.meta !== null) segment.meta = r.meta
     byId.set(num(r.id), { sha256: r.h, segment })
   }
   return ids.map((id) => {
