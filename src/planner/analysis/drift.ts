@@ -1,0 +1,221 @@
+/**
+ * Drift: what a node's live `iptables-save` holds that the plan does not (stale), what the plan
+ * holds that the node lacks (missing), and chains whose rules differ (changed).
+ *
+ * Both sides are compared in canonical form (rule.ts), so kube-proxy's restore text and the
+ * kernel's printed text of the same rule are equal. Scope, like kube-proxy's own cleanup
+ * (pkg/proxy/iptables/proxier.go, stale-chain deletion): the plan's chains, plus any chain with
+ * a service-chain prefix (KUBE-SVC/SVL/SEP/FW/EXT) in nat or filter. Built-in chains (whose
+ * kube-proxy jumps are installed outside the restore script, reference §15) and foreign chains
+ * (Calico, Docker, kubelet's KUBE-KUBELET-CANARY…) are ignored and listed as such.
+ */
+import { diffArrays } from 'diff'
+import type { FamilyPlan, TableName } from '../types.js'
+import { isServiceChain, tablesOfPlan, TABLES, type PlanTable } from './model.js'
+import { canonicalRule, parseRule, ruleComment } from './rule.js'
+import { canonicalSavedRule, getTable, parseSave, type SavedTable } from './save.js'
+
+export interface DriftRule {
+  /** As printed by the node (stale) or as written in the plan (missing). */
+  rule: string
+  service?: string
+}
+
+export interface ChainDrift {
+  chain: string
+  service?: string
+  staleRules: DriftRule[]
+  missingRules: DriftRule[]
+}
+
+export interface WholeChainDrift {
+  chain: string
+  service?: string
+  rules: number
+}
+
+export interface TableDrift {
+  staleChains: WholeChainDrift[]
+  missingChains: WholeChainDrift[]
+  changedChains: ChainDrift[]
+}
+
+export interface ServiceDrift {
+  service: string
+  staleChains: string[]
+  missingChains: string[]
+  changedChains: string[]
+  staleRules: number
+  missingRules: number
+}
+
+export interface DriftReport {
+  family: FamilyPlan['family']
+  inSync: boolean
+  summary: { staleChains: number; missingChains: number; changedChains: number; staleRules: number; missingRules: number }
+  tables: Record<TableName, TableDrift>
+  /** Grouped by servicePortName; rules and chains that belong to no service are under `(node)`. */
+  services: ServiceDrift[]
+  /** Chains on the node outside kube-proxy's scope (built-in and foreign), not compared. */
+  ignoredChains: Array<{ table: string; chain: string }>
+}
+
+const BUILTIN = new Set(['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING'])
+const NO_SERVICE = '(node)'
+
+/**
+ * The servicePortName a kube-proxy comment names: `ns/svc:p80`, `"ns/svc:p80 cluster IP"`,
+ * `"ns/svc:p80 -> 10.0.0.1:80"`, `"masquerade traffic for ns/svc:p80 external destinations"`,
+ * `"other traffic to ns/svc:p80 will be dropped by …"` (comment templates of proxier.go).
+ */
+export function serviceFromComment(comment: string | undefined): string | undefined {
+  if (!comment) return undefined
+  const first = comment.split(' ', 1)[0]!
+  if (first.includes('/')) return first
+  const m = /\b(?:for|to) (\S+\/\S+)/.exec(comment)
+  return m?.[1]
+}
+
+function commentService(text: string, family: FamilyPlan['family']): string | undefined {
+  try {
+    return serviceFromComment(ruleComment(parseRule(text, { family })))
+  } catch {
+    return undefined
+  }
+}
+
+interface Side {
+  canonical: string[]
+  raw: string[]
+  services: Array<string | undefined>
+}
+
+export function drift(plan: FamilyPlan, saveText: string): DriftReport {
+  const dump = parseSave(saveText)
+  const planTables = tablesOfPlan(plan)
+  const report: DriftReport = {
+    family: plan.family,
+    inSync: true,
+    summary: { staleChains: 0, missingChains: 0, changedChains: 0, staleRules: 0, missingRules: 0 },
+    tables: { filter: emptyTable(), nat: emptyTable() },
+    services: [],
+    ignoredChains: [],
+  }
+  for (const t of TABLES) {
+    report.tables[t] = driftTable(plan, planTables[t], getTable(dump, t), report.ignoredChains)
+  }
+  for (const tbl of dump.tables) {
+    if (TABLES.includes(tbl.name as TableName)) continue
+    for (const c of tbl.chains) if (!BUILTIN.has(c.name)) report.ignoredChains.push({ table: tbl.name, chain: c.name })
+  }
+  summarise(report)
+  return report
+}
+
+const emptyTable = (): TableDrift => ({ staleChains: [], missingChains: [], changedChains: [] })
+
+function driftTable(plan: FamilyPlan, planTable: PlanTable, node: SavedTable | undefined, ignored: DriftReport['ignoredChains']): TableDrift {
+  const out = emptyTable()
+  const family = plan.family
+  const chainService = (name: string) => {
+    const c = planTable.chains.get(name)
+    return c && c.segment >= 0 ? plan.segments[c.segment]!.service : undefined
+  }
+  const nodeRules = new Map<string, SavedTable['rules']>()
+  for (const r of node?.rules ?? []) {
+    let l = nodeRules.get(r.chain)
+    if (!l) nodeRules.set(r.chain, (l = []))
+    l.push(r)
+  }
+  const nodeChains = new Set<string>()
+  for (const c of node?.chains ?? []) {
+    if (planTable.chains.has(c.name)) nodeChains.add(c.name)
+    else if (isServiceChain(c.name)) {
+      const rules = nodeRules.get(c.name) ?? []
+      const service = rules.map((r) => commentService(r.text, family)).find((s) => s)
+      out.staleChains.push({ chain: c.name, ...(service ? { service } : {}), rules: rules.length })
+    } else if (!BUILTIN.has(c.name)) ignored.push({ table: planTable.name, chain: c.name })
+  }
+  for (const [name, pc] of planTable.chains) {
+    const service = chainService(name)
+    if (!nodeChains.has(name)) {
+      out.missingChains.push({ chain: name, ...(service ? { service } : {}), rules: pc.rules.length })
+      continue
+    }
+    const planSide: Side = { raw: pc.rules, canonical: pc.rules.map((r) => canonicalRule(r, { family })), services: [] }
+    const saved = nodeRules.get(name) ?? []
+    const nodeSide: Side = { raw: saved.map((r) => r.text), canonical: saved.map((r) => canonicalSavedRule(r, family)), services: [] }
+    const d = compareChain(planSide, nodeSide, service, family)
+    if (d.staleRules.length || d.missingRules.length) out.changedChains.push({ chain: name, ...(service ? { service } : {}), ...d })
+  }
+  return out
+}
+
+function compareChain(plan: Side, node: Side, chainService: string | undefined, family: FamilyPlan['family']): Pick<ChainDrift, 'staleRules' | 'missingRules'> {
+  const staleRules: DriftRule[] = []
+  const missingRules: DriftRule[] = []
+  if (plan.canonical.length === node.canonical.length && plan.canonical.every((r, i) => r === node.canonical[i])) {
+    return { staleRules, missingRules }
+  }
+  let pi = 0
+  let ni = 0
+  const withService = (rule: string): DriftRule => {
+    const service = chainService ?? commentService(rule, family)
+    return service ? { rule, service } : { rule }
+  }
+  for (const part of diffArrays(plan.canonical, node.canonical)) {
+    const n = part.count ?? part.value.length
+    if (part.added) {
+      for (let k = 0; k < n; k++) staleRules.push(withService(node.raw[ni + k]!))
+      ni += n
+    } else if (part.removed) {
+      for (let k = 0; k < n; k++) missingRules.push(withService(plan.raw[pi + k]!))
+      pi += n
+    } else {
+      pi += n
+      ni += n
+    }
+  }
+  return { staleRules, missingRules }
+}
+
+function summarise(report: DriftReport): void {
+  const by = new Map<string, ServiceDrift>()
+  const get = (s: string | undefined) => {
+    const key = s ?? NO_SERVICE
+    let v = by.get(key)
+    if (!v) by.set(key, (v = { service: key, staleChains: [], missingChains: [], changedChains: [], staleRules: 0, missingRules: 0 }))
+    return v
+  }
+  const s = report.summary
+  for (const t of TABLES) {
+    const td = report.tables[t]
+    for (const c of td.staleChains) {
+      get(c.service).staleChains.push(c.chain)
+      s.staleChains++
+    }
+    for (const c of td.missingChains) {
+      get(c.service).missingChains.push(c.chain)
+      s.missingChains++
+    }
+    for (const c of td.changedChains) {
+      s.changedChains++
+      const touched = new Set<ServiceDrift>()
+      for (const r of c.staleRules) {
+        const g = get(r.service ?? c.service)
+        g.staleRules++
+        touched.add(g)
+        s.staleRules++
+      }
+      for (const r of c.missingRules) {
+        const g = get(r.service ?? c.service)
+        g.missingRules++
+        touched.add(g)
+        s.missingRules++
+      }
+      for (const g of touched) if (!g.changedChains.includes(c.chain)) g.changedChains.push(c.chain)
+    }
+  }
+  report.services = [...by.values()].sort((x, y) => (x.service < y.service ? -1 : x.service > y.service ? 1 : 0))
+  report.inSync = s.staleChains + s.missingChains + s.changedChains === 0
+}

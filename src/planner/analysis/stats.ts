@@ -1,0 +1,166 @@
+/**
+ * Per-version statistics of a family plan, computed once at ingest. Cheap string scans only (no
+ * rule parsing): they must add little to planning time (bench/diff.ts prints the ratio).
+ *
+ * The traversal cost is the number of rules a NEW connection to a service's cluster IP is
+ * evaluated against before its DNAT: its position in nat KUBE-SERVICES (the chain is a linear
+ * list, which is why kube-proxy's rule count matters at scale), plus the rules of its KUBE-SVC /
+ * KUBE-SVL chain up to the jump taken (masquerade and affinity rules first, then the random
+ * split: the i-th endpoint's rule is evaluated only after the i-1 before it), plus the rules of
+ * the KUBE-SEP chain up to its DNAT. Average = mean over service ports of the expected cost with
+ * every endpoint equally likely; worst = the last endpoint of the costliest service port.
+ */
+import type { FamilyPlan, Plan, Segment, SegmentMeta, TableName } from '../types.js'
+import { chainLines, chainOfLine, declaredName, restoreText, ruleLines, targetOfLine, TABLES } from './model.js'
+
+export interface TableCounts {
+  chains: number
+  rules: number
+}
+
+export interface PlanStats {
+  family: FamilyPlan['family']
+  /** The planner's input counts, passed through. */
+  input: Plan['counts']
+  services: number
+  servicePorts: number
+  /** By the Service's spec.type (Segment.meta), or inferred from the rules when meta is absent. */
+  servicesByType: Record<SegmentMeta['type'], number>
+  servicePortsByType: Record<SegmentMeta['type'], number>
+  /** From Segment.meta (null when the planner gave no meta); endpointChains counts KUBE-SEP chains. */
+  endpoints: SegmentMeta['endpoints'] | null
+  endpointChains: number
+  /** Service ports that have no KUBE-SEP chain (their traffic is REJECTed/DROPped in filter). */
+  servicePortsWithoutEndpoints: number
+  /** Up to 100 of them, by servicePortName. */
+  servicePortsWithoutEndpointsSample: string[]
+  tables: Record<TableName, TableCounts>
+  scriptBytes: number
+  kubeServicesRules: number
+  kubeNodePortsRules: number
+  traversal: {
+    /** Mean over service ports with a cluster-IP DNAT path (0 when none). */
+    average: number
+    worst: number
+    worstService: string | null
+    servicePorts: number
+  }
+}
+
+const TYPES: SegmentMeta['type'][] = ['ClusterIP', 'NodePort', 'LoadBalancer']
+
+/** Type from the rules when the planner gave no meta (an LB without endpoints reads as its VIP rules allow). */
+function inferType(seg: Segment): SegmentMeta['type'] {
+  const all = [...seg.natRules, ...seg.filterRules]
+  if (all.some((r) => r.includes(' loadbalancer IP') || r.includes('traffic not accepted by KUBE-FW-'))) return 'LoadBalancer'
+  if (seg.natRules.some((r) => r.startsWith('-A KUBE-NODEPORTS ')) || seg.filterRules.some((r) => r.includes('--dst-type LOCAL'))) return 'NodePort'
+  return 'ClusterIP'
+}
+
+interface PathCost {
+  expected: number
+  worst: number
+}
+
+/** Cost inside the segment's own chains from its internal chain to a DNAT. */
+function chainPathCost(seg: Segment, internal: string): PathCost | undefined {
+  const byChain = new Map<string, string[]>()
+  for (const r of seg.natRules) {
+    const c = chainOfLine(r)
+    let l = byChain.get(c)
+    if (!l) byChain.set(c, (l = []))
+    l.push(r)
+  }
+  const rules = byChain.get(internal)
+  if (!rules) return undefined
+  const costs: number[] = []
+  rules.forEach((r, i) => {
+    const t = targetOfLine(r)
+    if (!t?.startsWith('KUBE-SEP-') || r.includes('--rcheck')) return
+    const sep = byChain.get(t) ?? []
+    const dnat = sep.findIndex((x) => x.includes(' -j DNAT'))
+    costs.push(i + 1 + (dnat < 0 ? sep.length : dnat + 1))
+  })
+  if (!costs.length) return undefined
+  return { expected: costs.reduce((a, b) => a + b, 0) / costs.length, worst: Math.max(...costs) }
+}
+
+export function planStats(plan: FamilyPlan, envelopeCounts: Plan['counts']): PlanStats {
+  const zero = () => ({ ClusterIP: 0, NodePort: 0, LoadBalancer: 0 })
+  const stats: PlanStats = {
+    family: plan.family,
+    input: envelopeCounts,
+    services: 0,
+    servicePorts: 0,
+    servicesByType: zero(),
+    servicePortsByType: zero(),
+    endpoints: null,
+    endpointChains: 0,
+    servicePortsWithoutEndpoints: 0,
+    servicePortsWithoutEndpointsSample: [],
+    tables: { filter: { chains: 0, rules: 0 }, nat: { chains: 0, rules: 0 } },
+    scriptBytes: Buffer.byteLength(restoreText(plan), 'utf8'),
+    kubeServicesRules: 0,
+    kubeNodePortsRules: 0,
+    traversal: { average: 0, worst: 0, worstService: null, servicePorts: 0 },
+  }
+  const serviceType = new Map<string, SegmentMeta['type']>()
+  let costSum = 0
+  for (const seg of plan.segments) {
+    for (const t of TABLES) {
+      stats.tables[t].chains += chainLines(seg, t).length
+      stats.tables[t].rules += ruleLines(seg, t).length
+    }
+    let clusterIPTarget: string | undefined
+    let kubeServicesPos = 0
+    for (const r of seg.natRules) {
+      if (r.startsWith('-A KUBE-SERVICES ')) {
+        stats.kubeServicesRules++
+        const t = targetOfLine(r)
+        if (!clusterIPTarget && (t?.startsWith('KUBE-SVC-') || t?.startsWith('KUBE-SVL-'))) {
+          clusterIPTarget = t
+          kubeServicesPos = stats.kubeServicesRules
+        }
+      } else if (r.startsWith('-A KUBE-NODEPORTS ')) stats.kubeNodePortsRules++
+    }
+    if (!seg.service) continue
+    stats.servicePorts++
+    const type = seg.meta?.type ?? inferType(seg)
+    stats.servicePortsByType[type]++
+    const svc = seg.service.replace(/:[^/]*$/, '')
+    const prev = serviceType.get(svc)
+    if (!prev || TYPES.indexOf(type) > TYPES.indexOf(prev)) serviceType.set(svc, type)
+    if (seg.meta) {
+      const e = (stats.endpoints ??= { total: 0, ready: 0, serving: 0, terminating: 0 })
+      e.total += seg.meta.endpoints.total
+      e.ready += seg.meta.endpoints.ready
+      e.serving += seg.meta.endpoints.serving
+      e.terminating += seg.meta.endpoints.terminating
+    }
+    const seps = seg.natChains.filter((c) => c.startsWith(':KUBE-SEP-')).length
+    stats.endpointChains += seps
+    if (seps === 0) {
+      stats.servicePortsWithoutEndpoints++
+      if (stats.servicePortsWithoutEndpointsSample.length < 100) stats.servicePortsWithoutEndpointsSample.push(seg.service)
+    }
+    const cost = clusterIPTarget ? chainPathCost(seg, clusterIPTarget) : undefined
+    if (cost) {
+      const worst = kubeServicesPos + cost.worst
+      costSum += kubeServicesPos + cost.expected
+      stats.traversal.servicePorts++
+      if (worst > stats.traversal.worst) {
+        stats.traversal.worst = worst
+        stats.traversal.worstService = seg.service
+      }
+    }
+  }
+  stats.services = serviceType.size
+  for (const t of serviceType.values()) stats.servicesByType[t]++
+  if (stats.traversal.servicePorts) stats.traversal.average = Math.round((costSum / stats.traversal.servicePorts) * 100) / 100
+  return stats
+}
+
+/** Distinct chain names of a plan's table (used by tests as a cross-check). */
+export function chainNames(plan: FamilyPlan, table: TableName): string[] {
+  return plan.segments.flatMap((s) => chainLines(s, table).map(declaredName))
+}
