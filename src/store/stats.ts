@@ -233,18 +233,26 @@ export async function readVersionStats(db: Queryable, clusterId: number, version
   return rec as unknown as VersionStatsRecord
 }
 
-/** Versions that have no statistics row yet (created before this table, or by a path without the hook). */
+/**
+ * Versions that have no statistics row yet (created before this table, or by a path that did not
+ * call the hook), oldest first; `clusterId` limits it to one cluster.
+ */
 export async function versionsWithoutStats(
   db: Queryable,
-  limit = 100,
+  opts: { clusterId?: number; limit?: number } = {},
 ): Promise<Array<{ versionId: string; clusterId: number; cluster: string; number: number; createdAt: Date }>> {
+  const values: unknown[] = [opts.limit ?? 100]
+  let where = 's.version_id IS NULL'
+  if (opts.clusterId !== undefined) {
+    values.push(opts.clusterId)
+    where += ' AND v.cluster_id = $2'
+  }
   const { rows } = await db.query(
     `SELECT v.id, v.cluster_id, c.name, v.number, v.created_at FROM versions v
        JOIN clusters c ON c.id = v.cluster_id
        LEFT JOIN version_stats s ON s.version_id = v.id
-      WHERE s.version_id IS NULL ORDER BY v.cluster_id, v.number LIMIT $1`,
-    [limit],
+      WHERE ${where} ORDER BY v.cluster_id, v.number LIMIT $1`,
+    values,
   )
   return rows.map((r) => ({ versionId: String(r.id), clusterId: r.cluster_id, cluster: r.name, number: r.number, createdAt: new Date(r.created_at) }))
 }
-

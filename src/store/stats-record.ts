@@ -1,0 +1,160 @@
+/**
+ * The statistics row of one version, and the hook that writes it when a version is created.
+ *
+ * The numbers come from the analysis engine's `planStats` (per family) and `deltaSize` (the
+ * minimal restore from the previous version: kube-proxy's sync_proxy_rules_iptables_last next to
+ * _total), folded into one row per version; the per-namespace breakdown is counted here from the
+ * plan's service segments. Computed once, at version creation, so growth never re-plans.
+ */
+import { deltaSize } from '../planner/analysis/minimal.js'
+import { planStats, type PlanStats } from '../planner/analysis/stats.js'
+import type { FamilyPlan, Plan } from '../planner/types.js'
+import { asQueryable, insertVersionStats, versionsWithoutStats, type NamespaceCounts, type Queryable, type VersionStatsRecord } from './stats.js'
+
+export type ComputedStats = Omit<VersionStatsRecord, 'versionId' | 'clusterId' | 'number' | 'createdAt'>
+
+/** `ns/name:port` (or `ns/name`) → `ns`. */
+function namespaceOf(service: string): string {
+  const slash = service.indexOf('/')
+  return slash < 0 ? '' : service.slice(0, slash)
+}
+
+/**
+ * Per-namespace counts over all families: rules and chains add up (each family is its own table
+ * set on the node); services and service ports are counted once however many families carry them.
+ */
+export function namespaceCounts(plan: Plan): Record<string, NamespaceCounts> {
+  const out: Record<string, NamespaceCounts> = {}
+  const services = new Map<string, Set<string>>()
+  const ports = new Map<string, Set<string>>()
+  for (const fp of plan.families) {
+    for (const seg of fp.segments) {
+      if (!seg.service) continue
+      const ns = namespaceOf(seg.service)
+      const c = (out[ns] ??= { services: 0, servicePorts: 0, endpoints: 0, chains: 0, rules: 0 })
+      c.rules += seg.natRules.length + seg.filterRules.length
+      c.chains += seg.natChains.length + seg.filterChains.length
+      c.endpoints += seg.meta ? seg.meta.endpoints.total : seg.natChains.filter((l) => l.startsWith(':KUBE-SEP-')).length
+      let s = services.get(ns)
+      if (!s) services.set(ns, (s = new Set()))
+      s.add(seg.service.replace(/:[^/]*$/, ''))
+      let p = ports.get(ns)
+      if (!p) ports.set(ns, (p = new Set()))
+      p.add(seg.key)
+    }
+  }
+  for (const [ns, c] of Object.entries(out)) {
+    c.services = services.get(ns)!.size
+    c.servicePorts = ports.get(ns)!.size
+  }
+  return out
+}
+
+function emptyFamily(family: FamilyPlan['family']): FamilyPlan {
+  return { family, segments: [] }
+}
+
+function maxByType(all: PlanStats[]): Record<string, number> {
+  const out: Record<string, number> = {}
+  for (const s of all) for (const [t, n] of Object.entries(s.servicePortsByType)) out[t] = Math.max(out[t] ?? 0, n)
+  return out
+}
+
+/**
+ * Folds the per-family statistics into one row. Table sizes, script bytes and the delta add up
+ * over families (the node holds both); what a single connection experiences (KUBE-SERVICES
+ * length, rules to DNAT) is the worst family's, the average is the primary family's; endpoint
+ * conditions come from Segment.meta, and without meta "ready" falls back to the KUBE-SEP chains
+ * the plan wrote (the endpoints kube-proxy actually uses).
+ */
+export function computeVersionStats(plan: Plan, previous: Plan | null): ComputedStats {
+  const fams = plan.families.map((fp) => planStats(fp, plan.counts))
+  const sum = (f: (s: PlanStats) => number) => fams.reduce((a, s) => a + f(s), 0)
+  const max = (f: (s: PlanStats) => number) => fams.reduce((a, s) => Math.max(a, f(s)), 0)
+  const withMeta = fams.filter((s) => s.endpoints)
+  let deltaRules: number | null = null
+  let deltaBytes: number | null = null
+  if (previous) {
+    deltaRules = 0
+    deltaBytes = 0
+    for (const fp of plan.families) {
+      const before = previous.families.find((p) => p.family === fp.family) ?? emptyFamily(fp.family)
+      const d = deltaSize(before, fp)
+      deltaRules += d.rules
+      deltaBytes += d.bytes
+    }
+  }
+  return {
+    services: plan.counts.services,
+    servicePorts: plan.counts.servicePorts,
+    servicePortsByType: maxByType(fams),
+    endpoints: plan.counts.endpoints,
+    endpointsReady: withMeta.length ? withMeta.reduce((a, s) => a + s.endpoints!.ready, 0) : sum((s) => s.endpointChains),
+    endpointsServing: withMeta.reduce((a, s) => a + s.endpoints!.serving, 0),
+    endpointsTerminating: withMeta.reduce((a, s) => a + s.endpoints!.terminating, 0),
+    natChains: sum((s) => s.tables.nat.chains),
+    natRules: sum((s) => s.tables.nat.rules),
+    filterChains: sum((s) => s.tables.filter.chains),
+    filterRules: sum((s) => s.tables.filter.rules),
+    scriptBytes: sum((s) => s.scriptBytes),
+    kubeServicesRules: max((s) => s.kubeServicesRules),
+    avgRulesToDnat: fams[0]?.traversal.average ?? 0,
+    worstRulesToDnat: max((s) => s.traversal.worst),
+    servicesWithoutEndpoints: max((s) => s.servicePortsWithoutEndpoints),
+    deltaRules,
+    deltaBytes,
+    namespaces: namespaceCounts(plan),
+    detail: { families: fams },
+  }
+}
+
+export interface NewVersionFacts {
+  versionId: bigint | number | string
+  clusterId: number
+  number: number
+  createdAt: Date
+  plan: Plan
+  /** The cluster's previous version's plan (null for version 1). */
+  previous: Plan | null
+}
+
+/**
+ * The hook the version-creating paths (ingest, rollback, import) call. Pass the transaction's
+ * client (pg PoolClient or a Prisma transaction client) so the statistics commit or roll back
+ * with the version itself.
+ */
+export async function recordVersionStats(db: Queryable | { $queryRawUnsafe: (q: string, ...v: unknown[]) => Promise<unknown> }, facts: NewVersionFacts): Promise<void> {
+  const stats = computeVersionStats(facts.plan, facts.previous)
+  await insertVersionStats(asQueryable(db), [
+    { versionId: facts.versionId, clusterId: facts.clusterId, number: facts.number, createdAt: facts.createdAt, ...stats },
+  ])
+}
+
+/**
+ * Writes the missing statistics rows of a cluster (or of every cluster) from the stored plans —
+ * loading plans, never re-planning. A safety net for versions created before the statistics
+ * table existed or by a path that does not call recordVersionStats; returns how many it wrote.
+ */
+export async function backfillVersionStats(
+  db: Queryable | { $queryRawUnsafe: (q: string, ...v: unknown[]) => Promise<unknown> },
+  getPlan: (cluster: string, version: number) => Promise<Plan>,
+  opts: { clusterId?: number; limit?: number } = {},
+): Promise<number> {
+  const q = asQueryable(db)
+  const missing = await versionsWithoutStats(q, opts)
+  const cache = new Map<string, Plan>()
+  const load = async (cluster: string, version: number) => {
+    const key = `${cluster}\u0000${version}`
+    let p = cache.get(key)
+    if (!p) cache.set(key, (p = await getPlan(cluster, version)))
+    return p
+  }
+  const records: VersionStatsRecord[] = []
+  for (const v of missing) {
+    const plan = await load(v.cluster, v.number)
+    const previous = v.number > 1 ? await load(v.cluster, v.number - 1) : null
+    records.push({ versionId: v.versionId, clusterId: v.clusterId, number: v.number, createdAt: v.createdAt, ...computeVersionStats(plan, previous) })
+  }
+  await insertVersionStats(q, records)
+  return records.length
+}
