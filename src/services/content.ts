@@ -1,0 +1,72 @@
+/**
+ * From planner values to storable content: canonical snapshot (objects by sha256 of canonical
+ * JSON), plan segments keyed by the planner's segmentHash, the plan's own hash, and the counts
+ * precomputed for listings, growth statistics and /metrics.
+ */
+import { renderRestoreChunks, segmentHash, type Envelope } from '../planner/index.js'
+import type { Plan, Segment, TableName } from '../planner/types.js'
+import { canonicalJson, sha256Hex } from '../store/canonical.js'
+import { storageKey, type SegmentRow } from '../store/content.js'
+import type { PlanInput } from '../store/plans.js'
+import type { SnapshotInput } from '../store/snapshots.js'
+import { createHash } from 'node:crypto'
+import type { VersionCounts } from './contract.js'
+
+/**
+ * The snapshot's identity: proxy settings plus the ordered item hashes (versioned prefix so a
+ * future change of canonical form cannot collide with today's).
+ */
+export function canonicalSnapshot(envelope: Envelope): SnapshotInput {
+  const proxyJson = canonicalJson(envelope.proxy)
+  const objects = envelope.resources.items.map((item) => {
+    const body = canonicalJson(item)
+    return { sha256: sha256Hex(body), body }
+  })
+  const h = createHash('sha256').update('natplan-snapshot/v1\n').update(proxyJson).update('\n')
+  for (const o of objects) h.update(o.sha256).update('\n')
+  return { sha256: h.digest('hex'), proxyJson, objects }
+}
+
+export function planContent(plan: Plan): PlanInput {
+  const families = plan.families.map((fp) => ({
+    family: fp.family,
+    segments: fp.segments.map((segment): SegmentRow => ({ sha256: storageKey(segmentHash(segment), segment.meta), segment })),
+  }))
+  const h = createHash('sha256').update('natplan-plan/v1\n')
+  for (const f of families) {
+    h.update(`family ${f.family} ${f.segments.length}\n`)
+    for (const s of f.segments) h.update(s.sha256).update('\n')
+  }
+  h.update(canonicalJson(plan.warnings)).update('\n').update(canonicalJson(plan.counts))
+  return { sha256: h.digest('hex'), families, warnings: plan.warnings, counts: plan.counts }
+}
+
+function countTable(segments: Segment[], table: TableName): { chains: number; rules: number } {
+  const chainBuf = table === 'filter' ? 'filterChains' : 'natChains'
+  const ruleBuf = table === 'filter' ? 'filterRules' : 'natRules'
+  let chains = 0
+  let rules = 0
+  for (const s of segments) {
+    for (const l of s[chainBuf]) if (l.startsWith(':')) chains++
+    // kube-proxy's sync_proxy_rules_iptables_total counts the -A lines it writes.
+    for (const l of s[ruleBuf]) if (l.startsWith('-A ')) rules++
+  }
+  return { chains, rules }
+}
+
+export function versionCounts(plan: Plan): VersionCounts {
+  const families: VersionCounts['families'] = {}
+  let scriptBytes = 0
+  for (const fp of plan.families) {
+    families[fp.family] = { filter: countTable(fp.segments, 'filter'), nat: countTable(fp.segments, 'nat') }
+    for (const chunk of renderRestoreChunks(fp)) scriptBytes += Buffer.byteLength(chunk)
+  }
+  return {
+    services: plan.counts.services,
+    servicePorts: plan.counts.servicePorts,
+    endpoints: plan.counts.endpoints,
+    ignoredObjects: plan.counts.ignoredObjects,
+    families,
+    scriptBytes,
+  }
+}

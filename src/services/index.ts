@@ -1,0 +1,156 @@
+/**
+ * The use-case layer (src/services/contract.ts) over the store. Every method maps connection
+ * failures to UnavailableError (HTTP 503); pg.Pool replaces broken connections by itself, so the
+ * service recovers as soon as PostgreSQL is back.
+ */
+import { createHash } from 'node:crypto'
+import { renderRestoreChunks } from '../planner/index.js'
+import type { Family } from '../planner/types.js'
+import type { Database } from '../db/index.js'
+import { guard } from '../db/errors.js'
+import { pendingMigrations, readMigrations } from '../db/migrate.js'
+import { BadRequestError, NotFoundError } from '../errors.js'
+import { loadPlan, planFamilies } from '../store/plans.js'
+import { loadSnapshot } from '../store/snapshots.js'
+import { findCluster, findVersion, findVersions, latestCounts, listClusterRows, listVersionRows, type VersionRow } from '../store/versions.js'
+import type { ListVersionsQuery, RestoreScriptQuery, Services, VersionRef } from './contract.js'
+import { ingest } from './ingest.js'
+import { ScriptCache } from './script-cache.js'
+
+export interface ServicesOptions {
+  /** Bytes of rendered restore scripts kept in memory (default 256 MiB). */
+  scriptCacheBytes?: number
+}
+
+export { ScriptCache } from './script-cache.js'
+
+function pageSize(query?: ListVersionsQuery): number {
+  const limit = query?.limit ?? 50
+  if (!Number.isInteger(limit) || limit < 1 || limit > 500) {
+    throw new BadRequestError('limit must be an integer from 1 to 500', [{ pointer: '/limit', detail: 'expected 1..500' }])
+  }
+  return limit
+}
+
+function encodeCursor(value: unknown): string {
+  return Buffer.from(JSON.stringify(value)).toString('base64url')
+}
+
+function decodeCursor<T>(cursor: string | undefined, check: (v: unknown) => v is T): T | null {
+  if (cursor === undefined || cursor === '') return null
+  try {
+    const v: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
+    if (check(v)) return v
+  } catch {
+    // fall through
+  }
+  throw new BadRequestError('invalid cursor', [{ pointer: '/cursor', detail: 'not a cursor returned by this API' }])
+}
+
+const isVersionCursor = (v: unknown): v is { before: number } =>
+  typeof v === 'object' && v !== null && Number.isInteger((v as { before?: unknown }).before)
+const isClusterCursor = (v: unknown): v is { after: string } =>
+  typeof v === 'object' && v !== null && typeof (v as { after?: unknown }).after === 'string'
+
+function checkRef(ref: VersionRef): void {
+  if (ref !== 'latest' && (!Number.isInteger(ref) || ref < 1)) {
+    throw new BadRequestError('version must be a positive integer or "latest"', [{ pointer: '/version', detail: 'expected 1, 2, 3… or latest' }])
+  }
+}
+
+export function createServices(db: Database, opts: ServicesOptions = {}): Services {
+  const scripts = new ScriptCache(opts.scriptCacheBytes ?? 256 * 1024 * 1024)
+  const migrations = readMigrations()
+
+  async function resolve(cluster: string, ref: VersionRef): Promise<VersionRow> {
+    checkRef(ref)
+    const row = await findVersion(db.pool, cluster, ref)
+    if (row) return row
+    if (!(await findCluster(db.pool, cluster))) throw new NotFoundError(`cluster ${cluster} not found`)
+    throw new NotFoundError(ref === 'latest' ? `cluster ${cluster} has no versions` : `cluster ${cluster} has no version ${ref}`)
+  }
+
+  async function renderScript(planId: number, family: Family, query: Required<Omit<RestoreScriptQuery, 'family'>>): Promise<Buffer> {
+    const { plan } = await loadPlan(db.pool, planId, family)
+    const chunks: Buffer[] = []
+    for (const chunk of renderRestoreChunks(plan.families[0]!, query)) chunks.push(Buffer.from(chunk))
+    return Buffer.concat(chunks)
+  }
+
+  return {
+    ingest: (input) => guard(() => ingest(db, input)),
+
+    listClusters: (query) =>
+      guard(async () => {
+        const limit = pageSize(query)
+        const after = decodeCursor(query?.cursor, isClusterCursor)?.after ?? null
+        const rows = await listClusterRows(db.pool, limit + 1, after)
+        const items = rows.slice(0, limit)
+        return { items, next: rows.length > limit ? encodeCursor({ after: items.at(-1)!.name }) : null }
+      }),
+
+    listVersions: (cluster, query) =>
+      guard(async () => {
+        const limit = pageSize(query)
+        const before = decodeCursor(query?.cursor, isVersionCursor)?.before ?? null
+        const c = await findCluster(db.pool, cluster)
+        if (!c) throw new NotFoundError(`cluster ${cluster} not found`)
+        const rows = await listVersionRows(db.pool, c.id, limit + 1, before)
+        const items = rows.slice(0, limit).map((r) => r.summary)
+        return { items, next: rows.length > limit ? encodeCursor({ before: items.at(-1)!.version }) : null }
+      }),
+
+    getVersion: (cluster, ref) => guard(async () => (await resolve(cluster, ref)).summary),
+
+    getVersions: (keys) => guard(async () => (await findVersions(db.pool, keys)).map((r) => r?.summary ?? null)),
+
+    getSnapshot: (cluster, ref) =>
+      guard(async () => {
+        const row = await resolve(cluster, ref)
+        const snap = await loadSnapshot(db.pool, row.snapshotId)
+        return { proxy: snap.proxy, resources: { apiVersion: 'v1', kind: 'List', items: snap.items.map((b) => JSON.parse(b) as unknown) } }
+      }),
+
+    getPlan: (cluster, ref) =>
+      guard(async () => {
+        const row = await resolve(cluster, ref)
+        return (await loadPlan(db.pool, row.planId)).plan
+      }),
+
+    getRestoreScript: (cluster, ref, query = {}) =>
+      guard(async () => {
+        const row = await resolve(cluster, ref)
+        const table = query.table ?? 'all'
+        const flavour = query.flavour ?? 'kube-proxy'
+        const families = await planFamilies(db.pool, row.planId)
+        const family = query.family ?? families[0]
+        if (!family || !families.includes(family)) {
+          throw new NotFoundError(`version ${row.summary.version} of ${cluster} has no ${query.family ?? 'IP'} family plan`)
+        }
+        const key = `${row.summary.planSha256}:${family}:${table}:${flavour}`
+        const body = await scripts.getOrCreate(key, () => renderScript(row.planId, family, { table, flavour }))
+        const etag = `"${createHash('sha256').update(key).digest('hex').slice(0, 40)}"`
+        return { etag, filename: `${cluster}-v${row.summary.version}.rules`, body, bytes: body.length }
+      }),
+
+    readiness: async () => {
+      try {
+        await db.pool.query('SELECT 1')
+        const pending = await pendingMigrations(db.pool, migrations)
+        if (pending.length > 0) return { ok: false, detail: `pending migrations: ${pending.join(', ')}` }
+        return { ok: true, detail: 'database reachable, migrations applied' }
+      } catch (err) {
+        return { ok: false, detail: `database unavailable: ${(err as Error).message}` }
+      }
+    },
+
+    clusterGauges: () =>
+      guard(async () =>
+        (await latestCounts(db.pool)).flatMap(({ cluster, version, counts }) =>
+          Object.entries(counts.families).flatMap(([family, tables]) =>
+            (['filter', 'nat'] as const).map((table) => ({ cluster, version, family: family as Family, table, ...tables![table] })),
+          ),
+        ),
+      ),
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * Ingest: validate → plan → store, as ONE transaction so a failure leaves no partial version.
+ *
+ * Order inside the transaction matters for concurrency: content rows first (each table in
+ * sha256 order, so overlapping ingests wait for each other instead of deadlocking), the cluster
+ * row lock last and briefly — re-check "identical to the latest version?" under that lock,
+ * then take the next number.
+ */
+import { plan, toEnvelope } from '../planner/index.js'
+import type { Database } from '../db/index.js'
+import { ValidationError } from '../errors.js'
+import { putPlan } from '../store/plans.js'
+import { putSnapshot } from '../store/snapshots.js'
+import { findVersion, insertVersion, latestSnapshotSha, lockCluster } from '../store/versions.js'
+import { canonicalSnapshot, planContent, versionCounts } from './content.js'
+import type { IngestInput, IngestResult, VersionSummary } from './contract.js'
+
+export interface IngestStats {
+  /** Content rows newly written (objects + segments): the churn this version added. */
+  insertedContent: number
+}
+
+export async function ingest(db: Database, input: IngestInput, stats?: IngestStats): Promise<IngestResult> {
+  const parsed = toEnvelope(input.document, input.proxy)
+  if (!parsed.ok) throw new ValidationError('The snapshot is not valid.', parsed.issues)
+  const snapshot = canonicalSnapshot(parsed.envelope)
+
+  // Cheap early exit before planning: agents re-POST unchanged snapshots all the time.
+  if ((await latestSnapshotSha(db.pool, input.cluster)) === snapshot.sha256) {
+    const existing = await findVersion(db.pool, input.cluster, 'latest')
+    if (existing && existing.summary.snapshotSha256 === snapshot.sha256) return { created: false, version: existing.summary }
+  }
+
+  const p = plan(parsed.envelope)
+  const content = planContent(p)
+  const counts = versionCounts(p)
+
+  const client = await db.pool.connect()
+  try {
+    await client.query('BEGIN')
+    const snap = await putSnapshot(client, snapshot)
+    const pl = await putPlan(client, content)
+    const cluster = await lockCluster(client, input.cluster)
+    if ((await latestSnapshotSha(client, input.cluster)) === snapshot.sha256) {
+      // Lost the race to an identical concurrent ingest: nothing of ours is kept.
+      await client.query('ROLLBACK')
+      const existing = await findVersion(db.pool, input.cluster, 'latest')
+      return { created: false, version: existing!.summary }
+    }
+    const number = await insertVersion(client, {
+      clusterId: cluster.id,
+      kind: 'snapshot',
+      actor: input.actor,
+      reason: null,
+      sourceVersion: null,
+      snapshotId: snap.id,
+      planId: pl.id,
+      counts,
+    })
+    const row = await findVersion(client, input.cluster, number)
+    await client.query('COMMIT')
+    if (stats) stats.insertedContent = snap.insertedContent + pl.insertedContent
+    return { created: true, version: row!.summary as VersionSummary }
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {})
+    throw err
+  } finally {
+    client.release()
+  }
+}
