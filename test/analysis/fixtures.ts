@@ -100,3 +100,27 @@ export function stateObject(s: TableState): Record<string, Record<string, string
   }
   return o
 }
+
+const BUILTIN_CHAINS: Record<string, string[]> = {
+  filter: ['INPUT', 'FORWARD', 'OUTPUT'],
+  nat: ['PREROUTING', 'INPUT', 'OUTPUT', 'POSTROUTING'],
+}
+
+/**
+ * What iptables-save prints after a plan is applied to an empty node: built-in chains first,
+ * user chains sorted, rules grouped per chain in canonical form (real-iptables.md §2.2). The
+ * kernel tests use the real thing; this is for pure tests of drift.
+ */
+export function fakeSave(plan: FamilyPlan, canonical: (rule: string) => string): string {
+  const out: string[] = []
+  for (const table of ['filter', 'nat'] as const) {
+    const chains = new Map<string, string[]>()
+    for (const s of plan.segments) for (const c of table === 'nat' ? s.natChains : s.filterChains) chains.set(c.slice(1, c.indexOf(' ')), [])
+    for (const s of plan.segments) for (const r of table === 'nat' ? s.natRules : s.filterRules) chains.get(r.split(' ')[1]!)!.push(canonical(r))
+    const user = [...chains.keys()].filter((c) => !BUILTIN_CHAINS[table]!.includes(c)).sort()
+    out.push(`*${table}`, ...BUILTIN_CHAINS[table]!.map((c) => `:${c} ACCEPT [0:0]`), ...user.map((c) => `:${c} - [0:0]`))
+    for (const c of [...BUILTIN_CHAINS[table]!, ...user]) out.push(...(chains.get(c) ?? []))
+    out.push('COMMIT')
+  }
+  return out.join('\n') + '\n'
+}
