@@ -5,7 +5,7 @@
  */
 import type { Family, PlanWarning, Protocol } from './types.js'
 import type { EndpointSliceObject, EndpointsObject, ServiceObject } from './kube/schemas.js'
-import { parseCIDRSloppy, parseIPSloppy, type ParsedCIDR } from './kube/ip.js'
+import { canonicalIPv4, parseCIDRSloppy, parseIPSloppy, type ParsedCIDR } from './kube/ip.js'
 
 export interface ServicePort {
   /** `ns/name:port` or `ns/name` (svcPortNameString). */
@@ -25,6 +25,8 @@ export interface ServicePort {
   externalPolicyLocal: boolean
   internalPolicyLocal: boolean
   healthCheckNodePort: number
+  /** spec.type ('' and absent read as ClusterIP), for statistics. */
+  type: 'ClusterIP' | 'NodePort' | 'LoadBalancer'
 }
 
 export interface Endpoint {
@@ -37,6 +39,8 @@ export interface Endpoint {
   local: boolean
   zoneHints: string[] | null
   nodeHints: string[] | null
+  /** KUBE-SEP-… name, filled in once by the rule writers (an Endpoint belongs to one service port). */
+  chain: string | undefined
 }
 
 export interface Model {
@@ -151,6 +155,7 @@ export function servicePortsOf(svc: ServiceObject, family: Family, at: string, w
       externalPolicyLocal: eLocal,
       internalPolicyLocal: spec.internalTrafficPolicy === 'Local',
       healthCheckNodePort: hc,
+      type: spec.type === 'NodePort' || spec.type === 'LoadBalancer' ? spec.type : 'ClusterIP',
     }
   })
 }
@@ -187,6 +192,10 @@ export function collectSlice(
   const parsed = eps.map((e, i) => {
     const addr = e.addresses?.[0]
     if (addr === undefined) return null
+    if (family === 'IPv4') {
+      const fast = canonicalIPv4(addr)
+      if (fast !== null) return fast
+    }
     const p = parseIPSloppy(addr)
     if (!p || p.family !== family) {
       warn({ code: 'invalid-ip', message: `ignored endpoint with unusable address ${JSON.stringify(addr)}`, pointer: `${at}/endpoints/${i}/addresses/0` })
@@ -211,6 +220,7 @@ export function collectSlice(
         local: !!e.nodeName && e.nodeName === nodeName,
         zoneHints: e.hints?.forZones?.length ? e.hints.forZones.map((z) => z.name) : null,
         nodeHints: e.hints?.forNodes?.length ? e.hints.forNodes.map((z) => z.name) : null,
+        chain: undefined,
       })
     })
   }
@@ -247,6 +257,7 @@ export function collectLegacyEndpoints(
           local: !!a.nodeName && a.nodeName === nodeName,
           zoneHints: null,
           nodeHints: null,
+          chain: undefined,
         })
       }
     }

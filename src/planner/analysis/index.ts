@@ -26,3 +26,4 @@ export { drift, serviceFromComment, type DriftReport, type ChainDrift, type Serv
 export { trace, traceSave, traceChains, type TracePacket, type TraceResult, type TraceEndpoint, type Verdict } from './trace.js'
 export { planStats, type PlanStats } from './stats.js'
 export { tablesOfPlan, restoreText, hashSegment, pairSegments, isServiceChain, SERVICE_CHAIN_PREFIXES } from './model.js'
+export { unifiedDiff, type UnifiedDiffOptions } from './unified.js'

@@ -2,7 +2,7 @@
  * Views of a FamilyPlan shared by diff, minimal restore, drift, trace and stats: which chains a
  * segment declares, which rules it appends to which chain, and the plan as tables of chains.
  */
-import { createHash } from 'node:crypto'
+import { segmentHash } from '../iptables/hash.js'
 import type { FamilyPlan, Segment, TableName } from '../types.js'
 
 export const TABLES: readonly TableName[] = ['filter', 'nat']
@@ -100,19 +100,15 @@ export function tablesOfPlan(plan: FamilyPlan): Record<TableName, PlanTable> {
 const hashCache = new WeakMap<Segment, string>()
 
 /**
- * sha256 of a segment's four buffers. Memoised per segment object: plans loaded from the
- * content-addressed store share unchanged segments, and the services layer may pass the hashes
- * it already stored (DiffOptions) so nothing is hashed at all.
+ * The planner's content address of a segment (iptables/hash.ts segmentHash — the same hash the
+ * store keys segments by), memoised per segment object: plans loaded from the content-addressed
+ * store share unchanged segments, and the services layer may pass the hashes it already stored
+ * (DiffOptions) so nothing is hashed at all.
  */
 export function hashSegment(seg: Segment): string {
   let h = hashCache.get(seg)
   if (h === undefined) {
-    const hash = createHash('sha256')
-    for (const buf of [seg.filterChains, seg.filterRules, seg.natChains, seg.natRules]) {
-      for (const l of buf) hash.update(l).update('\n')
-      hash.update('\u0000')
-    }
-    h = hash.digest('hex')
+    h = segmentHash(seg)
     hashCache.set(seg, h)
   }
   return h

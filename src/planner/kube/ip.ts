@@ -26,19 +26,49 @@ export interface ParsedCIDR {
   bytes: number[]
 }
 
-const IPV4_SLOPPY = /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/
-
+/** Four decimal octets, leading zeros allowed (Go's old dtoi reads them as decimal); > 255 is invalid. */
 function parseIPv4Sloppy(s: string): number[] | null {
-  const m = IPV4_SLOPPY.exec(s)
-  if (!m) return null
-  const out: number[] = []
-  for (let i = 1; i <= 4; i++) {
-    // Decimal, whatever the leading zeros (Go's old dtoi); > 255 is invalid.
-    const n = Number.parseInt(m[i]!, 10)
-    if (n > 255) return null
-    out.push(n)
+  const out = [0, 0, 0, 0]
+  let octet = 0
+  let digits = 0
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (c >= 48 && c <= 57) {
+      out[octet] = out[octet]! * 10 + (c - 48)
+      if (out[octet]! > 255) return null
+      digits++
+    } else if (c === 46 && digits > 0 && octet < 3) {
+      octet++
+      digits = 0
+    } else return null
   }
-  return out
+  return octet === 3 && digits > 0 ? out : null
+}
+
+/**
+ * Fast path for the hot loop over endpoint addresses: the canonical text of an IPv4 address,
+ * or null when `s` is not plain dotted-quad IPv4 (the caller then uses parseIPSloppy).
+ */
+export function canonicalIPv4(s: string): string | null {
+  let octet = 0
+  let digits = 0
+  let value = 0
+  let leadingZero = false
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (c >= 48 && c <= 57) {
+      if (digits > 0 && value === 0) leadingZero = true
+      value = value * 10 + (c - 48)
+      if (value > 255) return null
+      digits++
+    } else if (c === 46 && digits > 0 && octet < 3) {
+      octet++
+      digits = 0
+      value = 0
+    } else return null
+  }
+  if (octet !== 3 || digits === 0) return null
+  return leadingZero ? parseIPv4Sloppy(s)!.join('.') : s
 }
 
 /** Go's ParseIPSloppy + String(); null when kube-proxy would fail to parse it. */

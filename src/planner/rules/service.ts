@@ -36,6 +36,11 @@ interface Decided {
   externalComment: string
 }
 
+/** Endpoint chain name, hashed once per endpoint and kept on it. */
+function sepChain(d: Decided, e: Endpoint): string {
+  return (e.chain ??= 'KUBE-SEP-' + endpointHash(d.sp.name, d.sp.protocol, e.id))
+}
+
 function decide(sp: ServicePort, eps: Endpoint[], ctx: FamilyContext): Decided {
   const cat = categorize(sp, eps, ctx.nodeName, ctx.zone)
   const h = portProtoHash(sp.name, sp.protocol)
@@ -174,33 +179,51 @@ function firewallChainRules(d: Decided, seg: Segment): void {
 /** writeServiceToEndpointRules: affinity checks, then the statistic cascade. */
 function dispatchRules(d: Decided, chain: string, eps: Endpoint[], seg: Segment): void {
   const { sp, ctx } = d
+  const out = seg.natRules
   seg.natChains.push(chainLine(chain))
   const n = eps.length
-  const sep = eps.map((e) => `KUBE-SEP-${endpointHash(sp.name, sp.protocol, e.id)}`)
-  const comment = (e: Endpoint): string => (ctx.comments ? ` -m comment --comment "${sp.name} -> ${e.id}"` : '')
+  // Large-cluster mode drops these comments (proxier.go, largeClusterMode).
+  const pre = ctx.comments ? `-A ${chain} -m comment --comment "${sp.name} -> ` : ''
   if (sp.stickySeconds > 0) {
     for (let i = 0; i < n; i++) {
-      seg.natRules.push(`-A ${chain}${comment(eps[i]!)} -m recent --name ${sep[i]} --rcheck --seconds ${sp.stickySeconds} --reap -j ${sep[i]}`)
+      const e = eps[i]!
+      const sep = sepChain(d, e)
+      const head = ctx.comments ? `${pre}${e.id}"` : `-A ${chain}`
+      out.push(`${head} -m recent --name ${sep} --rcheck --seconds ${sp.stickySeconds} --reap -j ${sep}`)
     }
   }
   for (let i = 0; i < n; i++) {
-    const stat = i < n - 1 ? ` -m statistic --mode random --probability ${probability(n - i)}` : ''
-    seg.natRules.push(`-A ${chain}${comment(eps[i]!)}${stat} -j ${sep[i]}`)
+    const e = eps[i]!
+    const head = ctx.comments ? `${pre}${e.id}"` : `-A ${chain}`
+    if (i < n - 1) out.push(`${head} -m statistic --mode random --probability ${probability(n - i)} -j ${sepChain(d, e)}`)
+    else out.push(`${head} -j ${sepChain(d, e)}`)
   }
 }
 
 function endpointChains(d: Decided, seg: Segment): void {
   const { sp, ctx } = d
   const comment = ctx.comments ? ` -m comment --comment ${sp.name}` : ''
-  const affinity = sp.stickySeconds > 0
+  const dnat = sp.stickySeconds > 0 ? '' : ` ${d.proto} -j DNAT --to-destination `
   for (const e of d.cat.allReachable) {
-    const chain = `KUBE-SEP-${endpointHash(sp.name, sp.protocol, e.id)}`
-    seg.natChains.push(chainLine(chain))
+    const chain = sepChain(d, e)
+    seg.natChains.push(`:${chain} - [0:0]`)
     // Hairpin: a pod reaching itself through the service must be masqueraded.
     seg.natRules.push(`-A ${chain}${comment} -s ${e.ip} -j KUBE-MARK-MASQ`)
-    const recent = affinity ? ` -m recent --name ${chain} --set` : ''
-    seg.natRules.push(`-A ${chain}${comment}${recent} ${d.proto} -j DNAT --to-destination ${e.id}`)
+    if (dnat !== '') seg.natRules.push(`-A ${chain}${comment}${dnat}${e.id}`)
+    else seg.natRules.push(`-A ${chain}${comment} -m recent --name ${chain} --set ${d.proto} -j DNAT --to-destination ${e.id}`)
   }
+}
+
+function endpointCounts(eps: Endpoint[]): { total: number; ready: number; serving: number; terminating: number } {
+  let ready = 0
+  let serving = 0
+  let terminating = 0
+  for (const e of eps) {
+    if (e.ready) ready++
+    if (e.serving) serving++
+    if (e.terminating) terminating++
+  }
+  return { total: eps.length, ready, serving, terminating }
 }
 
 export function serviceSegment(sp: ServicePort, eps: Endpoint[], ctx: FamilyContext): Segment {
@@ -212,6 +235,7 @@ export function serviceSegment(sp: ServicePort, eps: Endpoint[], ctx: FamilyCont
     filterRules: [],
     natChains: [],
     natRules: [],
+    meta: { type: sp.type, endpoints: endpointCounts(eps) },
   }
   const d = decide(sp, eps, ctx)
   clusterIPRules(d, seg)
