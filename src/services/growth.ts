@@ -3,10 +3,13 @@
  * when a metric will cross a threshold at the current rate.
  *
  * Everything here reads the per-version statistics row written at version creation
- * (src/services/stats-hook.ts → src/store/stats.ts); nothing re-plans or loads a plan, so a growth
+ * (recordVersionStats in src/store/stats-record.ts → src/store/stats.ts); nothing re-plans or loads a plan, so a growth
  * query over 1,000 versions is one index range scan (bench/growth.ts).
  */
 import { BadRequestError, NotFoundError } from '../errors.js'
+import type { Plan } from '../planner/types.js'
+import type { Queryable as PgQueryable } from '../store/db.js'
+import { backfillVersionStats } from '../store/stats-record.js'
 import {
   asQueryable,
   findCluster,
@@ -18,7 +21,6 @@ import {
   type Bound,
   type ClusterRef,
   type NamespaceCounts,
-  type Queryable,
   type StoredMetric,
 } from '../store/stats.js'
 
@@ -285,13 +287,25 @@ function describe(metric: string, threshold: number, p: ReturnType<typeof projec
   }
 }
 
-export function createGrowthServices(db: Queryable | { $queryRawUnsafe: (q: string, ...v: unknown[]) => Promise<unknown> }, opts: { now?: () => number } = {}): GrowthServices {
+export interface GrowthOptions {
+  /** Clock for relative bounds (`-30d`) and projections; default Date.now. */
+  now?: () => number
+  /**
+   * Loads a stored plan. When given, versions that have no statistics row (created before the
+   * table existed, or by a path that did not call recordVersionStats) are filled in from their
+   * stored plans before a query answers — loading, never re-planning.
+   */
+  getPlan?: (cluster: string, version: number) => Promise<Plan>
+}
+
+export function createGrowthServices(db: PgQueryable, opts: GrowthOptions = {}): GrowthServices {
   const q = asQueryable(db)
   const now = opts.now ?? Date.now
 
   async function cluster(name: string): Promise<ClusterRef> {
     const c = await findCluster(q, name)
     if (!c) throw new NotFoundError(`cluster "${name}" not found`)
+    if (opts.getPlan) await backfillVersionStats(db, opts.getPlan, { clusterId: c.id, limit: 500 })
     return c
   }
 

@@ -9,6 +9,8 @@
 import { deltaSize } from '../planner/analysis/minimal.js'
 import { planStats, type PlanStats } from '../planner/analysis/stats.js'
 import type { FamilyPlan, Plan } from '../planner/types.js'
+import type { Queryable as PgQueryable } from './db.js'
+import { loadPlan } from './plans.js'
 import { asQueryable, insertVersionStats, versionsWithoutStats, type NamespaceCounts, type Queryable, type VersionStatsRecord } from './stats.js'
 
 export type ComputedStats = Omit<VersionStatsRecord, 'versionId' | 'clusterId' | 'number' | 'createdAt'>
@@ -109,24 +111,34 @@ export function computeVersionStats(plan: Plan, previous: Plan | null): Computed
 }
 
 export interface NewVersionFacts {
-  versionId: bigint | number | string
   clusterId: number
+  /** The version just inserted (in the same transaction as `db`). */
   number: number
-  createdAt: Date
+  /** Its plan (the one the caller just planned or reused). */
   plan: Plan
-  /** The cluster's previous version's plan (null for version 1). */
-  previous: Plan | null
+  /** The previous version's plan; omitted: loaded from the store (null for version 1). */
+  previous?: Plan | null
 }
 
 /**
- * The hook the version-creating paths (ingest, rollback, import) call. Pass the transaction's
- * client (pg PoolClient or a Prisma transaction client) so the statistics commit or roll back
- * with the version itself.
+ * The hook the version-creating paths (ingest, rollback, import) call right after inserting the
+ * version row. Pass the transaction's client so the statistics commit or roll back with the
+ * version itself. Cost: planStats (string scans) plus, for the delta, loading the previous plan.
  */
-export async function recordVersionStats(db: Queryable | { $queryRawUnsafe: (q: string, ...v: unknown[]) => Promise<unknown> }, facts: NewVersionFacts): Promise<void> {
-  const stats = computeVersionStats(facts.plan, facts.previous)
-  await insertVersionStats(asQueryable(db), [
-    { versionId: facts.versionId, clusterId: facts.clusterId, number: facts.number, createdAt: facts.createdAt, ...stats },
+export async function recordVersionStats(db: Queryable, facts: NewVersionFacts): Promise<void> {
+  const { rows } = await db.query(
+    `SELECT v.id, v.created_at, pv.plan_id AS prev_plan_id FROM versions v
+       LEFT JOIN versions pv ON pv.cluster_id = v.cluster_id AND pv.number = v.number - 1
+      WHERE v.cluster_id = $1 AND v.number = $2`,
+    [facts.clusterId, facts.number],
+  )
+  const row = rows[0]
+  if (!row) throw new Error(`recordVersionStats: version ${facts.number} of cluster id ${facts.clusterId} not found`)
+  let previous = facts.previous
+  if (previous === undefined) previous = row.prev_plan_id === null ? null : (await loadPlan(db as PgQueryable, Number(row.prev_plan_id))).plan
+  const stats = computeVersionStats(facts.plan, previous)
+  await insertVersionStats(db, [
+    { versionId: String(row.id), clusterId: facts.clusterId, number: facts.number, createdAt: new Date(row.created_at), ...stats },
   ])
 }
 
@@ -136,11 +148,11 @@ export async function recordVersionStats(db: Queryable | { $queryRawUnsafe: (q: 
  * table existed or by a path that does not call recordVersionStats; returns how many it wrote.
  */
 export async function backfillVersionStats(
-  db: Queryable | { $queryRawUnsafe: (q: string, ...v: unknown[]) => Promise<unknown> },
+  db: Queryable,
   getPlan: (cluster: string, version: number) => Promise<Plan>,
   opts: { clusterId?: number; limit?: number } = {},
 ): Promise<number> {
-  const q = asQueryable(db)
+  const q = db
   const missing = await versionsWithoutStats(q, opts)
   const cache = new Map<string, Plan>()
   const load = async (cluster: string, version: number) => {
