@@ -1,7 +1,8 @@
 /**
  * Backup archives, stored in PostgreSQL: a metadata row plus the bytes in 1 MiB chunks
  * (backup_chunks), so a download streams chunk by chunk and never materialises one huge bytea.
- * Rows are written once and never updated (no UPDATE statement exists for them).
+ * Immutable: a backup is completed (sha256, size, manifest) inside the transaction that creates
+ * it and never changed after that commits.
  */
 import { num, type Queryable } from './db.js'
 
@@ -29,17 +30,22 @@ export interface NewBackup {
   versions: number
   note: string | null
   actor: string
-  sha256: string
-  bytes: number
-  manifest: unknown
 }
 
-export async function insertBackup(db: Queryable, b: NewBackup): Promise<BackupMeta> {
-  const res = await db.query<BackupDbRow>(
+/** The row, before its chunks: sha256/bytes/manifest are filled by completeBackup. */
+export async function insertBackup(db: Queryable, b: NewBackup): Promise<void> {
+  await db.query(
     `INSERT INTO backups (id, cluster, from_version, to_version, versions, note, actor, sha256, bytes, manifest)
-     VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, decode($8, 'hex'), $9, $10::jsonb)
-     RETURNING ${COLUMNS}`,
-    [b.id, b.cluster, b.fromVersion, b.toVersion, b.versions, b.note, b.actor, b.sha256, b.bytes, JSON.stringify(b.manifest)],
+     VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, '\\x', 0, 'null'::jsonb)`,
+    [b.id, b.cluster, b.fromVersion, b.toVersion, b.versions, b.note, b.actor],
+  )
+}
+
+/** Same transaction as insertBackup: records what was packed. */
+export async function completeBackup(db: Queryable, id: string, c: { sha256: string; bytes: number; manifest: unknown }): Promise<BackupMeta> {
+  const res = await db.query<BackupDbRow>(
+    `UPDATE backups SET sha256 = decode($2, 'hex'), bytes = $3, manifest = $4::jsonb WHERE id = $1::uuid RETURNING ${COLUMNS}`,
+    [id, c.sha256, c.bytes, JSON.stringify(c.manifest)],
   )
   return toMeta(res.rows[0]!)
 }

@@ -1,0 +1,66 @@
+/** Shared plumbing of the history use-cases: transactions, version lookups, cursors. */
+import type pg from 'pg'
+import { BadRequestError, NotFoundError } from '../errors.js'
+import { findCluster, findVersion, type LockedCluster, type VersionRow } from '../store/versions.js'
+import type { VersionRef } from './contract.js'
+
+export interface HistoryDb {
+  pool: pg.Pool
+}
+
+/** Runs `fn` in one transaction on one pooled client; rolls back on any error. */
+export async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect()
+  try {
+    await client.query('BEGIN')
+    const result = await fn(client)
+    await client.query('COMMIT')
+    return result
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {})
+    throw err
+  } finally {
+    client.release()
+  }
+}
+
+export async function requireCluster(db: pg.Pool | pg.PoolClient, cluster: string): Promise<LockedCluster> {
+  const c = await findCluster(db, cluster)
+  if (!c) throw new NotFoundError(`cluster "${cluster}" does not exist`)
+  return c
+}
+
+/** Locks an EXISTING cluster's row (the version counter) until the transaction ends. */
+export async function lockExistingCluster(client: pg.PoolClient, cluster: string): Promise<LockedCluster> {
+  const res = await client.query<{ id: number; last_version: number }>('SELECT id, last_version FROM clusters WHERE name = $1 FOR UPDATE', [cluster])
+  const row = res.rows[0]
+  if (!row) throw new NotFoundError(`cluster "${cluster}" does not exist`)
+  return { id: row.id, lastVersion: row.last_version }
+}
+
+export async function requireVersion(db: pg.Pool | pg.PoolClient, cluster: string, ref: VersionRef): Promise<VersionRow> {
+  const row = await findVersion(db, cluster, ref)
+  if (row) return row
+  await requireCluster(db, cluster)
+  throw new NotFoundError(ref === 'latest' ? `cluster "${cluster}" has no versions` : `cluster "${cluster}" has no version ${ref}`)
+}
+
+/** Opaque cursors: base64url of a small JSON value. */
+export function encodeCursor(value: unknown): string {
+  return Buffer.from(JSON.stringify(value)).toString('base64url')
+}
+
+export function decodeCursor<T>(cursor: string, check: (v: unknown) => v is T): T {
+  let value: unknown
+  try {
+    value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
+  } catch {
+    value = undefined
+  }
+  if (!check(value)) throw new BadRequestError('invalid cursor', [{ pointer: '/cursor', detail: 'not a cursor this API returned' }])
+  return value
+}
+
+export function clampLimit(limit: number | undefined): number {
+  return Math.min(500, Math.max(1, limit ?? 50))
+}

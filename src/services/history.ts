@@ -1,0 +1,76 @@
+/**
+ * The history use-cases (issue 4): diffs between stored versions, rollbacks, the event
+ * history, backups, imports and retention — `createHistoryServices(db)`, kept apart from the
+ * core Services so each area evolves on its own; `Services.history` exposes it to the API.
+ */
+import type pg from 'pg'
+import { BadRequestError } from '../errors.js'
+import { HISTORY_EVENT_TYPES, listHistoryEvents, type HistoryEventType } from '../store/history.js'
+import type { Page } from './contract.js'
+import { createBackup, downloadBackup, getBackup, importBackup, listBackups, type ImportLimits } from './backup.js'
+import { clampLimit, decodeCursor, encodeCursor, requireCluster } from './history-db.js'
+import { diffJson, diffRestore, diffUnified } from './history-diff.js'
+import type { HistoryEvent, HistoryQuery, HistoryServices } from './history-types.js'
+import { deleteCluster, prune, retentionFromEnv, sweepRetention, type RetentionPolicy } from './retention.js'
+import { rollback } from './rollback.js'
+
+export interface HistoryServicesOptions {
+  /** Default: NATPLAN_RETAIN_VERSIONS / NATPLAN_RETAIN_DAYS / NATPLAN_RETAIN_INTERVAL. */
+  retention?: RetentionPolicy
+  /** Import limits; default 64 MiB compressed (the default body limit), 1 GiB unpacked. */
+  importLimits?: Partial<ImportLimits>
+}
+
+const isIdCursor = (v: unknown): v is { e: string } => typeof v === 'object' && v !== null && /^[0-9]{1,19}$/.test(String((v as { e: unknown }).e))
+
+function parseInstant(value: string | undefined, pointer: string): Date | undefined {
+  if (value === undefined) return undefined
+  const d = new Date(value)
+  if (Number.isNaN(d.getTime())) throw new BadRequestError(`${pointer.slice(1)} must be an ISO 8601 date-time`, [{ pointer, detail: `"${value}" is not a date-time` }])
+  return d
+}
+
+export async function listHistory(pool: pg.Pool, cluster: string, q: HistoryQuery = {}): Promise<Page<HistoryEvent>> {
+  const c = await requireCluster(pool, cluster)
+  const unknown = (q.types ?? []).filter((t) => !HISTORY_EVENT_TYPES.includes(t as HistoryEventType))
+  if (unknown.length > 0) {
+    throw new BadRequestError(`unknown event type ${unknown.join(', ')}; known: ${HISTORY_EVENT_TYPES.join(', ')}`, [{ pointer: '/type', detail: 'unknown event type' }])
+  }
+  const limit = clampLimit(q.limit)
+  const before = q.cursor ? Number(decodeCursor(q.cursor, isIdCursor).e) : undefined
+  const rows = await listHistoryEvents(pool, c.id, {
+    types: q.types,
+    since: parseInstant(q.since, '/since'),
+    until: parseInstant(q.until, '/until'),
+    beforeId: before,
+    limit: limit + 1,
+  })
+  const items = rows.slice(0, limit).map((r) => ({ ...r, id: String(r.id) }))
+  const last = items[items.length - 1]
+  return { items, next: rows.length > limit && last ? encodeCursor({ e: last.id }) : null }
+}
+
+export function createHistoryServices(db: { pool: pg.Pool }, opts: HistoryServicesOptions = {}): HistoryServices {
+  const pool = db.pool
+  const policy = opts.retention ?? retentionFromEnv()
+  const limits: ImportLimits = {
+    maxCompressedBytes: opts.importLimits?.maxCompressedBytes ?? 64 * 1024 * 1024,
+    maxUncompressedBytes: opts.importLimits?.maxUncompressedBytes ?? 1024 * 1024 * 1024,
+  }
+  return {
+    diffJson: (cluster, q) => diffJson(pool, cluster, q),
+    diffUnified: (cluster, q) => diffUnified(pool, cluster, q),
+    diffRestore: (cluster, q) => diffRestore(pool, cluster, q),
+    rollback: (input) => rollback(pool, input),
+    history: (cluster, q) => listHistory(pool, cluster, q),
+    createBackup: (input) => createBackup(pool, input),
+    listBackups: (q) => listBackups(pool, q),
+    getBackup: (id) => getBackup(pool, id),
+    downloadBackup: (id) => downloadBackup(pool, id),
+    importBackup: (input) => importBackup(pool, { ...input, limits: { ...limits, maxCompressedBytes: input.maxBytes ?? limits.maxCompressedBytes } }),
+    prune: (input) => prune(pool, input),
+    sweepRetention: () => sweepRetention(pool, policy),
+    deleteCluster: (cluster) => deleteCluster(pool, cluster),
+    retentionPolicy: () => policy,
+  }
+}

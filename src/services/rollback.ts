@@ -1,0 +1,52 @@
+/**
+ * Rollback: a NEW version whose content is an older version's, by reference — the version row
+ * points at the same snapshot and plan rows, nothing is copied. Versions stay immutable; the
+ * history says who rolled back, to what, and why.
+ *
+ * Numbering shares ingest's discipline (src/store/versions.ts): the cluster row is locked with
+ * SELECT … FOR UPDATE before the counter is bumped, so concurrent rollbacks and ingests queue on
+ * that row and never share a number.
+ */
+import type pg from 'pg'
+import { ConflictError, NotFoundError } from '../errors.js'
+import { insertHistoryEvent } from '../store/history.js'
+import { findVersion, insertVersion } from '../store/versions.js'
+import { inTransaction, lockExistingCluster } from './history-db.js'
+import type { RollbackInput, RollbackResult } from './history-types.js'
+
+export async function rollback(pool: pg.Pool, input: RollbackInput): Promise<RollbackResult> {
+  return inTransaction(pool, async (client) => {
+    const cluster = await lockExistingCluster(client, input.cluster)
+    const target = await findVersion(client, input.cluster, input.toVersion)
+    if (!target) throw new NotFoundError(`cluster "${input.cluster}" has no version ${input.toVersion}`)
+    const latest = await findVersion(client, input.cluster, 'latest')
+    if (!latest) throw new NotFoundError(`cluster "${input.cluster}" has no versions`)
+    if (latest.snapshotId === target.snapshotId && latest.planId === target.planId) {
+      throw new ConflictError(
+        `version ${latest.summary.version}, the latest of cluster "${input.cluster}", already has the content of version ` +
+          `${input.toVersion}; a rollback would change nothing`,
+      )
+    }
+    const number = await insertVersion(client, {
+      clusterId: cluster.id,
+      kind: 'rollback',
+      actor: input.actor,
+      reason: input.reason,
+      sourceVersion: input.toVersion,
+      snapshotId: target.snapshotId,
+      planId: target.planId,
+      counts: target.summary.counts,
+    })
+    await insertHistoryEvent(client, {
+      clusterId: cluster.id,
+      type: 'rollback',
+      actor: input.actor,
+      reason: input.reason,
+      version: number,
+      fromVersion: latest.summary.version,
+      toVersion: input.toVersion,
+    })
+    const created = await findVersion(client, input.cluster, number)
+    return { version: created!.summary, replaced: latest.summary.version }
+  })
+}
