@@ -12,6 +12,7 @@ import { ValidationError } from '../errors.js'
 import { putPlan } from '../store/plans.js'
 import { putSnapshot } from '../store/snapshots.js'
 import { findVersion, insertVersion, latestSnapshotSha, lockCluster } from '../store/versions.js'
+import { recordDuplicateIngest, recordIngestEvent } from '../store/history.js'
 import { canonicalSnapshot, planContent, versionCounts } from './content.js'
 import type { IngestInput, IngestResult, VersionSummary } from './contract.js'
 
@@ -28,7 +29,10 @@ export async function ingest(db: Database, input: IngestInput, stats?: IngestSta
   // Cheap early exit before planning: agents re-POST unchanged snapshots all the time.
   if ((await latestSnapshotSha(db.pool, input.cluster)) === snapshot.sha256) {
     const existing = await findVersion(db.pool, input.cluster, 'latest')
-    if (existing && existing.summary.snapshotSha256 === snapshot.sha256) return { created: false, version: existing.summary }
+    if (existing && existing.summary.snapshotSha256 === snapshot.sha256) {
+      await recordDuplicateIngest(db.pool, { cluster: input.cluster, version: existing.summary.version, actor: input.actor })
+      return { created: false, version: existing.summary }
+    }
   }
 
   const p = plan(parsed.envelope)
@@ -45,6 +49,7 @@ export async function ingest(db: Database, input: IngestInput, stats?: IngestSta
       // Lost the race to an identical concurrent ingest: nothing of ours is kept.
       await client.query('ROLLBACK')
       const existing = await findVersion(db.pool, input.cluster, 'latest')
+      await recordDuplicateIngest(db.pool, { cluster: input.cluster, version: existing!.summary.version, actor: input.actor })
       return { created: false, version: existing!.summary }
     }
     const number = await insertVersion(client, {
@@ -57,6 +62,8 @@ export async function ingest(db: Database, input: IngestInput, stats?: IngestSta
       planId: pl.id,
       counts,
     })
+    // History (src/store/history.ts): the event commits with the version it records.
+    await recordIngestEvent(client, { clusterId: cluster.id, created: true, version: number, actor: input.actor })
     const row = await findVersion(client, input.cluster, number)
     await client.query('COMMIT')
     if (stats) stats.insertedContent = snap.insertedContent + pl.insertedContent

@@ -131,3 +131,15 @@ export async function listHistoryEvents(db: Queryable, clusterId: number, f: His
 export async function deleteHistoryEvents(db: Queryable, clusterId: number): Promise<void> {
   await db.query('DELETE FROM history_events WHERE cluster_id = $1', [clusterId])
 }
+
+/**
+ * `snapshot.duplicate` for a snapshot identical to the latest version: nothing else was
+ * written, so this single statement is the whole change (the cluster is found by name).
+ */
+export async function recordDuplicateIngest(db: Queryable, e: { cluster: string; version: number; actor: string }): Promise<void> {
+  await db.query(
+    `INSERT INTO history_events (cluster_id, type, actor, version)
+     SELECT id, 'snapshot.duplicate', $2, $3 FROM clusters WHERE name = $1`,
+    [e.cluster, e.actor, e.version],
+  )
+}
