@@ -11,6 +11,7 @@ import type { Database } from '../db/index.js'
 import { ValidationError } from '../errors.js'
 import { putPlan } from '../store/plans.js'
 import { putSnapshot } from '../store/snapshots.js'
+import { recordVersionStats } from '../store/stats-record.js'
 import { findVersion, insertVersion, latestSnapshotSha, lockCluster } from '../store/versions.js'
 import { recordDuplicateIngest, recordIngestEvent } from '../store/history.js'
 import { canonicalSnapshot, planContent, versionCounts } from './content.js'
@@ -64,6 +65,8 @@ export async function ingest(db: Database, input: IngestInput, stats?: IngestSta
     })
     // History (src/store/history.ts): the event commits with the version it records.
     await recordIngestEvent(client, { clusterId: cluster.id, created: true, version: number, actor: input.actor })
+    // Growth statistics, in the same transaction (src/store/stats-record.ts).
+    await recordVersionStats(client, { clusterId: cluster.id, number, plan: p })
     const row = await findVersion(client, input.cluster, number)
     await client.query('COMMIT')
     if (stats) stats.insertedContent = snap.insertedContent + pl.insertedContent
