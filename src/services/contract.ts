@@ -3,6 +3,7 @@
  * Routes and resolvers stay thin: parse, call one of these, map DomainErrors (src/errors.ts).
  */
 import type { Family, Flavour, Plan, PlanWarning, TableName } from '../planner/types.js'
+import type { HistoryServices } from './history-types.js'
 
 /** Who did it: the token name, or 'anonymous' when the server runs without tokens. */
 export type Actor = string
@@ -119,4 +120,6 @@ export interface Services {
   readiness(): Promise<{ ok: boolean; detail: string }>
   /** Per-cluster gauges for /metrics (latest version's rule counts per table). */
   clusterGauges(): Promise<Array<{ cluster: string; version: number; family: Family; table: TableName; chains: number; rules: number }>>
+  /** Diffs, rollbacks, history, backups and retention (src/services/history.ts). */
+  history?: HistoryServices
 }

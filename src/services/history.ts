@@ -4,6 +4,7 @@
  * core Services so each area evolves on its own; `Services.history` exposes it to the API.
  */
 import type pg from 'pg'
+import { guard } from '../db/errors.js'
 import { BadRequestError } from '../errors.js'
 import { HISTORY_EVENT_TYPES, listHistoryEvents, type HistoryEventType } from '../store/history.js'
 import type { Page } from './contract.js'
@@ -57,20 +58,22 @@ export function createHistoryServices(db: { pool: pg.Pool }, opts: HistoryServic
     maxCompressedBytes: opts.importLimits?.maxCompressedBytes ?? 64 * 1024 * 1024,
     maxUncompressedBytes: opts.importLimits?.maxUncompressedBytes ?? 1024 * 1024 * 1024,
   }
+  // guard: connection failures become UnavailableError (503 + Retry-After), as in createServices.
   return {
-    diffJson: (cluster, q) => diffJson(pool, cluster, q),
-    diffUnified: (cluster, q) => diffUnified(pool, cluster, q),
-    diffRestore: (cluster, q) => diffRestore(pool, cluster, q),
-    rollback: (input) => rollback(pool, input),
-    history: (cluster, q) => listHistory(pool, cluster, q),
-    createBackup: (input) => createBackup(pool, input),
-    listBackups: (q) => listBackups(pool, q),
-    getBackup: (id) => getBackup(pool, id),
-    downloadBackup: (id) => downloadBackup(pool, id),
-    importBackup: (input) => importBackup(pool, { ...input, limits: { ...limits, maxCompressedBytes: input.maxBytes ?? limits.maxCompressedBytes } }),
-    prune: (input) => prune(pool, input),
-    sweepRetention: () => sweepRetention(pool, policy),
-    deleteCluster: (cluster) => deleteCluster(pool, cluster),
+    diffJson: (cluster, q) => guard(() => diffJson(pool, cluster, q)),
+    diffUnified: (cluster, q) => guard(() => diffUnified(pool, cluster, q)),
+    diffRestore: (cluster, q) => guard(() => diffRestore(pool, cluster, q)),
+    rollback: (input) => guard(() => rollback(pool, input)),
+    history: (cluster, q) => guard(() => listHistory(pool, cluster, q)),
+    createBackup: (input) => guard(() => createBackup(pool, input)),
+    listBackups: (q) => guard(() => listBackups(pool, q)),
+    getBackup: (id) => guard(() => getBackup(pool, id)),
+    downloadBackup: (id) => guard(() => downloadBackup(pool, id)),
+    importBackup: (input) =>
+      guard(() => importBackup(pool, { ...input, limits: { ...limits, maxCompressedBytes: input.maxBytes ?? limits.maxCompressedBytes } })),
+    prune: (input) => guard(() => prune(pool, input)),
+    sweepRetention: () => guard(() => sweepRetention(pool, policy)),
+    deleteCluster: (cluster) => guard(() => deleteCluster(pool, cluster)),
     retentionPolicy: () => policy,
   }
 }

@@ -14,6 +14,7 @@ import { loadPlan, planFamilies } from '../store/plans.js'
 import { loadSnapshot } from '../store/snapshots.js'
 import { findCluster, findVersion, findVersions, latestCounts, listClusterRows, listVersionRows, type VersionRow } from '../store/versions.js'
 import type { ListVersionsQuery, RestoreScriptQuery, Services, VersionRef } from './contract.js'
+import { createHistoryServices } from './history.js'
 import { ingest } from './ingest.js'
 import { ScriptCache } from './script-cache.js'
 
@@ -152,5 +153,7 @@ export function createServices(db: Database, opts: ServicesOptions = {}): Servic
           ),
         ),
       ),
+
+    history: createHistoryServices(db),
   }
 }

@@ -22,13 +22,6 @@ const enc = encodeURIComponent
 /** The archive content types accepted by the import route. */
 export const ARCHIVE_CONTENT_TYPES = ['application/gzip', 'application/x-gzip', 'application/x-tar+gzip', 'application/octet-stream']
 
-declare module '../../../services/contract.js' {
-  interface Services {
-    /** History, backups and retention (src/services/history.ts). */
-    history?: HistoryServices
-  }
-}
-
 function history(app: FastifyInstance): HistoryServices {
   const h = app.services.history
   if (!h) throw new DomainError(501, 'Not Implemented', 'history services are not configured on this server')
