@@ -1,0 +1,148 @@
+/**
+ * GraphQL resolvers: thin, like the REST routes. Versions reached through a parent (a cluster's
+ * latest, a rollback's source) go through mercurius loaders, which batch every such lookup in a
+ * query into one services.getVersions call; plan summaries come from the version's stored
+ * counts, so listing N versions with their summaries costs a constant number of queries.
+ */
+import { GraphQLScalarType, valueFromASTUntyped } from 'graphql'
+import type { IResolvers, MercuriusContext, MercuriusLoaders } from 'mercurius'
+import { z } from 'zod'
+import { BadRequestError, DomainError } from '../../errors.js'
+import { hasScope, type Principal } from '../../plugins/app/auth.js'
+import { ClusterName } from '../rest/schemas.js'
+import type { RestoreScript, Services, VersionSummary } from '../../services/contract.js'
+
+declare module 'mercurius' {
+  interface MercuriusContext {
+    services: Services
+    principal: Principal | undefined
+  }
+}
+
+export type GraphQLContext = MercuriusContext
+
+export class ForbiddenError extends DomainError {
+  constructor(detail: string) {
+    super(403, 'Forbidden', detail)
+  }
+}
+
+const JSONScalar = new GraphQLScalarType({
+  name: 'JSON',
+  serialize: (v) => v,
+  parseValue: (v) => v,
+  parseLiteral: (ast, variables) => valueFromASTUntyped(ast, variables),
+})
+
+const RefArg = z.union([z.literal('latest'), z.coerce.number().int().positive().max(999_999_999)])
+const Limit = z.number().int().min(1).max(500)
+const RestoreArgs = z.object({
+  table: z.enum(['nat', 'filter', 'all']),
+  flavour: z.enum(['kube-proxy', 'standalone']),
+  family: z.enum(['IPv4', 'IPv6']).nullish().transform((v) => v ?? undefined),
+})
+
+/** Arguments are checked with zod; a failure is a client error naming the argument. */
+function parseArg<T>(schema: z.ZodType<T>, value: unknown, name: string): T {
+  const result = schema.safeParse(value)
+  if (!result.success) {
+    throw new BadRequestError(`invalid argument ${name}: ${result.error.issues[0]?.message ?? 'invalid'}`, [
+      { pointer: `/${name}`, detail: result.error.issues[0]?.message ?? 'invalid' },
+    ])
+  }
+  return result.data
+}
+
+async function readAll(body: RestoreScript['body']): Promise<string> {
+  if (Buffer.isBuffer(body)) return body.toString('utf8')
+  const chunks: Buffer[] = []
+  for await (const chunk of body) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk)
+  return Buffer.concat(chunks).toString('utf8')
+}
+
+/** Missing versions are null in GraphQL, not errors. */
+async function orNull<T>(promise: Promise<T>): Promise<T | null> {
+  try {
+    return await promise
+  } catch (err) {
+    if (err instanceof DomainError && err.status === 404) return null
+    throw err
+  }
+}
+
+export const resolvers: IResolvers = {
+  JSON: JSONScalar,
+  Query: {
+    clusters: (_root, args: { limit: number; cursor?: string | null }, ctx: GraphQLContext) =>
+      ctx.services.listClusters({ limit: parseArg(Limit, args.limit, 'limit'), cursor: args.cursor ?? undefined }),
+    cluster: async (_root, args: { name: string }, ctx: GraphQLContext) => {
+      // listClusters has no lookup by name; a cluster exists when it has a version.
+      const latest = await orNull(ctx.services.getVersion(parseArg(ClusterName, args.name, 'name'), 'latest'))
+      if (!latest) return null
+      return { name: args.name, createdAt: null, latestVersion: latest.version, versions: null }
+    },
+  },
+  Mutation: {
+    ingestSnapshot: async (_root, args: { cluster: string; document: unknown; proxy?: unknown }, ctx: GraphQLContext) => {
+      if (!hasScope(ctx.principal, 'write')) {
+        throw new ForbiddenError(`token "${ctx.principal?.actor ?? 'none'}" cannot ingest: this mutation needs scope write`)
+      }
+      const proxy = parseArg(z.record(z.string(), z.unknown()).nullish(), args.proxy, 'proxy')
+      const cluster = parseArg(ClusterName, args.cluster, 'cluster')
+      return ctx.services.ingest({ cluster, document: args.document, proxy: proxy ?? undefined, actor: ctx.principal?.actor ?? 'anonymous' })
+    },
+  },
+  Cluster: {
+    // Versions are numbered 1..N without gaps and never deleted, so the newest number is the count.
+    versionCount: (c: ClusterLike) => c.versions ?? c.latestVersion ?? 0,
+    createdAt: async (c: ClusterLike, _args, ctx: GraphQLContext) =>
+      c.createdAt ?? (await firstVersion(ctx.services, c.name))?.createdAt ?? '',
+    versions: (c: ClusterLike, args: { limit: number; cursor?: string | null }, ctx: GraphQLContext) =>
+      ctx.services.listVersions(c.name, { limit: parseArg(Limit, args.limit, 'limit'), cursor: args.cursor ?? undefined }),
+    version: (c: ClusterLike, args: { ref: string }, ctx: GraphQLContext) =>
+      orNull(ctx.services.getVersion(c.name, parseArg(RefArg, args.ref, 'ref'))),
+  },
+  Version: {
+    plan: (v: VersionSummary) => ({
+      scriptBytes: v.counts.scriptBytes,
+      families: Object.entries(v.counts.families).map(([family, tables]) => ({
+        family,
+        tables: Object.entries(tables ?? {}).map(([table, c]) => ({ table, chains: c.chains, rules: c.rules })),
+      })),
+    }),
+    counts: (v: VersionSummary) => v.counts,
+    restoreScript: async (v: VersionSummary, args: Record<string, unknown>, ctx: GraphQLContext) => {
+      const query = parseArg(RestoreArgs, args, 'restoreScript')
+      return readAll((await ctx.services.getRestoreScript(v.cluster, v.version, query)).body)
+    },
+  },
+}
+
+type ClusterLike = { name: string; createdAt?: string | null; latestVersion?: number | null; versions?: number | null }
+
+/** Versions are numbered from 1, and a cluster is created with its first version. */
+async function firstVersion(services: Services, cluster: string): Promise<VersionSummary | null> {
+  return orNull(services.getVersion(cluster, 1))
+}
+
+/** One services.getVersions call per query for every parent-linked version. */
+export const loaders: MercuriusLoaders<GraphQLContext> = {
+  Cluster: {
+    latest: async (queries: Array<{ obj: ClusterLike }>, ctx) => {
+      const keys = queries.map(({ obj }) => ({ cluster: obj.name, version: obj.latestVersion ?? 0 }))
+      const wanted = keys.filter((k) => k.version > 0)
+      const found = wanted.length ? await ctx.services.getVersions(wanted) : []
+      const byKey = new Map(wanted.map((k, i) => [`${k.cluster}\u0000${k.version}`, found[i] ?? null]))
+      return keys.map((k) => byKey.get(`${k.cluster}\u0000${k.version}`) ?? null)
+    },
+  },
+  Version: {
+    source: async (queries: Array<{ obj: VersionSummary }>, ctx) => {
+      const keys = queries.map(({ obj }) => ({ cluster: obj.cluster, version: obj.sourceVersion ?? 0 }))
+      const wanted = keys.filter((k) => k.version > 0)
+      const found = wanted.length ? await ctx.services.getVersions(wanted) : []
+      const byKey = new Map(wanted.map((k, i) => [`${k.cluster}\u0000${k.version}`, found[i] ?? null]))
+      return keys.map((k) => byKey.get(`${k.cluster}\u0000${k.version}`) ?? null)
+    },
+  },
+}

@@ -1,0 +1,44 @@
+/** POST /v1/clusters/{cluster}/snapshots: ingest a snapshot as a new version (or not, if identical). */
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
+import { YAML_CONTENT_TYPES } from '../../plugins/app/yaml.js'
+import { versionLinks, withVersionLinks } from './links.js'
+import { ClusterParams, IngestResponse, Problem, ProxyQuery, SnapshotBody } from './schemas.js'
+
+const problems = { 400: Problem, 401: Problem, 403: Problem, 413: Problem, 415: Problem, 422: Problem, 429: Problem, 503: Problem }
+
+const snapshotRoutes: FastifyPluginAsyncZod = async (app) => {
+  app.post(
+    '/clusters/:cluster/snapshots',
+    {
+      config: { scope: 'write' },
+      schema: {
+        tags: ['snapshots'],
+        summary: 'Ingest a cluster snapshot',
+        description:
+          'Body: an envelope `{proxy, resources}`, a bare `List` (proxy settings then come from the query parameters ' +
+          'and Node objects), a single object, or YAML (single or multi-document). 201 with the new version; ' +
+          '200 when identical to the latest version (nothing stored). Content types: application/json, ' +
+          YAML_CONTENT_TYPES.join(', ') + '.',
+        params: ClusterParams,
+        querystring: ProxyQuery,
+        body: SnapshotBody,
+        response: { 200: IngestResponse, 201: IngestResponse, ...problems },
+      },
+    },
+    async (request, reply) => {
+      const { cluster } = request.params
+      const proxy = Object.fromEntries(Object.entries(request.query).filter(([, v]) => v !== undefined))
+      const result = await app.services.ingest({
+        cluster,
+        document: request.body,
+        proxy: Object.keys(proxy).length > 0 ? proxy : undefined,
+        actor: request.principal?.actor ?? 'anonymous',
+      })
+      const links = versionLinks(result.version)
+      reply.header('location', links.self)
+      return reply.code(result.created ? 201 : 200).send({ created: result.created, version: withVersionLinks(result.version), links })
+    },
+  )
+}
+
+export default snapshotRoutes

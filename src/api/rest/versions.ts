@@ -1,0 +1,137 @@
+/**
+ * Clusters and versions: listing, metadata, the stored snapshot, the plan and the restore script.
+ */
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
+import { Readable } from 'node:stream'
+import { z } from 'zod'
+import { pageLinks, withClusterLinks, withVersionLinks } from './links.js'
+import { ClusterPage, ClusterParams, PageQuery, Problem, RestoreQuery, toVersionRef, Version, VersionPage, VersionParams } from './schemas.js'
+
+const problems = { 400: Problem, 401: Problem, 403: Problem, 404: Problem, 429: Problem, 503: Problem }
+
+const Segment = z.object({
+  key: z.string(),
+  service: z.string().optional(),
+  protocol: z.enum(['tcp', 'udp', 'sctp']).optional(),
+  filterChains: z.array(z.string()),
+  filterRules: z.array(z.string()),
+  natChains: z.array(z.string()),
+  natRules: z.array(z.string()),
+})
+const PlanSchema = z
+  .object({
+    families: z.array(z.object({ family: z.enum(['IPv4', 'IPv6']), segments: z.array(Segment) })),
+    warnings: z.array(z.object({ code: z.string(), message: z.string(), pointer: z.string().optional() })),
+    counts: z.object({ services: z.number(), servicePorts: z.number(), endpoints: z.number(), ignoredObjects: z.number() }),
+  })
+  .meta({ id: 'Plan', description: 'Per family, the segments whose buffers concatenate into kube-proxy\'s restore input' })
+
+const Envelope = z
+  .object({ proxy: z.record(z.string(), z.unknown()), resources: z.looseObject({ items: z.array(z.unknown()) }) })
+  .meta({ id: 'Envelope' })
+
+/** Strong-validator match per RFC 9110 §13.1.2 (If-None-Match uses the weak comparison). */
+export function etagMatches(header: string | undefined, etag: string): boolean {
+  if (!header) return false
+  if (header.trim() === '*') return true
+  const bare = etag.replace(/^W\//, '')
+  return header.split(',').some((candidate) => candidate.trim().replace(/^W\//, '') === bare)
+}
+
+const versionRoutes: FastifyPluginAsyncZod = async (app) => {
+  app.get(
+    '/clusters',
+    { schema: { tags: ['clusters'], summary: 'List clusters', querystring: PageQuery, response: { 200: ClusterPage, ...problems } } },
+    async (request) => {
+      const page = await app.services.listClusters(request.query)
+      return { items: page.items.map(withClusterLinks), next: page.next, links: pageLinks('/v1/clusters', page.next, request.query.limit) }
+    },
+  )
+
+  app.get(
+    '/clusters/:cluster/versions',
+    {
+      schema: {
+        tags: ['versions'],
+        summary: 'List versions, newest first',
+        params: ClusterParams,
+        querystring: PageQuery,
+        response: { 200: VersionPage, ...problems },
+      },
+    },
+    async (request) => {
+      const { cluster } = request.params
+      const page = await app.services.listVersions(cluster, request.query)
+      const path = `/v1/clusters/${encodeURIComponent(cluster)}/versions`
+      return { items: page.items.map(withVersionLinks), next: page.next, links: pageLinks(path, page.next, request.query.limit) }
+    },
+  )
+
+  app.get(
+    '/clusters/:cluster/versions/:version',
+    { schema: { tags: ['versions'], summary: 'Version metadata and plan summary', params: VersionParams, response: { 200: Version, ...problems } } },
+    async (request) => withVersionLinks(await app.services.getVersion(request.params.cluster, toVersionRef(request.params.version))),
+  )
+
+  app.get(
+    '/clusters/:cluster/versions/:version/snapshot',
+    { schema: { tags: ['versions'], summary: 'The stored snapshot as an envelope', params: VersionParams, response: { 200: Envelope, ...problems } } },
+    async (request, reply) => {
+      const snapshot = await app.services.getSnapshot(request.params.cluster, toVersionRef(request.params.version))
+      // Large documents: skip the schema serializer's re-validation, the store wrote them.
+      return reply.serializer(JSON.stringify).send(snapshot as never)
+    },
+  )
+
+  app.get(
+    '/clusters/:cluster/versions/:version/plan',
+    { schema: { tags: ['versions'], summary: 'The plan: chains and rules as JSON', params: VersionParams, response: { 200: PlanSchema, ...problems } } },
+    async (request, reply) => {
+      const plan = await app.services.getPlan(request.params.cluster, toVersionRef(request.params.version))
+      return reply.serializer(JSON.stringify).send(plan)
+    },
+  )
+
+  app.get(
+    '/clusters/:cluster/versions/:version/restore-script',
+    {
+      schema: {
+        tags: ['versions'],
+        summary: 'The iptables-restore input (text/plain), streamed',
+        description:
+          'Defaults: all tables, kube-proxy flavour, the plan\'s first family — byte for byte what kube-proxy writes. ' +
+          'Strong ETag; send If-None-Match for a 304.',
+        params: VersionParams,
+        querystring: RestoreQuery,
+        response: {
+          200: { description: 'iptables-restore input', content: { 'text/plain': { schema: z.string() } } },
+          304: z.undefined().describe('Not modified'),
+          ...problems,
+        },
+      },
+    },
+    async (request, reply) => {
+      const { cluster, version } = request.params
+      const script = await app.services.getRestoreScript(cluster, toVersionRef(version), request.query)
+      reply.header('etag', script.etag).header('cache-control', 'no-cache')
+      if (etagMatches(request.headers['if-none-match'], script.etag)) {
+        if (!Buffer.isBuffer(script.body)) await drain(script.body)
+        return reply.code(304).send()
+      }
+      reply
+        .type('text/plain; charset=utf-8')
+        .header('content-disposition', `attachment; filename="${script.filename}"`)
+      if (Buffer.isBuffer(script.body)) return reply.send(script.body as never)
+      if (script.bytes !== undefined) reply.header('content-length', script.bytes)
+      return reply.send(Readable.from(script.body) as never)
+    },
+  )
+}
+
+/** Let a lazily rendered body that we will not send release what it holds. */
+async function drain(body: AsyncIterable<string | Buffer>): Promise<void> {
+  const iterator = body[Symbol.asyncIterator]()
+  await iterator.return?.()
+}
+
+export default versionRoutes

@@ -1,0 +1,224 @@
+#!/usr/bin/env node
+/**
+ * natplan CLI.
+ *
+ *   natplan plan FILE|-  [--table nat|filter|all] [--flavour kube-proxy|standalone]
+ *                        [--family IPv4|IPv6] [--format text|json] [--proxy key=value ...]
+ *       Print the restore script of a snapshot (envelope, bare List, YAML) with no database,
+ *       with the same defaults as the API (all tables, kube-proxy flavour, first family).
+ *
+ *   natplan push --url URL --cluster NAME [--token T] [--proxy key=value ...] [FILE|-]
+ *       POST a snapshot (JSON or YAML) to a natplan server and print the result, e.g.
+ *       kubectl get services,endpointslices,nodes -A -o json | natplan push --url … --cluster prod
+ *
+ * Exit codes: 0 ok, 1 the server or the snapshot said no (problem printed on stderr), 2 usage.
+ */
+import { realpathSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { parse as parseYamlDoc } from 'yaml'
+import { parseYaml } from './plugins/app/yaml.js'
+import { DomainError } from './errors.js'
+import { plan, renderRestore, toEnvelope } from './planner/index.js'
+
+const USAGE = `usage:
+  natplan plan FILE|- [--table nat|filter|all] [--flavour kube-proxy|standalone] [--family IPv4|IPv6]
+                      [--format text|json] [--proxy key=value ...]
+  natplan push --url URL --cluster NAME [--token T | env NATPLAN_TOKEN] [--proxy key=value ...] [FILE|-]
+`
+
+class UsageError extends Error {}
+
+export interface Io {
+  stdin: NodeJS.ReadableStream
+  stdout: NodeJS.WritableStream
+  stderr: NodeJS.WritableStream
+  env: NodeJS.ProcessEnv
+}
+
+async function readInput(source: string | undefined, io: Io): Promise<string> {
+  if (source === undefined || source === '-') {
+    const chunks: Buffer[] = []
+    for await (const chunk of io.stdin) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer))
+    return Buffer.concat(chunks).toString('utf8')
+  }
+  return readFile(source, 'utf8')
+}
+
+/** JSON when it parses as JSON, otherwise YAML (JSON is YAML, but JSON.parse is faster and stricter). */
+export function parseDocument(text: string): { document: unknown; format: 'json' | 'yaml' } {
+  try {
+    return { document: JSON.parse(text), format: 'json' }
+  } catch {
+    return { document: parseYaml(text), format: 'yaml' }
+  }
+}
+
+/** `--proxy nodeName=a --proxy masqueradeAll=true`: values are YAML scalars (numbers, booleans, lists). */
+export function parseProxyFlags(flags: string[] | undefined): Record<string, unknown> | undefined {
+  if (!flags || flags.length === 0) return undefined
+  const out: Record<string, unknown> = {}
+  for (const flag of flags) {
+    const eq = flag.indexOf('=')
+    if (eq <= 0) throw new UsageError(`--proxy expects key=value, got "${flag}"`)
+    const key = flag.slice(0, eq)
+    const raw = flag.slice(eq + 1)
+    const csvKeys = ['nodeIPs', 'nodePortAddresses', 'ipFamilies']
+    out[key] = csvKeys.includes(key) ? raw.split(',').map((s) => s.trim()).filter(Boolean) : parseYamlDoc(raw)
+  }
+  return out
+}
+
+function oneOf<T extends string>(value: string | undefined, allowed: readonly T[], flag: string): T | undefined {
+  if (value === undefined) return undefined
+  if (!(allowed as readonly string[]).includes(value)) throw new UsageError(`--${flag} must be one of ${allowed.join(', ')}`)
+  return value as T
+}
+
+async function planCommand(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      table: { type: 'string' },
+      flavour: { type: 'string' },
+      family: { type: 'string' },
+      format: { type: 'string', default: 'text' },
+      proxy: { type: 'string', multiple: true },
+    },
+  })
+  if (positionals.length > 1) throw new UsageError('plan takes one FILE (or - for stdin)')
+  const table = oneOf(values.table, ['nat', 'filter', 'all'] as const, 'table') ?? 'all'
+  const flavour = oneOf(values.flavour, ['kube-proxy', 'standalone'] as const, 'flavour') ?? 'kube-proxy'
+  const familyWanted = oneOf(values.family, ['IPv4', 'IPv6'] as const, 'family')
+  const format = oneOf(values.format, ['text', 'json'] as const, 'format')
+  const { document } = parseDocument(await readInput(positionals[0], io))
+  const result = toEnvelope(document, parseProxyFlags(values.proxy))
+  if (!result.ok) {
+    io.stderr.write('natplan: invalid snapshot:\n')
+    for (const issue of result.issues) io.stderr.write(`  ${issue.pointer || '/'}: ${issue.detail}\n`)
+    return 1
+  }
+  const planned = plan(result.envelope)
+  for (const w of planned.warnings) io.stderr.write(`natplan: warning: ${w.code}: ${w.message}${w.pointer ? ` (${w.pointer})` : ''}\n`)
+  if (format === 'json') {
+    io.stdout.write(JSON.stringify(planned, null, 2) + '\n')
+    return 0
+  }
+  const familyPlan = familyWanted ? planned.families.find((f) => f.family === familyWanted) : planned.families[0]
+  if (!familyPlan) {
+    io.stderr.write(`natplan: the plan has no ${familyWanted} family (it has ${planned.families.map((f) => f.family).join(', ') || 'none'})\n`)
+    return 1
+  }
+  io.stdout.write(renderRestore(familyPlan, { table, flavour }))
+  return 0
+}
+
+async function pushCommand(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      url: { type: 'string' },
+      cluster: { type: 'string' },
+      token: { type: 'string' },
+      proxy: { type: 'string', multiple: true },
+    },
+  })
+  if (!values.url) throw new UsageError('push needs --url (e.g. http://127.0.0.1:8080)')
+  if (!values.cluster) throw new UsageError('push needs --cluster NAME')
+  if (positionals.length > 1) throw new UsageError('push takes one FILE (or - for stdin)')
+  const text = await readInput(positionals[0], io)
+  // Send the bytes as they are (YAML stays YAML): the server reports errors against them.
+  const format = (() => {
+    try {
+      JSON.parse(text)
+      return 'json'
+    } catch {
+      return 'yaml'
+    }
+  })()
+  const target = new URL(`v1/clusters/${encodeURIComponent(values.cluster)}/snapshots`, values.url.endsWith('/') ? values.url : values.url + '/')
+  for (const [key, value] of Object.entries(parseProxyFlags(values.proxy) ?? {})) {
+    target.searchParams.set(key, Array.isArray(value) ? value.join(',') : String(value))
+  }
+  const token = values.token ?? io.env.NATPLAN_TOKEN
+  const headers: Record<string, string> = {
+    'content-type': format === 'json' ? 'application/json' : 'application/yaml',
+    accept: 'application/json, application/problem+json',
+  }
+  if (token) headers.authorization = `Bearer ${token}`
+  const response = await fetch(target, { method: 'POST', headers, body: text })
+  const body = await response.text()
+  if (!response.ok) {
+    io.stderr.write(`natplan: ${response.status} ${response.statusText}\n${formatProblem(body)}`)
+    return 1
+  }
+  io.stdout.write(body.endsWith('\n') ? body : body + '\n')
+  return 0
+}
+
+function formatProblem(body: string): string {
+  try {
+    const p = JSON.parse(body) as { detail?: string; errors?: Array<{ pointer: string; detail: string }> }
+    const lines = [p.detail ?? body, ...(p.errors ?? []).map((e) => `  ${e.pointer || '/'}: ${e.detail}`)]
+    return lines.join('\n') + '\n'
+  } catch {
+    return body + '\n'
+  }
+}
+
+export async function run(argv: string[], io: Io): Promise<number> {
+  const [command, ...rest] = argv
+  try {
+    if (command === 'plan') return await planCommand(rest, io)
+    if (command === 'push') return await pushCommand(rest, io)
+    if (command === '--help' || command === '-h' || command === 'help') {
+      io.stdout.write(USAGE)
+      return 0
+    }
+    throw new UsageError(command ? `unknown command "${command}"` : 'missing command')
+  } catch (err) {
+    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      io.stderr.write(`natplan: ${(err as Error).message}\n${USAGE}`)
+      return 2
+    }
+    if (err instanceof DomainError) {
+      io.stderr.write(`natplan: ${err.message}\n${err.issues.map((i) => `  ${i.pointer || '/'}: ${i.detail}\n`).join('')}`)
+      return 1
+    }
+    const e = err as NodeJS.ErrnoException
+    if (e.code === 'ENOENT' || e.code === 'EISDIR' || e.code === 'EACCES') {
+      io.stderr.write(`natplan: ${e.message}\n`)
+      return 2
+    }
+    if (e instanceof TypeError && /fetch failed/.test(e.message)) {
+      io.stderr.write(`natplan: cannot reach the server: ${(e.cause as Error | undefined)?.message ?? e.message}\n`)
+      return 1
+    }
+    throw err
+  }
+}
+
+/** Run when executed (also through npm's bin symlink), not when imported. */
+function isMain(): boolean {
+  if (!process.argv[1]) return false
+  try {
+    return realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)
+  } catch {
+    return false
+  }
+}
+
+if (isMain()) {
+  run(process.argv.slice(2), { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env }).then(
+    (code) => {
+      process.exitCode = code
+    },
+    (err: unknown) => {
+      process.stderr.write(`natplan: ${err instanceof Error ? err.stack : String(err)}\n`)
+      process.exitCode = 1
+    },
+  )
+}

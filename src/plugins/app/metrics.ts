@@ -1,0 +1,90 @@
+/**
+ * Prometheus metrics (prom-client) on a registry per app instance, so several apps in one
+ * process (tests) do not collide. HTTP duration is a histogram labelled by the route pattern
+ * (never the raw URL: cluster names would explode cardinality); its _count is the request count.
+ * Plan gauges are read from services.clusterGauges() at scrape time, named after kube-proxy's
+ * sync_proxy_rules_iptables_total{table} idea, per cluster, family and table.
+ */
+import type { FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+import type { Services } from '../../services/contract.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    metrics: Registry
+  }
+  interface FastifyRequest {
+    startedAt: bigint
+  }
+}
+
+export function createRegistry(app: FastifyInstance, services: Services): Registry {
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry, prefix: 'natplan_' })
+  const labels = ['cluster', 'family', 'table'] as const
+
+  // prom-client serialises all metrics concurrently, each after its own collect(): every plan
+  // gauge therefore awaits one shared read of services.clusterGauges() per scrape. Gauges are
+  // reset first so deleted clusters do not linger.
+  let inFlight: Promise<void> | null = null
+  const refresh = (): Promise<void> => {
+    inFlight ??= (async () => {
+      try {
+        const rows = await services.clusterGauges()
+        rules.reset(); chains.reset(); latest.reset()
+        for (const g of rows) {
+          rules.set({ cluster: g.cluster, family: g.family, table: g.table }, g.rules)
+          chains.set({ cluster: g.cluster, family: g.family, table: g.table }, g.chains)
+          latest.set({ cluster: g.cluster }, g.version)
+        }
+        up.set(1)
+      } catch (err) {
+        app.log.warn({ err }, 'metrics: cannot read plan gauges')
+        rules.reset(); chains.reset(); latest.reset()
+        up.set(0)
+      } finally {
+        setImmediate(() => (inFlight = null))
+      }
+    })()
+    return inFlight
+  }
+  const collect = async () => refresh()
+  const rules = new Gauge({ name: 'natplan_plan_rules', help: "Rules in the latest version's plan", labelNames: labels, registers: [registry], collect })
+  const chains = new Gauge({ name: 'natplan_plan_chains', help: "Chains in the latest version's plan", labelNames: labels, registers: [registry], collect })
+  const latest = new Gauge({ name: 'natplan_latest_version', help: 'Newest version number per cluster', labelNames: ['cluster'], registers: [registry], collect })
+  const up = new Gauge({ name: 'natplan_database_up', help: '1 when the last scrape could read the plan gauges from PostgreSQL', registers: [registry], collect })
+  return registry
+}
+
+export default fp(
+  async function metricsPlugin(app: FastifyInstance, opts: { services: Services }) {
+    const registry = createRegistry(app, opts.services)
+    app.decorate('metrics', registry)
+    const duration = new Histogram({
+      name: 'natplan_http_request_duration_seconds',
+      help: 'HTTP request duration by route pattern, method and status',
+      labelNames: ['method', 'route', 'status_code'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    })
+    const bytes = new Counter({
+      name: 'natplan_http_request_body_bytes_total',
+      help: 'Request body bytes received, by route pattern',
+      labelNames: ['route'],
+      registers: [registry],
+    })
+    app.decorateRequest('startedAt', 0n)
+    app.addHook('onRequest', async (request) => {
+      request.startedAt = process.hrtime.bigint()
+    })
+    app.addHook('onResponse', async (request, reply) => {
+      const route = request.routeOptions.url ?? 'unmatched'
+      const seconds = Number(process.hrtime.bigint() - request.startedAt) / 1e9
+      duration.observe({ method: request.method, route, status_code: String(reply.statusCode) }, seconds)
+      const length = Number(request.headers['content-length'] ?? 0)
+      if (length > 0) bytes.inc({ route }, length)
+    })
+  },
+  { name: 'metrics' },
+)

@@ -1,0 +1,138 @@
+/**
+ * One error handler for the whole app: every 4xx/5xx leaves as RFC 9457 problem+json.
+ * 4xx tell the client what was wrong (with JSON pointers where we have them); 5xx say
+ * "Internal Server Error" and the context goes to the log only (fastify/demo's rule).
+ */
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import { STATUS_CODES } from 'node:http'
+import { DomainError, type ProblemIssue } from '../../errors.js'
+
+export interface ProblemIssueOut extends ProblemIssue {
+  /** Where the pointer points: the body (default), the query string, the path or a header. */
+  location?: 'body' | 'query' | 'path' | 'header'
+}
+
+export interface Problem {
+  type: string
+  title: string
+  status: number
+  detail: string
+  instance: string
+  errors?: ProblemIssueOut[]
+  [extension: string]: unknown
+}
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json'
+
+/** `type` URIs: a stable slug per kind of problem, documented in docs/api.md. */
+export function problemType(slug: string): string {
+  return `urn:natplan:problem:${slug}`
+}
+
+const SLUG_BY_STATUS: Record<number, string> = {
+  400: 'bad-request',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not-found',
+  405: 'method-not-allowed',
+  406: 'not-acceptable',
+  409: 'conflict',
+  413: 'payload-too-large',
+  415: 'unsupported-media-type',
+  422: 'unprocessable-content',
+  429: 'too-many-requests',
+  500: 'internal',
+  503: 'unavailable',
+}
+
+export function makeProblem(request: FastifyRequest, status: number, detail: string, extra: Partial<Problem> = {}): Problem {
+  return {
+    type: problemType(SLUG_BY_STATUS[status] ?? `http-${status}`),
+    title: STATUS_CODES[status] ?? 'Error',
+    status,
+    detail,
+    instance: request.url,
+    requestId: request.id,
+    ...extra,
+  }
+}
+
+export function sendProblem(reply: FastifyReply, problem: Problem): FastifyReply {
+  if (problem.status === 503 && !reply.hasHeader('retry-after')) reply.header('retry-after', '5')
+  if (problem.status === 401) reply.header('www-authenticate', 'Bearer realm="natplan"')
+  return reply.code(problem.status).type(PROBLEM_CONTENT_TYPE).serializer(JSON.stringify).send(problem)
+}
+
+/** Route validation issues (fastify-type-provider-zod puts zod issues in `error.validation`). */
+function validationProblem(request: FastifyRequest, error: FastifyError): Problem {
+  const location = LOCATION[error.validationContext ?? 'body'] ?? 'body'
+  const errors: ProblemIssueOut[] = (error.validation ?? []).map((v) => ({
+    pointer: v.instancePath === '' ? '' : v.instancePath,
+    detail: v.message ?? 'invalid',
+    location,
+  }))
+  const first = errors[0]
+  const where = first ? `${location}${first.pointer ? ` at ${first.pointer}` : ''}` : location
+  return makeProblem(request, 400, `invalid ${where}: ${first?.detail ?? 'invalid input'}`, {
+    type: problemType('validation'),
+    errors,
+  })
+}
+
+const LOCATION: Record<string, ProblemIssueOut['location']> = {
+  body: 'body',
+  querystring: 'query',
+  params: 'path',
+  headers: 'header',
+}
+
+/**
+ * Errors that mean "PostgreSQL is not there" even when a lower layer did not wrap them in an
+ * UnavailableError: connection refused/reset, pg's admin-shutdown/connection-exception SQLSTATEs
+ * (57P01-57P03, class 08), Prisma's P1001/P1017/P2024 and the driver adapter's wording.
+ */
+export function isDatabaseUnavailable(error: unknown, depth = 0): boolean {
+  if (!error || typeof error !== 'object' || depth > 4) return false
+  const e = error as { code?: unknown; message?: unknown; cause?: unknown; kind?: unknown }
+  const code = typeof e.code === 'string' ? e.code : ''
+  if (['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'P1001', 'P1017', 'P2024'].includes(code)) return true
+  if (/^(57P0[123]|08\d\d\d)$/.test(code)) return true
+  const message = typeof e.message === 'string' ? e.message : ''
+  if (/Connection terminated|connect ECONNREFUSED|terminating connection due to administrator command|Can't reach database server|timeout exceeded when trying to connect/i.test(message)) return true
+  return isDatabaseUnavailable(e.cause, depth + 1)
+}
+
+export function toProblem(request: FastifyRequest, error: unknown): Problem {
+  if (error instanceof DomainError) {
+    return makeProblem(request, error.status, error.message, error.issues.length ? { errors: error.issues } : {})
+  }
+  const fe = error as FastifyError
+  if (fe && Array.isArray(fe.validation)) return validationProblem(request, fe)
+  if (isDatabaseUnavailable(error)) {
+    return makeProblem(request, 503, 'The database is unavailable; retry shortly.')
+  }
+  const status = typeof fe?.statusCode === 'number' ? fe.statusCode : 500
+  if (status >= 400 && status < 500) return makeProblem(request, status, clientMessage(fe))
+  return makeProblem(request, status >= 500 && status < 600 ? status : 500, 'Internal Server Error')
+}
+
+/** fastify's own 4xx messages are fine for clients; strip the FST_ code prefix noise. */
+function clientMessage(error: FastifyError): string {
+  const message = typeof error.message === 'string' && error.message ? error.message : 'Bad Request'
+  return message.replace(/^FST_[A-Z_]+:\s*/, '')
+}
+
+async function problemPlugin(app: FastifyInstance): Promise<void> {
+  app.setErrorHandler((error, request, reply) => {
+    const problem = toProblem(request, error)
+    if (problem.status >= 500) {
+      request.log.error({ err: error, method: request.method, url: request.url }, 'request failed')
+    } else {
+      request.log.info({ status: problem.status, detail: problem.detail }, 'client error')
+    }
+    return sendProblem(reply, problem)
+  })
+}
+
+export default fp(problemPlugin, { name: 'problem' })

@@ -1,0 +1,123 @@
+/**
+ * The built CLI (`node dist/src/cli.js`), spawned for real: `plan` from a fixture file and from
+ * stdin, `push` to a real app listening on 127.0.0.1.
+ */
+import { spawn, spawnSync } from 'node:child_process'
+import { existsSync, readFileSync, statSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { stringify } from 'yaml'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { normaliseRestore } from '../../src/planner/index.js'
+import { FIXTURES, fixture, fixtureCases, smallEnvelope, startTestApp, uniqueName, type TestApp } from '../api/helpers.js'
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url))
+const CLI = `${ROOT}dist/src/cli.js`
+
+/** Build when dist is missing or older than the CLI source (`npm test` builds first anyway). */
+beforeAll(() => {
+  const stale = !existsSync(CLI) || statSync(CLI).mtimeMs < statSync(`${ROOT}src/cli.ts`).mtimeMs
+  if (stale) {
+    // tsc emits even when files elsewhere in the tree do not type-check yet; dist/src/cli.js is what we need.
+    const build = spawnSync(process.execPath, [`${ROOT}node_modules/typescript/bin/tsc`, '-p', ROOT], { encoding: 'utf8' })
+    if (!existsSync(CLI)) throw new Error(`build failed:\n${build.stdout}${build.stderr}`)
+  }
+})
+
+function cli(args: string[], stdin?: string, env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH, ...env } })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => (stdout += d))
+    child.stderr.on('data', (d) => (stderr += d))
+    child.on('error', reject)
+    child.on('close', (code) => resolve({ code, stdout, stderr }))
+    child.stdin.end(stdin ?? '')
+  })
+}
+
+describe('natplan plan', () => {
+  it.each(fixtureCases())('prints the kube-proxy restore script of %s from a file', async (name) => {
+    const { code, stdout, stderr } = await cli(['plan', `${FIXTURES}${name}/snapshot.json`])
+    expect(code, stderr).toBe(0)
+    expect(normaliseRestore(stdout)).toBe(fixture(name).expected)
+  })
+
+  it('reads YAML from stdin and honours --table and --format json', async () => {
+    const { snapshot, expected } = fixture('TestBadIPs')
+    const nat = await cli(['plan', '-', '--table', 'nat'], stringify(snapshot))
+    expect(nat.code, nat.stderr).toBe(0)
+    expect(nat.stdout.startsWith('*nat\n')).toBe(true)
+    expect(expected).toContain(normaliseRestore(nat.stdout))
+    const json = await cli(['plan', '--format', 'json'], JSON.stringify(snapshot))
+    expect(json.code).toBe(0)
+    const plan = JSON.parse(json.stdout)
+    expect(plan.families[0].family).toBe('IPv4')
+    expect(plan.counts.services).toBe(1)
+  })
+
+  it('takes proxy settings for a bare List from --proxy', async () => {
+    const env = smallEnvelope()
+    const out = await cli(['plan', '-', '--proxy', 'nodeName=node-a', '--proxy', 'nodeIPs=192.168.0.2', '--proxy', 'masqueradeBit=13'], JSON.stringify(env.resources))
+    expect(out.code, out.stderr).toBe(0)
+    expect(out.stdout).toContain('0x00002000')
+  })
+
+  it('reports invalid snapshots with pointers and usage errors with exit 2', async () => {
+    const env = smallEnvelope()
+    env.resources.items[0].spec.ports[0].port = -1
+    const bad = await cli(['plan', '-'], JSON.stringify(env))
+    expect(bad.code).toBe(1)
+    expect(bad.stderr).toContain('/resources/items/0/spec/ports/0/port')
+    const usage = await cli(['plan', '--table', 'mangle', '-'], '{}')
+    expect(usage.code).toBe(2)
+    expect(usage.stderr).toMatch(/--table must be one of/)
+    expect((await cli(['frobnicate'])).code).toBe(2)
+    expect((await cli(['plan', '/no/such/file.json'])).code).toBe(2)
+  })
+})
+
+describe('natplan push', () => {
+  let t: TestApp
+  let url: string
+  const TOKEN = 'push-secret-0123456789'
+  beforeAll(async () => {
+    t = await startTestApp({ tokens: [{ name: 'pusher', scope: 'write', secret: TOKEN }] })
+    url = await t.app.listen({ host: '127.0.0.1', port: 0 })
+  })
+  afterAll(async () => {
+    await t?.close()
+  })
+
+  it('posts JSON from stdin (as kubectl output is piped) and prints the result', async () => {
+    const cluster = uniqueName('push')
+    const text = readFileSync(`${FIXTURES}TestBadIPs/snapshot.json`, 'utf8')
+    const first = await cli(['push', '--url', url, '--cluster', cluster, '--token', TOKEN], text)
+    expect(first.code, first.stderr).toBe(0)
+    const body = JSON.parse(first.stdout)
+    expect(body).toMatchObject({ created: true, version: { version: 1, actor: 'pusher' } })
+    const again = await cli(['push', '--url', url, '--cluster', cluster], text, { NATPLAN_TOKEN: TOKEN })
+    expect(JSON.parse(again.stdout).created).toBe(false)
+  })
+
+  it('posts a YAML file with proxy settings for a bare List', async () => {
+    const cluster = uniqueName('pushyaml')
+    const { writeFileSync, mkdtempSync } = await import('node:fs')
+    const dir = mkdtempSync('/tmp/natplan-cli-')
+    writeFileSync(`${dir}/list.yaml`, stringify(smallEnvelope().resources))
+    const out = await cli(['push', '--url', url, '--cluster', cluster, '--token', TOKEN, '--proxy', 'nodeName=node-a', `${dir}/list.yaml`])
+    expect(out.code, out.stderr).toBe(0)
+    expect(JSON.parse(out.stdout).version.counts.endpoints).toBe(1)
+  })
+
+  it('prints the problem and exits 1 when the server refuses', async () => {
+    const noToken = await cli(['push', '--url', url, '--cluster', uniqueName('push')], JSON.stringify(smallEnvelope()))
+    expect(noToken.code).toBe(1)
+    expect(noToken.stderr).toMatch(/401/)
+    const env = smallEnvelope()
+    env.resources.items[1].endpoints = 'nope'
+    const invalid = await cli(['push', '--url', url, '--cluster', uniqueName('push'), '--token', TOKEN], JSON.stringify(env))
+    expect(invalid.code).toBe(1)
+    expect(invalid.stderr).toContain('/resources/items/1/endpoints')
+  })
+})
