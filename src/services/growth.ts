@@ -271,7 +271,14 @@ function fitSlope(points: ReadonlyArray<{ at: Date; value: number }>): number | 
   return leastSquares(points.map((p) => (p.at.getTime() - t0) / DAY_MS), points.map((p) => p.value))?.slope ?? null
 }
 
-function describe(metric: string, threshold: number, p: ReturnType<typeof project>): string {
+function spanText(ms: number): string {
+  if (ms >= 2 * DAY_MS) return `${Math.round(ms / DAY_MS)} days`
+  if (ms >= 2 * 3_600_000) return `${Math.round(ms / 3_600_000)} hours`
+  return `${Math.max(1, Math.round(ms / 60_000))} minutes`
+}
+
+function describe(metric: string, threshold: number, p: ReturnType<typeof project>, spanMs: number): string {
+  const span = spanText(spanMs)
   const what = metric === 'kubeServicesRules' ? 'KUBE-SERVICES' : metric
   const unit = METRICS.find((m) => m.name === metric)?.unit ?? 'count'
   const amount = `${threshold.toLocaleString('en-US')}${unit === 'count' ? '' : ` ${unit}`}`
@@ -279,7 +286,7 @@ function describe(metric: string, threshold: number, p: ReturnType<typeof projec
     case 'reached':
       return `${what} already passed ${amount} (first on ${p.at!.slice(0, 10)})`
     case 'projected':
-      return `at this rate ${what} passes ${amount} around ${p.at!.slice(0, 10)}`
+      return `at this rate ${what} passes ${amount} around ${p.at!.slice(0, 10)} (least squares over ${p.points} versions spanning ${span})`
     case 'never':
       return `at this rate ${what} never passes ${amount} (${p.slopePerDay !== null && p.slopePerDay <= 0 ? 'it is not growing' : 'not within 100 years'})`
     default:
@@ -386,7 +393,8 @@ export function createGrowthServices(db: PgQueryable, opts: GrowthOptions = {}):
         return value === null ? [] : [{ at: row.createdAt, value, version: row.version }]
       })
       const p = project(points, threshold, now())
-      return { cluster: c.name, metric, threshold, ...p, message: describe(metric, threshold, p) }
+      const spanMs = points.length ? points[points.length - 1]!.at.getTime() - points[0]!.at.getTime() : 0
+      return { cluster: c.name, metric, threshold, ...p, message: describe(metric, threshold, p, spanMs) }
     },
   }
 }

@@ -42,6 +42,7 @@ export async function startGrowthApp(overrides: Partial<Config> = {}): Promise<G
     await app.register((await import('../../src/api/rest/growth/index.js')).default, { prefix: '/v1' })
     await app.register((await import('../../src/api/rest/inspect/index.js')).default, { prefix: '/v1' })
   }
+  if (!app.hasRoute({ method: 'GET', url: '/ui' })) await app.register((await import('../../src/ui/plugin.js')).default)
   await app.ready()
   return {
     app,
