@@ -50,7 +50,10 @@ describe('conformance cases', () => {
         it('packet flows (flows.json)', () => {
           const flows = JSON.parse(readFileSync(join(dir, 'flows.json'), 'utf8')) as FlowCase[]
           const p = planOf()
-          const failures = checkFlows(p, flows)
+          const r = toEnvelope(snapshot)
+          if (!r.ok) throw new Error('unreachable')
+          // LOCAL addresses: the node's IPs plus loopback, as upstream's fake node interfaces.
+          const failures = checkFlows(p, flows, [...r.envelope.proxy.nodeIPs, '127.0.0.1', '::1'])
           expect(failures).toEqual([])
         })
       }

@@ -127,8 +127,16 @@ export interface SegmentPairing {
  * removed segments need to be looked at (kpng's diffstore model, STYLE.md).
  */
 export function pairSegments(a: FamilyPlan, b: FamilyPlan, hashesA?: readonly string[], hashesB?: readonly string[]): SegmentPairing {
-  const ha = (i: number) => hashesA?.[i] ?? hashSegment(a.segments[i]!)
-  const hb = (i: number) => hashesB?.[i] ?? hashSegment(b.segments[i]!)
+  const same = (i: number, j: number): boolean => {
+    const x = a.segments[i]!
+    const y = b.segments[j]!
+    if (x === y) return true
+    const hx = hashesA?.[i] ?? hashCache.get(x)
+    const hy = hashesB?.[j] ?? hashCache.get(y)
+    if (hx !== undefined && hy !== undefined) return hx === hy
+    // No hashes at hand: comparing the lines is cheaper than hashing both (same answer).
+    return sameContent(x, y)
+  }
   const indexA = new Map<string, number>()
   a.segments.forEach((s, i) => indexA.set(s.key, i))
   const out: SegmentPairing = { changed: [], added: [], removed: [], unchanged: [] }
@@ -137,13 +145,26 @@ export function pairSegments(a: FamilyPlan, b: FamilyPlan, hashesA?: readonly st
     const i = indexA.get(s.key)
     if (i === undefined) return void out.added.push(j)
     seen.add(i)
-    if (a.segments[i] === s || ha(i) === hb(j)) out.unchanged.push([i, j])
+    if (same(i, j)) out.unchanged.push([i, j])
     else out.changed.push([i, j])
   })
   a.segments.forEach((_, i) => {
     if (!seen.has(i)) out.removed.push(i)
   })
   return out
+}
+
+const BUFFERS = ['filterChains', 'filterRules', 'natChains', 'natRules'] as const
+
+function sameContent(x: Segment, y: Segment): boolean {
+  if (x.key !== y.key || x.service !== y.service || x.protocol !== y.protocol) return false
+  for (const b of BUFFERS) {
+    const l = x[b]
+    const m = y[b]
+    if (l.length !== m.length) return false
+    for (let k = 0; k < l.length; k++) if (l[k] !== m[k]) return false
+  }
+  return true
 }
 
 /** `ns/svc:port/tcp` style label of a segment for grouping. */

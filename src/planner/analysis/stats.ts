@@ -11,7 +11,7 @@
  * every endpoint equally likely; worst = the last endpoint of the costliest service port.
  */
 import type { FamilyPlan, Plan, Segment, SegmentMeta, TableName } from '../types.js'
-import { chainLines, chainOfLine, declaredName, restoreText, ruleLines, targetOfLine, TABLES } from './model.js'
+import { chainLines, chainOfLine, declaredName, ruleLines, targetOfLine, TABLES } from './model.js'
 
 export interface TableCounts {
   chains: number
@@ -47,6 +47,24 @@ export interface PlanStats {
   }
 }
 
+// `*filter` `COMMIT` `*nat` `COMMIT`, each with its newline.
+const FRAMING_BYTES = '*filter\nCOMMIT\n*nat\nCOMMIT\n'.length
+
+/**
+ * Bytes of the restore script without building it. Every character of a plan line is ASCII:
+ * chain names are base32, and the names in comments are Kubernetes DNS labels / IANA port
+ * names (API validation), so string length is byte length.
+ */
+function scriptBytes(plan: FamilyPlan): number {
+  let n = FRAMING_BYTES
+  for (const seg of plan.segments) {
+    for (const buf of [seg.filterChains, seg.filterRules, seg.natChains, seg.natRules]) {
+      for (let i = 0; i < buf.length; i++) n += buf[i]!.length + 1
+    }
+  }
+  return n
+}
+
 const TYPES: SegmentMeta['type'][] = ['ClusterIP', 'NodePort', 'LoadBalancer']
 
 /** Type from the rules when the planner gave no meta (an LB without endpoints reads as its VIP rules allow). */
@@ -62,27 +80,30 @@ interface PathCost {
   worst: number
 }
 
-/** Cost inside the segment's own chains from its internal chain to a DNAT. */
+/** Cost inside the segment's own chains from its internal chain to a DNAT (one pass, no parsing). */
 function chainPathCost(seg: Segment, internal: string): PathCost | undefined {
-  const byChain = new Map<string, string[]>()
+  const prefix = `-A ${internal} `
+  const position = new Map<string, number>() // rules seen so far per chain
+  const dnatAt = new Map<string, number>() // SEP chain -> 1-based index of its DNAT rule
+  const jumps: Array<[index: number, sep: string]> = []
   for (const r of seg.natRules) {
-    const c = chainOfLine(r)
-    let l = byChain.get(c)
-    if (!l) byChain.set(c, (l = []))
-    l.push(r)
+    const chain = chainOfLine(r)
+    const n = (position.get(chain) ?? 0) + 1
+    position.set(chain, n)
+    if (r.startsWith(prefix)) {
+      const t = targetOfLine(r)
+      if (t?.startsWith('KUBE-SEP-') && !r.includes('--rcheck')) jumps.push([n, t])
+    } else if (chain.startsWith('KUBE-SEP-') && !dnatAt.has(chain) && r.includes(' -j DNAT')) dnatAt.set(chain, n)
   }
-  const rules = byChain.get(internal)
-  if (!rules) return undefined
-  const costs: number[] = []
-  rules.forEach((r, i) => {
-    const t = targetOfLine(r)
-    if (!t?.startsWith('KUBE-SEP-') || r.includes('--rcheck')) return
-    const sep = byChain.get(t) ?? []
-    const dnat = sep.findIndex((x) => x.includes(' -j DNAT'))
-    costs.push(i + 1 + (dnat < 0 ? sep.length : dnat + 1))
-  })
-  if (!costs.length) return undefined
-  return { expected: costs.reduce((a, b) => a + b, 0) / costs.length, worst: Math.max(...costs) }
+  if (!jumps.length) return undefined
+  let sum = 0
+  let worst = 0
+  for (const [i, sep] of jumps) {
+    const c = i + (dnatAt.get(sep) ?? position.get(sep) ?? 0)
+    sum += c
+    if (c > worst) worst = c
+  }
+  return { expected: sum / jumps.length, worst }
 }
 
 export function planStats(plan: FamilyPlan, envelopeCounts: Plan['counts']): PlanStats {
@@ -99,7 +120,7 @@ export function planStats(plan: FamilyPlan, envelopeCounts: Plan['counts']): Pla
     servicePortsWithoutEndpoints: 0,
     servicePortsWithoutEndpointsSample: [],
     tables: { filter: { chains: 0, rules: 0 }, nat: { chains: 0, rules: 0 } },
-    scriptBytes: Buffer.byteLength(restoreText(plan), 'utf8'),
+    scriptBytes: scriptBytes(plan),
     kubeServicesRules: 0,
     kubeNodePortsRules: 0,
     traversal: { average: 0, worst: 0, worstService: null, servicePorts: 0 },
@@ -137,7 +158,8 @@ export function planStats(plan: FamilyPlan, envelopeCounts: Plan['counts']): Pla
       e.serving += seg.meta.endpoints.serving
       e.terminating += seg.meta.endpoints.terminating
     }
-    const seps = seg.natChains.filter((c) => c.startsWith(':KUBE-SEP-')).length
+    let seps = 0
+    for (const c of seg.natChains) if (c.startsWith(':KUBE-SEP-')) seps++
     stats.endpointChains += seps
     if (seps === 0) {
       stats.servicePortsWithoutEndpoints++
