@@ -125,6 +125,12 @@ const inspectRoutes: FastifyPluginAsyncZod = async (app) => {
     '/clusters/:cluster/versions/:version/drift',
     {
       config: { scope: 'read' },
+      // A JSON body would parse and then fail as "not a string"; say what is wrong instead.
+      preValidation: async (request) => {
+        if (!/^text\/plain\b/i.test(request.headers['content-type'] ?? '')) {
+          throw Object.assign(new Error('the drift body must be text/plain (the output of iptables-save)'), { statusCode: 415 })
+        }
+      },
       schema: {
         tags: ['inspect'],
         summary: 'Compare a node\'s iptables-save output (text/plain body) with the version\'s plan',
