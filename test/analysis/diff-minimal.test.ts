@@ -5,7 +5,9 @@
  * here; test/kernel-analysis applies it to the real kernel.
  */
 import { describe, expect, it } from 'vitest'
-import { deltaSize, diffPlans, minimalRestore, restoreText } from '../../src/planner/analysis/index.js'
+import { applyPatch } from 'diff'
+import { deltaSize, diffPlans, minimalRestore, restoreText, unifiedDiff } from '../../src/planner/analysis/index.js'
+import { normaliseRestore } from '../../src/planner/index.js'
 import { applyRestore, conformanceText, familyPlanFromRestore, stateObject } from './fixtures.js'
 
 const A_TEXT = conformanceText('TestSyncProxyRulesRepeated__initial_full_sync')
@@ -153,5 +155,23 @@ describe('minimalRestore', () => {
     expect(s.deletedChains).toBe(2)
     expect(s.totalRules).toBe(restoreText(b).split('\n').filter((l) => l.startsWith('-A ')).length)
     expect(s.rules).toBeLessThan(s.totalRules)
+  })
+})
+
+describe('unifiedDiff', () => {
+  it('is a patch from the normalised script of a to that of b', () => {
+    const b = familyPlanFromRestore(withSvc3WithoutSvc2())
+    const patch = unifiedDiff(A, b, { fromLabel: 'v1', toLabel: 'v2' })
+    expect(patch).toContain('--- v1')
+    expect(patch).toContain('+++ v2')
+    expect(patch).toContain('+:KUBE-SVC-X27LE4BHSL4DOUIK - [0:0]')
+    expect(patch).toContain('--A KUBE-SEP-UHEGFW77JX3KXTOV -m comment --comment ns2/svc2:p8080 -s 10.0.2.1 -j KUBE-MARK-MASQ')
+    expect(applyPatch(normaliseRestore(restoreText(A)), patch)).toBe(normaliseRestore(restoreText(b)))
+  })
+  it('keeps line numbers right when a long common head is cut off, and is empty for equal plans', () => {
+    const b = familyPlanFromRestore(withSvc1EndpointChanged())
+    const patch = unifiedDiff(A, b, { context: 1 })
+    expect(applyPatch(normaliseRestore(restoreText(A)), patch)).toBe(normaliseRestore(restoreText(b)))
+    expect(unifiedDiff(A, A)).not.toContain('@@')
   })
 })

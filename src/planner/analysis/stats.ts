@@ -11,7 +11,7 @@
  * every endpoint equally likely; worst = the last endpoint of the costliest service port.
  */
 import type { FamilyPlan, Plan, Segment, SegmentMeta, TableName } from '../types.js'
-import { chainLines, chainOfLine, declaredName, ruleLines, targetOfLine, TABLES } from './model.js'
+import { chainLines, declaredName, ruleLines, targetOfLine, TABLES } from './model.js'
 
 export interface TableCounts {
   chains: number
@@ -80,26 +80,33 @@ interface PathCost {
   worst: number
 }
 
-/** Cost inside the segment's own chains from its internal chain to a DNAT (one pass, no parsing). */
+/**
+ * Cost inside the segment's own chains from its internal chain to a DNAT. One pass, no parsing,
+ * few allocations: a chain's rules are contiguous in kube-proxy's nat rules buffer (it writes
+ * each chain's rules in one go, proxier.go), so a rule's index is a run counter.
+ */
 function chainPathCost(seg: Segment, internal: string): PathCost | undefined {
-  const prefix = `-A ${internal} `
-  const position = new Map<string, number>() // rules seen so far per chain
+  const internalPrefix = `-A ${internal} `
   const dnatAt = new Map<string, number>() // SEP chain -> 1-based index of its DNAT rule
   const jumps: Array<[index: number, sep: string]> = []
+  let runPrefix = ''
+  let run = 0
   for (const r of seg.natRules) {
-    const chain = chainOfLine(r)
-    const n = (position.get(chain) ?? 0) + 1
-    position.set(chain, n)
-    if (r.startsWith(prefix)) {
+    if (runPrefix && r.startsWith(runPrefix)) run++
+    else {
+      runPrefix = r.slice(0, r.indexOf(' ', 3) + 1)
+      run = 1
+    }
+    if (runPrefix === internalPrefix) {
       const t = targetOfLine(r)
-      if (t?.startsWith('KUBE-SEP-') && !r.includes('--rcheck')) jumps.push([n, t])
-    } else if (chain.startsWith('KUBE-SEP-') && !dnatAt.has(chain) && r.includes(' -j DNAT')) dnatAt.set(chain, n)
+      if (t?.startsWith('KUBE-SEP-') && !r.includes('--rcheck')) jumps.push([run, t])
+    } else if (runPrefix.startsWith('-A KUBE-SEP-') && r.includes(' -j DNAT')) dnatAt.set(runPrefix.slice(3, -1), run)
   }
   if (!jumps.length) return undefined
   let sum = 0
   let worst = 0
   for (const [i, sep] of jumps) {
-    const c = i + (dnatAt.get(sep) ?? position.get(sep) ?? 0)
+    const c = i + (dnatAt.get(sep) ?? 0)
     sum += c
     if (c > worst) worst = c
   }

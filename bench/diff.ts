@@ -1,0 +1,66 @@
+/**
+ * Analysis benchmark: diff, unified diff and minimal restore of two 10k-service versions with
+ * 1% churn (target: diffPlans ≤ 100 ms), and the cost of planStats relative to planning
+ * (target: ≤ 10%). Prints figures; asserts nothing (speed is measured here, never in tests).
+ *
+ *   node --import tsx bench/diff.ts [services=10000] [churn=0.01]
+ */
+import { plan } from '../src/planner/index.js'
+import { generateSnapshot } from '../src/planner/testing/generate.js'
+import { segmentHash } from '../src/planner/iptables/hash.js'
+import { deltaSize, diffPlans, minimalRestore, planStats, unifiedDiff } from '../src/planner/analysis/index.js'
+
+const services = Number(process.argv[2] ?? 10_000)
+const churn = Number(process.argv[3] ?? 0.01)
+
+function time<T>(label: string, runs: number, fn: () => T): T {
+  let out!: T
+  const ms: number[] = []
+  for (let i = 0; i < runs; i++) {
+    const t = performance.now()
+    out = fn()
+    ms.push(performance.now() - t)
+  }
+  ms.sort((a, b) => a - b)
+  console.log(`${label.padEnd(48)} median ${ms[Math.floor(runs / 2)]!.toFixed(1).padStart(8)} ms   min ${ms[0]!.toFixed(1).padStart(8)} ms   (${runs} runs)`)
+  return out
+}
+
+const shape = { services, endpointsPerService: 3, nodePort: 0.2, loadBalancer: 0.1, sourceRanges: 0.5, clientIPAffinity: 0.1, externalLocal: 0.3, churn }
+const envA = generateSnapshot({ ...shape, round: 0 })
+const envB = generateSnapshot({ ...shape, round: 1 })
+console.log(`${services} services x 3 endpoints, churn ${churn * 100}% (generateSnapshot, seed 1)`)
+
+const planA = time('plan(A)', 5, () => plan(envA))
+const planB = plan(envB)
+const a = planA.families[0]!
+const b = planB.families[0]!
+
+// Fresh copies so the per-segment hash memo does not flatter the cold figure.
+const clone = (fp: typeof a) => ({ ...fp, segments: fp.segments.map((s) => ({ ...s })) })
+time('diffPlans, cold (hashes every segment)', 5, () => diffPlans(clone(a), clone(b)))
+const hashesA = a.segments.map(segmentHash)
+const hashesB = b.segments.map(segmentHash)
+const d = time('diffPlans, stored hashes (services layer)', 9, () => diffPlans(a, b, { hashesA, hashesB }))
+console.log(
+  `  -> ${d.summary.servicePortsChanged} service ports changed, +${d.summary.rulesAdded}/-${d.summary.rulesRemoved} rules, ` +
+    `${d.summary.chainsAdded} chains added, ${d.summary.chainsRemoved} removed, ${d.summary.unchangedSegments} segments unchanged`,
+)
+const delta = time('minimalRestore, stored hashes', 5, () => minimalRestore(a, b, { hashesA, hashesB }))
+const size = time('deltaSize, stored hashes', 5, () => deltaSize(a, b, { hashesA, hashesB }))
+console.log(`  -> delta ${size.rules} rules / ${size.bytes} bytes vs full ${size.totalRules} rules / ${size.totalBytes} bytes (${delta.length} chars)`)
+const patch = time('unifiedDiff (normalised scripts)', 3, () => unifiedDiff(a, b))
+console.log(`  -> ${patch.split('\n').length} patch lines`)
+
+const planMs: number[] = []
+const statsMs: number[] = []
+for (let i = 0; i < 5; i++) {
+  let t = performance.now()
+  const p = plan(envA)
+  planMs.push(performance.now() - t)
+  t = performance.now()
+  for (const fp of p.families) planStats(fp, p.counts)
+  statsMs.push(performance.now() - t)
+}
+const med = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!
+console.log(`planStats: median ${med(statsMs).toFixed(1)} ms vs plan ${med(planMs).toFixed(1)} ms = ${((100 * med(statsMs)) / med(planMs)).toFixed(1)}% of planning time`)
