@@ -3,7 +3,9 @@
  * Routes and resolvers stay thin: parse, call one of these, map DomainErrors (src/errors.ts).
  */
 import type { Family, Flavour, Plan, PlanWarning, TableName } from '../planner/types.js'
+import type { GrowthServices } from './growth.js'
 import type { HistoryServices } from './history-types.js'
+import type { InspectServices } from './inspect.js'
 
 /** Who did it: the token name, or 'anonymous' when the server runs without tokens. */
 export type Actor = string
@@ -122,4 +124,8 @@ export interface Services {
   clusterGauges(): Promise<Array<{ cluster: string; version: number; family: Family; table: TableName; chains: number; rules: number }>>
   /** Diffs, rollbacks, history, backups and retention (src/services/history.ts). */
   history?: HistoryServices
+  /** Growth series, namespaces, top growers, projections (src/services/growth.ts). */
+  growth?: GrowthServices
+  /** Packet trace, drift and cleanup of a stored version (src/services/inspect.ts). */
+  inspect?: InspectServices
 }

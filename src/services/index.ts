@@ -14,7 +14,9 @@ import { loadPlan, planFamilies } from '../store/plans.js'
 import { loadSnapshot } from '../store/snapshots.js'
 import { findCluster, findVersion, findVersions, latestCounts, listClusterRows, listVersionRows, type VersionRow } from '../store/versions.js'
 import type { ListVersionsQuery, RestoreScriptQuery, Services, VersionRef } from './contract.js'
+import { createGrowthServices } from './growth.js'
 import { createHistoryServices } from './history.js'
+import { createInspectServices } from './inspect.js'
 import { ingest } from './ingest.js'
 import { ScriptCache } from './script-cache.js'
 
@@ -78,7 +80,7 @@ export function createServices(db: Database, opts: ServicesOptions = {}): Servic
     return Buffer.concat(chunks)
   }
 
-  return {
+  const services: Services = {
     ingest: (input) => guard(() => ingest(db, input)),
 
     listClusters: (query) =>
@@ -155,5 +157,9 @@ export function createServices(db: Database, opts: ServicesOptions = {}): Servic
       ),
 
     history: createHistoryServices(db),
+
+    growth: createGrowthServices(db.pool, { getPlan: async (cluster, version) => (await loadPlan(db.pool, (await resolve(cluster, version)).planId)).plan }),
   }
+  services.inspect = createInspectServices(services)
+  return services
 }

@@ -92,8 +92,10 @@ const Projection = z
   })
   .meta({ id: 'Projection' })
 
-function growthOf(app: { services: unknown }): GrowthServices {
-  return (app.services as { growth: GrowthServices }).growth
+function growthOf(app: { services: { growth?: GrowthServices } }): GrowthServices {
+  const s = app.services.growth
+  if (!s) throw Object.assign(new Error('growth is not available in this deployment'), { statusCode: 501 })
+  return s
 }
 
 /** Registered by app.ts under /v1 as its own encapsulated scope (hence the zod compilers here). */

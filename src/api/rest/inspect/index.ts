@@ -93,8 +93,10 @@ const CleanupResponse = z
   })
   .meta({ id: 'CleanupReport' })
 
-function inspectOf(app: { services: unknown }): InspectServices {
-  return (app.services as { inspect: InspectServices }).inspect
+function inspectOf(app: { services: { inspect?: InspectServices } }): InspectServices {
+  const s = app.services.inspect
+  if (!s) throw Object.assign(new Error('inspect is not available in this deployment'), { statusCode: 501 })
+  return s
 }
 
 /** Registered by app.ts under /v1 as its own encapsulated scope: zod compilers and a text/plain body here. */
