@@ -15,7 +15,7 @@ import type { Flavour } from '../../src/planner/index.js'
 import { kernelDescribe } from './gate.js'
 import { BACKENDS, nfacctAdd, restore, save, withNetns, type Backend, type IpFamily } from './netns.js'
 import { planFile, type Rendered } from './plans.js'
-import { compareReadBack, parseTables, type Tables } from './saveform.js'
+import { compareReadBack, expectedByFamily, parseTables, type Tables } from './saveform.js'
 
 const CONFORMANCE = join(import.meta.dirname, '..', 'fixtures', 'conformance')
 const cases = readdirSync(CONFORMANCE).filter((d) => !d.startsWith('.'))
@@ -57,18 +57,18 @@ function normalised(t: Tables): string {
 describe('conformance plans in a real kernel', () => {
   for (const backend of BACKENDS) {
     it.each(cases)(`%s, kube-proxy flavour (${backend})`, async (name) => {
-      for (const { family, text } of planned(name, 'kube-proxy')) {
+      const rendered = planned(name, 'kube-proxy')
+      const upstream = expectedByFamily(readFileSync(join(CONFORMANCE, name, 'expected.txt'), 'utf8'))
+      expect(rendered.map((r) => r.family)).toEqual(upstream.map((u) => u.family))
+      for (const [i, { family, text }] of rendered.entries()) {
         const saved = await applyAndSave(backend, text, family, true)
         const report = compareReadBack(text, saved, family)
         expect(report.problems).toEqual([])
         expect(report.unpredicted).toEqual([])
         expect(report.rules).toBeGreaterThan(0)
-        if (family === 4) {
-          // The same kernel state as upstream's expected text (which is itself valid restore input).
-          const upstream = readFileSync(join(CONFORMANCE, name, 'expected.txt'), 'utf8')
-          const upstreamSaved = await applyAndSave(backend, upstream, 4, true)
-          expect(normalised(parseTables(saved))).toBe(normalised(parseTables(upstreamSaved)))
-        }
+        // The same kernel state as the case's expected text (which is itself valid restore input).
+        const upstreamSaved = await applyAndSave(backend, upstream[i]!.text, family, true)
+        expect(normalised(parseTables(saved))).toBe(normalised(parseTables(upstreamSaved)))
       }
     })
 

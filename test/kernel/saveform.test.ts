@@ -4,7 +4,7 @@
  * compare the model with live iptables-save output.
  */
 import { describe, expect, it } from 'vitest'
-import { compareReadBack, predictSaveRule, saveProbability, saveString, tokenize } from './saveform.js'
+import { compareReadBack, predictSaveRule, saveProbability, saveString, tableBlocks, tokenize, expectedByFamily } from './saveform.js'
 
 describe('predictSaveRule', () => {
   it.each([
@@ -86,5 +86,28 @@ describe('compareReadBack', () => {
     expect(compareReadBack(input, saved.replace('10.0.0.1/32', '10.0.0.2/32')).problems).toHaveLength(1)
     expect(compareReadBack(input, saved.replace(':KUBE-B - [0:0]\n', '')).problems).toEqual(['nat/KUBE-B: chain missing from save'])
     expect(compareReadBack(input, saved.replace(/-A KUBE-A.*\n/, '')).problems).toEqual(['nat/KUBE-A: 1 rules written, 0 read back'])
+  })
+})
+
+describe('tableBlocks', () => {
+  it('splits a dump per table whatever the table order', () => {
+    const a = '*nat\n:A - [0:0]\nCOMMIT\n*filter\n:B - [0:0]\n-A B -j DROP\nCOMMIT\n'
+    const b = '*filter\n:B - [0:0]\n-A B -j DROP\nCOMMIT\n*nat\n:A - [0:0]\nCOMMIT\n'
+    expect(tableBlocks(a)).toEqual(tableBlocks(b))
+    expect(tableBlocks(a)).toEqual({ nat: '*nat\n:A - [0:0]\nCOMMIT', filter: '*filter\n:B - [0:0]\n-A B -j DROP\nCOMMIT' })
+  })
+})
+
+describe('expectedByFamily', () => {
+  it('splits dual-stack files at the # IPv6 line and recognises IPv6-only files', () => {
+    const v4 = '*nat\n:A - [0:0]\n-A A -d 10.0.0.1 -j RETURN\nCOMMIT\n'
+    const v6 = '*nat\n:A - [0:0]\n-A A -m tcp -p tcp -j DNAT --to-destination [fd00::1]:80\nCOMMIT\n'
+    expect(expectedByFamily(`${v4}# IPv6\n${v6}`)).toEqual([
+      { family: 4, text: v4 },
+      { family: 6, text: v6 },
+    ])
+    expect(expectedByFamily(v6)).toEqual([{ family: 6, text: v6 }])
+    expect(expectedByFamily(v4)).toEqual([{ family: 4, text: v4 }])
+    expect(expectedByFamily('*nat\n-A A -d fd00:10:96::41 -j RETURN\nCOMMIT\n')[0]!.family).toBe(6)
   })
 })

@@ -417,3 +417,39 @@ function compareTable(table: string, want: Map<string, ChainState>, got: Map<str
     })
   }
 }
+
+/**
+ * A save dump split per table, `*table` … `COMMIT` blocks keyed by name. Backends print the
+ * tables in different orders (legacy: as the kernel lists them, nat before filter once both
+ * exist; nft: filter first), but each block is byte-identical between them.
+ */
+export function tableBlocks(saveText: string): Record<string, string> {
+  const blocks: Record<string, string> = {}
+  let current: string[] | undefined
+  for (const line of saveText.split('\n')) {
+    if (line.startsWith('*')) current = [line]
+    else if (current) current.push(line)
+    if (current && line === 'COMMIT') {
+      blocks[current[0]!.slice(1)] = current.join('\n')
+      current = undefined
+    }
+  }
+  return blocks
+}
+
+const IPV6_OPERAND = /(?:^|\s)(?:-s|-d|--to-destination)\s+\[?[0-9a-fA-F]*:[0-9a-fA-F.:]*:/m
+
+/**
+ * A conformance `expected.txt` per IP family: dual-stack cases hold the IPv4 normal form, a
+ * `# IPv6` line, then the IPv6 one; single-family files are told apart by their addresses.
+ */
+export function expectedByFamily(text: string): { family: IpFamily; text: string }[] {
+  const marker = /^# IPv6$/m.exec(text)
+  if (marker) {
+    return [
+      { family: 4, text: text.slice(0, marker.index) },
+      { family: 6, text: text.slice(marker.index + marker[0].length + 1) },
+    ]
+  }
+  return [{ family: IPV6_OPERAND.test(text) ? 6 : 4, text }]
+}
