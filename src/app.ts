@@ -17,6 +17,7 @@ import servicesPlugin from './plugins/app/services.js'
 import rateLimit from './plugins/external/rate-limit.js'
 import swagger from './plugins/external/swagger.js'
 import type { Services } from './services/contract.js'
+import uiPlugin from './ui/plugin.js'
 
 export interface BuildAppOptions {
   config: Config
@@ -87,6 +88,8 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   // routes
   await app.register(opsRoutes)
   await app.register(restApi, { prefix: '/v1' })
+  // The small UI at /ui (static files; its API calls carry the user's token).
+  await app.register(uiPlugin)
   await app.register(graphqlApi, { services, graphiql: config.graphiql })
 
   // Unknown routes are rate-limited like everything else, so probing for paths is throttled.
