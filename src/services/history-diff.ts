@@ -10,10 +10,8 @@
  * The unified and restore formats need whole scripts (the minimal restore rewrites every
  * service's KUBE-SERVICES rules, as kube-proxy's partial sync does), so they load both plans.
  */
-import { createTwoFilesPatch } from 'diff'
 import type pg from 'pg'
-import { diffPlans, minimalRestore, type DiffSummary, type PlanDiff } from '../planner/analysis/index.js'
-import { normaliseRestore, renderRestore } from '../planner/index.js'
+import { diffPlans, minimalRestore, unifiedDiff, type DiffSummary, type PlanDiff } from '../planner/analysis/index.js'
 import type { Family, FamilyPlan } from '../planner/types.js'
 import { NotFoundError } from '../errors.js'
 import { decodeIds } from '../store/manifest.js'
@@ -138,15 +136,11 @@ export async function diffRestore(db: pg.Pool, cluster: string, q: DiffQuery): P
   return { cluster, from: p.from.summary.version, to: p.to.summary.version, family: p.b.family, text }
 }
 
-/** Unified diff of the normalised scripts (sorted as upstream compares), via the `diff` package. */
+/** Unified diff of the normalised scripts (sorted as upstream compares): the analysis unifiedDiff. */
 export async function diffUnified(db: pg.Pool, cluster: string, q: DiffQuery): Promise<TextDiff> {
   const p = await familyPlans(db, cluster, q)
-  const norm = (fp: FamilyPlan) => (fp.segments.length === 0 ? '' : normaliseRestore(renderRestore(fp)))
   const from = p.from.summary.version
   const to = p.to.summary.version
-  const text =
-    p.from.planId === p.to.planId
-      ? ''
-      : createTwoFilesPatch(`v${from}/restore.rules`, `v${to}/restore.rules`, norm(p.a), norm(p.b), `version ${from}`, `version ${to}`, { context: 3 })
+  const text = p.from.planId === p.to.planId ? '' : unifiedDiff(p.a, p.b, { fromLabel: `v${from}/restore.rules`, toLabel: `v${to}/restore.rules` })
   return { cluster, from, to, family: p.b.family, text }
 }

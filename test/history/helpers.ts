@@ -62,8 +62,12 @@ export async function ingest(app: FastifyInstance, cluster: string, body: unknow
   return (res.json() as { version: { version: number } }).version.version
 }
 
-export async function restoreScript(app: FastifyInstance, cluster: string, version: number | 'latest'): Promise<string> {
-  const res = await app.inject({ method: 'GET', url: `/v1/clusters/${cluster}/versions/${version}/restore-script` })
+export async function restoreScript(app: FastifyInstance, cluster: string, version: number | 'latest', token?: string): Promise<string> {
+  const res = await app.inject({
+    method: 'GET',
+    url: `/v1/clusters/${cluster}/versions/${version}/restore-script`,
+    headers: token ? { authorization: `Bearer ${token}` } : {},
+  })
   if (res.statusCode !== 200) throw new Error(`restore-script ${res.statusCode}: ${res.body}`)
   return res.body
 }

@@ -1,0 +1,119 @@
+/**
+ * Retention: POST /v1/clusters/{c}/prune (admin) and the NATPLAN_RETAIN_* sweep. Never the
+ * latest version; unreferenced snapshots/plans/objects/segments are collected while content a
+ * remaining version (or another cluster) uses survives; a versions.pruned event is written.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { parseTokens } from '../../src/config.js'
+import { retentionFromEnv, sweepRetention } from '../../src/services/retention.js'
+import { ingest, restoreScript, smallEnvelope, startHistoryApp, uniqueName, type HistoryTestApp } from './helpers.js'
+
+const ADMIN = 'admin-secret-01234567890'
+const WRITER = 'writer-secret-0123456789'
+let t: HistoryTestApp
+beforeAll(async () => {
+  t = await startHistoryApp({ tokens: parseTokens(`root:admin:${ADMIN},writer:write:${WRITER}`) })
+})
+afterAll(async () => t?.close())
+
+const as = (token: string) => ({ authorization: `Bearer ${token}` })
+const prune = (cluster: string, payload: object, token = ADMIN) =>
+  t.app.inject({ method: 'POST', url: `/v1/clusters/${cluster}/prune`, payload, headers: as(token) })
+
+async function numbers(cluster: string): Promise<number[]> {
+  const r = await t.db.pool.query<{ number: number }>('SELECT v.number FROM versions v JOIN clusters c ON c.id = v.cluster_id WHERE c.name = $1 ORDER BY 1', [cluster])
+  return r.rows.map((x) => x.number)
+}
+
+/** Five versions, each with a unique endpoint (unique objects and segments). */
+async function seed(cluster: string, prefix: string): Promise<void> {
+  for (let i = 1; i <= 5; i++) await ingest(t.app, cluster, smallEnvelope({ endpoints: [`${prefix}.${i}`] }), WRITER)
+}
+
+async function contentExists(table: 'objects' | 'segments', needle: string): Promise<boolean> {
+  const col = table === 'objects' ? 'body' : 'nat_rules'
+  const r = await t.db.pool.query(`SELECT 1 FROM ${table} WHERE ${col} LIKE $1 LIMIT 1`, [`%${needle}%`])
+  return (r.rowCount ?? 0) > 0
+}
+
+describe('prune', () => {
+  it('keeps the newest N, collects what nothing references, records versions.pruned', async () => {
+    const cluster = uniqueName('hret')
+    await seed(cluster, '10.7.0')
+    const latestScript = await restoreScript(t.app, cluster, 5, ADMIN)
+    expect(await contentExists('objects', '"10.7.0.1"')).toBe(true)
+    const res = await prune(cluster, { keep: 2, reason: 'disk' })
+    expect(res.statusCode).toBe(200)
+    const body = res.json()
+    expect(body.pruned).toEqual([1, 2, 3])
+    expect(body.kept).toBe(2)
+    expect(body.collected.snapshots).toBe(3)
+    expect(body.collected.plans).toBe(3)
+    expect(body.collected.objects).toBeGreaterThanOrEqual(3)
+    expect(body.collected.segments).toBeGreaterThanOrEqual(3)
+    expect(await numbers(cluster)).toEqual([4, 5])
+    expect(await contentExists('objects', '"10.7.0.1"')).toBe(false)
+    expect(await contentExists('segments', '10.7.0.1:')).toBe(false)
+    expect(await contentExists('objects', '"10.7.0.4"')).toBe(true)
+    expect(await restoreScript(t.app, cluster, 5, ADMIN)).toBe(latestScript)
+    expect((await t.app.inject({ method: 'GET', url: `/v1/clusters/${cluster}/versions/2`, headers: as(ADMIN) })).statusCode).toBe(404)
+    const events = (await t.app.inject({ method: 'GET', url: `/v1/clusters/${cluster}/history?type=versions.pruned`, headers: as(ADMIN) })).json().items
+    expect(events).toHaveLength(1)
+    expect(events[0]).toMatchObject({ actor: 'root', reason: 'disk', fromVersion: 1, toVersion: 3, details: { versions: [1, 2, 3], keep: 2 } })
+    // A diff against a pruned version is a 404, against kept ones still works.
+    expect((await t.app.inject({ method: 'GET', url: `/v1/clusters/${cluster}/diff?from=1&to=5`, headers: as(ADMIN) })).statusCode).toBe(404)
+    expect((await t.app.inject({ method: 'GET', url: `/v1/clusters/${cluster}/diff?from=4&to=5`, headers: as(ADMIN) })).statusCode).toBe(200)
+  })
+
+  it('never the latest, and never content another version or cluster still uses', async () => {
+    const a = uniqueName('hreta')
+    const b = uniqueName('hretb')
+    await seed(a, '10.8.0')
+    await ingest(t.app, b, smallEnvelope({ endpoints: ['10.8.0.1'] }), WRITER) // shares a's v1 content
+    await t.app.inject({ method: 'POST', url: `/v1/clusters/${a}/rollbacks`, payload: { toVersion: 2, reason: 'r' }, headers: as(WRITER) })
+    const res = await prune(a, { olderThan: new Date(Date.now() + 60_000).toISOString() })
+    expect(res.json().pruned).toEqual([1, 2, 3, 4, 5])
+    expect(await numbers(a)).toEqual([6])
+    // v6 is a rollback to v2: v2's content must survive v2's pruning; b still uses v1's.
+    expect(await restoreScript(t.app, a, 6, ADMIN)).toContain('10.8.0.2')
+    expect(await restoreScript(t.app, b, 1, ADMIN)).toContain('10.8.0.1')
+    expect(await contentExists('objects', '"10.8.0.3"')).toBe(false)
+    expect((await prune(a, { keep: 1 })).json().pruned).toEqual([])
+  })
+
+  it('needs admin; bad bodies are 400 with a pointer; unknown cluster 404', async () => {
+    const cluster = uniqueName('hretx')
+    await ingest(t.app, cluster, smallEnvelope(), WRITER)
+    expect((await prune(cluster, { keep: 1 }, WRITER)).statusCode).toBe(403)
+    for (const payload of [{}, { keep: 0 }, { keep: 'all' }, { olderThan: 'last week' }]) {
+      const res = await prune(cluster, payload)
+      expect(res.statusCode, JSON.stringify(payload)).toBe(400)
+      expect(res.json().errors[0].pointer).toMatch(/^\/(keep|olderThan)$/)
+    }
+    expect((await prune(uniqueName('none'), { keep: 1 })).statusCode).toBe(404)
+    expect((await t.app.inject({ method: 'DELETE', url: `/v1/clusters/${cluster}`, headers: as(WRITER) })).statusCode).toBe(403)
+  })
+})
+
+describe('retention policy from the environment', () => {
+  it('parses NATPLAN_RETAIN_* and rejects nonsense', () => {
+    expect(retentionFromEnv({})).toEqual({ keepVersions: undefined, keepDays: undefined, intervalSeconds: 3600 })
+    expect(retentionFromEnv({ NATPLAN_RETAIN_VERSIONS: '30', NATPLAN_RETAIN_DAYS: '7', NATPLAN_RETAIN_INTERVAL: '0' })).toEqual({ keepVersions: 30, keepDays: 7, intervalSeconds: 0 })
+    expect(() => retentionFromEnv({ NATPLAN_RETAIN_VERSIONS: '0' })).toThrow(/NATPLAN_RETAIN_VERSIONS/)
+    expect(() => retentionFromEnv({ NATPLAN_RETAIN_DAYS: 'soon' })).toThrow(/NATPLAN_RETAIN_DAYS/)
+  })
+
+  it('a sweep prunes every cluster by count and age, as actor "retention"', async () => {
+    const cluster = uniqueName('hsweep')
+    await seed(cluster, '10.9.0')
+    const results = await sweepRetention(t.db.pool, { keepVersions: 3, intervalSeconds: 0 })
+    const mine = results.find((r) => r.cluster === cluster)
+    expect(mine?.pruned).toEqual([1, 2])
+    // 1 day from now, every version is "older than 0 days" except the latest, which stays.
+    const later = new Date(Date.now() + 86_400_000 * 2)
+    await sweepRetention(t.db.pool, { keepDays: 1, intervalSeconds: 0 }, later)
+    expect(await numbers(cluster)).toEqual([5])
+    const events = (await t.app.inject({ method: 'GET', url: `/v1/clusters/${cluster}/history?type=versions.pruned`, headers: as(ADMIN) })).json().items
+    expect(events.map((e: { actor: string }) => e.actor)).toEqual(['retention', 'retention'])
+  })
+})
