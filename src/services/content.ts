@@ -3,7 +3,7 @@
  * JSON), plan segments keyed by the planner's segmentHash, the plan's own hash, and the counts
  * precomputed for listings, growth statistics and /metrics.
  */
-import { renderRestoreChunks, segmentHash, type Envelope } from '../planner/index.js'
+import { segmentHash, type Envelope } from '../planner/index.js'
 import type { Plan, Segment, TableName } from '../planner/types.js'
 import { canonicalJson, sha256Hex } from '../store/canonical.js'
 import { storageKey, type SegmentRow } from '../store/content.js'
@@ -54,12 +54,27 @@ function countTable(segments: Segment[], table: TableName): { chains: number; ru
   return { chains, rules }
 }
 
+/**
+ * Bytes of the kube-proxy-flavour restore script, all tables, without rendering it: every
+ * buffer line plus its newline, and per table `*filter`/`*nat` and `COMMIT` (the layout of
+ * renderRestoreChunks; test/services/spine.test.ts checks the two agree).
+ */
+function scriptBytesOf(segments: Segment[]): number {
+  let n = '*filter\nCOMMIT\n*nat\nCOMMIT\n'.length
+  for (const s of segments) {
+    for (const buf of [s.filterChains, s.filterRules, s.natChains, s.natRules]) {
+      for (const l of buf) n += Buffer.byteLength(l) + 1
+    }
+  }
+  return n
+}
+
 export function versionCounts(plan: Plan): VersionCounts {
   const families: VersionCounts['families'] = {}
   let scriptBytes = 0
   for (const fp of plan.families) {
     families[fp.family] = { filter: countTable(fp.segments, 'filter'), nat: countTable(fp.segments, 'nat') }
-    for (const chunk of renderRestoreChunks(fp)) scriptBytes += Buffer.byteLength(chunk)
+    scriptBytes += scriptBytesOf(fp.segments)
   }
   return {
     services: plan.counts.services,

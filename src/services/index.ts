@@ -17,15 +17,18 @@ import type { ListVersionsQuery, RestoreScriptQuery, Services, VersionRef } from
 import { createGrowthServices } from './growth.js'
 import { createHistoryServices } from './history.js'
 import { createInspectServices } from './inspect.js'
-import { ingest } from './ingest.js'
+import { ingest, type IngestStats } from './ingest.js'
 import { ScriptCache } from './script-cache.js'
 
 export interface ServicesOptions {
   /** Bytes of rendered restore scripts kept in memory (default 256 MiB). */
   scriptCacheBytes?: number
+  /** Called after every ingest with where the time went (benchmarks, debug logging). */
+  onIngest?: (stats: IngestStats) => void
 }
 
 export { ScriptCache } from './script-cache.js'
+export type { IngestStats } from './ingest.js'
 
 function pageSize(query?: ListVersionsQuery): number {
   const limit = query?.limit ?? 50
@@ -81,7 +84,7 @@ export function createServices(db: Database, opts: ServicesOptions = {}): Servic
   }
 
   const services: Services = {
-    ingest: (input) => guard(() => ingest(db, input)),
+    ingest: (input) => guard(() => ingest(db, input, opts.onIngest)),
 
     listClusters: (query) =>
       guard(async () => {

@@ -17,28 +17,47 @@ import { recordDuplicateIngest, recordIngestEvent } from '../store/history.js'
 import { canonicalSnapshot, planContent, versionCounts } from './content.js'
 import type { IngestInput, IngestResult, VersionSummary } from './contract.js'
 
+/** Where an ingest spent its time (for benchmarks and debug logs). */
 export interface IngestStats {
+  created: boolean
+  /** toEnvelope + canonical snapshot hashing */
+  validateMs: number
+  /** plan + segment hashes + counts (0 when deduplicated before planning) */
+  planMs: number
+  /** the transaction */
+  storeMs: number
   /** Content rows newly written (objects + segments): the churn this version added. */
   insertedContent: number
 }
 
-export async function ingest(db: Database, input: IngestInput, stats?: IngestStats): Promise<IngestResult> {
+export async function ingest(db: Database, input: IngestInput, onStats?: (s: IngestStats) => void): Promise<IngestResult> {
+  const t0 = performance.now()
+  const stats: IngestStats = { created: false, validateMs: 0, planMs: 0, storeMs: 0, insertedContent: 0 }
+  const report = <T>(r: T): T => {
+    onStats?.(stats)
+    return r
+  }
   const parsed = toEnvelope(input.document, input.proxy)
   if (!parsed.ok) throw new ValidationError('The snapshot is not valid.', parsed.issues)
   const snapshot = canonicalSnapshot(parsed.envelope)
+  const t1 = performance.now()
+  stats.validateMs = t1 - t0
 
   // Cheap early exit before planning: agents re-POST unchanged snapshots all the time.
   if ((await latestSnapshotSha(db.pool, input.cluster)) === snapshot.sha256) {
     const existing = await findVersion(db.pool, input.cluster, 'latest')
     if (existing && existing.summary.snapshotSha256 === snapshot.sha256) {
       await recordDuplicateIngest(db.pool, { cluster: input.cluster, version: existing.summary.version, actor: input.actor })
-      return { created: false, version: existing.summary }
+      stats.storeMs = performance.now() - t1
+      return report({ created: false, version: existing.summary })
     }
   }
 
   const p = plan(parsed.envelope)
   const content = planContent(p)
   const counts = versionCounts(p)
+  const t2 = performance.now()
+  stats.planMs = t2 - t1
 
   const client = await db.pool.connect()
   try {
@@ -51,7 +70,8 @@ export async function ingest(db: Database, input: IngestInput, stats?: IngestSta
       await client.query('ROLLBACK')
       const existing = await findVersion(db.pool, input.cluster, 'latest')
       await recordDuplicateIngest(db.pool, { cluster: input.cluster, version: existing!.summary.version, actor: input.actor })
-      return { created: false, version: existing!.summary }
+      stats.storeMs = performance.now() - t2
+      return report({ created: false, version: existing!.summary })
     }
     const number = await insertVersion(client, {
       clusterId: cluster.id,
@@ -69,8 +89,8 @@ export async function ingest(db: Database, input: IngestInput, stats?: IngestSta
     await recordVersionStats(client, { clusterId: cluster.id, number, plan: p })
     const row = await findVersion(client, input.cluster, number)
     await client.query('COMMIT')
-    if (stats) stats.insertedContent = snap.insertedContent + pl.insertedContent
-    return { created: true, version: row!.summary as VersionSummary }
+    Object.assign(stats, { created: true, storeMs: performance.now() - t2, insertedContent: snap.insertedContent + pl.insertedContent })
+    return report({ created: true, version: row!.summary as VersionSummary })
   } catch (err) {
     await client.query('ROLLBACK').catch(() => {})
     throw err

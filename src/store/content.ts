@@ -1,12 +1,15 @@
 /**
- * Content-addressed rows (objects, segments): one row per distinct sha256, written in bulk with
- * `INSERT … SELECT FROM unnest(…) ON CONFLICT DO NOTHING` — never row by row.
+ * Content-addressed rows (objects, segments): one row per distinct sha256, written in bulk —
+ * COPY into a session temp table, then `INSERT … SELECT … ON CONFLICT DO NOTHING` — never row
+ * by row. Call inside a transaction (the staging tables empty themselves at commit).
  *
  * Which hashes already exist is asked first (hashes only, 32 bytes each), so a re-ingest with
  * 1% churn sends 1% of the bodies. New rows are inserted in sha256 order: two transactions
  * inserting overlapping sets then take the unique-index locks in the same order and cannot
  * deadlock; the second simply waits and skips the rows the first committed.
  */
+import type pg from 'pg'
+import { copyRows } from './copy.js'
 import { num, type Queryable } from './db.js'
 import type { Segment } from '../planner/types.js'
 import { canonicalJson, sha256Hex } from './canonical.js'
@@ -59,18 +62,20 @@ function idsInOrder(rows: readonly { sha256: string }[], known: Map<string, numb
 }
 
 /** Stores the objects that are new; returns every object's id, in input order. */
-export async function putObjects(db: Queryable, rows: readonly ObjectRow[]): Promise<{ ids: number[]; inserted: number }> {
+export async function putObjects(db: pg.ClientBase, rows: readonly ObjectRow[]): Promise<{ ids: number[]; inserted: number }> {
   const known = await existingIds(db, 'objects', rows.map((r) => r.sha256))
   const fresh = missingSorted(rows, known)
   let inserted = 0
   if (fresh.length > 0) {
+    await db.query('CREATE TEMP TABLE IF NOT EXISTS objects_in (h text, b text) ON COMMIT DELETE ROWS')
+    await copyRows(db, 'objects_in', ['h', 'b'], fresh.map((r) => [r.sha256, r.body]))
     const res = await db.query<{ id: string; h: string }>(
       `INSERT INTO objects (sha256, body)
-       SELECT decode(h, 'hex'), b FROM unnest($1::text[], $2::text[]) AS u(h, b)
+       SELECT decode(h, 'hex'), b FROM objects_in ORDER BY h
        ON CONFLICT (sha256) DO NOTHING
        RETURNING id, encode(sha256, 'hex') AS h`,
-      [fresh.map((r) => r.sha256), fresh.map((r) => r.body)],
     )
+    await db.query('TRUNCATE objects_in')
     inserted = res.rowCount ?? 0
     for (const r of res.rows) known.set(r.h, num(r.id))
     await fillRaced(db, 'objects', fresh, known)
@@ -98,31 +103,38 @@ export function decodeLines(text: string): string[] {
 }
 
 /** Stores the segments that are new; returns every segment's id, in input order. */
-export async function putSegments(db: Queryable, rows: readonly SegmentRow[]): Promise<{ ids: number[]; inserted: number }> {
+export async function putSegments(db: pg.ClientBase, rows: readonly SegmentRow[]): Promise<{ ids: number[]; inserted: number }> {
   const known = await existingIds(db, 'segments', rows.map((r) => r.sha256))
   const fresh = missingSorted(rows, known)
   let inserted = 0
   if (fresh.length > 0) {
-    const col = (f: (s: Segment) => string | null) => fresh.map((r) => f(r.segment))
+    await db.query(
+      `CREATE TEMP TABLE IF NOT EXISTS segments_in (h text, k text, s text, p text, fc text, fr text, nc text, nr text, m text)
+       ON COMMIT DELETE ROWS`,
+    )
+    await copyRows(
+      db,
+      'segments_in',
+      ['h', 'k', 's', 'p', 'fc', 'fr', 'nc', 'nr', 'm'],
+      fresh.map(({ sha256, segment: g }) => [
+        sha256,
+        g.key,
+        g.service ?? null,
+        g.protocol ?? null,
+        encodeLines(g.filterChains),
+        encodeLines(g.filterRules),
+        encodeLines(g.natChains),
+        encodeLines(g.natRules),
+        g.meta === undefined ? null : JSON.stringify(g.meta),
+      ]),
+    )
     const res = await db.query<{ id: string; h: string }>(
       `INSERT INTO segments (sha256, key, service, protocol, filter_chains, filter_rules, nat_chains, nat_rules, meta)
-       SELECT decode(h, 'hex'), k, s, p, fc, fr, nc, nr, m::jsonb
-       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
-         AS u(h, k, s, p, fc, fr, nc, nr, m)
+       SELECT decode(h, 'hex'), k, s, p, fc, fr, nc, nr, m::jsonb FROM segments_in ORDER BY h
        ON CONFLICT (sha256) DO NOTHING
        RETURNING id, encode(sha256, 'hex') AS h`,
-      [
-        fresh.map((r) => r.sha256),
-        col((s) => s.key),
-        col((s) => s.service ?? null),
-        col((s) => s.protocol ?? null),
-        col((s) => encodeLines(s.filterChains)),
-        col((s) => encodeLines(s.filterRules)),
-        col((s) => encodeLines(s.natChains)),
-        col((s) => encodeLines(s.natRules)),
-        col((s) => (s.meta === undefined ? null : JSON.stringify(s.meta))),
-      ],
     )
+    await db.query('TRUNCATE segments_in')
     inserted = res.rowCount ?? 0
     for (const r of res.rows) known.set(r.h, num(r.id))
     await fillRaced(db, 'segments', fresh, known)

@@ -1,5 +1,6 @@
 /** Plans: per family, a manifest of segment ids; warnings and counts alongside. Stored once per sha256. */
 import type { Family, FamilyPlan, Plan, PlanWarning } from '../planner/types.js'
+import type pg from 'pg'
 import { num, type Queryable } from './db.js'
 import { decodeIds, encodeIds } from './manifest.js'
 import { loadSegments, putSegments, type SegmentRow } from './content.js'
@@ -17,7 +18,7 @@ interface LayoutEntry {
   segments: number
 }
 
-export async function putPlan(db: Queryable, plan: PlanInput): Promise<PutResult> {
+export async function putPlan(db: pg.ClientBase, plan: PlanInput): Promise<PutResult> {
   const existing = await findId(db, 'plans', plan.sha256)
   if (existing !== null) return { id: existing, insertedContent: 0 }
   const all = plan.families.flatMap((f) => f.segments)

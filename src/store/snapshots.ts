@@ -1,4 +1,5 @@
 /** Snapshots: proxy settings + a manifest of object ids; identical snapshots are stored once. */
+import type pg from 'pg'
 import { num, type Queryable } from './db.js'
 import { decodeIds, encodeIds } from './manifest.js'
 import { loadObjectBodies, putObjects, type ObjectRow } from './content.js'
@@ -21,7 +22,7 @@ async function findId(db: Queryable, table: 'snapshots' | 'plans', sha256: strin
   return res.rows[0] ? num(res.rows[0].id) : null
 }
 
-export async function putSnapshot(db: Queryable, snap: SnapshotInput): Promise<PutResult> {
+export async function putSnapshot(db: pg.ClientBase, snap: SnapshotInput): Promise<PutResult> {
   const existing = await findId(db, 'snapshots', snap.sha256)
   if (existing !== null) return { id: existing, insertedContent: 0 }
   const { ids, inserted } = await putObjects(db, snap.objects)

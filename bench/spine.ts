@@ -1,0 +1,146 @@
+/**
+ * The storage/services spine benchmark (`npm run bench`): a generated 10k services × 10
+ * endpoints cluster through the services layer on real PostgreSQL — TEST_DATABASE_URL's server
+ * (a fresh database, dropped at the end) or, when unset, an embedded PostgreSQL in a temp dir.
+ *
+ * Goals: first ingest ≤ 5 s and peak RSS ≤ 1 GiB; 1%-churn re-ingest ≤ 1 s; 20 versions at
+ * 1% churn ≤ 1.5× the storage of one; hot restore-script reads ≥ 200 MB/s.
+ * Sizes: BENCH_SERVICES (default 10000), BENCH_ENDPOINTS (10), BENCH_VERSIONS (20).
+ */
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import pg from 'pg'
+import { openDatabase, type Database } from '../src/db/index.js'
+import { startEmbedded, type EmbeddedServer } from '../src/db/embedded.js'
+import { generateSnapshot } from '../src/planner/testing/generate.js'
+import { createServices, type IngestStats } from '../src/services/index.js'
+
+const SERVICES = Number(process.env.BENCH_SERVICES ?? 10_000)
+const ENDPOINTS = Number(process.env.BENCH_ENDPOINTS ?? 10)
+const VERSIONS = Number(process.env.BENCH_VERSIONS ?? 20)
+const CHURN = 0.01
+const MB = 1024 * 1024
+
+async function admin(url: string, sql: string): Promise<void> {
+  const c = new pg.Client({ connectionString: url })
+  await c.connect()
+  try {
+    await c.query(sql)
+  } finally {
+    await c.end()
+  }
+}
+
+async function server(): Promise<{ url: string; done(): Promise<void> }> {
+  const name = `natplan_bench_${process.pid}_${Date.now()}`
+  let embedded: EmbeddedServer | undefined
+  let dir: string | undefined
+  let base = process.env.TEST_DATABASE_URL
+  if (!base) {
+    dir = mkdtempSync(join(tmpdir(), 'natplan-bench-'))
+    chmodSync(dir, 0o755)
+    embedded = await startEmbedded({ dataDir: join(dir, 'pg'), persistent: false })
+    base = embedded.adminUrl
+  }
+  await admin(base, `CREATE DATABASE "${name}"`)
+  const u = new URL(base)
+  u.pathname = `/${name}`
+  return {
+    url: u.toString(),
+    async done() {
+      await admin(base!, `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)
+      await embedded?.stop()
+      if (dir) rmSync(dir, { recursive: true, force: true })
+    },
+  }
+}
+
+async function storageBytes(db: Database): Promise<number> {
+  const res = await db.pool.query<{ n: string }>(
+    `SELECT COALESCE(sum(pg_total_relation_size(c.oid)), 0) AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname = 'public' AND c.relkind = 'r' AND c.relname <> '_prisma_migrations'`,
+  )
+  return Number(res.rows[0]!.n)
+}
+
+async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
+  const t = performance.now()
+  const value = await fn()
+  return { ms: performance.now() - t, value }
+}
+
+async function consume(body: Buffer | AsyncIterable<string | Buffer>): Promise<number> {
+  if (Buffer.isBuffer(body)) return body.length
+  let n = 0
+  for await (const c of body) n += Buffer.byteLength(c)
+  return n
+}
+
+function row(label: string, value: string, goal = ''): void {
+  console.log(`${label.padEnd(44)} ${value.padStart(16)}   ${goal}`)
+}
+
+async function main(): Promise<void> {
+  const srv = await server()
+  const db = await openDatabase({ databaseUrl: srv.url })
+  try {
+    let last: IngestStats | undefined
+    const services = createServices(db, { onIngest: (s) => (last = s) })
+    const phases = () =>
+      last ? `validate ${last.validateMs.toFixed(0)} / plan ${last.planMs.toFixed(0)} / store ${last.storeMs.toFixed(0)} ms, ${last.insertedContent} new rows` : ''
+    const cluster = 'bench'
+    const gen = (round: number) => generateSnapshot({ services: SERVICES, endpointsPerService: ENDPOINTS, churn: CHURN, round })
+    console.log(`natplan spine bench: ${SERVICES} services × ${ENDPOINTS} endpoints, ${VERSIONS} versions at ${CHURN * 100}% churn`)
+    console.log(`database: ${process.env.TEST_DATABASE_URL ? 'TEST_DATABASE_URL server' : 'embedded PostgreSQL'}\n`)
+
+    // The body as the HTTP layer would hand it over: parsed JSON.
+    const body0 = JSON.parse(JSON.stringify(gen(0))) as unknown
+    const first = await timed(() => services.ingest({ cluster, document: body0, actor: 'bench' }))
+    const rssPeak = process.resourceUsage().maxRSS * 1024
+    const one = await storageBytes(db)
+    const v1 = first.value.version
+    row('first ingest (validate+plan+store)', `${(first.ms / 1000).toFixed(2)} s`, 'goal ≤ 5 s')
+    row('  phases', phases())
+    row('peak RSS (whole process, incl. generator)', `${(rssPeak / MB).toFixed(0)} MiB`, 'goal ≤ 1024 MiB')
+    row('  plan: rules / script bytes', `${v1.counts.families.IPv4!.nat.rules} / ${(v1.counts.scriptBytes / MB).toFixed(1)} MiB`)
+
+    const body1 = JSON.parse(JSON.stringify(gen(1))) as unknown
+    const second = await timed(() => services.ingest({ cluster, document: body1, actor: 'bench' }))
+    row('re-ingest, 1% of services changed', `${(second.ms / 1000).toFixed(2)} s`, 'goal ≤ 1 s')
+    row('  phases', phases())
+    const dup = await timed(() => services.ingest({ cluster, document: body1, actor: 'bench' }))
+    row('re-ingest, identical (dedup)', `${(dup.ms / 1000).toFixed(2)} s`, `created=${dup.value.created}`)
+    row('  phases', phases())
+
+    const churnTimes: number[] = [second.ms]
+    for (let round = 2; round < VERSIONS; round++) {
+      const doc = JSON.parse(JSON.stringify(gen(round))) as unknown
+      churnTimes.push((await timed(() => services.ingest({ cluster, document: doc, actor: 'bench' }))).ms)
+    }
+    const all = await storageBytes(db)
+    churnTimes.sort((a, b) => a - b)
+    row(`  churn re-ingest median of ${churnTimes.length}`, `${(churnTimes[Math.floor(churnTimes.length / 2)]! / 1000).toFixed(2)} s`)
+    row('storage, 1 version', `${(one / MB).toFixed(1)} MiB`)
+    row(`storage, ${VERSIONS} versions`, `${(all / MB).toFixed(1)} MiB`)
+    row(`storage ratio ${VERSIONS} versions / 1`, `${(all / one).toFixed(2)}×`, 'goal ≤ 1.5×')
+
+    const cold = await timed(async () => consume((await services.getRestoreScript(cluster, 'latest')).body))
+    row('restore script, cold (load segments + render)', `${(cold.value / MB / (cold.ms / 1000)).toFixed(0)} MB/s`, `${(cold.ms / 1000).toFixed(2)} s`)
+    const reps = 50
+    const hot = await timed(async () => {
+      let n = 0
+      for (let i = 0; i < reps; i++) n += await consume((await services.getRestoreScript(cluster, 'latest')).body)
+      return n
+    })
+    row(`restore script, hot (LRU), ${reps} reads`, `${(hot.value / MB / (hot.ms / 1000)).toFixed(0)} MB/s`, 'goal ≥ 200 MB/s')
+  } finally {
+    await db.close()
+    await srv.done()
+  }
+}
+
+main().catch((err) => {
+  console.error(err)
+  process.exit(1)
+})
