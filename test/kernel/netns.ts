@@ -243,6 +243,8 @@ export interface RestoreOptions {
   family?: IpFamily
   /** Default 120 s. */
   timeoutMs?: number
+  /** Seconds to wait for /run/xtables.lock (legacy only; nft ignores it). Default 30. */
+  wait?: number
 }
 
 function tool(backend: Backend, family: IpFamily, what: 'restore' | 'save'): string {
@@ -254,8 +256,10 @@ function tool(backend: Backend, family: IpFamily, what: 'restore' | 'save'): str
  * iptables' own message (e.g. `line 12 failed`) when the kernel or the parser rejects it.
  */
 export async function restore(ns: string, backend: Backend, text: string, opts: RestoreOptions = {}): Promise<RunResult> {
-  // -w 5: legacy serialises through the global /run/xtables.lock even across namespaces.
-  const args = ['-w', '5']
+  // Legacy serialises through the global /run/xtables.lock even across namespaces and holds it
+  // for the whole restore: a 10k-service legacy restore takes 3-8 s on 2 busy cores, so a
+  // parallel test file waiting only -w 5 could fail spuriously. Wait longer instead.
+  const args = ['-w', String(opts.wait ?? 30)]
   if (opts.noflush) args.push('--noflush')
   if (opts.counters) args.push('--counters')
   if (opts.test) args.push('--test')
