@@ -169,3 +169,16 @@ describe('bad requests', () => {
     }
   })
 })
+
+describe('traceSave on a bad dump', () => {
+  it('answers 400 with the line of a rule it cannot read, not a crash', () => {
+    const dump = '*nat\n:PREROUTING ACCEPT [0:0]\n:KUBE-SERVICES - [0:0]\n-A PREROUTING -j KUBE-SERVICES\n-A KUBE-SERVICES -d 999.1.1.1 -j DROP\nCOMMIT\n'
+    try {
+      traceSave(dump, 'IPv4', { source: '10.0.0.1', destination: '10.0.0.2', port: 80, protocol: 'tcp' }, [])
+      expect.unreachable()
+    } catch (e) {
+      expect(e).toBeInstanceOf(BadRequestError)
+      expect((e as BadRequestError).issues).toEqual([{ pointer: '/lines/4', detail: 'line 5: bad address "999.1.1.1"' }])
+    }
+  })
+})

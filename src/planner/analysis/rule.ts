@@ -59,7 +59,10 @@ export interface ParsedRule {
   family: Family
 }
 
-export class RuleParseError extends Error {}
+export class RuleParseError extends Error {
+  /** The offending line, when known (set by callers that map errors to input positions). */
+  rule?: string
+}
 
 // Options each match extension understands, so an option can be given to the module that owns
 // it wherever it appears on the line (kube-proxy writes `-m tcp -p tcp -d X --dport 80`).

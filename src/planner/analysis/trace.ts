@@ -23,8 +23,8 @@ import ipaddr from 'ipaddr.js'
 import { BadRequestError } from '../../errors.js'
 import type { Family, FamilyPlan, Protocol, TableName } from '../types.js'
 import { tablesOfPlan } from './model.js'
-import { effectiveProbability, findOpt, parseRule, type AddrMatch, type ParsedRule } from './rule.js'
-import { getTable, parseSave } from './save.js'
+import { effectiveProbability, findOpt, parseRule, RuleParseError, type AddrMatch, type ParsedRule } from './rule.js'
+import { parseSave, SaveParseError } from './save.js'
 
 export interface TracePacket {
   source: string
@@ -77,7 +77,15 @@ class Tracer {
 
   private parse(text: string): ParsedRule {
     let r = this.parsed.get(text)
-    if (!r) this.parsed.set(text, (r = parseRule(text, { family: this.family })))
+    if (!r) {
+      try {
+        r = parseRule(text, { family: this.family })
+      } catch (e) {
+        if (e instanceof RuleParseError) e.rule = text
+        throw e
+      }
+      this.parsed.set(text, r)
+    }
     return r
   }
 
@@ -232,11 +240,24 @@ export function trace(plan: FamilyPlan, packet: TracePacket, nodeAddresses: read
 /** Traces a node's `iptables-save` dump, entering nat at PREROUTING as the kernel does. */
 export function traceSave(saveText: string, family: Family, packet: TracePacket, nodeAddresses: readonly string[]): TraceResult {
   const dump = parseSave(saveText)
-  const lookup: ChainLookup = (t, c) => {
-    const tbl = getTable(dump, t)
-    if (!tbl || !tbl.chains.some((x) => x.name === c)) return undefined
-    return tbl.rules.filter((r) => r.chain === c).map((r) => r.text)
+  const chains = new Map<string, string[]>()
+  const lineOf = new Map<string, number>()
+  for (const tbl of dump.tables) {
+    for (const c of tbl.chains) chains.set(`${tbl.name} ${c.name}`, [])
+    for (const r of tbl.rules) {
+      chains.get(`${tbl.name} ${r.chain}`)!.push(r.text)
+      if (!lineOf.has(r.text)) lineOf.set(r.text, r.line)
+    }
   }
-  const hasPrerouting = getTable(dump, 'nat')?.rules.some((r) => r.chain === 'PREROUTING') ?? false
-  return traceChains(lookup, family, packet, nodeAddresses, hasPrerouting ? 'PREROUTING' : 'KUBE-SERVICES')
+  const hasPrerouting = (chains.get('nat PREROUTING')?.length ?? 0) > 0
+  try {
+    return traceChains((t, c) => chains.get(`${t} ${c}`), family, packet, nodeAddresses, hasPrerouting ? 'PREROUTING' : 'KUBE-SERVICES')
+  } catch (e) {
+    // A rule the tracer could not read: a client error pointing at its line, never a 500.
+    if (e instanceof RuleParseError && e.rule !== undefined) {
+      const line = lineOf.get(e.rule) ?? 0
+      throw new SaveParseError([{ pointer: `/lines/${line}`, detail: `line ${line + 1}: ${e.message}` }])
+    }
+    throw e
+  }
 }
