@@ -41,9 +41,34 @@ export function fixtureCases(): string[] {
   return readdirSync(FIXTURES).filter((d) => !d.startsWith('.')).sort()
 }
 
-export function fixture(name: string): { snapshot: Record<string, unknown>; text: string; expected: string } {
+export interface Fixture {
+  snapshot: Record<string, unknown>
+  text: string
+  /** The whole expected.txt: one normal form per family, separated by a `# IPv6` line. */
+  expected: string
+  /** Per family, in plan order (IPv4 first), each normalised on its own. */
+  families: Array<{ family: 'IPv4' | 'IPv6'; expected: string }>
+}
+
+export function fixture(name: string): Fixture {
   const text = readFileSync(`${FIXTURES}${name}/snapshot.json`, 'utf8')
-  return { snapshot: JSON.parse(text) as Record<string, unknown>, text, expected: readFileSync(`${FIXTURES}${name}/expected.txt`, 'utf8') }
+  const expected = readFileSync(`${FIXTURES}${name}/expected.txt`, 'utf8')
+  const snapshot = JSON.parse(text) as Record<string, unknown>
+  const parts = expected.split('# IPv6\n')
+  const families =
+    parts.length === 2
+      ? [{ family: 'IPv4' as const, expected: parts[0]! }, { family: 'IPv6' as const, expected: parts[1]! }]
+      : [{ family: singleFamily(snapshot), expected }]
+  return { snapshot, text, expected, families }
+}
+
+/** A single-stack case's family: from its cluster CIDR, else its first node IP. */
+function singleFamily(snapshot: Record<string, unknown>): 'IPv4' | 'IPv6' {
+  const proxy = (snapshot.proxy ?? {}) as { clusterCIDR?: string | string[]; nodeIPs?: string[]; ipFamilies?: string[] }
+  if (proxy.ipFamilies?.length === 1) return proxy.ipFamilies[0] as 'IPv4' | 'IPv6'
+  const cidr = Array.isArray(proxy.clusterCIDR) ? proxy.clusterCIDR[0] : proxy.clusterCIDR?.split(',')[0]
+  const probe = cidr ?? proxy.nodeIPs?.[0] ?? ''
+  return probe.includes(':') ? 'IPv6' : 'IPv4'
 }
 
 /** A small valid envelope: one ClusterIP service with one ready endpoint on this node. */

@@ -103,13 +103,19 @@ describe('one version', () => {
 describe('over a real socket', () => {
   it.each(fixtureCases())('streams the kube-proxy restore script of %s', async (name) => {
     const c = uniqueName('socket')
-    const { text, expected } = fixture(name)
+    const { text, families } = fixture(name)
     const created = await fetch(`${base}/v1/clusters/${c}/snapshots`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: text })
     expect(created.status).toBe(201)
-    const res = await fetch(`${base}/v1/clusters/${c}/versions/latest/restore-script`)
-    expect(res.status).toBe(200)
-    expect(res.headers.get('x-request-id')).toBeTruthy()
+    // The default is the plan's first family; every family is also asked for explicitly.
+    const byDefault = await fetch(`${base}/v1/clusters/${c}/versions/latest/restore-script`)
+    expect(byDefault.status).toBe(200)
+    expect(byDefault.headers.get('x-request-id')).toBeTruthy()
     // Compared the way upstream compares (see the case's notes.md): parse, sort, re-serialise.
-    expect(normaliseRestore(await res.text())).toBe(expected)
+    expect(normaliseRestore(await byDefault.text())).toBe(families[0]!.expected)
+    for (const { family, expected } of families) {
+      const res = await fetch(`${base}/v1/clusters/${c}/versions/latest/restore-script?family=${family}`)
+      expect(res.status).toBe(200)
+      expect(normaliseRestore(await res.text()), family).toBe(expected)
+    }
   })
 })

@@ -38,9 +38,15 @@ function cli(args: string[], stdin?: string, env: NodeJS.ProcessEnv = {}): Promi
 
 describe('natplan plan', () => {
   it.each(fixtureCases())('prints the kube-proxy restore script of %s from a file', async (name) => {
+    const { families } = fixture(name)
     const { code, stdout, stderr } = await cli(['plan', `${FIXTURES}${name}/snapshot.json`])
     expect(code, stderr).toBe(0)
-    expect(normaliseRestore(stdout)).toBe(fixture(name).expected)
+    expect(normaliseRestore(stdout)).toBe(families[0]!.expected)
+    for (const { family, expected } of families.slice(1)) {
+      const other = await cli(['plan', '--family', family, `${FIXTURES}${name}/snapshot.json`])
+      expect(other.code, other.stderr).toBe(0)
+      expect(normaliseRestore(other.stdout)).toBe(expected)
+    }
   })
 
   it('reads YAML from stdin and honours --table and --format json', async () => {

@@ -6,6 +6,7 @@
 import type { FastifyInstance } from 'fastify'
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod'
 import yaml from '../../plugins/app/yaml.js'
+import historyRoutes from './history/index.js'
 import snapshotRoutes from './snapshots.js'
 import versionRoutes from './versions.js'
 
@@ -17,4 +18,7 @@ export default async function restApi(app: FastifyInstance): Promise<void> {
   await app.register(yaml)
   await app.register(snapshotRoutes)
   await app.register(versionRoutes)
+  // Diffs, rollbacks, history, backups: answers 501 itself when services.history is absent.
+  await app.register(historyRoutes)
+  // Growth and inspect (trace/drift) set their own compilers and are registered by src/app.ts.
 }
