@@ -6,7 +6,7 @@
  * `standalone` flavour: additionally declares the built-in chains and writes what kube-proxy
  * installs outside its restore input (reference §15: jumps from the built-in chains, the
  * KUBE-PROXY-CANARY chains), so that a plain (flushing) `iptables-restore` on a bare node
- * reproduces the whole state.
+ * reproduces the whole state. nfacct matches are left out there (see withoutNfacct).
  */
 import type { FamilyPlan, RenderOptions, Segment, TableName } from '../types.js'
 
@@ -56,13 +56,26 @@ function hasKubeFirewall(fp: FamilyPlan): boolean {
   return fp.segments[0]?.filterChains.includes(':KUBE-FIREWALL - [0:0]') ?? false
 }
 
+/**
+ * nfacct counters are kernel objects kube-proxy finds (or not) on the node; iptables-restore
+ * cannot create them, and kube-proxy leaves the `-m nfacct` match out when the counter is absent
+ * (proxier.go checks the counter at each full sync). A bare node has none, so the standalone
+ * flavour renders those rules as kube-proxy would write them there: without the match.
+ */
+const NFACCT_MATCH = / -m nfacct --nfacct-name \S+/g
+
+function withoutNfacct(text: string): string {
+  return text.includes('nfacct') ? text.replace(NFACCT_MATCH, '') : text
+}
+
 /** Lines of one buffer over all segments, joined, in chunks of roughly `target` characters. */
-function* bufferChunks(segments: Segment[], buf: Buffer, target: number): Generator<string> {
+function* bufferChunks(segments: Segment[], buf: Buffer, target: number, standalone = false): Generator<string> {
   let acc = ''
   for (const seg of segments) {
     const lines = seg[buf]
     if (lines.length === 0) continue
-    acc += lines.join('\n') + '\n'
+    const text = lines.join('\n') + '\n'
+    acc += standalone ? withoutNfacct(text) : text
     if (acc.length >= target) {
       yield acc
       acc = ''
@@ -79,7 +92,7 @@ function* tableChunks(fp: FamilyPlan, table: TableName, standalone: boolean, tar
   yield head
   yield* bufferChunks(fp.segments, table === 'filter' ? 'filterChains' : 'natChains', target)
   if (standalone) yield builtinJumps(table, hasKubeFirewall(fp)).join('\n') + '\n'
-  yield* bufferChunks(fp.segments, table === 'filter' ? 'filterRules' : 'natRules', target)
+  yield* bufferChunks(fp.segments, table === 'filter' ? 'filterRules' : 'natRules', target, standalone)
   yield 'COMMIT\n'
 }
 
