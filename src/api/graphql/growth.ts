@@ -1,0 +1,219 @@
+/**
+ * GraphQL parity for growth and inspection (issue 5): growth series, namespace breakdown, top
+ * growers, projection; packet trace, drift and cleanup of a version. Thin like the REST routes:
+ * each resolver calls one GrowthServices/InspectServices method; validation errors carry the same
+ * pointers as problem+json (extensions.errors).
+ */
+import type { IResolvers } from 'mercurius'
+import { BadRequestError, DomainError } from '../../errors.js'
+import type { Family } from '../../planner/types.js'
+import type { Services, VersionRef } from '../../services/contract.js'
+import type { GrowthServices } from '../../services/growth.js'
+import type { InspectServices } from '../../services/inspect.js'
+import type { GraphQLContext } from './resolvers.js'
+
+export const typeDefs = /* GraphQL */ `
+  extend type Query {
+    """
+    Growth of a cluster over its versions, oldest first, from statistics stored at version
+    creation. from/to: a version number, an ISO 8601 time or a relative time like "-30d".
+    metrics: see growthMetrics (default rules, chains, kubeServicesRules, services, endpoints).
+    """
+    growth(cluster: String!, from: String, to: String, metrics: [String!]): GrowthReport!
+    "Metrics a growth query can ask for."
+    growthMetrics: [GrowthMetric!]!
+    "Per-namespace counts of the newest version at or before 'at' (default: latest)."
+    growthNamespaces(cluster: String!, at: String): NamespaceBreakdown!
+    "Namespaces that grew most between two times or versions; by: rules, chains, services, servicePorts, endpoints."
+    topGrowers(cluster: String!, from: String, to: String, by: String = "rules", limit: Int = 10): TopGrowers!
+    "When a metric crosses a threshold at the current rate (least squares over time)."
+    growthProjection(cluster: String!, metric: String = "kubeServicesRules", threshold: Float = 10000, from: String, to: String): Projection!
+    "Trace a new connection through a version's plan (version: a number or 'latest')."
+    trace(cluster: String!, version: String!, packet: PacketInput!): TraceResult!
+    "Compare a node's iptables-save output with a version's plan: stale, missing and changed, by Service."
+    drift(cluster: String!, version: String!, saveText: String!, family: String): DriftReport!
+    "Services that cannot be reached and traffic policies that drop, in a version."
+    cleanup(cluster: String!, version: String!): CleanupReport!
+  }
+
+  type GrowthMetric {
+    name: String!
+    description: String!
+    unit: String!
+  }
+
+  type GrowthPoint {
+    version: Int!
+    createdAt: String!
+    "metric name -> value (null where it does not apply, e.g. deltaRules of version 1)"
+    values: JSON!
+  }
+
+  type GrowthReport {
+    cluster: String!
+    metrics: [GrowthMetric!]!
+    points: [GrowthPoint!]!
+  }
+
+  type NamespaceCounts {
+    namespace: String
+    services: Int!
+    servicePorts: Int!
+    endpoints: Int!
+    chains: Int!
+    rules: Int!
+  }
+
+  type NamespaceBreakdown {
+    cluster: String!
+    version: Int
+    createdAt: String
+    namespaces: [NamespaceCounts!]!
+  }
+
+  type Grower {
+    namespace: String!
+    from: NamespaceCounts!
+    to: NamespaceCounts!
+    delta: NamespaceCounts!
+  }
+
+  type TopGrowers {
+    cluster: String!
+    by: String!
+    fromVersion: Int
+    toVersion: Int
+    fromTime: String
+    toTime: String
+    growers: [Grower!]!
+  }
+
+  type Projection {
+    cluster: String!
+    metric: String!
+    threshold: Float!
+    "projected, reached, never or insufficient-data"
+    status: String!
+    at: String
+    slopePerDay: Float
+    current: Float
+    r2: Float
+    points: Int!
+    message: String!
+  }
+
+  input PacketInput {
+    source: String!
+    destination: String!
+    port: Int!
+    protocol: String = "tcp"
+    nodeAddresses: [String!]
+  }
+
+  type TraceMatch {
+    table: String!
+    chain: String!
+    rule: String!
+  }
+
+  type TraceEndpoint {
+    endpoint: String!
+    probability: Float!
+  }
+
+  type TraceResult {
+    cluster: String!
+    version: Int!
+    family: String!
+    rulesMatched: [TraceMatch!]!
+    endpoints: [TraceEndpoint!]!
+    masqueraded: Boolean!
+    "DNAT, DROP, REJECT, ACCEPT or NONE"
+    verdict: String!
+    output: String!
+  }
+
+  type DriftReport {
+    cluster: String!
+    version: Int!
+    family: String!
+    inSync: Boolean!
+    summary: JSON!
+    "Per table: staleChains, missingChains, changedChains (with their stale and missing rules)."
+    tables: JSON!
+    services: JSON!
+    ignoredChains: JSON!
+  }
+
+  type CleanupReport {
+    cluster: String!
+    version: Int!
+    summary: JSON!
+    items: JSON!
+  }
+`
+
+class NotAvailableError extends DomainError {
+  constructor(what: string) {
+    super(501, 'Not Implemented', `${what} is not available in this deployment`)
+  }
+}
+
+function growth(ctx: GraphQLContext): GrowthServices {
+  const s = (ctx as unknown as { services: Services }).services.growth
+  if (!s) throw new NotAvailableError('growth')
+  return s
+}
+
+function inspect(ctx: GraphQLContext): InspectServices {
+  const s = (ctx as unknown as { services: Services }).services.inspect
+  if (!s) throw new NotAvailableError('inspect')
+  return s
+}
+
+function versionRef(v: string): VersionRef {
+  if (v === 'latest') return 'latest'
+  if (/^[1-9][0-9]{0,8}$/.test(v)) return Number(v)
+  throw new BadRequestError('version must be a positive version number or "latest"', [{ pointer: '/version', detail: 'expected 1, 2, 3… or latest' }])
+}
+
+function family(f: string | null | undefined): Family | undefined {
+  if (f === null || f === undefined) return undefined
+  if (f === 'IPv4' || f === 'IPv6') return f
+  throw new BadRequestError('family must be IPv4 or IPv6', [{ pointer: '/family', detail: 'expected IPv4 or IPv6' }])
+}
+
+type Args = Record<string, any>
+const opt = <T>(v: T | null | undefined): T | undefined => (v === null ? undefined : v)
+
+export const growthResolvers: IResolvers = {
+  Query: {
+    growth: (_root, a: Args, ctx) => growth(ctx).growth(a.cluster, { from: opt(a.from), to: opt(a.to), metrics: opt(a.metrics) }),
+    growthMetrics: (_root, _a, ctx) => [...growth(ctx).metrics()],
+    growthNamespaces: (_root, a: Args, ctx) => growth(ctx).namespaces(a.cluster, { at: opt(a.at) }),
+    topGrowers: (_root, a: Args, ctx) => growth(ctx).topGrowers(a.cluster, { from: opt(a.from), to: opt(a.to), by: opt(a.by), limit: opt(a.limit) }),
+    growthProjection: (_root, a: Args, ctx) =>
+      growth(ctx).projection(a.cluster, { metric: opt(a.metric), threshold: opt(a.threshold), from: opt(a.from), to: opt(a.to) }),
+    trace: (_root, a: Args, ctx) => {
+      const p = a.packet as Args
+      return inspect(ctx).trace(a.cluster, versionRef(a.version), {
+        source: p.source,
+        destination: p.destination,
+        port: p.port,
+        protocol: p.protocol ?? 'tcp',
+        ...(p.nodeAddresses ? { nodeAddresses: p.nodeAddresses } : {}),
+      })
+    },
+    drift: (_root, a: Args, ctx) => inspect(ctx).drift(a.cluster, versionRef(a.version), a.saveText, { family: family(a.family) }),
+    cleanup: (_root, a: Args, ctx) => inspect(ctx).cleanup(a.cluster, versionRef(a.version)),
+  },
+}
+
+/** Merges these resolvers into the app's (same shape as withHistoryResolvers). */
+export function withGrowthResolvers(base: IResolvers): IResolvers {
+  const merged: IResolvers = { ...base }
+  for (const [type, fields] of Object.entries(growthResolvers)) {
+    merged[type] = { ...((base[type] as object | undefined) ?? {}), ...(fields as object) } as never
+  }
+  return merged
+}
