@@ -8,13 +8,14 @@ import { DomainError } from '../../errors.js'
 import { isDatabaseUnavailable } from '../../plugins/app/problem.js'
 import type { Services } from '../../services/contract.js'
 import { loaders, resolvers } from './resolvers.js'
+import { typeDefs as growth, withGrowthResolvers } from './growth.js'
 import { typeDefs as history, withHistoryResolvers } from './history.js'
 import { typeDefs as cluster } from './types/cluster.js'
 import { typeDefs as query } from './types/query.js'
 import { typeDefs as scalars } from './types/scalars.js'
 import { typeDefs as version } from './types/version.js'
 
-export const schema = [scalars, query, cluster, version, history].join('\n')
+export const schema = [scalars, query, cluster, version, history, growth].join('\n')
 
 interface GraphQLErrorLike {
   message: string
@@ -43,7 +44,7 @@ export function formatError(error: GraphQLErrorLike, log: FastifyInstance['log']
 export default async function graphqlApi(app: FastifyInstance, opts: { services: Services; graphiql: boolean }): Promise<void> {
   await app.register(mercurius, {
     schema,
-    resolvers: withHistoryResolvers(resolvers),
+    resolvers: withGrowthResolvers(withHistoryResolvers(resolvers)),
     loaders,
     graphiql: opts.graphiql,
     // Deeply nested queries (version.source.source...) are bounded.
