@@ -141,10 +141,10 @@ async function sweep(client: pg.PoolClient, table: 'objects' | 'segments', owner
   return res.rowCount ?? 0
 }
 
-/** The configured policy, applied to every cluster (actor `retention`). */
-export async function sweepRetention(pool: pg.Pool, policy: RetentionPolicy, now = new Date()): Promise<PruneResult[]> {
+/** The configured policy, applied to every cluster (or those in `only`), as actor `retention`. */
+export async function sweepRetention(pool: pg.Pool, policy: RetentionPolicy, now = new Date(), only?: readonly string[]): Promise<PruneResult[]> {
   if (!policyIsActive(policy)) return []
-  const clusters = await pool.query<{ name: string }>('SELECT name FROM clusters ORDER BY name')
+  const clusters = await pool.query<{ name: string }>('SELECT name FROM clusters WHERE ($1::text[] IS NULL OR name = ANY($1)) ORDER BY name', [only ?? null])
   const olderThan = policy.keepDays === undefined ? undefined : new Date(now.getTime() - policy.keepDays * 86_400_000).toISOString()
   const results: PruneResult[] = []
   for (const { name } of clusters.rows) {

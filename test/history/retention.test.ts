@@ -106,12 +106,13 @@ describe('retention policy from the environment', () => {
   it('a sweep prunes every cluster by count and age, as actor "retention"', async () => {
     const cluster = uniqueName('hsweep')
     await seed(cluster, '10.9.0')
-    const results = await sweepRetention(t.db.pool, { keepVersions: 3, intervalSeconds: 0 })
+    // Scoped to this test's cluster: test files share the database.
+    const results = await sweepRetention(t.db.pool, { keepVersions: 3, intervalSeconds: 0 }, new Date(), [cluster])
     const mine = results.find((r) => r.cluster === cluster)
     expect(mine?.pruned).toEqual([1, 2])
     // 1 day from now, every version is "older than 0 days" except the latest, which stays.
     const later = new Date(Date.now() + 86_400_000 * 2)
-    await sweepRetention(t.db.pool, { keepDays: 1, intervalSeconds: 0 }, later)
+    await sweepRetention(t.db.pool, { keepDays: 1, intervalSeconds: 0 }, later, [cluster])
     expect(await numbers(cluster)).toEqual([5])
     const events = (await t.app.inject({ method: 'GET', url: `/v1/clusters/${cluster}/history?type=versions.pruned`, headers: as(ADMIN) })).json().items
     expect(events.map((e: { actor: string }) => e.actor)).toEqual(['retention', 'retention'])
