@@ -73,6 +73,36 @@ describe('authentication', () => {
     const entries = logLines.map((l) => JSON.parse(l) as Record<string, unknown>)
     expect(entries.some((e) => e.reqId === 'trace-me-123')).toBe(true)
   })
+
+  it('logs 5xx with request headers, Authorization redacted, and answers a generic problem', async () => {
+    const lines: string[] = []
+    const capture = new Writable({
+      write(chunk, _enc, done) {
+        lines.push(...chunk.toString().split('\n').filter(Boolean))
+        done()
+      },
+    })
+    const { buildApp, REDACT_PATHS } = await import('../../src/app.js')
+    const { defaultConfig } = await import('../../src/config.js')
+    const logger = pino({ level: 'info', redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, capture)
+    const app = await buildApp({ config: defaultConfig({ tokens, rateLimit: null }), services: t.services, logger })
+    // A route that fails the way a bug would: the error handler must not leak it.
+    app.get('/boom', async () => {
+      throw new Error('secret internals: table xyz is on fire')
+    })
+    try {
+      const res = await app.inject({ method: 'GET', url: '/boom', headers: bearer(WRITE) })
+      expect(res.statusCode).toBe(500)
+      expect(res.json()).toMatchObject({ status: 500, detail: 'Internal Server Error' })
+      expect(res.body).not.toContain('on fire')
+      const failure = lines.map((l) => JSON.parse(l)).find((e) => e.msg === 'request failed')
+      expect(failure?.err?.message).toContain('on fire')
+      expect(failure?.request?.headers?.authorization).toBe('[redacted]')
+      expect(lines.join('\n')).not.toContain(WRITE)
+    } finally {
+      await app.close()
+    }
+  })
 })
 
 describe('rate limits', () => {

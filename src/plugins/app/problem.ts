@@ -127,7 +127,8 @@ async function problemPlugin(app: FastifyInstance): Promise<void> {
   app.setErrorHandler((error, request, reply) => {
     const problem = toProblem(request, error)
     if (problem.status >= 500) {
-      request.log.error({ err: error, method: request.method, url: request.url }, 'request failed')
+      // Full request context for the operator; secrets are removed by the logger's redact paths.
+      request.log.error({ err: error, request: { method: request.method, url: request.url, headers: request.headers } }, 'request failed')
     } else {
       request.log.info({ status: problem.status, detail: problem.detail }, 'client error')
     }
