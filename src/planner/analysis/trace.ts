@@ -67,12 +67,11 @@ class Tracer {
   readonly outputs: string[] = []
   readonly endpoints: TraceEndpoint[] = []
   masq = false
-  private readonly parsed = new Map<string, ParsedRule>()
-
   constructor(
     private readonly lookup: ChainLookup,
     private readonly family: Family,
     private readonly local: Set<string>,
+    private readonly parsed: Map<string, ParsedRule> = new Map(),
   ) {}
 
   private parse(text: string): ParsedRule {
@@ -210,10 +209,17 @@ function validatePacket(pkt: TracePacket): void {
 }
 
 /** Traces over any chain source (a plan, or a node's dump). */
-export function traceChains(lookup: ChainLookup, family: Family, packet: TracePacket, nodeAddresses: readonly string[], natEntry = 'KUBE-SERVICES'): TraceResult {
+export function traceChains(
+  lookup: ChainLookup,
+  family: Family,
+  packet: TracePacket,
+  nodeAddresses: readonly string[],
+  natEntry = 'KUBE-SERVICES',
+  parseCache?: Map<string, ParsedRule>,
+): TraceResult {
   validatePacket(packet)
   const local = new Set(['127.0.0.1', '::1', ...nodeAddresses.map(canonicalIP)])
-  const tracer = new Tracer(lookup, family, local)
+  const tracer = new Tracer(lookup, family, local, parseCache)
   const pkt: Pkt = { ...packet, source: canonicalIP(packet.source), destination: canonicalIP(packet.destination), protocol: packet.protocol.toLowerCase() }
   tracer.run('nat', natEntry, pkt, 1)
   const dnat = tracer.endpoints.length > 0
@@ -232,9 +238,15 @@ export function traceChains(lookup: ChainLookup, family: Family, packet: TracePa
   return { rulesMatched: tracer.matches, endpoints: tracer.endpoints, masqueraded: tracer.masq, verdict, output: tracer.outputs.join(', ') }
 }
 
+// Plans are immutable: their chain tables and parsed rules are kept while the plan object lives,
+// so repeated traces of one version (a loaded/cached plan) skip re-parsing KUBE-SERVICES.
+const planCache = new WeakMap<FamilyPlan, { tables: ReturnType<typeof tablesOfPlan>; parsed: Map<string, ParsedRule> }>()
+
 export function trace(plan: FamilyPlan, packet: TracePacket, nodeAddresses: readonly string[]): TraceResult {
-  const tables = tablesOfPlan(plan)
-  return traceChains((t, c) => tables[t].chains.get(c)?.rules, plan.family, packet, nodeAddresses)
+  let cached = planCache.get(plan)
+  if (!cached) planCache.set(plan, (cached = { tables: tablesOfPlan(plan), parsed: new Map() }))
+  const { tables, parsed } = cached
+  return traceChains((t, c) => tables[t].chains.get(c)?.rules, plan.family, packet, nodeAddresses, 'KUBE-SERVICES', parsed)
 }
 
 /** Traces a node's `iptables-save` dump, entering nat at PREROUTING as the kernel does. */
