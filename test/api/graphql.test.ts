@@ -79,12 +79,19 @@ describe('graphql', () => {
     const large = uniqueName('n8')
     for (let i = 0; i < 2; i++) await ingest(small, smallEnvelope({ port: 200 + i }))
     for (let i = 0; i < 8; i++) await ingest(large, smallEnvelope({ port: 300 + i }))
+    // Rollbacks give versions a `source`, resolved through the batching loader: one rollback in
+    // the small cluster, four in the large one, and still the same number of statements.
+    const history = t.services.history!
+    await history.rollback({ cluster: small, toVersion: 1, reason: 'bench', actor: 'test' })
+    for (const v of [1, 2, 3, 4]) await history.rollback({ cluster: large, toVersion: v, reason: 'bench', actor: 'test' })
     const query = (c: string) => `{ cluster(name: "${c}") { versions(limit: 50) { items {
       version createdAt counts { services servicePorts endpoints scriptBytes }
       plan { scriptBytes families { family tables { table chains rules } } }
-      source { version } } } } }`
+      source { version counts { services } } } } } }`
     const a = await statementsFor(query(small))
     const b = await statementsFor(query(large))
+    const sources = (await gql(query(large))).body.data.cluster.versions.items.filter((v: { source: unknown }) => v.source !== null)
+    expect(sources.map((v: { source: { version: number } }) => v.source.version)).toEqual([4, 3, 2, 1])
     expect(a).toBeGreaterThan(0)
     expect(b).toBe(a)
   })
