@@ -9,6 +9,8 @@ import { randomUUID } from 'node:crypto'
 import type { Config } from './config.js'
 import graphqlApi from './api/graphql/index.js'
 import opsRoutes from './api/ops.js'
+import growthRoutes from './api/rest/growth/index.js'
+import inspectRoutes from './api/rest/inspect/index.js'
 import restApi from './api/rest/index.js'
 import auth from './plugins/app/auth.js'
 import metrics from './plugins/app/metrics.js'
@@ -88,6 +90,9 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   // routes
   await app.register(opsRoutes)
   await app.register(restApi, { prefix: '/v1' })
+  // Growth and inspect (trace/drift/cleanup): own encapsulated scopes (zod compilers, text/plain drift bodies).
+  await app.register(growthRoutes, { prefix: '/v1' })
+  await app.register(inspectRoutes, { prefix: '/v1' })
   // The small UI at /ui (static files; its API calls carry the user's token).
   await app.register(uiPlugin)
   await app.register(graphqlApi, { services, graphiql: config.graphiql })
