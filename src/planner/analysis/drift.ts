@@ -90,9 +90,20 @@ interface Side {
   services: Array<string | undefined>
 }
 
+// Plans are immutable: their canonical rule texts are kept while the plan object lives, so
+// repeated drift checks of one (cached) version only parse the node's side.
+const canonicalCache = new WeakMap<FamilyPlan, { tables: Record<TableName, PlanTable>; canonical: Map<string, string> }>()
+
 export function drift(plan: FamilyPlan, saveText: string): DriftReport {
   const dump = parseSave(saveText)
-  const planTables = tablesOfPlan(plan)
+  let cached = canonicalCache.get(plan)
+  if (!cached) canonicalCache.set(plan, (cached = { tables: tablesOfPlan(plan), canonical: new Map() }))
+  const planTables = cached.tables
+  const canonicalOfPlan = (r: string) => {
+    let c = cached.canonical.get(r)
+    if (c === undefined) cached.canonical.set(r, (c = canonicalRule(r, { family: plan.family })))
+    return c
+  }
   const report: DriftReport = {
     family: plan.family,
     inSync: true,
@@ -102,7 +113,7 @@ export function drift(plan: FamilyPlan, saveText: string): DriftReport {
     ignoredChains: [],
   }
   for (const t of TABLES) {
-    report.tables[t] = driftTable(plan, planTables[t], getTable(dump, t), report.ignoredChains)
+    report.tables[t] = driftTable(plan, planTables[t], getTable(dump, t), report.ignoredChains, canonicalOfPlan)
   }
   for (const tbl of dump.tables) {
     if (TABLES.includes(tbl.name as TableName)) continue
@@ -114,7 +125,13 @@ export function drift(plan: FamilyPlan, saveText: string): DriftReport {
 
 const emptyTable = (): TableDrift => ({ staleChains: [], missingChains: [], changedChains: [] })
 
-function driftTable(plan: FamilyPlan, planTable: PlanTable, node: SavedTable | undefined, ignored: DriftReport['ignoredChains']): TableDrift {
+function driftTable(
+  plan: FamilyPlan,
+  planTable: PlanTable,
+  node: SavedTable | undefined,
+  ignored: DriftReport['ignoredChains'],
+  canonicalOfPlan: (rule: string) => string,
+): TableDrift {
   const out = emptyTable()
   const family = plan.family
   const chainService = (name: string) => {
@@ -142,7 +159,7 @@ function driftTable(plan: FamilyPlan, planTable: PlanTable, node: SavedTable | u
       out.missingChains.push({ chain: name, ...(service ? { service } : {}), rules: pc.rules.length })
       continue
     }
-    const planSide: Side = { raw: pc.rules, canonical: pc.rules.map((r) => canonicalRule(r, { family })), services: [] }
+    const planSide: Side = { raw: pc.rules, canonical: pc.rules.map(canonicalOfPlan), services: [] }
     const saved = nodeRules.get(name) ?? []
     const nodeSide: Side = { raw: saved.map((r) => r.text), canonical: saved.map((r) => canonicalSavedRule(r, family)), services: [] }
     const d = compareChain(planSide, nodeSide, service, family)
