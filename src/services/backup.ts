@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url'
 import type pg from 'pg'
 import { BadRequestError, NotFoundError, UnprocessableError } from '../errors.js'
 import { plan, renderRestoreChunks, toEnvelope } from '../planner/index.js'
+import type { Plan } from '../planner/types.js'
 import { canonicalJson, sha256Hex } from '../store/canonical.js'
 import { BACKUP_CHUNK_BYTES, completeBackup, findBackup, insertBackup, insertBackupChunk, listBackupRows, readBackupChunks, type BackupMeta } from '../store/backups.js'
 import { insertHistoryEvent } from '../store/history.js'
@@ -76,8 +77,20 @@ async function snapshotText(client: pg.PoolClient, snapshotId: number): Promise<
   return Buffer.from(`{"proxy":${canonicalJson(s.proxy)},"resources":{"apiVersion":"v1","items":[${s.items.join(',')}],"kind":"List"}}`)
 }
 
-async function restoreText(client: pg.PoolClient, planId: number, index: number): Promise<Buffer> {
-  const { plan: p } = await loadPlan(client, planId)
+/**
+ * The last plan loaded, kept for the next file: a version's families are consecutive files,
+ * and rollbacks make neighbouring versions share a plan. One entry bounds the memory.
+ */
+function planLoader(client: pg.PoolClient): (planId: number) => Promise<Plan> {
+  let last: { id: number; plan: Promise<Plan> } | undefined
+  return (planId) => {
+    if (last?.id !== planId) last = { id: planId, plan: loadPlan(client, planId).then((l) => l.plan) }
+    return last.plan
+  }
+}
+
+async function restoreText(load: (planId: number) => Promise<Plan>, planId: number, index: number): Promise<Buffer> {
+  const p = await load(planId)
   const parts: Buffer[] = []
   for (const chunk of renderRestoreChunks(p.families[index]!)) parts.push(Buffer.from(chunk))
   return Buffer.concat(parts)
@@ -91,14 +104,17 @@ async function archiveContent(client: pg.PoolClient, cluster: string, numbers: n
   const rows = await findVersions(client, numbers.map((version) => ({ cluster, version })))
   const versions: ManifestVersion[] = []
   const files: ArchiveFile[] = []
+  const load = planLoader(client)
   for (const row of rows) {
     if (!row) throw new Error('version vanished inside a repeatable-read transaction')
     const s = row.summary
     const n = s.version
     const familyCount = Object.keys(s.counts.families).length || 1
     const restore = Array.from({ length: familyCount }, (_, i) => restorePath(n, i))
-    restore.forEach((path, i) => files.push({ path, content: () => restoreText(client, row.planId, i) }))
-    files.push({ path: `versions/${n}/snapshot.json`, content: () => snapshotText(client, row.snapshotId) })
+    const own: ArchiveFile[] = restore.map((path, i) => ({ path, content: () => restoreText(load, row.planId, i) }))
+    own.push({ path: `versions/${n}/snapshot.json`, content: () => snapshotText(client, row.snapshotId) })
+    // Versions in numeric order, each version's files by name (a fixed order: same bytes).
+    files.push(...own.sort((x, y) => (x.path < y.path ? -1 : 1)))
     versions.push({
       version: n,
       kind: s.kind,
