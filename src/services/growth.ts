@@ -393,7 +393,8 @@ export function createGrowthServices(db: PgQueryable, opts: GrowthOptions = {}):
         return value === null ? [] : [{ at: row.createdAt, value, version: row.version }]
       })
       const p = project(points, threshold, now())
-      const spanMs = points.length ? points[points.length - 1]!.at.getTime() - points[0]!.at.getTime() : 0
+      const times = points.map((x) => x.at.getTime())
+      const spanMs = times.length ? Math.max(...times) - Math.min(...times) : 0
       return { cluster: c.name, metric, threshold, ...p, message: describe(metric, threshold, p, spanMs) }
     },
   }
