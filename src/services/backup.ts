@@ -26,7 +26,7 @@ import { insertHistoryEvent } from '../store/history.js'
 import { loadPlan, putPlan } from '../store/plans.js'
 import { loadSnapshot, putSnapshot } from '../store/snapshots.js'
 import { findVersions, insertVersion, lockCluster } from '../store/versions.js'
-import type { Page } from './contract.js'
+import type { Page, VersionCounts } from './contract.js'
 import { canonicalSnapshot, planContent, versionCounts } from './content.js'
 import { chunker, packArchive, readArchive, type ArchiveFile, type Manifest, type ManifestVersion, type VerifiedArchive } from './backup-archive.js'
 import { clampLimit, decodeCursor, encodeCursor, inTransaction, requireCluster } from './history-db.js'
@@ -261,25 +261,31 @@ export async function importBackup(pool: pg.Pool, input: ImportInput & { limits:
   const m = archive.manifest
   const ordered = [...m.versions].sort((a, b) => a.version - b.version)
   return inTransaction(pool, async (client) => {
-    const cluster = await lockCluster(client, input.cluster)
-    const out: ImportResult['versions'] = []
+    // Content first (planning is the slow part), the cluster row lock last and briefly — as
+    // ingest does — so an import does not hold up the cluster's ingests while it re-plans.
+    const prepared: Array<{ v: ManifestVersion; snapshotId: number; planId: number; counts: VersionCounts }> = []
     const replanned: number[] = []
     for (const [i, v] of ordered.entries()) {
       const p = planArchived(archive, v, i)
       if (p.replanned) replanned.push(v.version)
       const snap = await putSnapshot(client, p.snapshot)
       const stored = await putPlan(client, planContent(p.planned))
+      prepared.push({ v, snapshotId: snap.id, planId: stored.id, counts: versionCounts(p.planned) })
+    }
+    const cluster = await lockCluster(client, input.cluster)
+    const out: ImportResult['versions'] = []
+    for (const p of prepared) {
       const number = await insertVersion(client, {
         clusterId: cluster.id,
         kind: 'import',
         actor: input.actor,
-        reason: importReason(m, v, archive.sha256),
+        reason: importReason(m, p.v, archive.sha256),
         sourceVersion: null,
-        snapshotId: snap.id,
-        planId: stored.id,
-        counts: versionCounts(p.planned),
+        snapshotId: p.snapshotId,
+        planId: p.planId,
+        counts: p.counts,
       })
-      out.push({ version: number, archivedVersion: v.version })
+      out.push({ version: number, archivedVersion: p.v.version })
     }
     const known = await client.query<{ id: string }>("SELECT id FROM backups WHERE sha256 = decode($1, 'hex') ORDER BY created_at LIMIT 1", [archive.sha256])
     await insertHistoryEvent(client, {
