@@ -87,6 +87,9 @@ describe('ingest', () => {
     const cases: Array<[string, string, number]> = [
       ['{"proxy": ', 'application/json', 400],
       ['a: [unclosed', 'application/yaml', 400],
+      // Found by the fuzz test: parses, but the alias cannot be resolved when building values.
+      ['*a', 'text/yaml', 400],
+      ['a: &x [*x, *x]\nb: *y', 'application/yaml', 400],
       ['just text', 'text/plain', 415],
       ['<xml/>', 'application/xml', 415],
       ['"a string"', 'application/json', 400],

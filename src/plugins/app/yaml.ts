@@ -25,7 +25,16 @@ export function parseYaml(text: string): unknown {
         { pointer: list.length > 1 ? `/${index}` : '', detail: error.code },
       ])
     }
-    const value = doc.toJS({ maxAliasCount: 100 })
+    let value: unknown
+    try {
+      value = doc.toJS({ maxAliasCount: 100 })
+    } catch (err) {
+      // Parsing succeeded but building values failed: an unresolved alias, or too many alias
+      // expansions. Both are the document's fault.
+      throw new BadRequestError(`malformed YAML in document ${index}: ${(err as Error).message.trim()}`, [
+        { pointer: list.length > 1 ? `/${index}` : '', detail: 'unresolvable document' },
+      ])
+    }
     // Empty documents (a trailing `---`) carry nothing.
     if (value !== null && value !== undefined) values.push(value)
   }
