@@ -42,7 +42,8 @@ function sortKeys(_key: string, value: unknown): unknown {
     if (i > 0 && keys[i - 1]! > keys[i]!) sorted = false
   }
   if (sorted) return value
-  const out: Record<string, unknown> = {}
+  // Null prototype: a "__proto__" key (JSON.parse makes it an own property) must stay a key.
+  const out = Object.create(null) as Record<string, unknown>
   for (const k of keys.sort()) out[k] = obj[k]
   return out
 }

@@ -9,6 +9,7 @@
  */
 import type { PlanWarning } from '../planner/types.js'
 import type { ClusterSummary, VersionCounts, VersionKind, VersionSummary } from '../services/contract.js'
+import type { PrismaClient } from '../generated/prisma/client.js'
 import { num, type Queryable } from './db.js'
 
 export interface LockedCluster {
@@ -149,18 +150,20 @@ export async function findCluster(db: Queryable, name: string): Promise<LockedCl
   return res.rows[0] ? { id: res.rows[0].id, lastVersion: res.rows[0].last_version } : null
 }
 
-/** Clusters by name, after `after` (exclusive). */
-export async function listClusterRows(db: Queryable, limit: number, after: string | null): Promise<ClusterSummary[]> {
-  const res = await db.query<{ name: string; created_at: Date; last_version: number }>(
-    `SELECT name, created_at, last_version FROM clusters WHERE ($1::text IS NULL OR name > $1) ORDER BY name LIMIT $2`,
-    [after, limit],
-  )
+/** Clusters by name, after `after` (exclusive): an ordinary query, so through Prisma. */
+export async function listClusterRows(prisma: PrismaClient, limit: number, after: string | null): Promise<ClusterSummary[]> {
+  const rows = await prisma.cluster.findMany({
+    where: after === null ? {} : { name: { gt: after } },
+    orderBy: { name: 'asc' },
+    take: limit,
+    select: { name: true, createdAt: true, lastVersion: true },
+  })
   // Numbers are gap-free and versions are never deleted, so last_version is also the count.
-  return res.rows.map((r) => ({
+  return rows.map((r) => ({
     name: r.name,
-    createdAt: r.created_at.toISOString(),
-    latestVersion: r.last_version === 0 ? null : r.last_version,
-    versions: r.last_version,
+    createdAt: r.createdAt.toISOString(),
+    latestVersion: r.lastVersion === 0 ? null : r.lastVersion,
+    versions: r.lastVersion,
   }))
 }
 
