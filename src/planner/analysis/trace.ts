@@ -133,18 +133,39 @@ interface Pkt {
   destination: string
   port: number
   protocol: string
+  src: Addr | null
+  dst: Addr | null
 }
 
-function addressMatches(m: AddrMatch, ip: string): boolean {
-  let hit = false
-  try {
-    const addr = ipaddr.parse(ip)
-    const [net, len] = ipaddr.parseCIDR(m.value)
-    hit = addr.kind() === net.kind() && addr.match(net, len)
-  } catch {
-    hit = false
+type Addr = ipaddr.IPv4 | ipaddr.IPv6
+const cidrCache = new WeakMap<AddrMatch, [Addr, number] | null>()
+
+/** The rule's CIDR, parsed once per (cached) parsed rule. */
+function cidrOf(m: AddrMatch): [Addr, number] | null {
+  let c = cidrCache.get(m)
+  if (c === undefined) {
+    try {
+      c = ipaddr.parseCIDR(m.value)
+    } catch {
+      c = null
+    }
+    cidrCache.set(m, c)
   }
+  return c
+}
+
+function addressMatches(m: AddrMatch, addr: Addr | null): boolean {
+  const c = cidrOf(m)
+  const hit = addr !== null && c !== null && addr.kind() === c[0].kind() && addr.match(c)
   return hit !== m.negated
+}
+
+function parseAddr(ip: string): Addr | null {
+  try {
+    return ipaddr.parse(ip)
+  } catch {
+    return null
+  }
 }
 
 function portMatches(spec: string, port: number): boolean {
@@ -159,8 +180,8 @@ function portMatches(spec: string, port: number): boolean {
 const STATEFUL = new Set(['mark', 'conntrack', 'state', 'connmark'])
 
 function ruleMatches(r: ParsedRule, pkt: Pkt, local: Set<string>): boolean {
-  if (r.source && !addressMatches(r.source, pkt.source)) return false
-  if (r.destination && !addressMatches(r.destination, pkt.destination)) return false
+  if (r.destination && !addressMatches(r.destination, pkt.dst)) return false
+  if (r.source && !addressMatches(r.source, pkt.src)) return false
   if (r.protocol && (r.protocol.value === pkt.protocol) === r.protocol.negated) return false
   for (const m of r.matches) {
     if (STATEFUL.has(m.name)) return false
@@ -220,10 +241,13 @@ export function traceChains(
   validatePacket(packet)
   const local = new Set(['127.0.0.1', '::1', ...nodeAddresses.map(canonicalIP)])
   const tracer = new Tracer(lookup, family, local, parseCache)
-  const pkt: Pkt = { ...packet, source: canonicalIP(packet.source), destination: canonicalIP(packet.destination), protocol: packet.protocol.toLowerCase() }
+  const source = canonicalIP(packet.source)
+  const destination = canonicalIP(packet.destination)
+  const pkt: Pkt = { ...packet, source, destination, protocol: packet.protocol.toLowerCase(), src: parseAddr(source), dst: parseAddr(destination) }
   tracer.run('nat', natEntry, pkt, 1)
   const dnat = tracer.endpoints.length > 0
-  const filterPkt = dnat ? { ...pkt, destination: hostOf(tracer.endpoints[0]!.endpoint) } : pkt
+  const dnatHost = dnat ? canonicalIP(hostOf(tracer.endpoints[0]!.endpoint)) : ''
+  const filterPkt = dnat ? { ...pkt, destination: dnatHost, dst: parseAddr(dnatHost) } : pkt
   for (const c of FILTER_CHAINS) tracer.run('filter', c, filterPkt, 1)
   const verdicts = tracer.outputs.filter((o) => o === 'DROP' || o === 'REJECT' || o === 'ACCEPT')
   const verdict: Verdict = verdicts.includes('DROP')
