@@ -9,6 +9,7 @@ import { PrismaPg } from '@prisma/adapter-pg'
 import pg from 'pg'
 import { PrismaClient } from '../generated/prisma/client.js'
 import { startEmbedded, type EmbeddedServer } from './embedded.js'
+import { isUnavailable } from './errors.js'
 import { migrate } from './migrate.js'
 
 export interface DbLogger {
@@ -28,6 +29,11 @@ export interface OpenDatabaseOptions {
   poolSize?: number
   /** Apply pending migrations at open (default true). */
   migrate?: boolean
+  /**
+   * How long to keep retrying while PostgreSQL is not reachable yet at start (default 30 s):
+   * containers start together and the database is often a few seconds behind.
+   */
+  startupTimeoutMs?: number
 }
 
 export interface Database {
@@ -54,6 +60,7 @@ export async function openDatabase(opts: OpenDatabaseOptions = {}): Promise<Data
   // the process. The pool drops the client and the next query reconnects.
   pool.on('error', (err) => opts.logger?.warn({ err: err.message }, 'idle PostgreSQL connection lost'))
   try {
+    await waitForDatabase(pool, opts.startupTimeoutMs ?? 30_000, opts.logger)
     if (opts.migrate !== false) await migrate(pool, { logger: opts.logger })
   } catch (err) {
     await pool.end().catch(() => {})
@@ -73,5 +80,19 @@ export async function openDatabase(opts: OpenDatabaseOptions = {}): Promise<Data
       await pool.end().catch(() => {})
       await embedded?.stop()
     },
+  }
+}
+
+async function waitForDatabase(pool: pg.Pool, timeoutMs: number, logger?: DbLogger): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await pool.query('SELECT 1')
+      return
+    } catch (err) {
+      if (!isUnavailable(err) || Date.now() >= deadline) throw err
+      logger?.warn({ attempt, err: (err as Error).message }, 'PostgreSQL not reachable yet; retrying')
+      await new Promise((r) => setTimeout(r, Math.min(2_000, 200 * attempt)))
+    }
   }
 }

@@ -76,3 +76,27 @@ describe('database outages', () => {
     expect((await services.readiness()).ok).toBe(true)
   })
 })
+
+describe('start-up', () => {
+  it('waits for a PostgreSQL that comes up after the process', async () => {
+    const url = new URL(testDatabaseUrl())
+    const late = new Relay(await freePort(), { host: url.hostname, port: Number(url.port || 5432) })
+    url.hostname = '127.0.0.1'
+    url.port = String(late.port)
+    const opening = openDatabase({ databaseUrl: url.toString(), poolSize: 2, startupTimeoutMs: 20_000 })
+    await new Promise((r) => setTimeout(r, 700))
+    await late.start()
+    const lateDb = await opening
+    try {
+      expect((await createServices(lateDb).readiness()).ok).toBe(true)
+    } finally {
+      await lateDb.close()
+      await late.cut()
+    }
+  })
+
+  it('gives up with the connection error after startupTimeoutMs', async () => {
+    const port = await freePort()
+    await expect(openDatabase({ databaseUrl: `postgresql://postgres@127.0.0.1:${port}/none`, startupTimeoutMs: 300 })).rejects.toThrow(/ECONNREFUSED/)
+  })
+})
