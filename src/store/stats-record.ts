@@ -6,7 +6,7 @@
  * _total), folded into one row per version; the per-namespace breakdown is counted here from the
  * plan's service segments. Computed once, at version creation, so growth never re-plans.
  */
-import { deltaSize } from '../planner/analysis/minimal.js'
+import { chainLines, chainOfLine, declaredName, isServiceChain, pairSegments } from '../planner/analysis/model.js'
 import { planStats, type PlanStats } from '../planner/analysis/stats.js'
 import type { FamilyPlan, Plan } from '../planner/types.js'
 import type { Queryable as PgQueryable } from './db.js'
@@ -52,6 +52,56 @@ export function namespaceCounts(plan: Plan): Record<string, NamespaceCounts> {
   return out
 }
 
+/**
+ * Rules and bytes of the minimal `--noflush` restore from `a` to `b` — the same numbers as the
+ * analysis engine's deltaSize (src/planner/analysis/minimal.ts; test/growth/stats-record.test.ts
+ * checks they agree), counted line by line instead of building the restore text, and without
+ * deltaSize's full-script byte count of `b` (the `_total` side, which the row already has as
+ * scriptBytes). The lines counted follow minimal.ts's buildDelta, i.e. kube-proxy's partial
+ * sync (KEP-3453): filter whole; nat fixed chains whole; changed/added service chains; stale
+ * service chains flushed and deleted. Ingest runs this on every version, so it must stay cheap.
+ */
+export function deltaCounts(a: FamilyPlan, b: FamilyPlan): { rules: number; bytes: number } {
+  const pairs = pairSegments(a, b)
+  const rewrite = new Set<number>([...pairs.added, ...pairs.changed.map(([, j]) => j)])
+  b.segments.forEach((s, j) => {
+    if (!s.service) rewrite.add(j)
+  })
+  const inB = new Set<string>()
+  for (const j of rewrite) for (const c of chainLines(b.segments[j]!, 'nat')) inB.add(declaredName(c))
+  let staleBytes = 0
+  for (const i of [...pairs.removed, ...pairs.changed.map(([i]) => i)]) {
+    for (const c of chainLines(a.segments[i]!, 'nat')) {
+      const name = declaredName(c)
+      if (isServiceChain(name) && !inB.has(name)) {
+        // `:NAME - [0:0]` and `-X NAME`, each with its newline
+        staleBytes += Buffer.byteLength(name) * 2 + ':'.length + ' - [0:0]'.length + '-X '.length + 2
+      }
+    }
+  }
+  let rules = 0
+  let bytes = '*filter\nCOMMIT\n*nat\nCOMMIT\n'.length + staleBytes
+  const add = (lines: readonly string[]) => {
+    for (const l of lines) {
+      bytes += Buffer.byteLength(l) + 1
+      if (l.startsWith('-A ')) rules++
+    }
+  }
+  b.segments.forEach((s, j) => {
+    add(s.filterChains)
+    add(s.filterRules)
+    if (rewrite.has(j)) {
+      add(s.natChains)
+      add(s.natRules)
+    } else {
+      // An unchanged service's rules in chains it does not own (KUBE-SERVICES, KUBE-NODEPORTS):
+      // a service segment owns exactly its service chains, so a prefix test replaces the set.
+      add(s.natRules.filter((r) => !isServiceChain(chainOfLine(r))))
+    }
+  })
+  return { rules, bytes }
+}
+
 function emptyFamily(family: FamilyPlan['family']): FamilyPlan {
   return { family, segments: [] }
 }
@@ -81,7 +131,7 @@ export function computeVersionStats(plan: Plan, previous: Plan | null): Computed
     deltaBytes = 0
     for (const fp of plan.families) {
       const before = previous.families.find((p) => p.family === fp.family) ?? emptyFamily(fp.family)
-      const d = deltaSize(before, fp)
+      const d = deltaCounts(before, fp)
       deltaRules += d.rules
       deltaBytes += d.bytes
     }
@@ -125,9 +175,24 @@ export interface NewVersionFacts {
  * version row. Pass the transaction's client so the statistics commit or roll back with the
  * version itself. Cost: planStats (string scans) plus, for the delta, loading the previous plan.
  */
+/**
+ * The last plans this process recorded, by plan id (content-addressed, so an id always means the
+ * same plan): the next version of the same cluster then finds its "previous" here instead of
+ * loading 10k services' segments back from PostgreSQL. Two entries: enough for back-to-back
+ * ingests of a cluster, small enough not to pin large plans in memory.
+ */
+const recentPlans = new Map<string, Plan>()
+const RECENT_PLANS = 2
+
+function remember(planId: string, plan: Plan): void {
+  recentPlans.delete(planId)
+  recentPlans.set(planId, plan)
+  while (recentPlans.size > RECENT_PLANS) recentPlans.delete(recentPlans.keys().next().value!)
+}
+
 export async function recordVersionStats(db: Queryable, facts: NewVersionFacts): Promise<void> {
   const { rows } = await db.query(
-    `SELECT v.id, v.created_at, pv.plan_id AS prev_plan_id FROM versions v
+    `SELECT v.id, v.created_at, v.plan_id, pv.plan_id AS prev_plan_id FROM versions v
        LEFT JOIN versions pv ON pv.cluster_id = v.cluster_id AND pv.number = v.number - 1
       WHERE v.cluster_id = $1 AND v.number = $2`,
     [facts.clusterId, facts.number],
@@ -135,8 +200,11 @@ export async function recordVersionStats(db: Queryable, facts: NewVersionFacts):
   const row = rows[0]
   if (!row) throw new Error(`recordVersionStats: version ${facts.number} of cluster id ${facts.clusterId} not found`)
   let previous = facts.previous
-  if (previous === undefined) previous = row.prev_plan_id === null ? null : (await loadPlan(db as PgQueryable, Number(row.prev_plan_id))).plan
+  if (previous === undefined && row.prev_plan_id === null) previous = null
+  if (previous === undefined) previous = recentPlans.get(String(row.prev_plan_id))
+  if (previous === undefined) previous = (await loadPlan(db as PgQueryable, Number(row.prev_plan_id))).plan
   const stats = computeVersionStats(facts.plan, previous)
+  remember(String(row.plan_id), facts.plan)
   await insertVersionStats(db, [
     { versionId: String(row.id), clusterId: facts.clusterId, number: facts.number, createdAt: new Date(row.created_at), ...stats },
   ])
