@@ -7,7 +7,8 @@ import { applyPatch } from 'diff'
 import { describe, expect, it } from 'vitest'
 import { normaliseRestore, plan, renderRestore } from '../../src/planner/index.js'
 import { generateSnapshot } from '../../src/planner/testing/generate.js'
-import { deltaSize, diffPlans, drift, minimalRestore, planStats, unifiedDiff, canonicalRule } from '../../src/planner/analysis/index.js'
+import { deltaSize, diffPlans, drift, minimalRestore, planStats, unifiedDiff, canonicalRule, tablesOfPlan } from '../../src/planner/analysis/index.js'
+import type { FamilyPlan } from '../../src/planner/types.js'
 import { applyRestore, fakeSave, stateObject } from './fixtures.js'
 
 const SHAPE = { services: 150, endpointsPerService: 3, nodePort: 0.3, loadBalancer: 0.2, sourceRanges: 0.5, clientIPAffinity: 0.2, externalLocal: 0.3, churn: 0.1 }
@@ -45,6 +46,10 @@ describe('generated churn rounds', () => {
     expect(r.services.map((s) => s.service).sort()).toEqual(d.services.map((s) => s.service).sort())
   })
 
+  it('the traversal figures match a plain reference computation (affinity, eTP Local, LBs included)', () => {
+    for (const fp of rounds) expect(planStats(fp, { services: 0, servicePorts: 0, endpoints: 0, ignoredObjects: 0 }).traversal).toEqual(referenceTraversal(fp))
+  })
+
   it('stats come from the planner meta', () => {
     const p = plan(generateSnapshot(SHAPE))
     const s = planStats(p.families[0]!, p.counts)
@@ -55,3 +60,35 @@ describe('generated churn rounds', () => {
     expect(s.traversal.worst).toBeGreaterThanOrEqual(s.traversal.average)
   })
 })
+
+/** Straightforward restatement of the traversal metric over the plan's chain tables. */
+function referenceTraversal(fp: FamilyPlan) {
+  const nat = tablesOfPlan(fp).nat.chains
+  const target = (r: string) => / -j (\S+)/.exec(r)?.[1]
+  const ks = nat.get('KUBE-SERVICES')!.rules
+  let sum = 0
+  let n = 0
+  let worst = 0
+  let worstService: string | null = null
+  for (const seg of fp.segments) {
+    if (!seg.service) continue
+    const own = new Set(seg.natRules.map((r) => r.split(' ')[1]))
+    const pos = ks.findIndex((r) => own.has('KUBE-SERVICES') && seg.natRules.includes(r) && /^KUBE-SV[CL]-/.test(target(r) ?? ''))
+    if (pos < 0) continue
+    const chain = nat.get(target(ks[pos]!)!)!.rules
+    const costs = chain.flatMap((r, i) => {
+      const t = target(r)
+      if (!t?.startsWith('KUBE-SEP-') || r.includes('--rcheck')) return []
+      return [pos + 1 + i + 1 + nat.get(t)!.rules.findIndex((x) => x.includes(' -j DNAT')) + 1]
+    })
+    if (!costs.length) continue
+    n++
+    sum += costs.reduce((a, b) => a + b, 0) / costs.length
+    const w = Math.max(...costs)
+    if (w > worst) {
+      worst = w
+      worstService = seg.service
+    }
+  }
+  return { average: n ? Math.round((sum / n) * 100) / 100 : 0, worst, worstService, servicePorts: n }
+}

@@ -97,6 +97,8 @@ const CH_N = 78 // 'N'
 const CH_DASH = 45
 // `-A KUBE-SVC-` + 16 base32 chars: SVC/SVL/SEP names have a fixed width, ending at index 28.
 const SERVICE_CHAIN_END = 28
+// ` -j KUBE-SEP-` + 16 chars
+const SEP_JUMP_TAIL = 29
 
 /**
  * One pass over a segment's nat rules, dispatching on a few characters instead of string
@@ -128,16 +130,18 @@ function scanNat(seg: Segment): NatScan {
         continue
       }
       if ((c9 === CH_V || (c9 === CH_E && c10 === CH_P)) && r.charCodeAt(11) === CH_DASH) {
-        const chain = r.substring(3, SERVICE_CHAIN_END)
-        if (chain === runChain) run++
+        if (runChain !== '' && r.startsWith(runChain, 3)) run++
         else {
-          runChain = chain
+          runChain = r.substring(3, SERVICE_CHAIN_END)
           run = 1
         }
+        const last = r.charCodeAt(r.length - 1)
         if (c9 === CH_V) {
-          const t = targetOfLine(r)
-          if (t !== undefined && t.startsWith('KUBE-SEP-') && r.indexOf('--rcheck') < 0) jumps.push([run, t, chain])
-        } else if (r.lastIndexOf(' -j DNAT') > 0) dnatAt.set(chain, run)
+          // dispatch rules end in ` -j KUBE-SEP-<16>`; affinity checks have `--reap` just before it
+          if (r.startsWith(' -j KUBE-SEP-', r.length - SEP_JUMP_TAIL) && !r.startsWith('--reap', r.length - SEP_JUMP_TAIL - 6)) {
+            jumps.push([run, r.substring(r.length - SEP_JUMP_TAIL + 4), runChain])
+          }
+        } else if (last >= 48 && last <= 57 && r.lastIndexOf(' -j DNAT') > 0) dnatAt.set(runChain, run) // DNAT ends in a port
         continue
       }
     } else if (c8 === CH_N && r.startsWith('-A KUBE-NODEPORTS ')) out.kubeNodePorts++
