@@ -25,6 +25,7 @@ import { BACKUP_CHUNK_BYTES, completeBackup, findBackup, insertBackup, insertBac
 import { insertHistoryEvent } from '../store/history.js'
 import { loadPlan, putPlan } from '../store/plans.js'
 import { loadSnapshot, putSnapshot } from '../store/snapshots.js'
+import { recordVersionStats } from '../store/stats-record.js'
 import { findVersions, insertVersion, lockCluster } from '../store/versions.js'
 import type { Page, VersionCounts } from './contract.js'
 import { canonicalSnapshot, planContent, versionCounts } from './content.js'
@@ -263,14 +264,14 @@ export async function importBackup(pool: pg.Pool, input: ImportInput & { limits:
   return inTransaction(pool, async (client) => {
     // Content first (planning is the slow part), the cluster row lock last and briefly — as
     // ingest does — so an import does not hold up the cluster's ingests while it re-plans.
-    const prepared: Array<{ v: ManifestVersion; snapshotId: number; planId: number; counts: VersionCounts }> = []
+    const prepared: Array<{ v: ManifestVersion; snapshotId: number; planId: number; counts: VersionCounts; plan: Plan }> = []
     const replanned: number[] = []
     for (const [i, v] of ordered.entries()) {
       const p = planArchived(archive, v, i)
       if (p.replanned) replanned.push(v.version)
       const snap = await putSnapshot(client, p.snapshot)
       const stored = await putPlan(client, planContent(p.planned))
-      prepared.push({ v, snapshotId: snap.id, planId: stored.id, counts: versionCounts(p.planned) })
+      prepared.push({ v, snapshotId: snap.id, planId: stored.id, counts: versionCounts(p.planned), plan: p.planned })
     }
     const cluster = await lockCluster(client, input.cluster)
     const out: ImportResult['versions'] = []
@@ -285,6 +286,8 @@ export async function importBackup(pool: pg.Pool, input: ImportInput & { limits:
         planId: p.planId,
         counts: p.counts,
       })
+      // Growth statistics for each imported version (src/store/stats-record.ts), in this transaction.
+      await recordVersionStats(client, { clusterId: cluster.id, number, plan: p.plan })
       out.push({ version: number, archivedVersion: p.v.version })
     }
     const known = await client.query<{ id: string }>("SELECT id FROM backups WHERE sha256 = decode($1, 'hex') ORDER BY created_at LIMIT 1", [archive.sha256])

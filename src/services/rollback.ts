@@ -11,6 +11,8 @@ import type pg from 'pg'
 import { ConflictError, NotFoundError } from '../errors.js'
 import { insertHistoryEvent } from '../store/history.js'
 import { findVersion, insertVersion } from '../store/versions.js'
+import { loadPlan } from '../store/plans.js'
+import { recordVersionStats } from '../store/stats-record.js'
 import { inTransaction, lockExistingCluster } from './history-db.js'
 import type { RollbackInput, RollbackResult } from './history-types.js'
 
@@ -37,6 +39,8 @@ export async function rollback(pool: pg.Pool, input: RollbackInput): Promise<Rol
       planId: target.planId,
       counts: target.summary.counts,
     })
+    // Growth statistics for the new version (src/store/stats-record.ts), in this transaction.
+    await recordVersionStats(client, { clusterId: cluster.id, number, plan: (await loadPlan(client, target.planId)).plan })
     await insertHistoryEvent(client, {
       clusterId: cluster.id,
       type: 'rollback',

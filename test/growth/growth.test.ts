@@ -188,3 +188,19 @@ describe('namespaces and top growers', () => {
     expect(reached).toMatchObject({ status: 'reached', metric: 'services' })
   })
 })
+
+describe('rollbacks', () => {
+  it('write the statistics of the version they create, equal to the version they restore', async () => {
+    const res = await t.app.inject({ method: 'POST', url: `/v1/clusters/${cluster}/rollbacks`, payload: { toVersion: 2, reason: 'growth test' } })
+    expect(res.statusCode, res.body).toBe(201)
+    const { rows } = await t.db.pool.query(
+      'SELECT s.number, s.nat_rules, s.filter_rules, s.delta_rules FROM version_stats s JOIN clusters c ON c.id = s.cluster_id WHERE c.name = $1 AND s.number IN (2, 5) ORDER BY s.number',
+      [cluster],
+    )
+    expect(rows).toHaveLength(2)
+    expect(rows[1].nat_rules).toBe(rows[0].nat_rules)
+    expect(rows[1].filter_rules).toBe(rows[0].filter_rules)
+    // going back from version 4's 30 services to version 2's 8 rewrites and deletes chains
+    expect(rows[1].delta_rules).toBeGreaterThan(0)
+  })
+})
