@@ -26,16 +26,10 @@ interface Layout {
   ids: number[]
 }
 
-async function planLayout(db: pg.Pool, planId: number): Promise<Layout[]> {
-  const res = await db.query<{ layout: Array<{ family: Family; segments: number }>; manifest: Buffer }>(
-    'SELECT layout, manifest FROM plans WHERE id = $1',
-    [planId],
-  )
-  const row = res.rows[0]
-  if (!row) throw new Error(`plan ${planId} missing`)
-  const ids = decodeIds(row.manifest)
+function splitLayout(layout: Array<{ family: Family; segments: number }>, manifest: Buffer): Layout[] {
+  const ids = decodeIds(manifest)
   let offset = 0
-  return row.layout.map((l) => {
+  return layout.map((l) => {
     const slice = ids.slice(offset, offset + l.segments)
     offset += l.segments
     return { family: l.family, ids: slice }
@@ -97,15 +91,40 @@ async function versionPair(db: pg.Pool, cluster: string, q: DiffQuery): Promise<
   return Promise.all([requireVersion(db, cluster, q.from), requireVersion(db, cluster, q.to)])
 }
 
+interface DiffEnd {
+  number: number
+  planId: number
+  layout: Layout[]
+}
+
+/** Both versions with their plan manifests in ONE round trip (`latest` resolved in SQL). */
+async function diffEnds(db: pg.Pool, cluster: string, q: DiffQuery): Promise<[DiffEnd, DiffEnd]> {
+  const num = (r: DiffQuery['from']) => (r === 'latest' ? null : r)
+  const res = await db.query<{ number: number; plan_id: string; layout: Array<{ family: Family; segments: number }>; manifest: Buffer; last: number }>(
+    `SELECT v.number, v.plan_id, p.layout, p.manifest, c.last_version AS last
+     FROM clusters c JOIN versions v ON v.cluster_id = c.id JOIN plans p ON p.id = v.plan_id
+     WHERE c.name = $1 AND v.number IN (COALESCE($2::int, c.last_version), COALESCE($3::int, c.last_version))`,
+    [cluster, num(q.from), num(q.to)],
+  )
+  const pick = async (ref: DiffQuery['from']): Promise<DiffEnd> => {
+    const row = res.rows.find((r) => r.number === (ref === 'latest' ? r.last : ref))
+    if (!row) {
+      await requireVersion(db, cluster, ref) // throws the right 404
+      throw new Error('version vanished')
+    }
+    return { number: row.number, planId: Number(row.plan_id), layout: splitLayout(row.layout, row.manifest) }
+  }
+  return [await pick(q.from), await pick(q.to)]
+}
+
 export async function diffJson(db: pg.Pool, cluster: string, q: DiffQuery): Promise<JsonDiff> {
-  const [from, to] = await versionPair(db, cluster, q)
-  const [la, lb] = await Promise.all([planLayout(db, from.planId), planLayout(db, to.planId)])
+  const [from, to] = await diffEnds(db, cluster, q)
   const families: PlanDiff[] = []
-  for (const p of familyPairs(la, lb)) families.push(await diffFamily(db, p.family, p.a, p.b))
+  for (const p of familyPairs(from.layout, to.layout)) families.push(await diffFamily(db, p.family, p.a, p.b))
   return {
     cluster,
-    from: from.summary.version,
-    to: to.summary.version,
+    from: from.number,
+    to: to.number,
     identical: from.planId === to.planId,
     summary: addSummaries(families.map((f) => f.summary)),
     families,

@@ -12,6 +12,7 @@ import { Readable } from 'node:stream'
 import { z } from 'zod'
 import { DomainError } from '../../../errors.js'
 import type { HistoryServices } from '../../../services/history-types.js'
+import type { HistoryEventType } from '../../../store/history.js'
 import { withVersionLinks } from '../links.js'
 import { ClusterParams, Problem, toVersionRef } from '../schemas.js'
 import * as S from './schemas.js'
@@ -135,10 +136,11 @@ const historyRoutes: FastifyPluginAsyncZod = async (app) => {
     async (request) => {
       const { cluster } = request.params
       const { type, since, until, limit, cursor } = request.query
+      // Unknown names are rejected by the service (400 with the list of known types).
       const types = type
         ?.split(',')
         .map((t) => t.trim())
-        .filter(Boolean) as Parameters<HistoryServices['history']>[1] extends infer Q ? (Q extends { types?: infer T } ? T : never) : never
+        .filter(Boolean) as HistoryEventType[] | undefined
       const page = await history(app).history(cluster, { types, since, until, limit, cursor })
       const path = `/v1/clusters/${enc(cluster)}/history`
       const keep = new URLSearchParams()
