@@ -12,7 +12,7 @@
  * (0.01), BENCH_RUNS (20). Prints figures; asserts nothing.
  */
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import pg from 'pg'
@@ -89,7 +89,7 @@ async function main(): Promise<void> {
     const h = services.history!
     const cluster = 'bench'
     const shape = { services: SERVICES, endpointsPerService: 3, nodePort: 0.2, loadBalancer: 0.1, churn: CHURN }
-    console.log(`natplan history benchmark: ${SERVICES} services x 3 endpoints, ${CHURN * 100}% churn, node ${process.version}`)
+    console.log(`natplan history benchmark: ${SERVICES} services x 3 endpoints, ${CHURN * 100}% churn, node ${process.version}, load ${loadavg()[0]!.toFixed(1)}`)
 
     const v1 = await timed(() => services.ingest({ cluster, document: generateSnapshot({ ...shape, round: 0 }), actor: 'bench' }))
     const v2 = await timed(() => services.ingest({ cluster, document: generateSnapshot({ ...shape, round: 1 }), actor: 'bench' }))
@@ -121,10 +121,11 @@ async function main(): Promise<void> {
     const im = await timed(() => h.importBackup({ cluster: 'bench-imported', body: Readable.from([archive]), actor: 'bench' }))
     row('import (verify, re-plan, store 2 versions)', `${im.ms.toFixed(0)} ms, replanned ${im.value.replanned.length}`)
 
+    const del = await timed(() => h.deleteCluster('bench-imported', 'bench'))
+    row('delete imported cluster + GC', `${del.ms.toFixed(0)} ms (${del.value.versions} versions)`)
+    // v3 (the rollback) shares v1's content, so pruning 1 and 2 frees v2's churned 1%.
     const pr = await timed(() => h.prune({ cluster, keep: 1, actor: 'bench' }))
     row('prune keep=1 + GC', `${pr.ms.toFixed(0)} ms, pruned ${pr.value.pruned.join(',')}, collected ${JSON.stringify(pr.value.collected)}`)
-    const del = await timed(() => h.deleteCluster('bench-imported', 'bench'))
-    row('delete cluster + GC', `${del.ms.toFixed(0)} ms (${del.value.versions} versions)`)
   } finally {
     await db.close()
     await srv.done()
