@@ -94,6 +94,7 @@ describe('backup and restore round trip', () => {
     expect(meta.sha256).toBe(sha256(archive))
     expect(meta.bytes).toBe(archive.length)
     expect(first.headers.digest).toBe(`sha-256=${createHash('sha256').update(archive).digest('base64')}`)
+    expect(first.headers['repr-digest']).toBe(`sha-256=:${createHash('sha256').update(archive).digest('base64')}:`)
   })
 
   it('the archive holds the manifest, each version\'s snapshot and exact restore script, checksummed', async () => {

@@ -217,7 +217,9 @@ const historyRoutes: FastifyPluginAsyncZod = async (app) => {
         .type('application/gzip')
         .header('content-length', backup.bytes)
         .header('content-disposition', `attachment; filename="natplan-${backup.cluster}-v${backup.fromVersion}-v${backup.toVersion}-${backup.id.slice(0, 8)}.tar.gz"`)
+        // RFC 3230 Digest (what most tools check) and its successor RFC 9530 Repr-Digest.
         .header('digest', `sha-256=${sha.toString('base64')}`)
+        .header('repr-digest', `sha-256=:${sha.toString('base64')}:`)
         .header('x-checksum-sha256', backup.sha256)
         .header('etag', `"${backup.sha256}"`)
         .header('cache-control', 'private, immutable')
