@@ -11,7 +11,7 @@
  * every endpoint equally likely; worst = the last endpoint of the costliest service port.
  */
 import type { FamilyPlan, Plan, Segment, SegmentMeta, TableName } from '../types.js'
-import { chainLines, declaredName, ruleLines, targetOfLine, TABLES } from './model.js'
+import { chainLines, declaredName, targetOfLine } from './model.js'
 
 export interface TableCounts {
   chains: number
@@ -51,17 +51,13 @@ export interface PlanStats {
 const FRAMING_BYTES = '*filter\nCOMMIT\n*nat\nCOMMIT\n'.length
 
 /**
- * Bytes of the restore script without building it. Every character of a plan line is ASCII:
+ * Bytes of the restore script are counted without building it. Every character of a plan line is ASCII:
  * chain names are base32, and the names in comments are Kubernetes DNS labels / IANA port
  * names (API validation), so string length is byte length.
  */
-function scriptBytes(plan: FamilyPlan): number {
-  let n = FRAMING_BYTES
-  for (const seg of plan.segments) {
-    for (const buf of [seg.filterChains, seg.filterRules, seg.natChains, seg.natRules]) {
-      for (let i = 0; i < buf.length; i++) n += buf[i]!.length + 1
-    }
-  }
+function bufferBytes(buf: string[]): number {
+  let n = 0
+  for (let i = 0; i < buf.length; i++) n += buf[i]!.length + 1
   return n
 }
 
@@ -86,6 +82,8 @@ interface NatScan {
   /** 1-based index, among this segment's KUBE-SERVICES rules, of its cluster-IP jump (0: none). */
   clusterPos: number
   cost?: PathCost
+  /** Bytes of the nat rule lines, newlines included. */
+  bytes: number
 }
 
 const CH_S = 83 // 'S'
@@ -107,13 +105,19 @@ const SEP_JUMP_TAIL = 29
  * contiguous in the nat rules buffer.
  */
 function scanNat(seg: Segment): NatScan {
-  const out: NatScan = { kubeServices: 0, kubeNodePorts: 0, clusterPos: 0 }
+  const out: NatScan = { kubeServices: 0, kubeNodePorts: 0, clusterPos: 0, bytes: 0 }
   let internal: string | undefined
   let runChain = ''
   let run = 0
-  const jumps: Array<[index: number, sep: string, chain: string]> = []
-  const dnatAt = new Map<string, number>()
+  // Small parallel arrays instead of Maps: a segment has a handful of endpoints.
+  const jumpIndex: number[] = []
+  const jumpSep: string[] = []
+  const jumpChain: string[] = []
+  const dnatChain: string[] = []
+  const dnatIndex: number[] = []
+  let bytes = 0
   for (const r of seg.natRules) {
+    bytes += r.length + 1
     const c8 = r.charCodeAt(8)
     if (c8 === CH_S) {
       const c9 = r.charCodeAt(9)
@@ -139,9 +143,15 @@ function scanNat(seg: Segment): NatScan {
         if (c9 === CH_V) {
           // dispatch rules end in ` -j KUBE-SEP-<16>`; affinity checks have `--reap` just before it
           if (r.startsWith(' -j KUBE-SEP-', r.length - SEP_JUMP_TAIL) && !r.startsWith('--reap', r.length - SEP_JUMP_TAIL - 6)) {
-            jumps.push([run, r.substring(r.length - SEP_JUMP_TAIL + 4), runChain])
+            jumpIndex.push(run)
+            jumpSep.push(r.substring(r.length - SEP_JUMP_TAIL + 4))
+            jumpChain.push(runChain)
           }
-        } else if (last >= 48 && last <= 57 && r.lastIndexOf(' -j DNAT') > 0) dnatAt.set(runChain, run) // DNAT ends in a port
+        } else if (last >= 48 && last <= 57 && r.lastIndexOf(' -j DNAT') > 0) {
+          // DNAT rules end in a port
+          dnatChain.push(runChain)
+          dnatIndex.push(run)
+        }
         continue
       }
     } else if (c8 === CH_N && r.startsWith('-A KUBE-NODEPORTS ')) out.kubeNodePorts++
@@ -149,14 +159,16 @@ function scanNat(seg: Segment): NatScan {
   let n = 0
   let sum = 0
   let worst = 0
-  for (const [i, sep, chain] of jumps) {
-    if (chain !== internal) continue
-    const c = i + (dnatAt.get(sep) ?? 0)
+  for (let k = 0; k < jumpIndex.length; k++) {
+    if (jumpChain[k] !== internal) continue
+    const d = dnatChain.indexOf(jumpSep[k]!)
+    const c = jumpIndex[k]! + (d < 0 ? 0 : dnatIndex[d]!)
     sum += c
     n++
     if (c > worst) worst = c
   }
   if (n) out.cost = { expected: sum / n, worst }
+  out.bytes = bytes
   return out
 }
 
@@ -174,7 +186,7 @@ export function planStats(plan: FamilyPlan, envelopeCounts: Plan['counts']): Pla
     servicePortsWithoutEndpoints: 0,
     servicePortsWithoutEndpointsSample: [],
     tables: { filter: { chains: 0, rules: 0 }, nat: { chains: 0, rules: 0 } },
-    scriptBytes: scriptBytes(plan),
+    scriptBytes: FRAMING_BYTES,
     kubeServicesRules: 0,
     kubeNodePortsRules: 0,
     traversal: { average: 0, worst: 0, worstService: null, servicePorts: 0 },
@@ -182,11 +194,12 @@ export function planStats(plan: FamilyPlan, envelopeCounts: Plan['counts']): Pla
   const serviceType = new Map<string, SegmentMeta['type']>()
   let costSum = 0
   for (const seg of plan.segments) {
-    for (const t of TABLES) {
-      stats.tables[t].chains += chainLines(seg, t).length
-      stats.tables[t].rules += ruleLines(seg, t).length
-    }
+    stats.tables.filter.chains += seg.filterChains.length
+    stats.tables.filter.rules += seg.filterRules.length
+    stats.tables.nat.chains += seg.natChains.length
+    stats.tables.nat.rules += seg.natRules.length
     const scan = scanNat(seg)
+    stats.scriptBytes += scan.bytes + bufferBytes(seg.filterChains) + bufferBytes(seg.filterRules) + bufferBytes(seg.natChains)
     const kubeServicesPos = stats.kubeServicesRules + scan.clusterPos
     stats.kubeServicesRules += scan.kubeServices
     stats.kubeNodePortsRules += scan.kubeNodePorts
