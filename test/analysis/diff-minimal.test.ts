@@ -154,6 +154,7 @@ describe('minimalRestore', () => {
     expect(s.bytes).toBe(Buffer.byteLength(delta))
     expect(s.deletedChains).toBe(2)
     expect(s.totalRules).toBe(restoreText(b).split('\n').filter((l) => l.startsWith('-A ')).length)
+    expect(s.totalBytes).toBe(Buffer.byteLength(restoreText(b)))
     expect(s.rules).toBeLessThan(s.totalRules)
   })
 })
