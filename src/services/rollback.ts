@@ -13,22 +13,39 @@ import { insertHistoryEvent } from '../store/history.js'
 import { findVersion, insertVersion } from '../store/versions.js'
 import { loadPlan } from '../store/plans.js'
 import { recordVersionStats } from '../store/stats-record.js'
-import { inTransaction, lockExistingCluster } from './history-db.js'
+import type { Plan } from '../planner/types.js'
+import { inTransaction, lockExistingCluster, requireVersion } from './history-db.js'
 import type { RollbackInput, RollbackResult } from './history-types.js'
 
+function conflict(input: RollbackInput, latest: number): ConflictError {
+  return new ConflictError(
+    `version ${latest}, the latest of cluster "${input.cluster}", already has the content of version ` +
+      `${input.toVersion}; a rollback would change nothing`,
+  )
+}
+
+/**
+ * The target's plan, loaded BEFORE the cluster row is locked (it feeds the growth statistics;
+ * loading a 10k-service plan takes ~100 ms that ingests of the cluster should not wait for).
+ * Versions are immutable, so the plan cannot change in between; the checks are repeated under
+ * the lock.
+ */
+async function preload(pool: pg.Pool, input: RollbackInput): Promise<Plan> {
+  const target = await requireVersion(pool, input.cluster, input.toVersion)
+  const latest = await findVersion(pool, input.cluster, 'latest')
+  if (latest && latest.planId === target.planId && latest.snapshotId === target.snapshotId) throw conflict(input, latest.summary.version)
+  return (await loadPlan(pool, target.planId)).plan
+}
+
 export async function rollback(pool: pg.Pool, input: RollbackInput): Promise<RollbackResult> {
+  const plan = await preload(pool, input)
   return inTransaction(pool, async (client) => {
     const cluster = await lockExistingCluster(client, input.cluster)
     const target = await findVersion(client, input.cluster, input.toVersion)
     if (!target) throw new NotFoundError(`cluster "${input.cluster}" has no version ${input.toVersion}`)
     const latest = await findVersion(client, input.cluster, 'latest')
     if (!latest) throw new NotFoundError(`cluster "${input.cluster}" has no versions`)
-    if (latest.snapshotId === target.snapshotId && latest.planId === target.planId) {
-      throw new ConflictError(
-        `version ${latest.summary.version}, the latest of cluster "${input.cluster}", already has the content of version ` +
-          `${input.toVersion}; a rollback would change nothing`,
-      )
-    }
+    if (latest.snapshotId === target.snapshotId && latest.planId === target.planId) throw conflict(input, latest.summary.version)
     const number = await insertVersion(client, {
       clusterId: cluster.id,
       kind: 'rollback',
@@ -40,7 +57,7 @@ export async function rollback(pool: pg.Pool, input: RollbackInput): Promise<Rol
       counts: target.summary.counts,
     })
     // Growth statistics for the new version (src/store/stats-record.ts), in this transaction.
-    await recordVersionStats(client, { clusterId: cluster.id, number, plan: (await loadPlan(client, target.planId)).plan })
+    await recordVersionStats(client, { clusterId: cluster.id, number, plan })
     await insertHistoryEvent(client, {
       clusterId: cluster.id,
       type: 'rollback',
