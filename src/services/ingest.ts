@@ -86,7 +86,7 @@ export async function ingest(db: Database, input: IngestInput, onStats?: (s: Ing
     // History (src/store/history.ts): the event commits with the version it records.
     await recordIngestEvent(client, { clusterId: cluster.id, created: true, version: number, actor: input.actor })
     // Growth statistics, in the same transaction (src/store/stats-record.ts).
-    await recordVersionStats(client, { clusterId: cluster.id, number, plan: p })
+    await recordVersionStats(client, { clusterId: cluster.id, number, plan: p, keys: content.families.map((f) => f.segments.map((s) => s.sha256)) })
     const row = await findVersion(client, input.cluster, number)
     await client.query('COMMIT')
     Object.assign(stats, { created: true, storeMs: performance.now() - t2, insertedContent: snap.insertedContent + pl.insertedContent })

@@ -6,9 +6,9 @@
  * _total), folded into one row per version; the per-namespace breakdown is counted here from the
  * plan's service segments. Computed once, at version creation, so growth never re-plans.
  */
-import { chainLines, chainOfLine, declaredName, isServiceChain, pairSegments } from '../planner/analysis/model.js'
+import { chainLines, declaredName, isServiceChain, pairSegments, SERVICE_CHAIN_PREFIXES } from '../planner/analysis/model.js'
 import { planStats, type PlanStats } from '../planner/analysis/stats.js'
-import type { FamilyPlan, Plan } from '../planner/types.js'
+import type { FamilyPlan, Plan, Segment } from '../planner/types.js'
 import type { Queryable as PgQueryable } from './db.js'
 import { loadPlan } from './plans.js'
 import { asQueryable, insertVersionStats, versionsWithoutStats, type NamespaceCounts, type Queryable, type VersionStatsRecord } from './stats.js'
@@ -61,8 +61,48 @@ export function namespaceCounts(plan: Plan): Record<string, NamespaceCounts> {
  * sync (KEP-3453): filter whole; nat fixed chains whole; changed/added service chains; stale
  * service chains flushed and deleted. Ingest runs this on every version, so it must stay cheap.
  */
-export function deltaCounts(a: FamilyPlan, b: FamilyPlan): { rules: number; bytes: number } {
-  const pairs = pairSegments(a, b)
+const BUFFERS = ['filterChains', 'filterRules', 'natChains', 'natRules'] as const
+
+function sameLines(x: Segment, y: Segment): boolean {
+  if (x === y) return true
+  for (const b of BUFFERS) {
+    const l = x[b]
+    const m = y[b]
+    if (l.length !== m.length) return false
+    for (let k = 0; k < l.length; k++) if (l[k] !== m[k]) return false
+  }
+  return true
+}
+
+/**
+ * pairSegments' pairing (by segment key), deciding "unchanged" by the store's segment keys first:
+ * equal keys mean equal content, so only segments whose keys differ (~churn) have their lines
+ * compared — a key also covers Segment.meta, and a meta-only change leaves the rules as they are.
+ */
+function pairByKeys(a: FamilyPlan, b: FamilyPlan, keysA: readonly string[], keysB: readonly string[]) {
+  const indexA = new Map<string, number>()
+  a.segments.forEach((s, i) => indexA.set(s.key, i))
+  const out = { changed: [] as Array<[number, number]>, added: [] as number[], removed: [] as number[] }
+  const seen = new Set<number>()
+  b.segments.forEach((s, j) => {
+    const i = indexA.get(s.key)
+    if (i === undefined) return void out.added.push(j)
+    seen.add(i)
+    if (keysA[i] !== keysB[j] && !sameLines(a.segments[i]!, s)) out.changed.push([i, j])
+  })
+  a.segments.forEach((_, i) => {
+    if (!seen.has(i)) out.removed.push(i)
+  })
+  return out
+}
+
+// eslint-disable-next-line no-control-regex
+const NON_ASCII = /[^\x00-\x7f]/
+/** `-A ` + a service-chain prefix (model.ts SERVICE_CHAIN_PREFIXES): a rule in the segment's own chains. */
+const OWN_CHAIN_RULE = SERVICE_CHAIN_PREFIXES.map((p) => `-A ${p}`)
+
+export function deltaCounts(a: FamilyPlan, b: FamilyPlan, keysA?: readonly string[], keysB?: readonly string[]): { rules: number; bytes: number } {
+  const pairs = keysA && keysB ? pairByKeys(a, b, keysA, keysB) : pairSegments(a, b)
   const rewrite = new Set<number>([...pairs.added, ...pairs.changed.map(([, j]) => j)])
   b.segments.forEach((s, j) => {
     if (!s.service) rewrite.add(j)
@@ -83,7 +123,9 @@ export function deltaCounts(a: FamilyPlan, b: FamilyPlan): { rules: number; byte
   let bytes = '*filter\nCOMMIT\n*nat\nCOMMIT\n'.length + staleBytes
   const add = (lines: readonly string[]) => {
     for (const l of lines) {
-      bytes += Buffer.byteLength(l) + 1
+      // Lines are ASCII (Kubernetes names, IPs, kube-proxy's comment templates): length is the
+      // byte count; anything else is measured properly.
+      bytes += (NON_ASCII.test(l) ? Buffer.byteLength(l) : l.length) + 1
       if (l.startsWith('-A ')) rules++
     }
   }
@@ -96,7 +138,7 @@ export function deltaCounts(a: FamilyPlan, b: FamilyPlan): { rules: number; byte
     } else {
       // An unchanged service's rules in chains it does not own (KUBE-SERVICES, KUBE-NODEPORTS):
       // a service segment owns exactly its service chains, so a prefix test replaces the set.
-      add(s.natRules.filter((r) => !isServiceChain(chainOfLine(r))))
+      add(s.natRules.filter((r) => !OWN_CHAIN_RULE.some((p) => r.startsWith(p))))
     }
   })
   return { rules, bytes }
@@ -119,7 +161,10 @@ function maxByType(all: PlanStats[]): Record<string, number> {
  * conditions come from Segment.meta, and without meta "ready" falls back to the KUBE-SEP chains
  * the plan wrote (the endpoints kube-proxy actually uses).
  */
-export function computeVersionStats(plan: Plan, previous: Plan | null): ComputedStats {
+/** Store segment keys per family, aligned with plan.families[i].segments (speeds up the delta). */
+export type SegmentKeys = readonly (readonly string[])[]
+
+export function computeVersionStats(plan: Plan, previous: Plan | null, keys?: { plan?: SegmentKeys; previous?: SegmentKeys }): ComputedStats {
   const fams = plan.families.map((fp) => planStats(fp, plan.counts))
   const sum = (f: (s: PlanStats) => number) => fams.reduce((a, s) => a + f(s), 0)
   const max = (f: (s: PlanStats) => number) => fams.reduce((a, s) => Math.max(a, f(s)), 0)
@@ -129,12 +174,13 @@ export function computeVersionStats(plan: Plan, previous: Plan | null): Computed
   if (previous) {
     deltaRules = 0
     deltaBytes = 0
-    for (const fp of plan.families) {
-      const before = previous.families.find((p) => p.family === fp.family) ?? emptyFamily(fp.family)
-      const d = deltaCounts(before, fp)
-      deltaRules += d.rules
-      deltaBytes += d.bytes
-    }
+    plan.families.forEach((fp, fi) => {
+      const pi = previous.families.findIndex((p) => p.family === fp.family)
+      const before = pi < 0 ? emptyFamily(fp.family) : previous.families[pi]!
+      const d = deltaCounts(before, fp, pi < 0 ? [] : keys?.previous?.[pi], keys?.plan?.[fi])
+      deltaRules! += d.rules
+      deltaBytes! += d.bytes
+    })
   }
   return {
     services: plan.counts.services,
@@ -168,6 +214,8 @@ export interface NewVersionFacts {
   plan: Plan
   /** The previous version's plan; omitted: loaded from the store (null for version 1). */
   previous?: Plan | null
+  /** The store's segment keys of `plan` (ingest has them from planContent): a faster delta. */
+  keys?: SegmentKeys
 }
 
 /**
@@ -181,12 +229,12 @@ export interface NewVersionFacts {
  * loading 10k services' segments back from PostgreSQL. Two entries: enough for back-to-back
  * ingests of a cluster, small enough not to pin large plans in memory.
  */
-const recentPlans = new Map<string, Plan>()
+const recentPlans = new Map<string, { plan: Plan; keys?: SegmentKeys }>()
 const RECENT_PLANS = 2
 
-function remember(planId: string, plan: Plan): void {
+function remember(planId: string, entry: { plan: Plan; keys?: SegmentKeys }): void {
   recentPlans.delete(planId)
-  recentPlans.set(planId, plan)
+  recentPlans.set(planId, entry)
   while (recentPlans.size > RECENT_PLANS) recentPlans.delete(recentPlans.keys().next().value!)
 }
 
@@ -200,11 +248,15 @@ export async function recordVersionStats(db: Queryable, facts: NewVersionFacts):
   const row = rows[0]
   if (!row) throw new Error(`recordVersionStats: version ${facts.number} of cluster id ${facts.clusterId} not found`)
   let previous = facts.previous
+  let previousKeys: SegmentKeys | undefined
   if (previous === undefined && row.prev_plan_id === null) previous = null
-  if (previous === undefined) previous = recentPlans.get(String(row.prev_plan_id))
-  if (previous === undefined) previous = (await loadPlan(db as PgQueryable, Number(row.prev_plan_id))).plan
-  const stats = computeVersionStats(facts.plan, previous)
-  remember(String(row.plan_id), facts.plan)
+  if (previous === undefined) {
+    const cached = recentPlans.get(String(row.prev_plan_id)) ?? (await loadPlan(db as PgQueryable, Number(row.prev_plan_id)))
+    previous = cached.plan
+    previousKeys = 'hashes' in cached ? cached.hashes : cached.keys
+  }
+  const stats = computeVersionStats(facts.plan, previous, { plan: facts.keys, previous: previousKeys })
+  remember(String(row.plan_id), { plan: facts.plan, keys: facts.keys })
   await insertVersionStats(db, [
     { versionId: String(row.id), clusterId: facts.clusterId, number: facts.number, createdAt: new Date(row.created_at), ...stats },
   ])

@@ -4,6 +4,7 @@
  * an independent count over the stored plan / restore script.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { deltaSize } from '../../src/planner/analysis/minimal.js'
 import { generateSnapshot } from '../../src/planner/testing/generate.js'
 import { startGrowthApp, uniqueName, type GrowthTestApp } from './helpers.js'
 
@@ -77,6 +78,16 @@ describe('GET /v1/clusters/{c}/growth', () => {
     for (const p of body.points.slice(1)) expect(p.values.deltaRules).toBeGreaterThan(0)
     const rules = body.points.map((p: { values: { rules: number } }) => p.values.rules)
     expect([...rules].sort((a, b) => a - b)).toEqual(rules)
+  })
+
+  it("stores the delta the analysis engine's deltaSize gives for the two stored plans", async () => {
+    const body = (await t.app.inject({ method: 'GET', url: `/v1/clusters/${cluster}/growth?metric=deltaRules,deltaBytes` })).json()
+    for (const v of [2, 3, 4]) {
+      const a = (await t.app.inject({ method: 'GET', url: `/v1/clusters/${cluster}/versions/${v - 1}/plan` })).json()
+      const b = (await t.app.inject({ method: 'GET', url: `/v1/clusters/${cluster}/versions/${v}/plan` })).json()
+      const want = deltaSize(a.families[0], b.families[0])
+      expect(body.points[v - 1].values).toEqual({ deltaRules: want.rules, deltaBytes: want.bytes })
+    }
   })
 
   it('serves the same rows as CSV', async () => {

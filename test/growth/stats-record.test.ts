@@ -55,3 +55,16 @@ describe('computeVersionStats', () => {
     expect(s.kubeServicesRules).toBe(fam.segments.reduce((a, seg) => a + seg.natRules.filter((r) => r.startsWith('-A KUBE-SERVICES ')).length, 0))
   })
 })
+
+describe('deltaCounts with store keys', () => {
+  it('gives the same numbers as without them, including a meta-only change', () => {
+    const a = planOf({ ...base, churn: 0.1 }).families[0]!
+    const b = planOf({ ...base, churn: 0.1, round: 1 }).families[0]!
+    const keys = (fp: typeof a) => fp.segments.map((s) => `${s.key}:${JSON.stringify([s.filterChains, s.filterRules, s.natChains, s.natRules])}:${JSON.stringify(s.meta)}`)
+    const ka = keys(a)
+    const kb = keys(b)
+    expect(deltaCounts(a, b, ka, kb)).toEqual(deltaCounts(a, b))
+    // every key different (as when only Segment.meta changed): lines are compared, same answer
+    expect(deltaCounts(a, b, ka.map((k) => `x${k}`), kb)).toEqual(deltaCounts(a, b))
+  })
+})
