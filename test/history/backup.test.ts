@@ -213,6 +213,24 @@ describe('backup and restore round trip', () => {
       await expectRejected(await tarOf(badManifest))
     })
 
+    it('a consistent archive whose snapshot this natplan rejects: 422 after verification, rolled back', async () => {
+      const files = await untar(archive)
+      const bad = new Map(files)
+      const snap = JSON.parse(files.get('versions/3/snapshot.json')!.toString())
+      snap.resources.items[0].spec.ports[0].port = 'eighty'
+      bad.set('versions/3/snapshot.json', Buffer.from(JSON.stringify(snap)))
+      // Re-sign the manifest so every checksum matches: only the content is wrong.
+      const manifest = JSON.parse(files.get('manifest.json')!.toString())
+      for (const f of manifest.files) {
+        f.sha256 = sha256(bad.get(f.path)!)
+        f.bytes = bad.get(f.path)!.length
+      }
+      bad.set('manifest.json', Buffer.from(JSON.stringify(manifest)))
+      const problem = await expectRejected(await tarOf(bad))
+      expect(problem.detail).toContain('versions/3/snapshot.json')
+      expect(problem.errors[0].pointer).toMatch(/^\/versions\/3\/snapshot\.json\/resources\/items\/0\/spec\/ports\/0\/port/)
+    })
+
     it('a wrong content type is 415; a bad cluster name 400', async () => {
       const res = await importArchive(target, archive, 'text/csv')
       expect(res.statusCode).toBe(415)
