@@ -43,13 +43,6 @@ export interface Endpoint {
   chain: string | undefined
 }
 
-export interface Model {
-  servicePorts: ServicePort[]
-  /** key: `${serviceKey}\0${portName}\0${protocol}` */
-  endpoints: Map<string, Endpoint[]>
-  services: number
-}
-
 export function epKey(serviceKey: string, portName: string, protocol: string): string {
   return `${serviceKey}\0${portName}\0${protocol}`
 }
@@ -176,53 +169,127 @@ function addEndpoint(map: Map<string, Map<string, Endpoint>>, key: string, ep: E
   m.set(ep.id, ep)
 }
 
+/** The canonical address of a slice endpoint in `family`, or null when kube-proxy cannot use it. */
+function endpointAddress(e: SliceEndpoint, family: Family): string | null {
+  const addr = e.addresses?.[0]
+  if (addr === undefined) return null
+  if (family === 'IPv4') {
+    const fast = canonicalIPv4(addr)
+    if (fast !== null) return fast
+  }
+  const p = parseIPSloppy(addr)
+  return p && p.family === family ? p.text : null
+}
+
+type SliceEndpoint = NonNullable<EndpointSliceObject['endpoints']>[number]
+
+function sliceEndpoint(e: SliceEndpoint, ip: string, port: number, family: Family, nodeName: string): Endpoint {
+  const c = e.conditions
+  return {
+    ip,
+    id: endpointId(ip, port, family),
+    ready: c?.ready !== false,
+    serving: c?.serving !== false,
+    terminating: c?.terminating === true,
+    local: !!e.nodeName && e.nodeName === nodeName,
+    zoneHints: e.hints?.forZones?.length ? e.hints.forZones.map((z) => z.name) : null,
+    nodeHints: e.hints?.forNodes?.length ? e.hints.forNodes.map((z) => z.name) : null,
+    chain: undefined,
+  }
+}
+
+/** The slice ports kube-proxy reads: it skips ports with a nil name or a nil/zero port. */
+function usablePort(p: NonNullable<EndpointSliceObject['ports']>[number]): p is { name: string; port: number; protocol?: 'TCP' | 'UDP' | 'SCTP' | null } {
+  return p.name !== null && p.name !== undefined && !!p.port
+}
+
+/** The `invalid-ip` warnings of one slice's endpoint addresses (each slice of the family, once). */
+export function sliceAddressWarnings(slice: EndpointSliceObject, family: Family, at: string, warn: Warn): void {
+  if (slice.addressType !== family || !slice.metadata.labels?.['kubernetes.io/service-name']) return
+  const eps = slice.endpoints ?? []
+  for (let i = 0; i < eps.length; i++) {
+    const addr = eps[i]!.addresses?.[0]
+    if (addr === undefined || endpointAddress(eps[i]!, family) !== null) continue
+    warn({ code: 'invalid-ip', message: `ignored endpoint with unusable address ${JSON.stringify(addr)}`, pointer: `${at}/endpoints/${i}/addresses/0` })
+  }
+}
+
+/** Upper bound of sliceEndpoints(...).length, without building anything. */
+export function sliceEndpointBound(sp: ServicePort, slices: readonly EndpointSliceObject[], family: Family): number {
+  let n = 0
+  for (const slice of slices) {
+    if (slice.addressType !== family) continue
+    for (const p of slice.ports ?? []) {
+      if (usablePort(p) && p.name === sp.portName && LOWER[p.protocol ?? 'TCP'] === sp.protocol) n += slice.endpoints?.length ?? 0
+    }
+  }
+  return n
+}
+
+/**
+ * The endpoints of one service port from its service's EndpointSlices (item order), as
+ * endpointslicecache.go merges them: one per `ip:port`, a later one replacing an earlier one
+ * unless it is terminating; sorted by identity. Built per service port and dropped after its
+ * segment is written, so these objects never outlive a young-generation GC cycle.
+ */
+export function sliceEndpoints(sp: ServicePort, slices: readonly EndpointSliceObject[], family: Family, nodeName: string): Endpoint[] {
+  const out: Endpoint[] = []
+  for (const slice of slices) {
+    if (slice.addressType !== family) continue
+    for (const p of slice.ports ?? []) {
+      if (!usablePort(p) || p.name !== sp.portName || LOWER[p.protocol ?? 'TCP'] !== sp.protocol) continue
+      for (const e of slice.endpoints ?? []) {
+        const ip = endpointAddress(e, family)
+        if (ip !== null) out.push(sliceEndpoint(e, ip, p.port, family, nodeName))
+      }
+    }
+  }
+  return dedupeSorted(out)
+}
+
+/**
+ * Sort by identity (byte order) and resolve duplicates with upstream's rule. The sort is
+ * stable, so equal identities stay in arrival order and the rule can be replayed per run.
+ */
+function dedupeSorted(list: Endpoint[]): Endpoint[] {
+  list.sort(byId)
+  let w = 0
+  for (let r = 0; r < list.length; r++) {
+    const e = list[r]!
+    if (w > 0 && list[w - 1]!.id === e.id) {
+      if (!e.terminating) list[w - 1] = e
+    } else list[w++] = e
+  }
+  list.length = w
+  return list
+}
+
+const byId = (a: Endpoint, b: Endpoint): number => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
+
+/**
+ * Endpoints of slices that no planned service port reads (a slice of a Service that does not
+ * exist, or a port name the Service lacks), grouped as kube-proxy's cache keeps them. Only
+ * counted (Plan.counts.endpoints), never planned.
+ */
 export function collectSlice(
   slice: EndpointSliceObject,
   family: Family,
   nodeName: string,
-  at: string,
   acc: Map<string, Map<string, Endpoint>>,
-  warn: Warn,
+  planned: ReadonlySet<string>,
 ): void {
   if (slice.addressType !== family) return
   const svcName = slice.metadata.labels?.['kubernetes.io/service-name']
   if (!svcName) return
   const serviceKey = `${slice.metadata.namespace ?? 'default'}/${svcName}`
-  const eps = slice.endpoints ?? []
-  const parsed = eps.map((e, i) => {
-    const addr = e.addresses?.[0]
-    if (addr === undefined) return null
-    if (family === 'IPv4') {
-      const fast = canonicalIPv4(addr)
-      if (fast !== null) return fast
+  for (const p of slice.ports ?? []) {
+    if (!usablePort(p)) continue
+    const key = epKey(serviceKey, p.name, LOWER[p.protocol ?? 'TCP']!)
+    if (planned.has(key)) continue
+    for (const e of slice.endpoints ?? []) {
+      const ip = endpointAddress(e, family)
+      if (ip !== null) addEndpoint(acc, key, sliceEndpoint(e, ip, p.port, family, nodeName))
     }
-    const p = parseIPSloppy(addr)
-    if (!p || p.family !== family) {
-      warn({ code: 'invalid-ip', message: `ignored endpoint with unusable address ${JSON.stringify(addr)}`, pointer: `${at}/endpoints/${i}/addresses/0` })
-      return null
-    }
-    return p.text
-  })
-  for (const sp of slice.ports ?? []) {
-    // kube-proxy skips ports with a nil name or a nil/zero port.
-    if (sp.name === null || sp.name === undefined || !sp.port) continue
-    const key = epKey(serviceKey, sp.name, LOWER[sp.protocol ?? 'TCP']!)
-    eps.forEach((e, i) => {
-      const ip = parsed[i]
-      if (!ip) return
-      const c = e.conditions ?? {}
-      addEndpoint(acc, key, {
-        ip,
-        id: endpointId(ip, sp.port!, family),
-        ready: c.ready !== false,
-        serving: c.serving !== false,
-        terminating: c.terminating === true,
-        local: !!e.nodeName && e.nodeName === nodeName,
-        zoneHints: e.hints?.forZones?.length ? e.hints.forZones.map((z) => z.name) : null,
-        nodeHints: e.hints?.forNodes?.length ? e.hints.forNodes.map((z) => z.name) : null,
-        chain: undefined,
-      })
-    })
   }
 }
 
@@ -267,7 +334,5 @@ export function collectLegacyEndpoints(
 /** Endpoints of a service port sorted by identity, byte-wise (endpointslicecache.go). */
 export function sortedEndpoints(m: Map<string, Endpoint> | undefined): Endpoint[] {
   if (!m) return []
-  const list = [...m.values()]
-  list.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
-  return list
+  return [...m.values()].sort(byId)
 }

@@ -4,24 +4,45 @@
 import type { Family, FamilyPlan, Plan, PlanWarning, Segment } from './types.js'
 import type { Envelope } from './kube/envelope.js'
 import type { EndpointSliceObject, EndpointsObject, ServiceObject } from './kube/schemas.js'
-import { collectLegacyEndpoints, collectSlice, epKey, servicePortsOf, sortedEndpoints, type Endpoint, type ServicePort } from './model.js'
-import { familyContext, nodeFamilies } from './context.js'
+import {
+  collectLegacyEndpoints,
+  collectSlice,
+  epKey,
+  servicePortsOf,
+  sliceAddressWarnings,
+  sliceEndpointBound,
+  sliceEndpoints,
+  sortedEndpoints,
+  type Endpoint,
+  type ServicePort,
+} from './model.js'
+import { familyContext, nodeFamilies, type FamilyContext } from './context.js'
 import { headSegment, tailSegment } from './rules/fixed.js'
 import { serviceSegment } from './rules/service.js'
+import { SegmentWriter } from './rules/writer.js'
 
 /** kube-proxy's largeClusterEndpointsThreshold (proxier.go). */
 export const LARGE_CLUSTER_ENDPOINTS = 1000
 
+type Warn = (w: PlanWarning) => void
+
+interface Ref<T> {
+  obj: T
+  at: string
+}
+
 interface Indexed {
-  services: { obj: ServiceObject; at: string }[]
-  slices: { obj: EndpointSliceObject; at: string }[]
-  legacy: { obj: EndpointsObject; at: string }[]
+  services: Ref<ServiceObject>[]
+  slices: Ref<EndpointSliceObject>[]
+  /** EndpointSlices by `namespace/service-name` label (any address type), in item order. */
+  slicesOf: Map<string, EndpointSliceObject[]>
+  legacy: Ref<EndpointsObject>[]
   ignored: number
   ignoredKinds: Map<string, string>
 }
 
 function index(env: Envelope): Indexed {
-  const out: Indexed = { services: [], slices: [], legacy: [], ignored: 0, ignoredKinds: new Map() }
+  const out: Indexed = { services: [], slices: [], slicesOf: new Map(), legacy: [], ignored: 0, ignoredKinds: new Map() }
   const items = env.resources.items
   for (let i = 0; i < items.length; i++) {
     const o = items[i]!
@@ -31,7 +52,7 @@ function index(env: Envelope): Indexed {
         out.services.push({ obj: o as unknown as ServiceObject, at })
         break
       case 'EndpointSlice':
-        out.slices.push({ obj: o as unknown as EndpointSliceObject, at })
+        addSlice(out, { obj: o as unknown as EndpointSliceObject, at })
         break
       case 'Endpoints':
         out.legacy.push({ obj: o as unknown as EndpointsObject, at })
@@ -46,17 +67,23 @@ function index(env: Envelope): Indexed {
   return out
 }
 
+function addSlice(ix: Indexed, ref: Ref<EndpointSliceObject>): void {
+  ix.slices.push(ref)
+  const svcName = ref.obj.metadata.labels?.['kubernetes.io/service-name']
+  if (!svcName) return
+  const key = `${ref.obj.metadata.namespace ?? 'default'}/${svcName}`
+  const list = ix.slicesOf.get(key)
+  if (list) list.push(ref.obj)
+  else ix.slicesOf.set(key, [ref.obj])
+}
+
 function byNameThenProtocol(a: ServicePort, b: ServicePort): number {
   if (a.name !== b.name) return a.name < b.name ? -1 : 1
   return a.protocol < b.protocol ? -1 : a.protocol > b.protocol ? 1 : 0
 }
 
-interface FamilyInput {
-  ports: ServicePort[]
-  endpoints: Map<string, Map<string, Endpoint>>
-}
-
-function familyInput(ix: Indexed, family: Family, nodeName: string, warn: (w: PlanWarning) => void): FamilyInput {
+/** The family's service ports, in plan order. */
+function servicePorts(ix: Indexed, family: Family, warn: Warn): ServicePort[] {
   const ports: ServicePort[] = []
   const seenPorts = new Map<string, number>()
   for (const { obj, at } of ix.services) {
@@ -71,39 +98,92 @@ function familyInput(ix: Indexed, family: Family, nodeName: string, warn: (w: Pl
       }
     }
   }
-  ports.sort(byNameThenProtocol)
-  const endpoints = new Map<string, Map<string, Endpoint>>()
-  const withSlices = new Set<string>()
-  for (const { obj, at } of ix.slices) {
-    const svcName = obj.metadata.labels?.['kubernetes.io/service-name']
-    if (svcName) withSlices.add(`${obj.metadata.namespace ?? 'default'}/${svcName}`)
-    collectSlice(obj, family, nodeName, at, endpoints, warn)
-  }
+  return ports.sort(byNameThenProtocol)
+}
+
+/** Legacy v1 Endpoints, read only for planned services without any EndpointSlice. */
+function legacyEndpoints(ix: Indexed, family: Family, nodeName: string, ports: ServicePort[], warn: Warn): Map<string, Map<string, Endpoint>> {
+  const out = new Map<string, Map<string, Endpoint>>()
+  if (ix.legacy.length === 0) return out
   const serviceKeys = new Set(ports.map((p) => p.serviceKey))
   for (const { obj, at } of ix.legacy) {
     const key = `${obj.metadata.namespace ?? 'default'}/${obj.metadata.name}`
-    if (withSlices.has(key) || !serviceKeys.has(key)) continue
+    if (ix.slicesOf.has(key) || !serviceKeys.has(key)) continue
     warn({
       code: 'legacy-endpoints',
       message: `${key}: no EndpointSlice, using the v1 Endpoints object (kube-proxy itself reads only EndpointSlices)`,
       pointer: at,
     })
-    collectLegacyEndpoints(obj, family, nodeName, endpoints)
+    collectLegacyEndpoints(obj, family, nodeName, out)
   }
-  return { ports, endpoints }
+  return out
 }
 
-function familyPlan(env: Envelope, ix: Indexed, family: Family, warn: (w: PlanWarning) => void): { fp: FamilyPlan; input: FamilyInput } {
-  const input = familyInput(ix, family, env.proxy.nodeName, warn)
-  const lists = input.ports.map((sp) => sortedEndpoints(input.endpoints.get(epKey(sp.serviceKey, sp.portName, sp.protocol))))
-  // Large-cluster mode counts every endpoint of every service port, usable or not.
-  let total = 0
-  for (const l of lists) total += l.length
-  const ctx = familyContext(env.proxy, family, total > LARGE_CLUSTER_ENDPOINTS)
-  const segments: Segment[] = [headSegment(ctx)]
-  for (let i = 0; i < input.ports.length; i++) segments.push(serviceSegment(input.ports[i]!, lists[i]!, ctx))
-  segments.push(tailSegment(ctx))
-  return { fp: { family, segments }, input }
+interface FamilyInput {
+  ports: ServicePort[]
+  legacy: Map<string, Map<string, Endpoint>>
+}
+
+/** Endpoints of one service port, built when its segment is written. */
+function endpointsOf(ix: Indexed, input: FamilyInput, sp: ServicePort, family: Family, nodeName: string): Endpoint[] {
+  const slices = ix.slicesOf.get(sp.serviceKey)
+  if (slices) return sliceEndpoints(sp, slices, family, nodeName)
+  return sortedEndpoints(input.legacy.get(epKey(sp.serviceKey, sp.portName, sp.protocol)))
+}
+
+function endpointBound(ix: Indexed, input: FamilyInput, sp: ServicePort, family: Family): number {
+  const slices = ix.slicesOf.get(sp.serviceKey)
+  if (slices) return sliceEndpointBound(sp, slices, family)
+  return input.legacy.get(epKey(sp.serviceKey, sp.portName, sp.protocol))?.size ?? 0
+}
+
+/**
+ * Every service segment, in one pass: each port's endpoints are built, written and dropped.
+ * Returns the segments and the number of endpoints over all service ports.
+ */
+function serviceSegments(ix: Indexed, input: FamilyInput, ctx: FamilyContext): { segments: Segment[]; endpoints: number } {
+  const w = new SegmentWriter()
+  const segments: Segment[] = []
+  let endpoints = 0
+  for (const sp of input.ports) {
+    const eps = endpointsOf(ix, input, sp, ctx.family, ctx.nodeName)
+    endpoints += eps.length
+    segments.push(serviceSegment(sp, eps, ctx, w))
+  }
+  w.flush()
+  return { segments, endpoints }
+}
+
+/** Endpoints in the family's slices and legacy objects that no planned port reads (counted only). */
+function unplannedEndpoints(ix: Indexed, input: FamilyInput, family: Family, nodeName: string): number {
+  const planned = new Set(input.ports.map((sp) => epKey(sp.serviceKey, sp.portName, sp.protocol)))
+  const acc = new Map<string, Map<string, Endpoint>>()
+  for (const { obj } of ix.slices) collectSlice(obj, family, nodeName, acc, planned)
+  let n = 0
+  for (const m of acc.values()) n += m.size
+  for (const [key, m] of input.legacy) if (!planned.has(key)) n += m.size
+  return n
+}
+
+function familyPlan(env: Envelope, ix: Indexed, family: Family, warn: Warn): { fp: FamilyPlan; ports: ServicePort[]; endpoints: number } {
+  const nodeName = env.proxy.nodeName
+  const ports = servicePorts(ix, family, warn)
+  for (const { obj, at } of ix.slices) sliceAddressWarnings(obj, family, at, warn)
+  const input: FamilyInput = { ports, legacy: legacyEndpoints(ix, family, nodeName, ports, warn) }
+  // Large-cluster mode counts every endpoint of every service port, usable or not. Endpoints
+  // are built one service port at a time, so the mode is decided on an upper bound (duplicates
+  // and unusable addresses included) and the plan redone in the rare case the exact count
+  // falls back to the threshold or below.
+  let bound = 0
+  for (const sp of ports) bound += endpointBound(ix, input, sp, family)
+  let ctx = familyContext(env.proxy, family, bound > LARGE_CLUSTER_ENDPOINTS)
+  let built = serviceSegments(ix, input, ctx)
+  if (!ctx.comments && built.endpoints <= LARGE_CLUSTER_ENDPOINTS) {
+    ctx = familyContext(env.proxy, family, false)
+    built = serviceSegments(ix, input, ctx)
+  }
+  const segments = [headSegment(ctx), ...built.segments, tailSegment(ctx)]
+  return { fp: { family, segments }, ports, endpoints: built.endpoints + unplannedEndpoints(ix, input, family, nodeName) }
 }
 
 export function plan(envelope: Envelope): Plan {
@@ -120,14 +200,14 @@ export function plan(envelope: Envelope): Plan {
   const ix = index(envelope)
   const families: FamilyPlan[] = []
   const servicesSeen = new Set<string>()
-  let servicePorts = 0
+  let servicePortCount = 0
   let endpoints = 0
   for (const family of nodeFamilies(envelope.proxy)) {
-    const { fp, input } = familyPlan(envelope, ix, family, warn)
-    families.push(fp)
-    servicePorts += input.ports.length
-    for (const p of input.ports) servicesSeen.add(p.serviceKey)
-    for (const m of input.endpoints.values()) endpoints += m.size
+    const fam = familyPlan(envelope, ix, family, warn)
+    families.push(fam.fp)
+    servicePortCount += fam.ports.length
+    for (const p of fam.ports) servicesSeen.add(p.serviceKey)
+    endpoints += fam.endpoints
   }
   for (const [kind, at] of ix.ignoredKinds) {
     warnings.push({ code: 'unknown-kind', message: `objects of kind ${kind} are not read by kube-proxy and were ignored`, pointer: at })
@@ -135,6 +215,6 @@ export function plan(envelope: Envelope): Plan {
   return {
     families,
     warnings,
-    counts: { services: servicesSeen.size, servicePorts, endpoints, ignoredObjects: ix.ignored },
+    counts: { services: servicesSeen.size, servicePorts: servicePortCount, endpoints, ignoredObjects: ix.ignored },
   }
 }

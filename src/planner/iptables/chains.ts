@@ -5,22 +5,17 @@
  *
  * 16 base32 characters are exactly the first 80 bits (10 bytes) of the digest. A plan hashes
  * once per endpoint (110k times for 10k services x 10 endpoints), and a call into node:crypto
- * costs ~1.5 us, which alone would exceed the JSON.parse time of the snapshot. So inputs that
- * fit one SHA-256 block (< 56 bytes of ASCII: every realistic name) are hashed by a small
- * single-block SHA-256 below; anything longer goes to node:crypto. The test suite checks both
- * paths against node:crypto and @scure/base.
+ * costs ~1.5 us, which alone would exceed the JSON.parse time of the snapshot. So ASCII inputs
+ * (every Kubernetes name is ASCII) are hashed by the small SHA-256 below; anything else goes to
+ * node:crypto. Every endpoint chain name of a service port starts with the same
+ * `servicePortName + protocol`, so that prefix is absorbed once (`prefixState`): its whole
+ * 64-byte blocks are compressed once, and even the first rounds of the last block, whose
+ * message words come from the prefix alone, are run once. Each endpoint then only pays for
+ * the rounds its own bytes reach. The test suite checks every path against node:crypto and
+ * @scure/base.
  */
 import { hash as nodeHash } from 'node:crypto'
 import { base32nopad } from '@scure/base'
-
-export function portProtoHash(servicePortName: string, protocol: string): string {
-  return hash16(servicePortName + protocol)
-}
-
-/** Endpoint chain suffix; `endpoint` is the `ip:port` identity (`[ip]:port` for IPv6). */
-export function endpointHash(servicePortName: string, protocol: string, endpoint: string): string {
-  return hash16(servicePortName + protocol + endpoint)
-}
 
 const K = Int32Array.from([
   0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98, 0x12835b01,
@@ -32,16 +27,17 @@ const K = Int32Array.from([
   0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
 ])
 const H0 = Int32Array.from([0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19])
-const W = new Int32Array(64)
-const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'
 
-/** SHA-256 of an ASCII string shorter than 56 bytes (one block); returns the first 3 state words. */
-function sha256OneBlock(s: string, out: Int32Array): void {
-  W.fill(0, 0, 16)
-  const n = s.length
-  for (let i = 0; i < n; i++) W[i >> 2]! |= s.charCodeAt(i) << (24 - (i & 3) * 8)
-  W[n >> 2]! |= 0x80 << (24 - (n & 3) * 8)
-  W[15] = n * 8
+/** Scratch space, reused by every call (the planner is synchronous). */
+const W = new Int32Array(64)
+const H = new Int32Array(8)
+
+/**
+ * One SHA-256 compression of the block in W[0..15] into H. Rounds `from`..63 only, starting
+ * from the working variables in S (S = H when from = 0): rounds before `from` were run ahead of
+ * time on message words that are the same for every call.
+ */
+function compress(from: number, S: Int32Array): void {
   for (let i = 16; i < 64; i++) {
     const a = W[i - 15]!
     const b = W[i - 2]!
@@ -49,8 +45,8 @@ function sha256OneBlock(s: string, out: Int32Array): void {
     const s1 = ((b >>> 17) | (b << 15)) ^ ((b >>> 19) | (b << 13)) ^ (b >>> 10)
     W[i] = (W[i - 16]! + s0 + W[i - 7]! + s1) | 0
   }
-  let a = H0[0]!, b = H0[1]!, c = H0[2]!, d = H0[3]!, e = H0[4]!, f = H0[5]!, g = H0[6]!, h = H0[7]!
-  for (let i = 0; i < 64; i++) {
+  let a = S[0]!, b = S[1]!, c = S[2]!, d = S[3]!, e = S[4]!, f = S[5]!, g = S[6]!, h = S[7]!
+  for (let i = from; i < 64; i++) {
     const S1 = ((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7))
     const t1 = (h + S1 + ((e & f) ^ (~e & g)) + K[i]! + W[i]!) | 0
     const S0 = ((a >>> 2) | (a << 30)) ^ ((a >>> 13) | (a << 19)) ^ ((a >>> 22) | (a << 10))
@@ -64,22 +60,125 @@ function sha256OneBlock(s: string, out: Int32Array): void {
     b = a
     a = (t1 + t2) | 0
   }
-  out[0] = (H0[0]! + a) | 0
-  out[1] = (H0[1]! + b) | 0
-  out[2] = (H0[2]! + c) | 0
+  H[0] = (H[0]! + a) | 0
+  H[1] = (H[1]! + b) | 0
+  H[2] = (H[2]! + c) | 0
+  H[3] = (H[3]! + d) | 0
+  H[4] = (H[4]! + e) | 0
+  H[5] = (H[5]! + f) | 0
+  H[6] = (H[6]! + g) | 0
+  H[7] = (H[7]! + h) | 0
 }
 
-const state = new Int32Array(3)
+/** SHA-256 after absorbing an ASCII prefix (the "midstate"), ready for any suffix. */
+export interface PrefixState {
+  /** The prefix text; kept for the node:crypto path when a suffix is not ASCII. */
+  prefix: string
+  length: number
+  /** Hash state after the prefix's whole 64-byte blocks. */
+  h: Int32Array
+  /** The prefix's remaining bytes, as big-endian message words of the next block. */
+  tail: Int32Array
+  tailBytes: number
+  /** Message words 0..rounds-1 of the next block are prefix bytes only... */
+  rounds: number
+  /** ...so the working variables after those rounds are the same for every suffix. */
+  after: Int32Array
+}
 
-const CODES = Array.from(ALPHABET, (ch) => ch.charCodeAt(0))
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false
+  return true
+}
 
-/** base32 of the first 80 bits (16 characters of 5 bits) from the 3 leading state words. */
-function base32First80(w: Int32Array): string {
-  const a = w[0]! >>> 0
-  const b = w[1]! >>> 0
-  const c = w[2]! >>> 0
-  const A = CODES
-  // One fromCharCode call: a single flat string instead of 16 concatenations.
+/** Absorb `prefix` (null when it is not ASCII: the caller then uses node:crypto). */
+export function prefixState(prefix: string): PrefixState | null {
+  if (!isAscii(prefix)) return null
+  H.set(H0)
+  const n = prefix.length
+  const whole = n - (n % 64)
+  for (let off = 0; off < whole; off += 64) {
+    W.fill(0, 0, 16)
+    for (let i = 0; i < 64; i++) W[i >> 2]! |= prefix.charCodeAt(off + i) << (24 - (i & 3) * 8)
+    compress(0, H)
+  }
+  const tail = new Int32Array(16)
+  for (let i = whole; i < n; i++) tail[(i - whole) >> 2]! |= prefix.charCodeAt(i) << (24 - ((i - whole) & 3) * 8)
+  const rounds = (n - whole) >> 2
+  const after = Int32Array.from(H)
+  runRounds(after, tail, rounds)
+  return { prefix, length: n, h: Int32Array.from(H), tail, tailBytes: n - whole, rounds, after }
+}
+
+/** The first `rounds` (< 16) compression rounds on message words `m`, in place on `v`. */
+function runRounds(v: Int32Array, m: Int32Array, rounds: number): void {
+  let a = v[0]!, b = v[1]!, c = v[2]!, d = v[3]!, e = v[4]!, f = v[5]!, g = v[6]!, h = v[7]!
+  for (let i = 0; i < rounds; i++) {
+    const S1 = ((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7))
+    const t1 = (h + S1 + ((e & f) ^ (~e & g)) + K[i]! + m[i]!) | 0
+    const S0 = ((a >>> 2) | (a << 30)) ^ ((a >>> 13) | (a << 19)) ^ ((a >>> 22) | (a << 10))
+    const t2 = (S0 + ((a & b) ^ (a & c) ^ (b & c))) | 0
+    h = g
+    g = f
+    f = e
+    e = (d + t1) | 0
+    d = c
+    c = b
+    b = a
+    a = (t1 + t2) | 0
+  }
+  v[0] = a; v[1] = b; v[2] = c; v[3] = d; v[4] = e; v[5] = f; v[6] = g; v[7] = h
+}
+
+/**
+ * Finish sha256(prefix + suffix) for an ASCII suffix; the digest's first words are left in H.
+ * The first block after the midstate skips the rounds precomputed in `ps.after`.
+ */
+function finish(ps: PrefixState, suffix: string): void {
+  H.set(ps.h)
+  W.set(ps.tail)
+  const n = suffix.length
+  let p = ps.tailBytes
+  if (p + n + 9 <= 64) {
+    // The common case: the rest fits one block.
+    for (let i = 0; i < n; i++, p++) W[p >> 2]! |= suffix.charCodeAt(i) << (24 - (p & 3) * 8)
+    W[p >> 2]! |= 0x80 << (24 - (p & 3) * 8)
+    W[15] = (ps.length + n) * 8
+    compress(ps.rounds, ps.after)
+    return
+  }
+  let from = ps.rounds
+  let S = ps.after
+  for (let i = 0; i < n; i++) {
+    W[p >> 2]! |= suffix.charCodeAt(i) << (24 - (p & 3) * 8)
+    if (++p === 64) {
+      compress(from, S)
+      from = 0
+      S = H
+      W.fill(0, 0, 16)
+      p = 0
+    }
+  }
+  W[p >> 2]! |= 0x80 << (24 - (p & 3) * 8)
+  if (++p > 56) {
+    compress(from, S)
+    from = 0
+    S = H
+    W.fill(0, 0, 16)
+  }
+  const bits = (ps.length + n) * 8
+  W[14] = Math.floor(bits / 0x100000000)
+  W[15] = bits | 0
+  compress(from, S)
+}
+
+const A = Array.from('ABCDEFGHIJKLMNOPQRSTUVWXYZ234567', (ch) => ch.charCodeAt(0))
+
+/** base32 of the digest's first 80 bits (16 characters of 5 bits), from H, as one flat string. */
+function base32First80(): string {
+  const a = H[0]! >>> 0
+  const b = H[1]! >>> 0
+  const c = H[2]! >>> 0
   return String.fromCharCode(
     A[a >>> 27]!, A[(a >>> 22) & 31]!, A[(a >>> 17) & 31]!, A[(a >>> 12) & 31]!,
     A[(a >>> 7) & 31]!, A[(a >>> 2) & 31]!, A[((a & 3) << 3) | (b >>> 29)]!, A[(b >>> 24) & 31]!,
@@ -88,18 +187,49 @@ function base32First80(w: Int32Array): string {
   )
 }
 
-function isShortAscii(s: string): boolean {
-  if (s.length >= 56) return false
-  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false
-  return true
+/** `KUBE-SEP-` + base32First80 in one fromCharCode call: a flat string, not a rope. */
+function sepFirst80(): string {
+  const a = H[0]! >>> 0
+  const b = H[1]! >>> 0
+  const c = H[2]! >>> 0
+  return String.fromCharCode(
+    75, 85, 66, 69, 45, 83, 69, 80, 45,
+    A[a >>> 27]!, A[(a >>> 22) & 31]!, A[(a >>> 17) & 31]!, A[(a >>> 12) & 31]!,
+    A[(a >>> 7) & 31]!, A[(a >>> 2) & 31]!, A[((a & 3) << 3) | (b >>> 29)]!, A[(b >>> 24) & 31]!,
+    A[(b >>> 19) & 31]!, A[(b >>> 14) & 31]!, A[(b >>> 9) & 31]!, A[(b >>> 4) & 31]!,
+    A[((b & 15) << 1) | (c >>> 31)]!, A[(c >>> 26) & 31]!, A[(c >>> 21) & 31]!, A[(c >>> 16) & 31]!,
+  )
+}
+
+/** 16-character chain-name hash of prefix + suffix, from a prefix state (null: node:crypto). */
+export function hashWith(ps: PrefixState | null, prefix: string, suffix: string): string {
+  if (ps === null || !isAscii(suffix)) return hash16Crypto(prefix + suffix)
+  finish(ps, suffix)
+  return base32First80()
+}
+
+/**
+ * `KUBE-SEP-` + the endpoint chain hash, as one flat string. `ps` is prefixState of
+ * servicePortName + protocol; `endpoint` is the `ip:port` identity (`[ip]:port` for IPv6).
+ */
+export function sepChainName(ps: PrefixState | null, prefix: string, endpoint: string): string {
+  if (ps === null || !isAscii(endpoint)) return 'KUBE-SEP-' + hash16Crypto(prefix + endpoint)
+  finish(ps, endpoint)
+  return sepFirst80()
 }
 
 export function hash16(s: string): string {
-  if (isShortAscii(s)) {
-    sha256OneBlock(s, state)
-    return base32First80(state)
-  }
-  return hash16Crypto(s)
+  return hashWith(prefixState(s), s, '')
+}
+
+export function portProtoHash(servicePortName: string, protocol: string): string {
+  return hash16(servicePortName + protocol)
+}
+
+/** Endpoint chain suffix; `endpoint` is the `ip:port` identity (`[ip]:port` for IPv6). */
+export function endpointHash(servicePortName: string, protocol: string, endpoint: string): string {
+  const prefix = servicePortName + protocol
+  return hashWith(prefixState(prefix), prefix, endpoint)
 }
 
 /** The reference path: node:crypto SHA-256 and @scure/base base32. */

@@ -7,16 +7,21 @@ import type { Segment } from '../types.js'
 import type { FamilyContext } from '../context.js'
 import type { Endpoint, ServicePort } from '../model.js'
 import { categorize, externallyAccessible, usesClusterEndpoints, usesLocalEndpoints, type Categorized } from '../topology.js'
-import { endpointHash, portProtoHash } from '../iptables/chains.js'
+import { hashWith, prefixState, sepChainName, type PrefixState } from '../iptables/chains.js'
 import { probability } from '../iptables/probability.js'
 import { cidrContains } from '../kube/ip.js'
 import { chainLine } from './fixed.js'
+import { FILTER_RULES, NAT_CHAINS, NAT_RULES, type SegmentWriter } from './writer.js'
 
 /** Everything the rule writers need about one service port, decided once (§9.1 of the reference). */
 interface Decided {
   sp: ServicePort
   ctx: FamilyContext
   cat: Categorized
+  w: SegmentWriter
+  /** servicePortName + protocol, the prefix of every chain-name hash of this port, and its SHA-256 midstate. */
+  hashPrefix: string
+  hashState: PrefixState | null
   /** `-m p -p p` */
   proto: string
   svc: string
@@ -38,12 +43,14 @@ interface Decided {
 
 /** Endpoint chain name, hashed once per endpoint and kept on it. */
 function sepChain(d: Decided, e: Endpoint): string {
-  return (e.chain ??= 'KUBE-SEP-' + endpointHash(d.sp.name, d.sp.protocol, e.id))
+  return (e.chain ??= sepChainName(d.hashState, d.hashPrefix, e.id))
 }
 
-function decide(sp: ServicePort, eps: Endpoint[], ctx: FamilyContext): Decided {
+function decide(sp: ServicePort, eps: Endpoint[], ctx: FamilyContext, w: SegmentWriter): Decided {
   const cat = categorize(sp, eps, ctx.nodeName, ctx.zone)
-  const h = portProtoHash(sp.name, sp.protocol)
+  const hashPrefix = sp.name + sp.protocol
+  const hashState = prefixState(hashPrefix)
+  const h = hashWith(hashState, hashPrefix, '')
   const svc = `KUBE-SVC-${h}`
   const svl = `KUBE-SVL-${h}`
   const internalChain = sp.internalPolicyLocal ? svl : svc
@@ -56,6 +63,9 @@ function decide(sp: ServicePort, eps: Endpoint[], ctx: FamilyContext): Decided {
     sp,
     ctx,
     cat,
+    w,
+    hashPrefix,
+    hashState,
     proto: `-m ${sp.protocol} -p ${sp.protocol}`,
     svc,
     svl,
@@ -74,143 +84,175 @@ function decide(sp: ServicePort, eps: Endpoint[], ctx: FamilyContext): Decided {
   }
 }
 
-function clusterIPRules(d: Decided, seg: Segment): void {
+function clusterIPRules(d: Decided): void {
   const { sp } = d
   const match = `${d.proto} -d ${sp.clusterIP} --dport ${sp.port}`
-  if (d.hasInternal) seg.natRules.push(`-A KUBE-SERVICES -m comment --comment "${sp.name} cluster IP" ${match} -j ${d.internalChain}`)
-  else seg.filterRules.push(`-A KUBE-SERVICES -m comment --comment ${d.internalComment} ${match} -j ${d.internalVerdict}`)
+  if (d.hasInternal) d.w.line(NAT_RULES, `-A KUBE-SERVICES -m comment --comment "${sp.name} cluster IP" ${match} -j ${d.internalChain}`)
+  else d.w.line(FILTER_RULES, `-A KUBE-SERVICES -m comment --comment ${d.internalComment} ${match} -j ${d.internalVerdict}`)
 }
 
-function externalIPRules(d: Decided, seg: Segment): void {
+function externalIPRules(d: Decided): void {
   const { sp } = d
   for (const ip of sp.externalIPs) {
     const match = `${d.proto} -d ${ip} --dport ${sp.port}`
-    if (d.cat.hasEndpoints) seg.natRules.push(`-A KUBE-SERVICES -m comment --comment "${sp.name} external IP" ${match} -j ${d.ext}`)
-    if (!d.hasExternal) seg.filterRules.push(`-A KUBE-EXTERNAL-SERVICES -m comment --comment ${d.externalComment} ${match} -j ${d.externalVerdict}`)
+    if (d.cat.hasEndpoints) d.w.line(NAT_RULES, `-A KUBE-SERVICES -m comment --comment "${sp.name} external IP" ${match} -j ${d.ext}`)
+    if (!d.hasExternal) d.w.line(FILTER_RULES, `-A KUBE-EXTERNAL-SERVICES -m comment --comment ${d.externalComment} ${match} -j ${d.externalVerdict}`)
   }
 }
 
-function loadBalancerRules(d: Decided, seg: Segment): void {
+function loadBalancerRules(d: Decided): void {
   const { sp } = d
   const target = d.usesFW ? d.fw : d.ext
   for (const vip of sp.lbVIPs) {
     const match = `${d.proto} -d ${vip} --dport ${sp.port}`
-    if (d.cat.hasEndpoints) seg.natRules.push(`-A KUBE-SERVICES -m comment --comment "${sp.name} loadbalancer IP" ${match} -j ${target}`)
-    if (d.usesFW) seg.filterRules.push(`-A KUBE-PROXY-FIREWALL -m comment --comment "${sp.name} traffic not accepted by ${d.fw}" ${match} -j DROP`)
+    if (d.cat.hasEndpoints) d.w.line(NAT_RULES, `-A KUBE-SERVICES -m comment --comment "${sp.name} loadbalancer IP" ${match} -j ${target}`)
+    if (d.usesFW) d.w.line(FILTER_RULES, `-A KUBE-PROXY-FIREWALL -m comment --comment "${sp.name} traffic not accepted by ${d.fw}" ${match} -j DROP`)
   }
   if (!d.hasExternal) {
     for (const vip of sp.lbVIPs) {
-      seg.filterRules.push(
+      d.w.line(
+        FILTER_RULES,
         `-A KUBE-EXTERNAL-SERVICES -m comment --comment ${d.externalComment} ${d.proto} -d ${vip} --dport ${sp.port} -j ${d.externalVerdict}`,
       )
     }
   }
 }
 
-function nodePortRules(d: Decided, seg: Segment): void {
+function nodePortRules(d: Decided): void {
   const { sp, ctx } = d
   if (sp.nodePort !== 0) {
     if (d.cat.hasEndpoints) {
       // The localhost rule only counts packets (nfacct); the plain rule below matches them too.
       if (ctx.localhostNodePorts && ctx.nfacct) {
-        seg.natRules.push(
+        d.w.line(
+          NAT_RULES,
           `-A KUBE-NODEPORTS -m comment --comment ${sp.name} ${d.proto} -d 127.0.0.0/8 --dport ${sp.nodePort} -m nfacct --nfacct-name localhost_nps_accepted_pkts -j ${d.ext}`,
         )
       }
       // NodePorts are not subject to loadBalancerSourceRanges (upstream keeps it that way).
-      seg.natRules.push(`-A KUBE-NODEPORTS -m comment --comment ${sp.name} ${d.proto} --dport ${sp.nodePort} -j ${d.ext}`)
+      d.w.line(NAT_RULES, `-A KUBE-NODEPORTS -m comment --comment ${sp.name} ${d.proto} --dport ${sp.nodePort} -j ${d.ext}`)
     }
     if (!d.hasExternal) {
-      seg.filterRules.push(
+      d.w.line(
+        FILTER_RULES,
         `-A KUBE-EXTERNAL-SERVICES -m comment --comment ${d.externalComment} -m addrtype --dst-type LOCAL ${d.proto} --dport ${sp.nodePort} -j ${d.externalVerdict}`,
       )
     }
   }
   if (sp.healthCheckNodePort !== 0) {
-    seg.filterRules.push(
+    d.w.line(
+        FILTER_RULES,
       `-A KUBE-NODEPORTS -m comment --comment "${sp.name} health check node port" -m tcp -p tcp --dport ${sp.healthCheckNodePort} -j ACCEPT`,
     )
   }
 }
 
 /** Masquerade off-cluster traffic to the cluster IP (in SVL when iTP=Local). */
-function internalMasqueradeRule(d: Decided, seg: Segment): void {
+function internalMasqueradeRule(d: Decided): void {
   const { sp, ctx } = d
   if (!d.hasInternal) return
   const head = `-A ${d.internalChain} -m comment --comment "${sp.name} cluster IP" ${d.proto} -d ${sp.clusterIP} --dport ${sp.port}`
-  if (ctx.masqueradeAll) seg.natRules.push(`${head} -j KUBE-MARK-MASQ`)
-  else if (ctx.localCIDR !== null) seg.natRules.push(`${head} ! -s ${ctx.localCIDR} -j KUBE-MARK-MASQ`)
+  if (ctx.masqueradeAll) d.w.line(NAT_RULES, `${head} -j KUBE-MARK-MASQ`)
+  else if (ctx.localCIDR !== null) d.w.line(NAT_RULES, `${head} ! -s ${ctx.localCIDR} -j KUBE-MARK-MASQ`)
 }
 
-function externalChainRules(d: Decided, seg: Segment): void {
+function externalChainRules(d: Decided): void {
   if (!d.usesEXT) return
   const { sp, ctx, ext } = d
-  seg.natChains.push(chainLine(ext))
+  d.w.line(NAT_CHAINS, chainLine(ext))
   if (!sp.externalPolicyLocal) {
-    seg.natRules.push(`-A ${ext} -m comment --comment "masquerade traffic for ${sp.name} external destinations" -j KUBE-MARK-MASQ`)
+    d.w.line(NAT_RULES, `-A ${ext} -m comment --comment "masquerade traffic for ${sp.name} external destinations" -j KUBE-MARK-MASQ`)
   } else {
     // eTP=Local short-circuits: pods and the node itself still reach every endpoint via SVC.
     if (ctx.localCIDR !== null) {
-      seg.natRules.push(`-A ${ext} -m comment --comment "pod traffic for ${sp.name} external destinations" -s ${ctx.localCIDR} -j ${d.svc}`)
+      d.w.line(NAT_RULES, `-A ${ext} -m comment --comment "pod traffic for ${sp.name} external destinations" -s ${ctx.localCIDR} -j ${d.svc}`)
     }
-    seg.natRules.push(
+    d.w.line(
+      NAT_RULES,
       `-A ${ext} -m comment --comment "masquerade LOCAL traffic for ${sp.name} external destinations" -m addrtype --src-type LOCAL -j KUBE-MARK-MASQ`,
-      `-A ${ext} -m comment --comment "route LOCAL traffic for ${sp.name} external destinations" -m addrtype --src-type LOCAL -j ${d.svc}`,
     )
+    d.w.line(NAT_RULES, `-A ${ext} -m comment --comment "route LOCAL traffic for ${sp.name} external destinations" -m addrtype --src-type LOCAL -j ${d.svc}`)
   }
-  if (d.hasExternal) seg.natRules.push(`-A ${ext} -j ${d.externalChain}`)
+  if (d.hasExternal) d.w.line(NAT_RULES, `-A ${ext} -j ${d.externalChain}`)
 }
 
-function firewallChainRules(d: Decided, seg: Segment): void {
+function firewallChainRules(d: Decided): void {
   if (!d.usesFW) return
   const { sp, ctx, fw, ext } = d
-  seg.natChains.push(chainLine(fw))
+  d.w.line(NAT_CHAINS, chainLine(fw))
   const a = `-A ${fw} -m comment --comment "${sp.name} loadbalancer IP"`
   let allowNode = false
   for (const r of sp.sourceRanges) {
-    seg.natRules.push(`${a} -s ${r.text} -j ${ext}`)
+    d.w.line(NAT_RULES, `${a} -s ${r.text} -j ${ext}`)
     if (ctx.primaryIP && cidrContains(r, ctx.primaryIP)) allowNode = true
   }
   // A node reaching its own VIP shows up with the VIP as source address.
-  if (allowNode) for (const vip of sp.lbVIPs) seg.natRules.push(`${a} -s ${vip} -j ${ext}`)
-  seg.natRules.push(`-A ${fw} -m comment --comment "other traffic to ${sp.name} will be dropped by KUBE-PROXY-FIREWALL"`)
+  if (allowNode) for (const vip of sp.lbVIPs) d.w.line(NAT_RULES, `${a} -s ${vip} -j ${ext}`)
+  d.w.line(NAT_RULES, `-A ${fw} -m comment --comment "other traffic to ${sp.name} will be dropped by KUBE-PROXY-FIREWALL"`)
 }
 
-/** writeServiceToEndpointRules: affinity checks, then the statistic cascade. */
-function dispatchRules(d: Decided, chain: string, eps: Endpoint[], seg: Segment): void {
-  const { sp, ctx } = d
-  const out = seg.natRules
-  seg.natChains.push(chainLine(chain))
+/**
+ * writeServiceToEndpointRules: affinity checks, then the statistic cascade. One line per
+ * endpoint, so written as fragments (writer.ts) rather than template literals.
+ */
+function dispatchRules(d: Decided, chain: string, eps: Endpoint[]): void {
+  const { sp, ctx, w } = d
+  w.line(NAT_CHAINS, chainLine(chain))
   const n = eps.length
   // Large-cluster mode drops these comments (proxier.go, largeClusterMode).
-  const pre = ctx.comments ? `-A ${chain} -m comment --comment "${sp.name} -> ` : ''
+  const head = ctx.comments ? `-A ${chain} -m comment --comment "${sp.name} -> ` : `-A ${chain}`
   if (sp.stickySeconds > 0) {
+    const check = ` --rcheck --seconds ${sp.stickySeconds} --reap -j `
     for (let i = 0; i < n; i++) {
       const e = eps[i]!
       const sep = sepChain(d, e)
-      const head = ctx.comments ? `${pre}${e.id}"` : `-A ${chain}`
-      out.push(`${head} -m recent --name ${sep} --rcheck --seconds ${sp.stickySeconds} --reap -j ${sep}`)
+      w.add(head)
+      if (ctx.comments) w.add(e.id), w.add('"')
+      w.add(' -m recent --name ')
+      w.add(sep)
+      w.add(check)
+      w.add(sep)
+      w.end(NAT_RULES)
     }
   }
   for (let i = 0; i < n; i++) {
     const e = eps[i]!
-    const head = ctx.comments ? `${pre}${e.id}"` : `-A ${chain}`
-    if (i < n - 1) out.push(`${head} -m statistic --mode random --probability ${probability(n - i)} -j ${sepChain(d, e)}`)
-    else out.push(`${head} -j ${sepChain(d, e)}`)
+    w.add(head)
+    if (ctx.comments) w.add(e.id), w.add('"')
+    if (i < n - 1) w.add(' -m statistic --mode random --probability '), w.add(probability(n - i))
+    w.add(' -j ')
+    w.add(sepChain(d, e))
+    w.end(NAT_RULES)
   }
 }
 
-function endpointChains(d: Decided, seg: Segment): void {
-  const { sp, ctx } = d
+function endpointChains(d: Decided): void {
+  const { sp, ctx, w } = d
   const comment = ctx.comments ? ` -m comment --comment ${sp.name}` : ''
-  const dnat = sp.stickySeconds > 0 ? '' : ` ${d.proto} -j DNAT --to-destination `
+  const sticky = sp.stickySeconds > 0
+  const dnat = ` ${d.proto} -j DNAT --to-destination `
+  const setDnat = ` --set ${d.proto} -j DNAT --to-destination `
   for (const e of d.cat.allReachable) {
     const chain = sepChain(d, e)
-    seg.natChains.push(`:${chain} - [0:0]`)
+    w.add(':')
+    w.add(chain)
+    w.add(' - [0:0]')
+    w.end(NAT_CHAINS)
     // Hairpin: a pod reaching itself through the service must be masqueraded.
-    seg.natRules.push(`-A ${chain}${comment} -s ${e.ip} -j KUBE-MARK-MASQ`)
-    if (dnat !== '') seg.natRules.push(`-A ${chain}${comment}${dnat}${e.id}`)
-    else seg.natRules.push(`-A ${chain}${comment} -m recent --name ${chain} --set ${d.proto} -j DNAT --to-destination ${e.id}`)
+    w.add('-A ')
+    w.add(chain)
+    w.add(comment)
+    w.add(' -s ')
+    w.add(e.ip)
+    w.add(' -j KUBE-MARK-MASQ')
+    w.end(NAT_RULES)
+    w.add('-A ')
+    w.add(chain)
+    w.add(comment)
+    if (sticky) w.add(' -m recent --name '), w.add(chain), w.add(setDnat)
+    else w.add(dnat)
+    w.add(e.id)
+    w.end(NAT_RULES)
   }
 }
 
@@ -226,7 +268,7 @@ function endpointCounts(eps: Endpoint[]): { total: number; ready: number; servin
   return { total: eps.length, ready, serving, terminating }
 }
 
-export function serviceSegment(sp: ServicePort, eps: Endpoint[], ctx: FamilyContext): Segment {
+export function serviceSegment(sp: ServicePort, eps: Endpoint[], ctx: FamilyContext, w: SegmentWriter): Segment {
   const seg: Segment = {
     key: `${sp.name}/${sp.protocol}`,
     service: sp.name,
@@ -237,16 +279,17 @@ export function serviceSegment(sp: ServicePort, eps: Endpoint[], ctx: FamilyCont
     natRules: [],
     meta: { type: sp.type, endpoints: endpointCounts(eps) },
   }
-  const d = decide(sp, eps, ctx)
-  clusterIPRules(d, seg)
-  externalIPRules(d, seg)
-  loadBalancerRules(d, seg)
-  nodePortRules(d, seg)
-  internalMasqueradeRule(d, seg)
-  externalChainRules(d, seg)
-  firewallChainRules(d, seg)
-  if (d.cat.clusterEndpoints.length > 0 && usesClusterEndpoints(sp)) dispatchRules(d, d.svc, d.cat.clusterEndpoints, seg)
-  if (d.cat.localEndpoints.length > 0 && usesLocalEndpoints(sp)) dispatchRules(d, d.svl, d.cat.localEndpoints, seg)
-  endpointChains(d, seg)
+  const d = decide(sp, eps, ctx, w)
+  clusterIPRules(d)
+  externalIPRules(d)
+  loadBalancerRules(d)
+  nodePortRules(d)
+  internalMasqueradeRule(d)
+  externalChainRules(d)
+  firewallChainRules(d)
+  if (d.cat.clusterEndpoints.length > 0 && usesClusterEndpoints(sp)) dispatchRules(d, d.svc, d.cat.clusterEndpoints)
+  if (d.cat.localEndpoints.length > 0 && usesLocalEndpoints(sp)) dispatchRules(d, d.svl, d.cat.localEndpoints)
+  endpointChains(d)
+  w.close(seg)
   return seg
 }

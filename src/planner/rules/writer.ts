@@ -1,0 +1,93 @@
+/**
+ * Writing the plan's lines without a string object per line fragment surviving.
+ *
+ * A 10k-service plan has ~430k lines, and nearly all of them live until the plan is dropped.
+ * Built with template literals, each line is a rope of 4-6 cons-string nodes, and every object
+ * that survives a scavenge is copied (twice) by V8's young-generation GC: that copying was the
+ * largest cost of planning. Here the text of many segments is appended to one rope, which is
+ * flattened once it reaches FLUSH_CHARS (texts that large are allocated in V8's large-object
+ * space and never copied by the GC); each line then becomes a slice of that flat text (one
+ * small SlicedString). The rope's nodes die young. Line boundaries are recorded as offsets
+ * while writing (a rope knows its length), so the flat text is never scanned.
+ * A slice keeps its whole text alive: a segment kept on its own retains at most ~FLUSH_CHARS
+ * plus its own lines.
+ */
+import type { Segment } from '../types.js'
+
+export const FILTER_CHAINS = 0
+export const FILTER_RULES = 1
+export const NAT_CHAINS = 2
+export const NAT_RULES = 3
+export type BufferIndex = typeof FILTER_CHAINS | typeof FILTER_RULES | typeof NAT_CHAINS | typeof NAT_RULES
+
+/** Above V8's largest regular heap object (128 KiB): joined texts go to large-object space. */
+const FLUSH_CHARS = 256 * 1024
+
+export class SegmentWriter {
+  /** The pending text: a rope of fragments, flattened at flush. */
+  private text = ''
+  /** Per pending line: end offset in `text`, buffer (0-3), index of its segment in `segments`. */
+  private ends = new Int32Array(1024)
+  private kinds = new Uint8Array(1024)
+  private owners = new Int32Array(1024)
+  private lines = 0
+  private segments: Segment[] = []
+
+  /** Append a fragment of the current line. */
+  add(a: string): void {
+    this.text += a
+  }
+
+  /** Ends the current line (fragments added with `add`) in buffer `buf` of the current segment. */
+  end(buf: BufferIndex): void {
+    if (this.lines === this.ends.length) this.grow()
+    this.ends[this.lines] = this.text.length
+    this.kinds[this.lines] = buf
+    this.owners[this.lines++] = this.segments.length
+    this.text += '\n'
+  }
+
+  /** A whole line (already one string). */
+  line(buf: BufferIndex, text: string): void {
+    this.text += text
+    this.end(buf)
+  }
+
+  /** The current segment is complete: its lines are filled in at the next flush. */
+  close(seg: Segment): void {
+    this.segments.push(seg)
+    if (this.text.length >= FLUSH_CHARS) this.flush()
+  }
+
+  /** Flatten the pending text and cut it into the pending segments' buffers. */
+  flush(): void {
+    const text = this.text
+    const segs = this.segments
+    let pos = 0
+    for (let i = 0; i < this.lines; i++) {
+      const end = this.ends[i]!
+      const seg = segs[this.owners[i]!]!
+      const k = this.kinds[i]!
+      const buf = k === NAT_RULES ? seg.natRules : k === NAT_CHAINS ? seg.natChains : k === FILTER_RULES ? seg.filterRules : seg.filterChains
+      // The first slice flattens the rope; the rest are views into the flat text.
+      buf.push(text.slice(pos, end))
+      pos = end + 1
+    }
+    this.text = ''
+    this.lines = 0
+    this.segments = []
+  }
+
+  private grow(): void {
+    const n = this.ends.length * 2
+    const ends = new Int32Array(n)
+    const kinds = new Uint8Array(n)
+    const owners = new Int32Array(n)
+    ends.set(this.ends)
+    kinds.set(this.kinds)
+    owners.set(this.owners)
+    this.ends = ends
+    this.kinds = kinds
+    this.owners = owners
+  }
+}
