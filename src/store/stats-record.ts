@@ -121,27 +121,63 @@ export function deltaCounts(a: FamilyPlan, b: FamilyPlan, keysA?: readonly strin
   }
   let rules = 0
   let bytes = '*filter\nCOMMIT\n*nat\nCOMMIT\n'.length + staleBytes
-  const add = (lines: readonly string[]) => {
-    for (const l of lines) {
-      // Lines are ASCII (Kubernetes names, IPs, kube-proxy's comment templates): length is the
-      // byte count; anything else is measured properly.
-      bytes += (NON_ASCII.test(l) ? Buffer.byteLength(l) : l.length) + 1
-      if (l.startsWith('-A ')) rules++
-    }
-  }
   b.segments.forEach((s, j) => {
-    add(s.filterChains)
-    add(s.filterRules)
-    if (rewrite.has(j)) {
-      add(s.natChains)
-      add(s.natRules)
-    } else {
-      // An unchanged service's rules in chains it does not own (KUBE-SERVICES, KUBE-NODEPORTS):
-      // a service segment owns exactly its service chains, so a prefix test replaces the set.
-      add(s.natRules.filter((r) => !OWN_CHAIN_RULE.some((p) => r.startsWith(p))))
-    }
+    const f = segmentFacts(s, keysB?.[j])
+    rules += f.filter.rules
+    bytes += f.filter.bytes
+    const nat = rewrite.has(j) ? f.natAll : f.natFixed
+    rules += nat.rules
+    bytes += nat.bytes
   })
   return { rules, bytes }
+}
+
+interface LineCount {
+  rules: number
+  bytes: number
+}
+
+interface SegmentFacts {
+  filter: LineCount
+  /** every nat line (a rewritten segment) */
+  natAll: LineCount
+  /** an unchanged segment's rules in chains it does not own (KUBE-SERVICES, KUBE-NODEPORTS) */
+  natFixed: LineCount
+}
+
+function countLines(lines: readonly string[], into: LineCount = { rules: 0, bytes: 0 }): LineCount {
+  for (const l of lines) {
+    // Lines are ASCII (Kubernetes names, IPs, kube-proxy's comment templates): length is the
+    // byte count; anything else is measured properly.
+    into.bytes += (NON_ASCII.test(l) ? Buffer.byteLength(l) : l.length) + 1
+    if (l.startsWith('-A ')) into.rules++
+  }
+  return into
+}
+
+/**
+ * Per-segment line counts, memoised by the store's segment key: consecutive versions share ~99%
+ * of their segments, so each version only scans the segments that changed. Bounded; a full
+ * cache is simply dropped (a miss only costs the scan).
+ */
+const factsByKey = new Map<string, SegmentFacts>()
+const MAX_FACTS = 200_000
+
+function segmentFacts(s: Segment, key: string | undefined): SegmentFacts {
+  if (key !== undefined) {
+    const hit = factsByKey.get(key)
+    if (hit) return hit
+  }
+  const filter = countLines(s.filterRules, countLines(s.filterChains))
+  const natAll = countLines(s.natRules, countLines(s.natChains))
+  // A service segment owns exactly its service chains, so a prefix test finds the others.
+  const natFixed = countLines(s.natRules.filter((r) => !OWN_CHAIN_RULE.some((p) => r.startsWith(p))))
+  const facts = { filter, natAll, natFixed }
+  if (key !== undefined) {
+    if (factsByKey.size >= MAX_FACTS) factsByKey.clear()
+    factsByKey.set(key, facts)
+  }
+  return facts
 }
 
 function emptyFamily(family: FamilyPlan['family']): FamilyPlan {
