@@ -20,8 +20,12 @@ export const NAT_CHAINS = 2
 export const NAT_RULES = 3
 export type BufferIndex = typeof FILTER_CHAINS | typeof FILTER_RULES | typeof NAT_CHAINS | typeof NAT_RULES
 
-/** Above V8's largest regular heap object (128 KiB): joined texts go to large-object space. */
-const FLUSH_CHARS = 256 * 1024
+/**
+ * Just above V8's largest regular heap object (128 KiB), so flattened texts go to large-object
+ * space, while the rope being written (about 2 bytes of cons node per text byte, copied when a
+ * scavenge finds it alive) stays small.
+ */
+const FLUSH_CHARS = 132 * 1024
 
 export class SegmentWriter {
   /** The pending text: a rope of fragments, flattened at flush. */
@@ -32,6 +36,9 @@ export class SegmentWriter {
   private owners = new Int32Array(1024)
   private lines = 0
   private segments: Segment[] = []
+  /** Lines per buffer of the current segment, then of each pending segment (4 per segment). */
+  private counts = [0, 0, 0, 0]
+  private pendingCounts: number[] = []
 
   /** Append a fragment of the current line. */
   add(a: string): void {
@@ -44,6 +51,7 @@ export class SegmentWriter {
     this.ends[this.lines] = this.text.length
     this.kinds[this.lines] = buf
     this.owners[this.lines++] = this.segments.length
+    this.counts[buf]++
     this.text += '\n'
   }
 
@@ -56,26 +64,40 @@ export class SegmentWriter {
   /** The current segment is complete: its lines are filled in at the next flush. */
   close(seg: Segment): void {
     this.segments.push(seg)
+    const c = this.counts
+    this.pendingCounts.push(c[0]!, c[1]!, c[2]!, c[3]!)
+    c[0] = c[1] = c[2] = c[3] = 0
     if (this.text.length >= FLUSH_CHARS) this.flush()
   }
 
   /** Flatten the pending text and cut it into the pending segments' buffers. */
   flush(): void {
     const text = this.text
-    const segs = this.segments
+    const counts = this.pendingCounts
+    // Each buffer is allocated at its final length (no growing, no slack); fill[j] is the next
+    // free index of bufs[j], four buffers per pending segment.
+    const bufs: string[][] = []
+    for (let i = 0; i < this.segments.length; i++) {
+      const seg = this.segments[i]!
+      seg.filterChains = extended(seg.filterChains, counts[4 * i]!)
+      seg.filterRules = extended(seg.filterRules, counts[4 * i + 1]!)
+      seg.natChains = extended(seg.natChains, counts[4 * i + 2]!)
+      seg.natRules = extended(seg.natRules, counts[4 * i + 3]!)
+      bufs.push(seg.filterChains, seg.filterRules, seg.natChains, seg.natRules)
+    }
+    const fill = bufs.map((b, j) => b.length - counts[j]!)
     let pos = 0
     for (let i = 0; i < this.lines; i++) {
       const end = this.ends[i]!
-      const seg = segs[this.owners[i]!]!
-      const k = this.kinds[i]!
-      const buf = k === NAT_RULES ? seg.natRules : k === NAT_CHAINS ? seg.natChains : k === FILTER_RULES ? seg.filterRules : seg.filterChains
+      const j = 4 * this.owners[i]! + this.kinds[i]!
       // The first slice flattens the rope; the rest are views into the flat text.
-      buf.push(text.slice(pos, end))
+      bufs[j]![fill[j]!++] = text.slice(pos, end)
       pos = end + 1
     }
     this.text = ''
     this.lines = 0
     this.segments = []
+    this.pendingCounts = []
   }
 
   private grow(): void {
@@ -90,4 +112,12 @@ export class SegmentWriter {
     this.kinds = kinds
     this.owners = owners
   }
+}
+
+/** `lines` followed by n empty slots (the same array when n is 0). */
+function extended(lines: string[], n: number): string[] {
+  if (n === 0) return lines
+  const out = new Array<string>(lines.length + n)
+  for (let i = 0; i < lines.length; i++) out[i] = lines[i]!
+  return out
 }
