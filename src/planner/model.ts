@@ -49,6 +49,12 @@ export function epKey(serviceKey: string, portName: string, protocol: string): s
 
 type Warn = (w: PlanWarning) => void
 
+/** parseIPSloppy's family and canonical text, with the allocation-free IPv4 fast path first. */
+function ipOf(s: string): { family: Family; text: string } | null {
+  const v4 = canonicalIPv4(s)
+  return v4 !== null ? { family: 'IPv4', text: v4 } : parseIPSloppy(s)
+}
+
 const LOWER: Record<string, Protocol> = { TCP: 'tcp', UDP: 'udp', SCTP: 'sctp' }
 
 /** GetClusterIPByFamily (pkg/proxy/util/utils.go). */
@@ -57,7 +63,7 @@ function clusterIPForFamily(spec: ServiceObject['spec'], family: Family): { ip: 
   if (fams.length === 0) {
     const ip = spec.clusterIP ?? ''
     if (ip === '' || ip === 'None') return null
-    const p = parseIPSloppy(ip)
+    const p = ipOf(ip)
     // Unparsable: upstream's IsIPv6String is false, so it counts as IPv4 and fails later.
     const fam = p ? p.family : 'IPv4'
     return fam === family ? { ip, index: -1 } : null
@@ -74,7 +80,7 @@ function clusterIPForFamily(spec: ServiceObject['spec'], family: Family): { ip: 
 function familyIPs(list: readonly string[] | null | undefined, family: Family, at: string, warn: Warn): string[] {
   const out: string[] = []
   ;(list ?? []).forEach((s, i) => {
-    const p = parseIPSloppy(s)
+    const p = ipOf(s)
     if (!p) warn({ code: 'invalid-ip', message: `ignored unparsable IP ${JSON.stringify(s)}, as kube-proxy does`, pointer: `${at}/${i}` })
     else if (p.family === family) out.push(p.text)
   })
@@ -117,7 +123,7 @@ export function servicePortsOf(svc: ServiceObject, family: Family, at: string, w
   if (spec.type === 'ExternalName') return []
   const cip = clusterIPForFamily(spec, family)
   if (!cip) return []
-  const parsed = parseIPSloppy(cip.ip)
+  const parsed = ipOf(cip.ip)
   if (!parsed || parsed.family !== family) {
     const ptr = cip.index >= 0 ? `${at}/spec/clusterIPs/${cip.index}` : `${at}/spec/clusterIP`
     warn({ code: 'invalid-ip', message: `service skipped: unparsable cluster IP ${JSON.stringify(cip.ip)}`, pointer: ptr })
@@ -203,27 +209,22 @@ function usablePort(p: NonNullable<EndpointSliceObject['ports']>[number]): p is 
   return p.name !== null && p.name !== undefined && !!p.port
 }
 
-/** The `invalid-ip` warnings of one slice's endpoint addresses (each slice of the family, once). */
-export function sliceAddressWarnings(slice: EndpointSliceObject, family: Family, at: string, warn: Warn): void {
-  if (slice.addressType !== family || !slice.metadata.labels?.['kubernetes.io/service-name']) return
+/**
+ * One pass over a slice of the family: the `invalid-ip` warnings of its endpoint addresses
+ * (once per slice, whatever its ports) and its endpoint slots (endpoints x usable ports), an
+ * upper bound of what the service ports can read from it.
+ */
+export function scanSlice(slice: EndpointSliceObject, family: Family, at: string, warn: Warn): number {
+  if (slice.addressType !== family || !slice.metadata.labels?.['kubernetes.io/service-name']) return 0
   const eps = slice.endpoints ?? []
   for (let i = 0; i < eps.length; i++) {
     const addr = eps[i]!.addresses?.[0]
     if (addr === undefined || endpointAddress(eps[i]!, family) !== null) continue
     warn({ code: 'invalid-ip', message: `ignored endpoint with unusable address ${JSON.stringify(addr)}`, pointer: `${at}/endpoints/${i}/addresses/0` })
   }
-}
-
-/** Upper bound of sliceEndpoints(...).length, without building anything. */
-export function sliceEndpointBound(sp: ServicePort, slices: readonly EndpointSliceObject[], family: Family): number {
-  let n = 0
-  for (const slice of slices) {
-    if (slice.addressType !== family) continue
-    for (const p of slice.ports ?? []) {
-      if (usablePort(p) && p.name === sp.portName && LOWER[p.protocol ?? 'TCP'] === sp.protocol) n += slice.endpoints?.length ?? 0
-    }
-  }
-  return n
+  let ports = 0
+  for (const p of slice.ports ?? []) if (usablePort(p)) ports++
+  return eps.length * ports
 }
 
 /**
@@ -232,12 +233,19 @@ export function sliceEndpointBound(sp: ServicePort, slices: readonly EndpointSli
  * unless it is terminating; sorted by identity. Built per service port and dropped after its
  * segment is written, so these objects never outlive a young-generation GC cycle.
  */
-export function sliceEndpoints(sp: ServicePort, slices: readonly EndpointSliceObject[], family: Family, nodeName: string): Endpoint[] {
+export function sliceEndpoints(
+  sp: ServicePort,
+  slices: readonly EndpointSliceObject[],
+  family: Family,
+  nodeName: string,
+  read: { slots: number },
+): Endpoint[] {
   const out: Endpoint[] = []
   for (const slice of slices) {
     if (slice.addressType !== family) continue
     for (const p of slice.ports ?? []) {
       if (!usablePort(p) || p.name !== sp.portName || LOWER[p.protocol ?? 'TCP'] !== sp.protocol) continue
+      read.slots += slice.endpoints?.length ?? 0
       for (const e of slice.endpoints ?? []) {
         const ip = endpointAddress(e, family)
         if (ip !== null) out.push(sliceEndpoint(e, ip, p.port, family, nodeName))

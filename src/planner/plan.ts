@@ -9,8 +9,7 @@ import {
   collectSlice,
   epKey,
   servicePortsOf,
-  sliceAddressWarnings,
-  sliceEndpointBound,
+  scanSlice,
   sliceEndpoints,
   sortedEndpoints,
   type Endpoint,
@@ -124,43 +123,42 @@ interface FamilyInput {
   legacy: Map<string, Map<string, Endpoint>>
 }
 
-/** Endpoints of one service port, built when its segment is written. */
-function endpointsOf(ix: Indexed, input: FamilyInput, sp: ServicePort, family: Family, nodeName: string): Endpoint[] {
-  const slices = ix.slicesOf.get(sp.serviceKey)
-  if (slices) return sliceEndpoints(sp, slices, family, nodeName)
-  return sortedEndpoints(input.legacy.get(epKey(sp.serviceKey, sp.portName, sp.protocol)))
-}
-
-function endpointBound(ix: Indexed, input: FamilyInput, sp: ServicePort, family: Family): number {
-  const slices = ix.slicesOf.get(sp.serviceKey)
-  if (slices) return sliceEndpointBound(sp, slices, family)
-  return input.legacy.get(epKey(sp.serviceKey, sp.portName, sp.protocol))?.size ?? 0
-}
-
 /**
  * Every service segment, in one pass: each port's endpoints are built, written and dropped.
- * Returns the segments and the number of endpoints over all service ports.
+ * Returns the segments, the number of endpoints over all service ports, and how many slice
+ * endpoint slots the ports read.
  */
-function serviceSegments(ix: Indexed, input: FamilyInput, ctx: FamilyContext): { segments: Segment[]; endpoints: number } {
+function serviceSegments(ix: Indexed, input: FamilyInput, ctx: FamilyContext): { segments: Segment[]; endpoints: number; slots: number } {
   const w = new SegmentWriter()
   const segments: Segment[] = []
+  const read = { slots: 0 }
   let endpoints = 0
   for (const sp of input.ports) {
-    const eps = endpointsOf(ix, input, sp, ctx.family, ctx.nodeName)
+    const slices = ix.slicesOf.get(sp.serviceKey)
+    const eps = slices
+      ? sliceEndpoints(sp, slices, ctx.family, ctx.nodeName, read)
+      : sortedEndpoints(input.legacy.get(epKey(sp.serviceKey, sp.portName, sp.protocol)))
     endpoints += eps.length
     segments.push(serviceSegment(sp, eps, ctx, w))
   }
   w.flush()
-  return { segments, endpoints }
+  return { segments, endpoints, slots: read.slots }
 }
 
-/** Endpoints in the family's slices and legacy objects that no planned port reads (counted only). */
-function unplannedEndpoints(ix: Indexed, input: FamilyInput, family: Family, nodeName: string): number {
+/**
+ * Endpoints in the family's slices and legacy objects that no planned port reads (counted in
+ * Plan.counts.endpoints as kube-proxy's cache holds them, never planned). When the ports read
+ * every slot of every slice there are none, and the slices need not be read again.
+ */
+function unplannedEndpoints(ix: Indexed, input: FamilyInput, family: Family, nodeName: string, allRead: boolean): number {
+  if (allRead && input.legacy.size === 0) return 0
   const planned = new Set(input.ports.map((sp) => epKey(sp.serviceKey, sp.portName, sp.protocol)))
-  const acc = new Map<string, Map<string, Endpoint>>()
-  for (const { obj } of ix.slices) collectSlice(obj, family, nodeName, acc, planned)
   let n = 0
-  for (const m of acc.values()) n += m.size
+  if (!allRead) {
+    const acc = new Map<string, Map<string, Endpoint>>()
+    for (const { obj } of ix.slices) collectSlice(obj, family, nodeName, acc, planned)
+    for (const m of acc.values()) n += m.size
+  }
   for (const [key, m] of input.legacy) if (!planned.has(key)) n += m.size
   return n
 }
@@ -168,14 +166,15 @@ function unplannedEndpoints(ix: Indexed, input: FamilyInput, family: Family, nod
 function familyPlan(env: Envelope, ix: Indexed, family: Family, warn: Warn): { fp: FamilyPlan; ports: ServicePort[]; endpoints: number } {
   const nodeName = env.proxy.nodeName
   const ports = servicePorts(ix, family, warn)
-  for (const { obj, at } of ix.slices) sliceAddressWarnings(obj, family, at, warn)
+  let slots = 0
+  for (const { obj, at } of ix.slices) slots += scanSlice(obj, family, at, warn)
   const input: FamilyInput = { ports, legacy: legacyEndpoints(ix, family, nodeName, ports, warn) }
   // Large-cluster mode counts every endpoint of every service port, usable or not. Endpoints
-  // are built one service port at a time, so the mode is decided on an upper bound (duplicates
-  // and unusable addresses included) and the plan redone in the rare case the exact count
-  // falls back to the threshold or below.
-  let bound = 0
-  for (const sp of ports) bound += endpointBound(ix, input, sp, family)
+  // are built one service port at a time, so the mode is decided on an upper bound (every
+  // slot of every slice, duplicates and unusable addresses included) and the plan redone in
+  // the rare case the exact count is at the threshold or below.
+  let bound = slots
+  for (const m of input.legacy.values()) bound += m.size
   let ctx = familyContext(env.proxy, family, bound > LARGE_CLUSTER_ENDPOINTS)
   let built = serviceSegments(ix, input, ctx)
   if (!ctx.comments && built.endpoints <= LARGE_CLUSTER_ENDPOINTS) {
@@ -183,7 +182,8 @@ function familyPlan(env: Envelope, ix: Indexed, family: Family, warn: Warn): { f
     built = serviceSegments(ix, input, ctx)
   }
   const segments = [headSegment(ctx), ...built.segments, tailSegment(ctx)]
-  return { fp: { family, segments }, ports, endpoints: built.endpoints + unplannedEndpoints(ix, input, family, nodeName) }
+  const unplanned = unplannedEndpoints(ix, input, family, nodeName, built.slots === slots)
+  return { fp: { family, segments }, ports, endpoints: built.endpoints + unplanned }
 }
 
 export function plan(envelope: Envelope): Plan {
