@@ -110,6 +110,7 @@ export interface IngestInput {
 export interface Services {
   ingest(input: IngestInput): Promise<IngestResult>
   listClusters(query?: ListVersionsQuery): Promise<Page<ClusterSummary>>
+  getCluster(name: string): Promise<ClusterSummary>
   listVersions(cluster: string, query?: ListVersionsQuery): Promise<Page<VersionSummary>>
   getVersion(cluster: string, ref: VersionRef): Promise<VersionSummary>
   /** Batch form for GraphQL loaders: one round trip for many (cluster, version) pairs. */

@@ -90,9 +90,16 @@ export function createServices(db: Database, opts: ServicesOptions = {}): Servic
       guard(async () => {
         const limit = pageSize(query)
         const after = decodeCursor(query?.cursor, isClusterCursor)?.after ?? null
-        const rows = await listClusterRows(db.prisma, limit + 1, after)
+        const rows = await listClusterRows(db.pool, limit + 1, after)
         const items = rows.slice(0, limit)
         return { items, next: rows.length > limit ? encodeCursor({ after: items.at(-1)!.name }) : null }
+      }),
+
+    getCluster: (name) =>
+      guard(async () => {
+        const [row] = await listClusterRows(db.pool, 1, null, name)
+        if (!row) throw new NotFoundError(`cluster ${name} not found`)
+        return row
       }),
 
     listVersions: (cluster, query) =>

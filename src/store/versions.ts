@@ -150,20 +150,25 @@ export async function findCluster(db: Queryable, name: string): Promise<LockedCl
   return res.rows[0] ? { id: res.rows[0].id, lastVersion: res.rows[0].last_version } : null
 }
 
-/** Clusters by name, after `after` (exclusive): an ordinary query, so through Prisma. */
-export async function listClusterRows(prisma: PrismaClient, limit: number, after: string | null): Promise<ClusterSummary[]> {
-  const rows = await prisma.cluster.findMany({
-    where: after === null ? {} : { name: { gt: after } },
-    orderBy: { name: 'asc' },
-    take: limit,
-    select: { name: true, createdAt: true, lastVersion: true },
-  })
-  // Numbers are gap-free and versions are never deleted, so last_version is also the count.
-  return rows.map((r) => ({
+/**
+ * Clusters by name, after `after` (exclusive), or the one cluster `name`. Versions can be pruned,
+ * so the count is counted, not taken from the numbering counter.
+ */
+export async function listClusterRows(db: Queryable, limit: number, after: string | null, name?: string): Promise<ClusterSummary[]> {
+  const res = await db.query<{ name: string; created_at: Date; latest: number | null; n: string }>(
+    `SELECT c.name, c.created_at,
+            (SELECT max(v.number) FROM versions v WHERE v.cluster_id = c.id) AS latest,
+            (SELECT count(*) FROM versions v WHERE v.cluster_id = c.id) AS n
+       FROM clusters c
+      WHERE ($1::text IS NULL OR c.name > $1) AND ($3::text IS NULL OR c.name = $3)
+      ORDER BY c.name LIMIT $2`,
+    [after, limit, name ?? null],
+  )
+  return res.rows.map((r) => ({
     name: r.name,
-    createdAt: r.createdAt.toISOString(),
-    latestVersion: r.lastVersion === 0 ? null : r.lastVersion,
-    versions: r.lastVersion,
+    createdAt: r.created_at.toISOString(),
+    latestVersion: r.latest,
+    versions: Number(r.n),
   }))
 }
 

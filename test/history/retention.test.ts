@@ -52,6 +52,15 @@ describe('prune', () => {
     expect(body.collected.objects).toBeGreaterThanOrEqual(3)
     expect(body.collected.segments).toBeGreaterThanOrEqual(3)
     expect(await numbers(cluster)).toEqual([4, 5])
+    // Listings count what is left, not the numbering counter (REST and GraphQL alike).
+    const listed = (await t.app.inject({ method: 'GET', url: '/v1/clusters?limit=500', headers: as(ADMIN) })).json().items
+    expect(listed.find((c: { name: string }) => c.name === cluster)).toMatchObject({ latestVersion: 5, versions: 2 })
+    const gql = await t.app.inject({
+      method: 'POST', url: '/graphql', headers: as(ADMIN),
+      payload: { query: `{ cluster(name: "${cluster}") { name versionCount createdAt } }` },
+    })
+    expect(gql.json().data.cluster).toMatchObject({ name: cluster, versionCount: 2 })
+    expect(gql.json().data.cluster.createdAt).toMatch(/^\d{4}-/)
     expect(await contentExists('objects', '"10.7.0.1"')).toBe(false)
     expect(await contentExists('segments', '10.7.0.1:')).toBe(false)
     expect(await contentExists('objects', '"10.7.0.4"')).toBe(true)

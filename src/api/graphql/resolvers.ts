@@ -10,7 +10,7 @@ import { z } from 'zod'
 import { BadRequestError, DomainError } from '../../errors.js'
 import { hasScope, type Principal } from '../../plugins/app/auth.js'
 import { ClusterName } from '../rest/schemas.js'
-import type { RestoreScript, Services, VersionSummary } from '../../services/contract.js'
+import type { ClusterSummary, RestoreScript, Services, VersionSummary } from '../../services/contract.js'
 
 declare module 'mercurius' {
   interface MercuriusContext {
@@ -75,12 +75,8 @@ export const resolvers: IResolvers = {
   Query: {
     clusters: (_root, args: { limit: number; cursor?: string | null }, ctx: GraphQLContext) =>
       ctx.services.listClusters({ limit: parseArg(Limit, args.limit, 'limit'), cursor: args.cursor ?? undefined }),
-    cluster: async (_root, args: { name: string }, ctx: GraphQLContext) => {
-      // listClusters has no lookup by name; a cluster exists when it has a version.
-      const latest = await orNull(ctx.services.getVersion(parseArg(ClusterName, args.name, 'name'), 'latest'))
-      if (!latest) return null
-      return { name: args.name, createdAt: null, latestVersion: latest.version, versions: null }
-    },
+    cluster: (_root, args: { name: string }, ctx: GraphQLContext) =>
+      orNull(ctx.services.getCluster(parseArg(ClusterName, args.name, 'name'))),
   },
   Mutation: {
     ingestSnapshot: async (_root, args: { cluster: string; document: unknown; proxy?: unknown }, ctx: GraphQLContext) => {
@@ -93,13 +89,11 @@ export const resolvers: IResolvers = {
     },
   },
   Cluster: {
-    // Versions are numbered 1..N without gaps and never deleted, so the newest number is the count.
-    versionCount: (c: ClusterLike) => c.versions ?? c.latestVersion ?? 0,
-    createdAt: async (c: ClusterLike, _args, ctx: GraphQLContext) =>
-      c.createdAt ?? (await firstVersion(ctx.services, c.name))?.createdAt ?? '',
-    versions: (c: ClusterLike, args: { limit: number; cursor?: string | null }, ctx: GraphQLContext) =>
+    // Counted, not derived from the numbering: pruning removes old versions.
+    versionCount: (c: ClusterSummary) => c.versions,
+    versions: (c: ClusterSummary, args: { limit: number; cursor?: string | null }, ctx: GraphQLContext) =>
       ctx.services.listVersions(c.name, { limit: parseArg(Limit, args.limit, 'limit'), cursor: args.cursor ?? undefined }),
-    version: (c: ClusterLike, args: { ref: string }, ctx: GraphQLContext) =>
+    version: (c: ClusterSummary, args: { ref: string }, ctx: GraphQLContext) =>
       orNull(ctx.services.getVersion(c.name, parseArg(RefArg, args.ref, 'ref'))),
   },
   Version: {
@@ -118,17 +112,10 @@ export const resolvers: IResolvers = {
   },
 }
 
-type ClusterLike = { name: string; createdAt?: string | null; latestVersion?: number | null; versions?: number | null }
-
-/** Versions are numbered from 1, and a cluster is created with its first version. */
-async function firstVersion(services: Services, cluster: string): Promise<VersionSummary | null> {
-  return orNull(services.getVersion(cluster, 1))
-}
-
 /** One services.getVersions call per query for every parent-linked version. */
 export const loaders: MercuriusLoaders<GraphQLContext> = {
   Cluster: {
-    latest: async (queries: Array<{ obj: ClusterLike }>, ctx) => {
+    latest: async (queries: Array<{ obj: ClusterSummary }>, ctx) => {
       const keys = queries.map(({ obj }) => ({ cluster: obj.name, version: obj.latestVersion ?? 0 }))
       const wanted = keys.filter((k) => k.version > 0)
       const found = wanted.length ? await ctx.services.getVersions(wanted) : []
