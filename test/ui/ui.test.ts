@@ -58,7 +58,7 @@ describe.skipIf(!haveChromium)('/ui in headless chromium', () => {
     await page.locator('#versions tr[data-version="3"]').waitFor()
     expect(await page.locator('#versions tbody tr').count()).toBe(3)
     await page.locator('#growth-chart[data-loaded="true"]').waitFor()
-    const chartWidth = await page.locator('#growth-chart').evaluate((img: HTMLImageElement) => img.naturalWidth)
+    const chartWidth = await page.locator('#growth-chart').evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth)
     expect(chartWidth).toBe(800)
     await expect.poll(() => page.locator('#projection').textContent()).toMatch(/KUBE-SERVICES/)
 
