@@ -192,8 +192,17 @@ function firewallChainRules(d: Decided): void {
 }
 
 /**
+ * ` -m statistic --mode random --probability P -j ` for 1/k, cached like probability(); with
+ * the closing quote of the comment in front when `quoted`.
+ */
+const statistic: string[][] = [[], []]
+function statisticFragment(k: number, quoted: boolean): string {
+  return (statistic[quoted ? 1 : 0]![k] ??= `${quoted ? '"' : ''} -m statistic --mode random --probability ${probability(k)} -j `)
+}
+
+/**
  * writeServiceToEndpointRules: affinity checks, then the statistic cascade. One line per
- * endpoint, so written as fragments (writer.ts) rather than template literals.
+ * endpoint, so written as a few fragments (writer.ts) rather than a template literal.
  */
 function dispatchRules(d: Decided, chain: string, eps: Endpoint[]): void {
   const { sp, ctx, w } = d
@@ -201,13 +210,15 @@ function dispatchRules(d: Decided, chain: string, eps: Endpoint[]): void {
   const n = eps.length
   // Large-cluster mode drops these comments (proxier.go, largeClusterMode).
   const head = ctx.comments ? `-A ${chain} -m comment --comment "${sp.name} -> ` : `-A ${chain}`
+  const close = ctx.comments ? '"' : ''
+  const last = `${close} -j `
   if (sp.stickySeconds > 0) {
     const check = ` --rcheck --seconds ${sp.stickySeconds} --reap -j `
     for (let i = 0; i < n; i++) {
       const e = eps[i]!
       const sep = sepChain(d, e)
       w.add(head)
-      if (ctx.comments) w.add(e.id), w.add('"')
+      if (ctx.comments) w.add(e.id), w.add(close)
       w.add(' -m recent --name ')
       w.add(sep)
       w.add(check)
@@ -218,38 +229,35 @@ function dispatchRules(d: Decided, chain: string, eps: Endpoint[]): void {
   for (let i = 0; i < n; i++) {
     const e = eps[i]!
     w.add(head)
-    if (ctx.comments) w.add(e.id), w.add('"')
-    if (i < n - 1) w.add(' -m statistic --mode random --probability '), w.add(probability(n - i))
-    w.add(' -j ')
+    if (ctx.comments) w.add(e.id)
+    w.add(i < n - 1 ? statisticFragment(n - i, ctx.comments) : last)
     w.add(sepChain(d, e))
     w.end(NAT_RULES)
   }
 }
 
+/** Per endpoint: its KUBE-SEP chain, the hairpin masquerade and the DNAT (10 fragments for 3 lines). */
 function endpointChains(d: Decided): void {
   const { sp, ctx, w } = d
   const comment = ctx.comments ? ` -m comment --comment ${sp.name}` : ''
   const sticky = sp.stickySeconds > 0
-  const dnat = ` ${d.proto} -j DNAT --to-destination `
+  const masq = `${comment} -s `
+  const dnat = sticky ? '' : `${comment} ${d.proto} -j DNAT --to-destination `
   const setDnat = ` --set ${d.proto} -j DNAT --to-destination `
   for (const e of d.cat.allReachable) {
     const chain = sepChain(d, e)
     w.add(':')
     w.add(chain)
-    w.add(' - [0:0]')
-    w.end(NAT_CHAINS)
-    // Hairpin: a pod reaching itself through the service must be masqueraded.
-    w.add('-A ')
+    w.endAt(NAT_CHAINS, 8)
+    w.add(' - [0:0]\n-A ')
     w.add(chain)
-    w.add(comment)
-    w.add(' -s ')
+    w.add(masq)
     w.add(e.ip)
-    w.add(' -j KUBE-MARK-MASQ')
-    w.end(NAT_RULES)
-    w.add('-A ')
+    // Hairpin: a pod reaching itself through the service must be masqueraded.
+    w.endAt(NAT_RULES, 18)
+    w.add(' -j KUBE-MARK-MASQ\n-A ')
     w.add(chain)
-    w.add(comment)
-    if (sticky) w.add(' -m recent --name '), w.add(chain), w.add(setDnat)
+    if (sticky) w.add(comment), w.add(' -m recent --name '), w.add(chain), w.add(setDnat)
     else w.add(dnat)
     w.add(e.id)
     w.end(NAT_RULES)

@@ -47,12 +47,21 @@ export class SegmentWriter {
 
   /** Ends the current line (fragments added with `add`) in buffer `buf` of the current segment. */
   end(buf: BufferIndex): void {
+    this.endAt(buf, 0)
+    this.text += '\n'
+  }
+
+  /**
+   * Ends the current line `offset` characters into the next fragment, which the caller appends
+   * right after and which holds the newline at that offset (hot paths fold a line's constant
+   * tail, the newline and the next line's constant head into one fragment).
+   */
+  endAt(buf: BufferIndex, offset: number): void {
     if (this.lines === this.ends.length) this.grow()
-    this.ends[this.lines] = this.text.length
+    this.ends[this.lines] = this.text.length + offset
     this.kinds[this.lines] = buf
     this.owners[this.lines++] = this.segments.length
     this.counts[buf]++
-    this.text += '\n'
   }
 
   /** A whole line (already one string). */
