@@ -6,8 +6,8 @@
  * _total), folded into one row per version; the per-namespace breakdown is counted here from the
  * plan's service segments. Computed once, at version creation, so growth never re-plans.
  */
-import { chainLines, declaredName, isServiceChain, pairSegments, SERVICE_CHAIN_PREFIXES } from '../planner/analysis/model.js'
-import { planStats, type PlanStats } from '../planner/analysis/stats.js'
+import { chainLines, declaredName, isServiceChain, pairSegments } from '../planner/analysis/model.js'
+import { planStats, statsOf, type PlanStats, type StatsMemo } from '../planner/analysis/stats.js'
 import type { FamilyPlan, Plan, Segment } from '../planner/types.js'
 import type { Queryable as PgQueryable } from './db.js'
 import { loadPlan } from './plans.js'
@@ -36,7 +36,7 @@ export function namespaceCounts(plan: Plan): Record<string, NamespaceCounts> {
       const c = (out[ns] ??= { services: 0, servicePorts: 0, endpoints: 0, chains: 0, rules: 0 })
       c.rules += seg.natRules.length + seg.filterRules.length
       c.chains += seg.natChains.length + seg.filterChains.length
-      c.endpoints += seg.meta ? seg.meta.endpoints.total : seg.natChains.filter((l) => l.startsWith(':KUBE-SEP-')).length
+      c.endpoints += seg.meta ? seg.meta.endpoints.total : statsOf(seg, sharedMemo).sepChains
       let s = services.get(ns)
       if (!s) services.set(ns, (s = new Set()))
       s.add(seg.service.replace(/:[^/]*$/, ''))
@@ -96,12 +96,21 @@ function pairByKeys(a: FamilyPlan, b: FamilyPlan, keysA: readonly string[], keys
   return out
 }
 
-// eslint-disable-next-line no-control-regex
-const NON_ASCII = /[^\x00-\x7f]/
-/** `-A ` + a service-chain prefix (model.ts SERVICE_CHAIN_PREFIXES): a rule in the segment's own chains. */
-const OWN_CHAIN_RULE = SERVICE_CHAIN_PREFIXES.map((p) => `-A ${p}`)
+/**
+ * The per-segment facts (src/planner/analysis/stats.ts segmentStats) of every segment this process
+ * has seen, by segment object: with the planner's `reuse`, consecutive versions share ~99% of
+ * their segment objects, so planStats, the counts and the delta only scan the changed ones. A
+ * WeakMap: an entry lives exactly as long as its segment.
+ */
+const sharedMemo: StatsMemo = new WeakMap()
 
-export function deltaCounts(a: FamilyPlan, b: FamilyPlan, keysA?: readonly string[], keysB?: readonly string[]): { rules: number; bytes: number } {
+export function deltaCounts(
+  a: FamilyPlan,
+  b: FamilyPlan,
+  keysA?: readonly string[],
+  keysB?: readonly string[],
+  memo: StatsMemo = sharedMemo,
+): { rules: number; bytes: number } {
   const pairs = keysA && keysB ? pairByKeys(a, b, keysA, keysB) : pairSegments(a, b)
   const rewrite = new Set<number>([...pairs.added, ...pairs.changed.map(([, j]) => j)])
   b.segments.forEach((s, j) => {
@@ -122,62 +131,18 @@ export function deltaCounts(a: FamilyPlan, b: FamilyPlan, keysA?: readonly strin
   let rules = 0
   let bytes = '*filter\nCOMMIT\n*nat\nCOMMIT\n'.length + staleBytes
   b.segments.forEach((s, j) => {
-    const f = segmentFacts(s, keysB?.[j])
-    rules += f.filter.rules
-    bytes += f.filter.bytes
-    const nat = rewrite.has(j) ? f.natAll : f.natFixed
-    rules += nat.rules
-    bytes += nat.bytes
+    const f = statsOf(s, memo)
+    rules += f.appended.filter
+    bytes += f.filterBytes
+    if (rewrite.has(j)) {
+      rules += f.appended.nat
+      bytes += f.natBytes
+    } else {
+      rules += f.natFixed.rules
+      bytes += f.natFixed.bytes
+    }
   })
   return { rules, bytes }
-}
-
-interface LineCount {
-  rules: number
-  bytes: number
-}
-
-interface SegmentFacts {
-  filter: LineCount
-  /** every nat line (a rewritten segment) */
-  natAll: LineCount
-  /** an unchanged segment's rules in chains it does not own (KUBE-SERVICES, KUBE-NODEPORTS) */
-  natFixed: LineCount
-}
-
-function countLines(lines: readonly string[], into: LineCount = { rules: 0, bytes: 0 }): LineCount {
-  for (const l of lines) {
-    // Lines are ASCII (Kubernetes names, IPs, kube-proxy's comment templates): length is the
-    // byte count; anything else is measured properly.
-    into.bytes += (NON_ASCII.test(l) ? Buffer.byteLength(l) : l.length) + 1
-    if (l.startsWith('-A ')) into.rules++
-  }
-  return into
-}
-
-/**
- * Per-segment line counts, memoised by the store's segment key: consecutive versions share ~99%
- * of their segments, so each version only scans the segments that changed. Bounded; a full
- * cache is simply dropped (a miss only costs the scan).
- */
-const factsByKey = new Map<string, SegmentFacts>()
-const MAX_FACTS = 200_000
-
-function segmentFacts(s: Segment, key: string | undefined): SegmentFacts {
-  if (key !== undefined) {
-    const hit = factsByKey.get(key)
-    if (hit) return hit
-  }
-  const filter = countLines(s.filterRules, countLines(s.filterChains))
-  const natAll = countLines(s.natRules, countLines(s.natChains))
-  // A service segment owns exactly its service chains, so a prefix test finds the others.
-  const natFixed = countLines(s.natRules.filter((r) => !OWN_CHAIN_RULE.some((p) => r.startsWith(p))))
-  const facts = { filter, natAll, natFixed }
-  if (key !== undefined) {
-    if (factsByKey.size >= MAX_FACTS) factsByKey.clear()
-    factsByKey.set(key, facts)
-  }
-  return facts
 }
 
 function emptyFamily(family: FamilyPlan['family']): FamilyPlan {
@@ -201,7 +166,7 @@ function maxByType(all: PlanStats[]): Record<string, number> {
 export type SegmentKeys = readonly (readonly string[])[]
 
 export function computeVersionStats(plan: Plan, previous: Plan | null, keys?: { plan?: SegmentKeys; previous?: SegmentKeys }): ComputedStats {
-  const fams = plan.families.map((fp) => planStats(fp, plan.counts))
+  const fams = plan.families.map((fp) => planStats(fp, plan.counts, sharedMemo))
   const sum = (f: (s: PlanStats) => number) => fams.reduce((a, s) => a + f(s), 0)
   const max = (f: (s: PlanStats) => number) => fams.reduce((a, s) => Math.max(a, f(s)), 0)
   const withMeta = fams.filter((s) => s.endpoints)

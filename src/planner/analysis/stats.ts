@@ -11,7 +11,7 @@
  * every endpoint equally likely; worst = the last endpoint of the costliest service port.
  */
 import type { FamilyPlan, Plan, Segment, SegmentMeta, TableName } from '../types.js'
-import { chainLines, declaredName, targetOfLine } from './model.js'
+import { chainLines, declaredName, SERVICE_CHAIN_PREFIXES, targetOfLine } from './model.js'
 
 export interface TableCounts {
   chains: number
@@ -50,17 +50,6 @@ export interface PlanStats {
 // `*filter` `COMMIT` `*nat` `COMMIT`, each with its newline.
 const FRAMING_BYTES = '*filter\nCOMMIT\n*nat\nCOMMIT\n'.length
 
-/**
- * Bytes of the restore script are counted without building it. Every character of a plan line is ASCII:
- * chain names are base32, and the names in comments are Kubernetes DNS labels / IANA port
- * names (API validation), so string length is byte length.
- */
-function bufferBytes(buf: string[]): number {
-  let n = 0
-  for (let i = 0; i < buf.length; i++) n += buf[i]!.length + 1
-  return n
-}
-
 const TYPES: SegmentMeta['type'][] = ['ClusterIP', 'NodePort', 'LoadBalancer']
 
 /** Type from the rules when the planner gave no meta (an LB without endpoints reads as its VIP rules allow). */
@@ -76,15 +65,36 @@ interface PathCost {
   worst: number
 }
 
-interface NatScan {
+/**
+ * What one segment contributes to its plan's statistics, found in one pass over its lines.
+ * planStats, the version counts and the growth delta are sums of these, so a caller that keeps
+ * them per segment (a `StatsMemo`; with the planner's `reuse`, consecutive versions share ~99%
+ * of their segment objects) only ever scans the segments that changed.
+ */
+export interface SegmentStats {
+  /** Line counts per buffer (filter chains, filter rules, nat chains, nat rules). */
+  lines: [number, number, number, number]
+  /** `:` chain declarations and `-A` rules per table (kube-proxy's sync_proxy_rules_iptables_total counts `-A` lines). */
+  declared: { filter: number; nat: number }
+  appended: { filter: number; nat: number }
+  /** Bytes (UTF-8, newlines included) of the filter lines and of the nat lines. */
+  filterBytes: number
+  natBytes: number
+  /** The nat rules that land in chains the segment does not own (KUBE-SERVICES, KUBE-NODEPORTS): the partial-sync delta of an unchanged segment. */
+  natFixed: { rules: number; bytes: number }
   kubeServices: number
   kubeNodePorts: number
   /** 1-based index, among this segment's KUBE-SERVICES rules, of its cluster-IP jump (0: none). */
   clusterPos: number
   cost?: PathCost
-  /** Bytes of the nat rule lines, newlines included. */
-  bytes: number
+  /** `:KUBE-SEP-` chains declared. */
+  sepChains: number
+  /** spec.type from Segment.meta, else inferred from the rules (service segments only). */
+  type?: SegmentMeta['type']
 }
+
+/** Caller-owned memo of SegmentStats by segment object (the planner stays free of caches). */
+export type StatsMemo = WeakMap<Segment, SegmentStats>
 
 const CH_S = 83 // 'S'
 const CH_E = 69 // 'E'
@@ -92,20 +102,40 @@ const CH_R = 82 // 'R'
 const CH_V = 86 // 'V'
 const CH_P = 80 // 'P'
 const CH_N = 78 // 'N'
+const CH_F = 70 // 'F'
 const CH_DASH = 45
 // `-A KUBE-SVC-` + 16 base32 chars: SVC/SVL/SEP names have a fixed width, ending at index 28.
 const SERVICE_CHAIN_END = 28
 // ` -j KUBE-SEP-` + 16 chars
 const SEP_JUMP_TAIL = 29
+/** `-A ` + a service-chain prefix: a rule in one of the segment's own chains. */
+const OWN_CHAIN_RULE = SERVICE_CHAIN_PREFIXES.map((p) => `-A ${p}`)
+// eslint-disable-next-line no-control-regex
+const NON_ASCII = /[^\x00-\x7f]/
+
+/**
+ * Line bytes with their newlines. Plan lines are ASCII except for names inside comments
+ * (chain names are base32, addresses are parsed and re-printed), and every such name is part of
+ * the segment key, so an ASCII key means length is the byte count.
+ */
+function linesBytes(lines: readonly string[], ascii: boolean): number {
+  let n = 0
+  for (let i = 0; i < lines.length; i++) n += (ascii ? lines[i]!.length : Buffer.byteLength(lines[i]!)) + 1
+  return n
+}
+
+function countPrefixed(lines: readonly string[], prefix: string): number {
+  let n = 0
+  for (let i = 0; i < lines.length; i++) if (lines[i]!.startsWith(prefix)) n++
+  return n
+}
 
 /**
  * One pass over a segment's nat rules, dispatching on a few characters instead of string
- * searches (this runs over every rule of every version at ingest). Rule indexes inside a chain
- * are run counters: kube-proxy writes each chain's rules in one go (proxier.go), so they are
- * contiguous in the nat rules buffer.
+ * searches. Rule indexes inside a chain are run counters: kube-proxy writes each chain's rules
+ * in one go (proxier.go), so they are contiguous in the nat rules buffer.
  */
-function scanNat(seg: Segment): NatScan {
-  const out: NatScan = { kubeServices: 0, kubeNodePorts: 0, clusterPos: 0, bytes: 0 }
+function scanNat(seg: Segment, out: SegmentStats, ascii: boolean): void {
   let internal: string | undefined
   let runChain = ''
   let run = 0
@@ -115,13 +145,18 @@ function scanNat(seg: Segment): NatScan {
   const jumpChain: string[] = []
   const dnatChain: string[] = []
   const dnatIndex: number[] = []
-  let bytes = 0
   for (const r of seg.natRules) {
-    bytes += r.length + 1
+    const size = (ascii ? r.length : Buffer.byteLength(r)) + 1
+    out.natBytes += size
     const c8 = r.charCodeAt(8)
+    const c9 = r.charCodeAt(9)
+    const c10 = r.charCodeAt(10)
+    const ownSVC = c8 === CH_S && (c9 === CH_V || (c9 === CH_E && c10 === CH_P)) && r.charCodeAt(11) === CH_DASH
+    if (!(ownSVC || ((c8 === CH_F || c8 === CH_E) && OWN_CHAIN_RULE.some((p) => r.startsWith(p))))) {
+      out.natFixed.bytes += size
+      if (r.startsWith('-A ')) out.natFixed.rules++
+    }
     if (c8 === CH_S) {
-      const c9 = r.charCodeAt(9)
-      const c10 = r.charCodeAt(10)
       if (c9 === CH_E && c10 === CH_R) {
         out.kubeServices++
         if (internal === undefined) {
@@ -133,7 +168,7 @@ function scanNat(seg: Segment): NatScan {
         }
         continue
       }
-      if ((c9 === CH_V || (c9 === CH_E && c10 === CH_P)) && r.charCodeAt(11) === CH_DASH) {
+      if (ownSVC) {
         if (runChain !== '' && r.startsWith(runChain, 3)) run++
         else {
           runChain = r.substring(3, SERVICE_CHAIN_END)
@@ -167,12 +202,40 @@ function scanNat(seg: Segment): NatScan {
     n++
     if (c > worst) worst = c
   }
-  if (n) out.cost = { expected: sum / n, worst }
-  out.bytes = bytes
+  if (n && out.clusterPos) out.cost = { expected: sum / n, worst }
+}
+
+/** The statistics contribution of one segment (a full scan of its lines; see StatsMemo). */
+export function segmentStats(seg: Segment): SegmentStats {
+  const ascii = !NON_ASCII.test(seg.key)
+  const out: SegmentStats = {
+    lines: [seg.filterChains.length, seg.filterRules.length, seg.natChains.length, seg.natRules.length],
+    declared: { filter: countPrefixed(seg.filterChains, ':'), nat: countPrefixed(seg.natChains, ':') },
+    appended: { filter: countPrefixed(seg.filterRules, '-A '), nat: countPrefixed(seg.natRules, '-A ') },
+    filterBytes: linesBytes(seg.filterChains, ascii) + linesBytes(seg.filterRules, ascii),
+    natBytes: linesBytes(seg.natChains, ascii),
+    natFixed: { rules: 0, bytes: 0 },
+    kubeServices: 0,
+    kubeNodePorts: 0,
+    clusterPos: 0,
+    sepChains: countPrefixed(seg.natChains, ':KUBE-SEP-'),
+  }
+  scanNat(seg, out, ascii)
+  if (seg.service) out.type = seg.meta?.type ?? inferType(seg)
   return out
 }
 
-export function planStats(plan: FamilyPlan, envelopeCounts: Plan['counts']): PlanStats {
+/** From the memo when the caller keeps one, else scanned (and remembered). */
+export function statsOf(seg: Segment, memo?: StatsMemo): SegmentStats {
+  let s = memo?.get(seg)
+  if (!s) {
+    s = segmentStats(seg)
+    memo?.set(seg, s)
+  }
+  return s
+}
+
+export function planStats(plan: FamilyPlan, envelopeCounts: Plan['counts'], memo?: StatsMemo): PlanStats {
   const zero = () => ({ ClusterIP: 0, NodePort: 0, LoadBalancer: 0 })
   const stats: PlanStats = {
     family: plan.family,
@@ -194,18 +257,18 @@ export function planStats(plan: FamilyPlan, envelopeCounts: Plan['counts']): Pla
   const serviceType = new Map<string, SegmentMeta['type']>()
   let costSum = 0
   for (const seg of plan.segments) {
-    stats.tables.filter.chains += seg.filterChains.length
-    stats.tables.filter.rules += seg.filterRules.length
-    stats.tables.nat.chains += seg.natChains.length
-    stats.tables.nat.rules += seg.natRules.length
-    const scan = scanNat(seg)
-    stats.scriptBytes += scan.bytes + bufferBytes(seg.filterChains) + bufferBytes(seg.filterRules) + bufferBytes(seg.natChains)
-    const kubeServicesPos = stats.kubeServicesRules + scan.clusterPos
-    stats.kubeServicesRules += scan.kubeServices
-    stats.kubeNodePortsRules += scan.kubeNodePorts
+    const f = statsOf(seg, memo)
+    stats.tables.filter.chains += f.lines[0]
+    stats.tables.filter.rules += f.lines[1]
+    stats.tables.nat.chains += f.lines[2]
+    stats.tables.nat.rules += f.lines[3]
+    stats.scriptBytes += f.filterBytes + f.natBytes
+    const kubeServicesPos = stats.kubeServicesRules + f.clusterPos
+    stats.kubeServicesRules += f.kubeServices
+    stats.kubeNodePortsRules += f.kubeNodePorts
     if (!seg.service) continue
     stats.servicePorts++
-    const type = seg.meta?.type ?? inferType(seg)
+    const type = f.type!
     stats.servicePortsByType[type]++
     const svc = seg.service.replace(/:[^/]*$/, '')
     const prev = serviceType.get(svc)
@@ -217,17 +280,14 @@ export function planStats(plan: FamilyPlan, envelopeCounts: Plan['counts']): Pla
       e.serving += seg.meta.endpoints.serving
       e.terminating += seg.meta.endpoints.terminating
     }
-    let seps = 0
-    for (const c of seg.natChains) if (c.startsWith(':KUBE-SEP-')) seps++
-    stats.endpointChains += seps
-    if (seps === 0) {
+    stats.endpointChains += f.sepChains
+    if (f.sepChains === 0) {
       stats.servicePortsWithoutEndpoints++
       if (stats.servicePortsWithoutEndpointsSample.length < 100) stats.servicePortsWithoutEndpointsSample.push(seg.service)
     }
-    const cost = scan.clusterPos ? scan.cost : undefined
-    if (cost) {
-      const worst = kubeServicesPos + cost.worst
-      costSum += kubeServicesPos + cost.expected
+    if (f.cost) {
+      const worst = kubeServicesPos + f.cost.worst
+      costSum += kubeServicesPos + f.cost.expected
       stats.traversal.servicePorts++
       if (worst > stats.traversal.worst) {
         stats.traversal.worst = worst
