@@ -77,35 +77,38 @@ function clusterIPForFamily(spec: ServiceObject['spec'], family: Family): { ip: 
   return null
 }
 
-function familyIPs(list: readonly string[] | null | undefined, family: Family, at: string, warn: Warn): string[] {
+/** RFC 6901 pointer of item `index` of the envelope; built only when a warning needs it. */
+export const itemPointer = (index: number): string => `/resources/items/${index}`
+
+function familyIPs(list: readonly string[] | null | undefined, family: Family, item: number, warn: Warn): string[] {
   const out: string[] = []
   ;(list ?? []).forEach((s, i) => {
     const p = ipOf(s)
-    if (!p) warn({ code: 'invalid-ip', message: `ignored unparsable IP ${JSON.stringify(s)}, as kube-proxy does`, pointer: `${at}/${i}` })
+    if (!p) warn({ code: 'invalid-ip', message: `ignored unparsable IP ${JSON.stringify(s)}, as kube-proxy does`, pointer: `${itemPointer(item)}/spec/externalIPs/${i}` })
     else if (p.family === family) out.push(p.text)
   })
   return out
 }
 
 /** VIP mode: ipMode absent or `VIP` (LoadBalancerIPMode is GA); `Proxy` means the LB proxies, no VIP rules. */
-function lbVIPs(svc: ServiceObject, family: Family, at: string, warn: Warn): string[] {
+function lbVIPs(svc: ServiceObject, family: Family, item: number, warn: Warn): string[] {
   const out: string[] = []
   ;(svc.status?.loadBalancer?.ingress ?? []).forEach((ing, i) => {
     if (!ing.ip) return
     if (ing.ipMode && ing.ipMode !== 'VIP') return
     const p = parseIPSloppy(ing.ip)
-    if (!p) warn({ code: 'invalid-ip', message: `ignored unparsable load-balancer IP ${JSON.stringify(ing.ip)}`, pointer: `${at}/status/loadBalancer/ingress/${i}/ip` })
+    if (!p) warn({ code: 'invalid-ip', message: `ignored unparsable load-balancer IP ${JSON.stringify(ing.ip)}`, pointer: `${itemPointer(item)}/status/loadBalancer/ingress/${i}/ip` })
     else if (p.family === family) out.push(p.text)
   })
   return out
 }
 
-function sourceRanges(svc: ServiceObject, family: Family, at: string, warn: Warn): ParsedCIDR[] {
+function sourceRanges(svc: ServiceObject, family: Family, item: number, warn: Warn): ParsedCIDR[] {
   const out: ParsedCIDR[] = []
   ;(svc.spec.loadBalancerSourceRanges ?? []).forEach((s, i) => {
     // Trimmed first (serviceport.go), then parsed sloppily and printed masked.
     const c = parseCIDRSloppy(s.trim())
-    if (!c) warn({ code: 'invalid-cidr', message: `ignored unparsable source range ${JSON.stringify(s)}`, pointer: `${at}/spec/loadBalancerSourceRanges/${i}` })
+    if (!c) warn({ code: 'invalid-cidr', message: `ignored unparsable source range ${JSON.stringify(s)}`, pointer: `${itemPointer(item)}/spec/loadBalancerSourceRanges/${i}` })
     else if (c.family === family) out.push(c)
   })
   return out
@@ -118,22 +121,22 @@ function externalPolicyLocal(spec: ServiceObject['spec']): boolean {
   return byType && spec.externalTrafficPolicy === 'Local'
 }
 
-export function servicePortsOf(svc: ServiceObject, family: Family, at: string, warn: Warn): ServicePort[] {
+export function servicePortsOf(svc: ServiceObject, family: Family, item: number, warn: Warn): ServicePort[] {
   const spec = svc.spec
   if (spec.type === 'ExternalName') return []
   const cip = clusterIPForFamily(spec, family)
   if (!cip) return []
   const parsed = ipOf(cip.ip)
   if (!parsed || parsed.family !== family) {
-    const ptr = cip.index >= 0 ? `${at}/spec/clusterIPs/${cip.index}` : `${at}/spec/clusterIP`
+    const ptr = cip.index >= 0 ? `${itemPointer(item)}/spec/clusterIPs/${cip.index}` : `${itemPointer(item)}/spec/clusterIP`
     warn({ code: 'invalid-ip', message: `service skipped: unparsable cluster IP ${JSON.stringify(cip.ip)}`, pointer: ptr })
     return []
   }
   const ns = svc.metadata.namespace ?? 'default'
   const serviceKey = `${ns}/${svc.metadata.name}`
-  const extIPs = familyIPs(spec.externalIPs, family, `${at}/spec/externalIPs`, warn)
-  const vips = lbVIPs(svc, family, at, warn)
-  const ranges = sourceRanges(svc, family, at, warn)
+  const extIPs = familyIPs(spec.externalIPs, family, item, warn)
+  const vips = lbVIPs(svc, family, item, warn)
+  const ranges = sourceRanges(svc, family, item, warn)
   const affinity = spec.sessionAffinity === 'ClientIP'
   const eLocal = externalPolicyLocal(spec)
   const hc = spec.type === 'LoadBalancer' && eLocal ? (spec.healthCheckNodePort ?? 0) : 0
@@ -189,11 +192,12 @@ function endpointAddress(e: SliceEndpoint, family: Family): string | null {
 
 type SliceEndpoint = NonNullable<EndpointSliceObject['endpoints']>[number]
 
-function sliceEndpoint(e: SliceEndpoint, ip: string, port: number, family: Family, nodeName: string): Endpoint {
+/** `id` is endpointId(ip, port, family), which callers build once per slice port. */
+function sliceEndpoint(e: SliceEndpoint, ip: string, id: string, nodeName: string): Endpoint {
   const c = e.conditions
   return {
     ip,
-    id: endpointId(ip, port, family),
+    id,
     ready: c?.ready !== false,
     serving: c?.serving !== false,
     terminating: c?.terminating === true,
@@ -214,13 +218,13 @@ function usablePort(p: NonNullable<EndpointSliceObject['ports']>[number]): p is 
  * (once per slice, whatever its ports) and its endpoint slots (endpoints x usable ports), an
  * upper bound of what the service ports can read from it.
  */
-export function scanSlice(slice: EndpointSliceObject, family: Family, at: string, warn: Warn): number {
+export function scanSlice(slice: EndpointSliceObject, family: Family, item: number, warn: Warn): number {
   if (slice.addressType !== family || !slice.metadata.labels?.['kubernetes.io/service-name']) return 0
   const eps = slice.endpoints ?? []
   for (let i = 0; i < eps.length; i++) {
     const addr = eps[i]!.addresses?.[0]
     if (addr === undefined || endpointAddress(eps[i]!, family) !== null) continue
-    warn({ code: 'invalid-ip', message: `ignored endpoint with unusable address ${JSON.stringify(addr)}`, pointer: `${at}/endpoints/${i}/addresses/0` })
+    warn({ code: 'invalid-ip', message: `ignored endpoint with unusable address ${JSON.stringify(addr)}`, pointer: `${itemPointer(item)}/endpoints/${i}/addresses/0` })
   }
   let ports = 0
   for (const p of slice.ports ?? []) if (usablePort(p)) ports++
@@ -246,9 +250,10 @@ export function sliceEndpoints(
     for (const p of slice.ports ?? []) {
       if (!usablePort(p) || p.name !== sp.portName || LOWER[p.protocol ?? 'TCP'] !== sp.protocol) continue
       read.slots += slice.endpoints?.length ?? 0
+      const suffix = `:${p.port}`
       for (const e of slice.endpoints ?? []) {
         const ip = endpointAddress(e, family)
-        if (ip !== null) out.push(sliceEndpoint(e, ip, p.port, family, nodeName))
+        if (ip !== null) out.push(sliceEndpoint(e, ip, family === 'IPv6' ? `[${ip}]${suffix}` : ip + suffix, nodeName))
       }
     }
   }
@@ -296,7 +301,7 @@ export function collectSlice(
     if (planned.has(key)) continue
     for (const e of slice.endpoints ?? []) {
       const ip = endpointAddress(e, family)
-      if (ip !== null) addEndpoint(acc, key, sliceEndpoint(e, ip, p.port, family, nodeName))
+      if (ip !== null) addEndpoint(acc, key, sliceEndpoint(e, ip, endpointId(ip, p.port, family), nodeName))
     }
   }
 }

@@ -8,6 +8,7 @@ import {
   collectLegacyEndpoints,
   collectSlice,
   epKey,
+  itemPointer,
   servicePortsOf,
   scanSlice,
   sliceEndpoints,
@@ -27,7 +28,8 @@ type Warn = (w: PlanWarning) => void
 
 interface Ref<T> {
   obj: T
-  at: string
+  /** Index in the envelope's items (pointers are built only for warnings). */
+  item: number
 }
 
 interface Indexed {
@@ -45,22 +47,21 @@ function index(env: Envelope): Indexed {
   const items = env.resources.items
   for (let i = 0; i < items.length; i++) {
     const o = items[i]!
-    const at = `/resources/items/${i}`
     switch (o.kind) {
       case 'Service':
-        out.services.push({ obj: o as unknown as ServiceObject, at })
+        out.services.push({ obj: o as unknown as ServiceObject, item: i })
         break
       case 'EndpointSlice':
-        addSlice(out, { obj: o as unknown as EndpointSliceObject, at })
+        addSlice(out, { obj: o as unknown as EndpointSliceObject, item: i })
         break
       case 'Endpoints':
-        out.legacy.push({ obj: o as unknown as EndpointsObject, at })
+        out.legacy.push({ obj: o as unknown as EndpointsObject, item: i })
         break
       case 'Node':
         break
       default:
         out.ignored++
-        if (!out.ignoredKinds.has(o.kind)) out.ignoredKinds.set(o.kind, at)
+        if (!out.ignoredKinds.has(o.kind)) out.ignoredKinds.set(o.kind, itemPointer(i))
     }
   }
   return out
@@ -84,20 +85,18 @@ function byNameThenProtocol(a: ServicePort, b: ServicePort): number {
 /** The family's service ports, in plan order. */
 function servicePorts(ix: Indexed, family: Family, warn: Warn): ServicePort[] {
   const ports: ServicePort[] = []
-  const seenPorts = new Map<string, number>()
-  for (const { obj, at } of ix.services) {
-    for (const sp of servicePortsOf(obj, family, at, warn)) {
-      // Same name+protocol twice (API would reject): the later one wins, as in kube-proxy's map.
-      const k = `${sp.name}\0${sp.protocol}`
-      const prev = seenPorts.get(k)
-      if (prev !== undefined) ports[prev] = sp
-      else {
-        seenPorts.set(k, ports.length)
-        ports.push(sp)
-      }
-    }
+  for (const { obj, item } of ix.services) for (const sp of servicePortsOf(obj, family, item, warn)) ports.push(sp)
+  // Same name+protocol twice (the API would reject it): the later one wins, as in kube-proxy's
+  // map. The sort is stable, so the later one is the last of its run.
+  ports.sort(byNameThenProtocol)
+  let w = 0
+  for (let r = 0; r < ports.length; r++) {
+    const sp = ports[r]!
+    if (w > 0 && byNameThenProtocol(ports[w - 1]!, sp) === 0) ports[w - 1] = sp
+    else ports[w++] = sp
   }
-  return ports.sort(byNameThenProtocol)
+  ports.length = w
+  return ports
 }
 
 /** Legacy v1 Endpoints, read only for planned services without any EndpointSlice. */
@@ -105,13 +104,13 @@ function legacyEndpoints(ix: Indexed, family: Family, nodeName: string, ports: S
   const out = new Map<string, Map<string, Endpoint>>()
   if (ix.legacy.length === 0) return out
   const serviceKeys = new Set(ports.map((p) => p.serviceKey))
-  for (const { obj, at } of ix.legacy) {
+  for (const { obj, item } of ix.legacy) {
     const key = `${obj.metadata.namespace ?? 'default'}/${obj.metadata.name}`
     if (ix.slicesOf.has(key) || !serviceKeys.has(key)) continue
     warn({
       code: 'legacy-endpoints',
       message: `${key}: no EndpointSlice, using the v1 Endpoints object (kube-proxy itself reads only EndpointSlices)`,
-      pointer: at,
+      pointer: itemPointer(item),
     })
     collectLegacyEndpoints(obj, family, nodeName, out)
   }
@@ -167,7 +166,7 @@ function familyPlan(env: Envelope, ix: Indexed, family: Family, warn: Warn): { f
   const nodeName = env.proxy.nodeName
   const ports = servicePorts(ix, family, warn)
   let slots = 0
-  for (const { obj, at } of ix.slices) slots += scanSlice(obj, family, at, warn)
+  for (const { obj, item } of ix.slices) slots += scanSlice(obj, family, item, warn)
   const input: FamilyInput = { ports, legacy: legacyEndpoints(ix, family, nodeName, ports, warn) }
   // Large-cluster mode counts every endpoint of every service port, usable or not. Endpoints
   // are built one service port at a time, so the mode is decided on an upper bound (every
