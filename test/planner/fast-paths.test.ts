@@ -1,0 +1,161 @@
+/**
+ * The planner's fast paths against their plain definitions: chain-name hashing from a SHA-256
+ * prefix midstate, the rope-and-slices segment writer, endpoints built per service port (with
+ * upstream's duplicate rule and the large-cluster threshold decided on an upper bound), and
+ * Plan.counts.endpoints for slices no service port reads.
+ */
+import { createHash } from 'node:crypto'
+import { base32 } from '@scure/base'
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { plan, renderRestore, toEnvelope, type Segment } from '../../src/planner/index.js'
+import { endpointHash, hash16Crypto, hashWith, prefixState, sepChainName } from '../../src/planner/iptables/chains.js'
+import { SegmentWriter, FILTER_CHAINS, FILTER_RULES, NAT_CHAINS, NAT_RULES, type BufferIndex } from '../../src/planner/rules/writer.js'
+import { generateSnapshot } from '../../src/planner/testing/generate.js'
+
+const reference = (s: string): string => base32.encode(createHash('sha256').update(s).digest()).slice(0, 16)
+
+describe('chain names from a prefix midstate', () => {
+  // Kubernetes names: DNS labels, '/', ':', IPs, brackets. Lengths cross the 55/56/64-byte
+  // block boundaries on both sides (namespace and name are up to 63 characters each).
+  const ascii = (max: number) => fc.string({ unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz0123456789-./:[]'), maxLength: max })
+
+  it('equals sha256(prefix + suffix) for prefixes and suffixes of any length', () => {
+    fc.assert(
+      fc.property(ascii(200), ascii(160), (p, s) => {
+        const ps = prefixState(p)
+        return hashWith(ps, p, s) === reference(p + s) && sepChainName(ps, p, s) === `KUBE-SEP-${reference(p + s)}`
+      }),
+      { numRuns: 3000 },
+    )
+  })
+
+  it('is exact at every block boundary', () => {
+    for (let pl = 0; pl <= 130; pl++) {
+      const p = 'p'.repeat(pl)
+      const ps = prefixState(p)
+      for (const sl of [0, 1, 3, 4, 7, 8, 9, 55, 56, 63, 64, 65]) {
+        const s = 's'.repeat(sl)
+        expect(hashWith(ps, p, s)).toBe(reference(p + s))
+      }
+    }
+  })
+
+  it('falls back to node:crypto for non-ASCII text', () => {
+    expect(prefixState('ns/é')).toBeNull()
+    expect(hashWith(null, 'ns/é', '10.0.0.1:80')).toBe(hash16Crypto('ns/é10.0.0.1:80'))
+    expect(sepChainName(prefixState('ns/a'), 'ns/a', 'é')).toBe(`KUBE-SEP-${hash16Crypto('ns/aé')}`)
+  })
+
+  it('names endpoints of long service names as upstream (multi-block input)', () => {
+    const name = `${'n'.repeat(63)}/${'s'.repeat(63)}:${'p'.repeat(15)}`
+    expect(endpointHash(name, 'tcp', '[fd00:1234:5678:9abc:def0:1234:5678:9abc]:65535')).toBe(
+      reference(`${name}tcp[fd00:1234:5678:9abc:def0:1234:5678:9abc]:65535`),
+    )
+  })
+})
+
+describe('segment writer', () => {
+  const emptySegment = (key: string): Segment => ({ key, filterChains: [], filterRules: [], natChains: [], natRules: [] })
+  const BUFS = ['filterChains', 'filterRules', 'natChains', 'natRules'] as const
+
+  it('cuts the joined text back into each segment’s buffers, across flushes', () => {
+    const line = fc.string({ unit: fc.constantFrom(...'-AKUBE SVC:0123456789"'), minLength: 0, maxLength: 400 })
+    const seg = fc.array(fc.tuple(fc.constantFrom<BufferIndex>(FILTER_CHAINS, FILTER_RULES, NAT_CHAINS, NAT_RULES), line, fc.boolean()), { maxLength: 600 })
+    fc.assert(
+      fc.property(fc.array(seg, { minLength: 1, maxLength: 8 }), (segs) => {
+        const w = new SegmentWriter()
+        const out = segs.map((_, i) => emptySegment(`s${i}`))
+        const want = segs.map(() => ({ filterChains: [] as string[], filterRules: [] as string[], natChains: [] as string[], natRules: [] as string[] }))
+        segs.forEach((lines, i) => {
+          for (const [buf, text, folded] of lines) {
+            want[i]![BUFS[buf]].push(text)
+            if (folded) {
+              // the hot-path form: the newline inside the next fragment
+              w.add(text.slice(0, 3))
+              w.endAt(buf, text.length - Math.min(3, text.length))
+              w.add(`${text.slice(3)}\n`)
+            } else w.line(buf, text)
+          }
+          w.close(out[i]!)
+        })
+        w.flush()
+        return out.every((s, i) => BUFS.every((b) => JSON.stringify(s[b]) === JSON.stringify(want[i]![b])))
+      }),
+      { numRuns: 200 },
+    )
+  })
+
+  it('gives every segment buffers of its own', () => {
+    const fp = plan(envelopeOf(generateSnapshot({ services: 50, endpointsPerService: 3 }))).families[0]!
+    const arrays = fp.segments.flatMap((s) => BUFS.map((b) => s[b]))
+    expect(new Set(arrays).size).toBe(arrays.length)
+    for (const a of arrays) for (const l of a) expect(l).not.toContain('\n')
+  })
+})
+
+function envelopeOf(doc: unknown) {
+  const r = toEnvelope(JSON.parse(JSON.stringify(doc)))
+  if (!r.ok) throw new Error(JSON.stringify(r.issues))
+  return r.envelope
+}
+
+type Doc = { resources: { items: Record<string, any>[] } }
+const slicesOf = (doc: Doc) => doc.resources.items.filter((o) => o.kind === 'EndpointSlice')
+
+describe('endpoints built per service port', () => {
+  it('keeps the later of two equal endpoints unless it is terminating (endpointslicecache.go)', () => {
+    const doc = generateSnapshot({ services: 1, endpointsPerService: 2, nodes: 1 }) as unknown as Doc
+    const [slice] = slicesOf(doc)
+    const ip = slice!.endpoints[0].addresses[0]
+    const notReady = { ...structuredClone(slice), metadata: { ...slice!.metadata, name: 'later' } }
+    notReady.endpoints = [{ addresses: [ip], conditions: { ready: false, serving: false, terminating: false } }]
+    const terminating = structuredClone(notReady)
+    terminating.metadata.name = 'terminating'
+    terminating.endpoints[0].conditions = { ready: false, serving: true, terminating: true }
+    const text = (extra: unknown[]) => renderRestore(plan(envelopeOf({ ...doc, resources: { ...doc.resources, items: [...doc.resources.items, ...extra] } })).families[0]!)
+    // later not-ready copy replaces the ready one: one endpoint left in the dispatch
+    expect(text([notReady])).not.toContain(`-> ${ip}:8080"`)
+    // a later terminating copy does not replace it
+    expect(text([terminating])).toContain(`-> ${ip}:8080"`)
+  })
+
+  it('decides large-cluster mode on the exact count of endpoints (duplicates and bad addresses not counted)', () => {
+    const commented = (doc: unknown) => renderRestore(plan(envelopeOf(doc)).families[0]!).includes('-> 10.')
+    // 1100 endpoint slots, 1000 distinct endpoints: not large
+    const dup = generateSnapshot({ services: 10, endpointsPerService: 100 }) as unknown as Doc
+    const copy = structuredClone(slicesOf(dup)[0]!)
+    copy.metadata.name += '-copy'
+    dup.resources.items.push(copy)
+    expect(plan(envelopeOf(dup)).counts.endpoints).toBe(1000)
+    expect(commented(dup)).toBe(true)
+    // 1001 distinct endpoints: large
+    const over = generateSnapshot({ services: 10, endpointsPerService: 100 }) as unknown as Doc
+    slicesOf(over)[0]!.endpoints.push({ addresses: ['10.1.1.1'], conditions: { ready: true } })
+    expect(commented(over)).toBe(false)
+    // 1100 slots, 100 of them unusable addresses: not large
+    const bad = generateSnapshot({ services: 11, endpointsPerService: 100 }) as unknown as Doc
+    for (const e of slicesOf(bad)[0]!.endpoints) e.addresses = ['not-an-ip']
+    const p = plan(envelopeOf(bad))
+    expect(p.warnings.filter((w) => w.code === 'invalid-ip')).toHaveLength(100)
+    expect(commented(bad)).toBe(true)
+  })
+
+  it('counts endpoints of slices no service port reads, once per ip:port', () => {
+    const doc = generateSnapshot({ services: 3, endpointsPerService: 4 }) as unknown as Doc
+    const [a, b] = slicesOf(doc)
+    const ghost = structuredClone(a!)
+    ghost.metadata.name = 'ghost-1'
+    ghost.metadata.labels['kubernetes.io/service-name'] = 'ghost'
+    const ghostDup = structuredClone(ghost)
+    ghostDup.metadata.name = 'ghost-2'
+    const otherPort = structuredClone(b!)
+    otherPort.metadata.name = 'other-port'
+    otherPort.ports = [{ name: 'metrics', port: 9090, protocol: 'TCP' }, { port: 9091 }]
+    doc.resources.items.push(ghost, ghostDup, otherPort)
+    const p = plan(envelopeOf(doc))
+    // 12 planned + 4 of the ghost service (its two slices are the same endpoints) + 4 on a port the service lacks
+    expect(p.counts.endpoints).toBe(12 + 4 + 4)
+    expect(renderRestore(p.families[0]!)).not.toContain('9090')
+  })
+})
