@@ -5,6 +5,11 @@
  * sha256 order, so overlapping ingests wait for each other instead of deadlocking), the cluster
  * row lock last and briefly — re-check "identical to the latest version?" under that lock,
  * then take the next number.
+ *
+ * Incremental: the previous version this process wrote for the cluster (src/store/ingest-cache.ts)
+ * lets an item sent exactly as last time skip validation and canonical hashing, lets the planner
+ * reuse the segments of unchanged service ports, and lets the store skip looking up rows it
+ * already knows. Results are identical to a cold ingest (test/services/incremental.test.ts).
  */
 import { plan, toEnvelope } from '../planner/index.js'
 import type { Database } from '../db/index.js'
@@ -12,9 +17,11 @@ import { ValidationError } from '../errors.js'
 import { putPlan } from '../store/plans.js'
 import { putSnapshot } from '../store/snapshots.js'
 import { recordVersionStats } from '../store/stats-record.js'
+import type { Plan } from '../planner/types.js'
 import { findVersion, insertVersion, latestSnapshotSha, lockCluster } from '../store/versions.js'
 import { recordDuplicateIngest, recordIngestEvent } from '../store/history.js'
-import { canonicalSnapshot, planContent, versionCounts } from './content.js'
+import { countsOf, IngestCache, planInput, rawFingerprint, rawItems, snapshotInput, stateStillValid, type ClusterState } from '../store/ingest-cache.js'
+import { sharedMemo } from '../store/stats-record.js'
 import type { IngestInput, IngestResult, VersionSummary } from './contract.js'
 
 /** Where an ingest spent its time (for benchmarks and debug logs). */
@@ -30,16 +37,31 @@ export interface IngestStats {
   insertedContent: number
 }
 
+/** One cache per database handle (the services layer's lifetime); a WeakMap, so it goes with it. */
+const caches = new WeakMap<Database, IngestCache>()
+
+function cacheOf(db: Database): IngestCache {
+  let c = caches.get(db)
+  if (!c) caches.set(db, (c = new IngestCache()))
+  return c
+}
+
 export async function ingest(db: Database, input: IngestInput, onStats?: (s: IngestStats) => void): Promise<IngestResult> {
+  const cache = cacheOf(db)
+  const state = cache.get(input.cluster)
   const t0 = performance.now()
   const stats: IngestStats = { created: false, validateMs: 0, planMs: 0, storeMs: 0, insertedContent: 0 }
   const report = <T>(r: T): T => {
     onStats?.(stats)
     return r
   }
+  const raw = rawItems(input.document)
+  let fingerprints = raw ? raw.map(rawFingerprint) : null
   const parsed = toEnvelope(input.document, input.proxy)
   if (!parsed.ok) throw new ValidationError('The snapshot is not valid.', parsed.issues)
-  const snapshot = canonicalSnapshot(parsed.envelope)
+  const items = parsed.envelope.resources.items
+  if (fingerprints && fingerprints.length !== items.length) fingerprints = null
+  let snapshot = snapshotInput(parsed.envelope.proxy, items, fingerprints, state)
   const t1 = performance.now()
   stats.validateMs = t1 - t0
 
@@ -54,16 +76,19 @@ export async function ingest(db: Database, input: IngestInput, onStats?: (s: Ing
   }
 
   const p = plan(parsed.envelope)
-  const content = planContent(p)
-  const counts = versionCounts(p)
+  const content = planInput(p, cache.segmentKeys)
+  const counts = countsOf(p, sharedMemo)
   const t2 = performance.now()
   stats.planMs = t2 - t1
 
   const client = await db.pool.connect()
   try {
     await client.query('BEGIN')
-    const snap = await putSnapshot(client, snapshot)
-    const pl = await putPlan(client, content)
+    const trusted = state && (await stateStillValid(client, state)) ? state : undefined
+    // Its version is gone (cluster deleted, pruned): bodies skipped for its rows are needed after all.
+    if (state && !trusted) snapshot = snapshotInput(parsed.envelope.proxy, items, null, undefined)
+    const snap = await putSnapshot(client, snapshot, trusted?.objectIds)
+    const pl = await putPlan(client, content, trusted?.segmentIds)
     const cluster = await lockCluster(client, input.cluster)
     if ((await latestSnapshotSha(client, input.cluster)) === snapshot.sha256) {
       // Lost the race to an identical concurrent ingest: nothing of ours is kept.
@@ -86,9 +111,12 @@ export async function ingest(db: Database, input: IngestInput, onStats?: (s: Ing
     // History (src/store/history.ts): the event commits with the version it records.
     await recordIngestEvent(client, { clusterId: cluster.id, created: true, version: number, actor: input.actor })
     // Growth statistics, in the same transaction (src/store/stats-record.ts).
-    await recordVersionStats(client, { clusterId: cluster.id, number, plan: p, keys: content.families.map((f) => f.segments.map((s) => s.sha256)) })
+    const keys = content.families.map((f) => f.segments.map((s) => s.sha256))
+    const previous = state && state.clusterId === cluster.id && state.number === number - 1 ? state : undefined
+    await recordVersionStats(client, { clusterId: cluster.id, number, plan: p, keys, ...(previous && { previous: previous.plan, previousKeys: previous.keys }) })
     const row = await findVersion(client, input.cluster, number)
     await client.query('COMMIT')
+    cache.set(input.cluster, nextState(cluster.id, number, p, keys, snapshot.objects, snap.ids, content.families, pl.ids, fingerprints))
     Object.assign(stats, { created: true, storeMs: performance.now() - t2, insertedContent: snap.insertedContent + pl.insertedContent })
     return report({ created: true, version: row!.summary as VersionSummary })
   } catch (err) {
@@ -97,4 +125,29 @@ export async function ingest(db: Database, input: IngestInput, onStats?: (s: Ing
   } finally {
     client.release()
   }
+}
+
+/** What the next ingest of the cluster may reuse: this version's hashes and the row ids we learnt. */
+function nextState(
+  clusterId: number,
+  number: number,
+  plan: Plan,
+  keys: string[][],
+  objects: ReadonlyArray<{ sha256: string }>,
+  objectIds: readonly number[] | undefined,
+  families: ReadonlyArray<{ segments: ReadonlyArray<{ sha256: string }> }>,
+  segmentIds: readonly number[] | undefined,
+  fingerprints: readonly string[] | null,
+): ClusterState {
+  const objectsByRaw = new Map<string, string>()
+  if (fingerprints) fingerprints.forEach((f, i) => objectsByRaw.set(f, objects[i]!.sha256))
+  const oids = new Map<string, number>()
+  // Without fresh ids (the snapshot or plan row already existed) nothing is known: no id is guessed.
+  if (objectIds) objects.forEach((o, i) => oids.set(o.sha256, objectIds[i]!))
+  const sids = new Map<string, number>()
+  if (segmentIds) {
+    let k = 0
+    for (const f of families) for (const s of f.segments) sids.set(s.sha256, segmentIds[k++]!)
+  }
+  return { clusterId, number, objectsByRaw, objectIds: oids, segmentIds: sids, plan, keys }
 }

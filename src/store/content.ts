@@ -16,7 +16,8 @@ import { canonicalJson, sha256Hex } from './canonical.js'
 
 export interface ObjectRow {
   sha256: string // hex
-  body: string // canonical JSON
+  /** canonical JSON; may be omitted for a row whose id the caller passes in `known` */
+  body?: string
 }
 
 export interface SegmentRow {
@@ -61,14 +62,34 @@ function idsInOrder(rows: readonly { sha256: string }[], known: Map<string, numb
   })
 }
 
+/**
+ * Ids the caller already knows (the previous version's rows, src/store/ingest-cache.ts) are not
+ * looked up; the caller guarantees they exist for this transaction. Only the others are asked.
+ */
+async function lookup(db: Queryable, table: 'objects' | 'segments', rows: readonly { sha256: string }[], given?: ReadonlyMap<string, number>): Promise<Map<string, number>> {
+  if (!given || given.size === 0) return existingIds(db, table, rows.map((r) => r.sha256))
+  const ask: string[] = []
+  const known = new Map<string, number>()
+  for (const r of rows) {
+    const id = given.get(r.sha256)
+    if (id !== undefined) known.set(r.sha256, id)
+    else ask.push(r.sha256)
+  }
+  if (ask.length > 0) for (const [h, id] of await existingIds(db, table, ask)) known.set(h, id)
+  return known
+}
+
 /** Stores the objects that are new; returns every object's id, in input order. */
-export async function putObjects(db: pg.ClientBase, rows: readonly ObjectRow[]): Promise<{ ids: number[]; inserted: number }> {
-  const known = await existingIds(db, 'objects', rows.map((r) => r.sha256))
+export async function putObjects(db: pg.ClientBase, rows: readonly ObjectRow[], given?: ReadonlyMap<string, number>): Promise<{ ids: number[]; inserted: number }> {
+  const known = await lookup(db, 'objects', rows, given)
   const fresh = missingSorted(rows, known)
   let inserted = 0
   if (fresh.length > 0) {
     await db.query('CREATE TEMP TABLE IF NOT EXISTS objects_in (h text, b text) ON COMMIT DELETE ROWS')
-    await copyRows(db, 'objects_in', ['h', 'b'], fresh.map((r) => [r.sha256, r.body]))
+    await copyRows(db, 'objects_in', ['h', 'b'], fresh.map((r) => {
+      if (r.body === undefined) throw new Error(`object ${r.sha256} has no body and is not stored`)
+      return [r.sha256, r.body]
+    }))
     const res = await db.query<{ id: string; h: string }>(
       `INSERT INTO objects (sha256, body)
        SELECT decode(h, 'hex'), b FROM objects_in ORDER BY h
@@ -103,8 +124,8 @@ export function decodeLines(text: string): string[] {
 }
 
 /** Stores the segments that are new; returns every segment's id, in input order. */
-export async function putSegments(db: pg.ClientBase, rows: readonly SegmentRow[]): Promise<{ ids: number[]; inserted: number }> {
-  const known = await existingIds(db, 'segments', rows.map((r) => r.sha256))
+export async function putSegments(db: pg.ClientBase, rows: readonly SegmentRow[], given?: ReadonlyMap<string, number>): Promise<{ ids: number[]; inserted: number }> {
+  const known = await lookup(db, 'segments', rows, given)
   const fresh = missingSorted(rows, known)
   let inserted = 0
   if (fresh.length > 0) {

@@ -18,11 +18,12 @@ interface LayoutEntry {
   segments: number
 }
 
-export async function putPlan(db: pg.ClientBase, plan: PlanInput): Promise<PutResult> {
+/** `known`: segment ids by storage key the caller vouches for (see putObjects). */
+export async function putPlan(db: pg.ClientBase, plan: PlanInput, known?: ReadonlyMap<string, number>): Promise<PutResult & { ids?: number[] }> {
   const existing = await findId(db, 'plans', plan.sha256)
   if (existing !== null) return { id: existing, insertedContent: 0 }
   const all = plan.families.flatMap((f) => f.segments)
-  const { ids, inserted } = await putSegments(db, all)
+  const { ids, inserted } = await putSegments(db, all, known)
   const layout: LayoutEntry[] = plan.families.map((f) => ({ family: f.family, segments: f.segments.length }))
   const res = await db.query<{ id: string }>(
     `INSERT INTO plans (sha256, layout, manifest, warnings, counts) VALUES (decode($1, 'hex'), $2::jsonb, $3, $4::jsonb, $5::jsonb)
@@ -31,7 +32,7 @@ export async function putPlan(db: pg.ClientBase, plan: PlanInput): Promise<PutRe
   )
   const id = res.rows[0] ? num(res.rows[0].id) : await findId(db, 'plans', plan.sha256)
   if (id === null) throw new Error('plan insert lost')
-  return { id, insertedContent: inserted }
+  return { id, insertedContent: inserted, ids }
 }
 
 export interface LoadedPlan {

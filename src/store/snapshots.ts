@@ -22,10 +22,11 @@ async function findId(db: Queryable, table: 'snapshots' | 'plans', sha256: strin
   return res.rows[0] ? num(res.rows[0].id) : null
 }
 
-export async function putSnapshot(db: pg.ClientBase, snap: SnapshotInput): Promise<PutResult> {
+/** `known`: object ids by sha256 the caller vouches for (see putObjects). `ids` is returned when the objects were written. */
+export async function putSnapshot(db: pg.ClientBase, snap: SnapshotInput, known?: ReadonlyMap<string, number>): Promise<PutResult & { ids?: number[] }> {
   const existing = await findId(db, 'snapshots', snap.sha256)
   if (existing !== null) return { id: existing, insertedContent: 0 }
-  const { ids, inserted } = await putObjects(db, snap.objects)
+  const { ids, inserted } = await putObjects(db, snap.objects, known)
   const res = await db.query<{ id: string }>(
     `INSERT INTO snapshots (sha256, proxy, manifest, object_count) VALUES (decode($1, 'hex'), $2::jsonb, $3, $4)
      ON CONFLICT (sha256) DO NOTHING RETURNING id`,
@@ -33,7 +34,7 @@ export async function putSnapshot(db: pg.ClientBase, snap: SnapshotInput): Promi
   )
   const id = res.rows[0] ? num(res.rows[0].id) : await findId(db, 'snapshots', snap.sha256)
   if (id === null) throw new Error('snapshot insert lost')
-  return { id, insertedContent: inserted }
+  return { id, insertedContent: inserted, ids }
 }
 
 export interface LoadedSnapshot {

@@ -102,7 +102,7 @@ function pairByKeys(a: FamilyPlan, b: FamilyPlan, keysA: readonly string[], keys
  * their segment objects, so planStats, the counts and the delta only scan the changed ones. A
  * WeakMap: an entry lives exactly as long as its segment.
  */
-const sharedMemo: StatsMemo = new WeakMap()
+export const sharedMemo: StatsMemo = new WeakMap()
 
 export function deltaCounts(
   a: FamilyPlan,
@@ -217,6 +217,8 @@ export interface NewVersionFacts {
   previous?: Plan | null
   /** The store's segment keys of `plan` (ingest has them from planContent): a faster delta. */
   keys?: SegmentKeys
+  /** The store's segment keys of `previous`, when the caller passes it. */
+  previousKeys?: SegmentKeys
 }
 
 /**
@@ -249,7 +251,7 @@ export async function recordVersionStats(db: Queryable, facts: NewVersionFacts):
   const row = rows[0]
   if (!row) throw new Error(`recordVersionStats: version ${facts.number} of cluster id ${facts.clusterId} not found`)
   let previous = facts.previous
-  let previousKeys: SegmentKeys | undefined
+  let previousKeys: SegmentKeys | undefined = facts.previousKeys
   if (previous === undefined && row.prev_plan_id === null) previous = null
   if (previous === undefined) {
     const cached = recentPlans.get(String(row.prev_plan_id)) ?? (await loadPlan(db as PgQueryable, Number(row.prev_plan_id)))

@@ -1,0 +1,170 @@
+/**
+ * What ingest keeps of the latest version it wrote per cluster, in this process, so the next
+ * POST of that cluster only pays for what changed:
+ *
+ * - raw fingerprints of the request's items (sha256 of `JSON.stringify(item)` as the client sent
+ *   it) → the canonical object hash: an item sent byte-for-byte as last time is neither
+ *   re-validated nor re-serialised canonically (the two biggest costs before planning);
+ * - object and segment row ids by hash: those rows are not looked up in PostgreSQL again;
+ * - the plan (its segment objects are the planner's `reuse` input and carry memoised
+ *   statistics), with each segment's storage key.
+ *
+ * Validity: ids are only trusted while the version they were read from still exists, checked
+ * inside the ingest transaction after taking ACCESS SHARE locks on objects and segments — the
+ * garbage collector (src/services/retention.ts) needs ACCESS EXCLUSIVE on them and deletes only
+ * rows no surviving manifest lists, so nothing the checked version references can vanish before
+ * commit. A miss (another replica wrote the latest version, a restart, a rollback in between)
+ * costs only speed: everything is then computed and looked up as for a first ingest.
+ */
+import { createHash } from 'node:crypto'
+import type { Plan, Segment } from '../planner/types.js'
+import { segmentHash } from '../planner/iptables/hash.js'
+import { statsOf, type StatsMemo } from '../planner/analysis/stats.js'
+import type { VersionCounts } from '../services/contract.js'
+import { canonicalJson, sha256Hex } from './canonical.js'
+import { storageKey, type ObjectRow, type SegmentRow } from './content.js'
+import type { Queryable } from './db.js'
+import type { PlanInput } from './plans.js'
+import type { SnapshotInput } from './snapshots.js'
+
+export interface ClusterState {
+  clusterId: number
+  /** The version this state describes (its rows keep the ids below alive). */
+  number: number
+  /** raw item fingerprint → canonical object sha256 */
+  objectsByRaw: Map<string, string>
+  /** canonical object sha256 → objects.id */
+  objectIds: Map<string, number>
+  /** segment storage key → segments.id */
+  segmentIds: Map<string, number>
+  plan: Plan
+  /** storage keys, aligned with plan.families[i].segments */
+  keys: string[][]
+}
+
+/** Per-process state: an LRU of clusters, and segment storage keys by segment object. */
+export class IngestCache {
+  private readonly clusters = new Map<string, ClusterState>()
+  /** storage keys of segment objects (the planner's reuse hands the same objects back). */
+  readonly segmentKeys = new WeakMap<Segment, string>()
+
+  constructor(readonly maxClusters = 8) {}
+
+  get(cluster: string): ClusterState | undefined {
+    const s = this.clusters.get(cluster)
+    if (s) {
+      this.clusters.delete(cluster)
+      this.clusters.set(cluster, s)
+    }
+    return s
+  }
+
+  set(cluster: string, state: ClusterState): void {
+    this.clusters.delete(cluster)
+    this.clusters.set(cluster, state)
+    while (this.clusters.size > this.maxClusters) this.clusters.delete(this.clusters.keys().next().value!)
+  }
+
+  drop(cluster: string): void {
+    this.clusters.delete(cluster)
+  }
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+}
+
+/**
+ * The request's items when each one becomes exactly one envelope item, in order (an envelope or
+ * a List of plain objects: no nulls, no nested Lists); otherwise null and nothing is skipped.
+ */
+export function rawItems(document: unknown): unknown[] | null {
+  if (!isObject(document)) return null
+  let items: unknown
+  if ('resources' in document) {
+    const r = document.resources
+    items = Array.isArray(r) ? r : isObject(r) ? r.items : undefined
+  } else items = document.items
+  if (!Array.isArray(items)) return null
+  for (const it of items) {
+    if (!isObject(it) || typeof it.kind !== 'string') return null
+    if (it.kind.endsWith('List') && Array.isArray(it.items)) return null
+  }
+  return items
+}
+
+/** sha256 of the item as sent (key order included): equal fingerprints mean an identical item. */
+export function rawFingerprint(item: unknown): string {
+  return createHash('sha256').update(JSON.stringify(item)).digest('base64')
+}
+
+/**
+ * The canonical snapshot (services/content.ts canonicalSnapshot: same hashes), reusing the
+ * canonical hash of every item whose raw fingerprint the previous version had; bodies are only
+ * serialised for the others.
+ */
+export function snapshotInput(proxy: unknown, items: readonly unknown[], fingerprints: readonly string[] | null, state: ClusterState | undefined): SnapshotInput {
+  const proxyJson = canonicalJson(proxy)
+  const objects: ObjectRow[] = new Array(items.length)
+  for (let i = 0; i < items.length; i++) {
+    const known = fingerprints && state ? state.objectsByRaw.get(fingerprints[i]!) : undefined
+    // A reused hash needs no body only if its row id is known too (putObjects never writes it).
+    if (known !== undefined && state!.objectIds.has(known)) objects[i] = { sha256: known }
+    else {
+      const body = canonicalJson(items[i])
+      objects[i] = { sha256: sha256Hex(body), body }
+    }
+  }
+  const h = createHash('sha256').update('natplan-snapshot/v1\n').update(proxyJson).update('\n')
+  for (const o of objects) h.update(o.sha256).update('\n')
+  return { sha256: h.digest('hex'), proxyJson, objects }
+}
+
+/** The plan's storable form (services/content.ts planContent: same hashes), hashing only segments not seen before. */
+export function planInput(plan: Plan, keysOf: WeakMap<Segment, string>): PlanInput {
+  const families = plan.families.map((fp) => ({
+    family: fp.family,
+    segments: fp.segments.map((segment): SegmentRow => {
+      let sha256 = keysOf.get(segment)
+      if (sha256 === undefined) keysOf.set(segment, (sha256 = storageKey(segmentHash(segment), segment.meta)))
+      return { sha256, segment }
+    }),
+  }))
+  const h = createHash('sha256').update('natplan-plan/v1\n')
+  for (const f of families) {
+    h.update(`family ${f.family} ${f.segments.length}\n`)
+    for (const s of f.segments) h.update(s.sha256).update('\n')
+  }
+  h.update(canonicalJson(plan.warnings)).update('\n').update(canonicalJson(plan.counts))
+  return { sha256: h.digest('hex'), families, warnings: plan.warnings, counts: plan.counts }
+}
+
+/** services/content.ts versionCounts, summed from the per-segment statistics (same numbers). */
+export function countsOf(plan: Plan, memo: StatsMemo): VersionCounts {
+  const families: VersionCounts['families'] = {}
+  let scriptBytes = 0
+  for (const fp of plan.families) {
+    const t = { filter: { chains: 0, rules: 0 }, nat: { chains: 0, rules: 0 } }
+    scriptBytes += '*filter\nCOMMIT\n*nat\nCOMMIT\n'.length
+    for (const seg of fp.segments) {
+      const f = statsOf(seg, memo)
+      t.filter.chains += f.declared.filter
+      t.filter.rules += f.appended.filter
+      t.nat.chains += f.declared.nat
+      t.nat.rules += f.appended.nat
+      scriptBytes += f.filterBytes + f.natBytes
+    }
+    families[fp.family] = t
+  }
+  return { ...plan.counts, families, scriptBytes }
+}
+
+/**
+ * Inside the ingest transaction: may `state`'s ids be used? Takes the locks that keep garbage
+ * collection out until commit, then checks that the version they came from still exists.
+ */
+export async function stateStillValid(db: Queryable, state: ClusterState): Promise<boolean> {
+  await db.query('LOCK TABLE objects, segments IN ACCESS SHARE MODE')
+  const res = await db.query('SELECT 1 FROM versions WHERE cluster_id = $1 AND number = $2', [state.clusterId, state.number])
+  return (res.rowCount ?? 0) > 0
+}

@@ -1,0 +1,123 @@
+/**
+ * Incremental ingest (src/store/ingest-cache.ts): a warm process must store exactly what a cold
+ * ingest stores — the same snapshot and plan hashes, counts and growth statistics — whatever
+ * changed between versions, and must never trust row ids whose version is gone.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { plan, toEnvelope, type Envelope } from '../../src/planner/index.js'
+import { generateSnapshot, type GenerateOptions } from '../../src/planner/testing/generate.js'
+import type { Database } from '../../src/db/index.js'
+import type { Services } from '../../src/services/contract.js'
+import { canonicalSnapshot, planContent, versionCounts } from '../../src/services/content.js'
+import { computeVersionStats } from '../../src/store/stats-record.js'
+import type { Plan } from '../../src/planner/types.js'
+import { uniqueName } from '../helpers/db.js'
+import { openTestServices } from '../helpers/services.js'
+
+let db: Database
+let services: Services
+beforeAll(async () => {
+  ;({ db, services } = await openTestServices())
+})
+afterAll(async () => db?.close())
+
+function envelopeOf(doc: unknown): Envelope {
+  const r = toEnvelope(doc)
+  if (!r.ok) throw new Error(JSON.stringify(r.issues))
+  return r.envelope
+}
+
+/** What the original, non-incremental code path computes for a document. */
+function reference(doc: unknown) {
+  const env = envelopeOf(doc)
+  const p = plan(env)
+  return { plan: p, snapshotSha256: canonicalSnapshot(env).sha256, planSha256: planContent(p).sha256, counts: versionCounts(p) }
+}
+
+const base: GenerateOptions = { services: 60, endpointsPerService: 4, churn: 0.1, nodePort: 0.2, loadBalancer: 0.1, sourceRanges: 0.5, clientIPAffinity: 0.1, externalLocal: 0.3, notReady: 0.1, portsPerService: 2 }
+
+/** Version sequence: churn rounds, a proxy flip, a type change, services removed, and back. */
+function documents(): unknown[] {
+  const docs: unknown[] = []
+  for (let round = 0; round < 3; round++) docs.push(generateSnapshot({ ...base, round }))
+  docs.push(generateSnapshot({ ...base, round: 3, proxy: { masqueradeAll: true } }))
+  docs.push(generateSnapshot({ ...base, round: 3, nodePort: 0.6 }))
+  docs.push(generateSnapshot({ ...base, services: 40, round: 4 }))
+  docs.push(generateSnapshot({ ...base, round: 5 }))
+  // An item re-sent with its keys in another order: same canonical object, new raw fingerprint.
+  const reordered = JSON.parse(JSON.stringify(generateSnapshot({ ...base, round: 5 }))) as { resources: { items: Record<string, unknown>[] } }
+  reordered.resources.items[0] = Object.fromEntries(Object.entries(reordered.resources.items[0]!).reverse())
+  docs.push(reordered)
+  docs.push(generateSnapshot({ ...base, round: 6 }))
+  return docs
+}
+
+describe('incremental ingest', () => {
+  it('stores what a cold ingest stores, version after version', async () => {
+    const cluster = uniqueName('incr')
+    let previous: Plan | null = null
+    let expectedVersion = 0
+    for (const [i, doc] of documents().entries()) {
+      const want = reference(doc)
+      // The HTTP layer hands over freshly parsed JSON every time.
+      const res = await services.ingest({ cluster, document: JSON.parse(JSON.stringify(doc)), actor: 't' })
+      if (!res.created) {
+        expect(res.version.snapshotSha256, `step ${i}`).toBe(want.snapshotSha256)
+        continue
+      }
+      expectedVersion++
+      expect(res.version.version).toBe(expectedVersion)
+      expect(res.version.snapshotSha256, `step ${i}`).toBe(want.snapshotSha256)
+      expect(res.version.planSha256, `step ${i}`).toBe(want.planSha256)
+      expect(res.version.counts, `step ${i}`).toEqual(want.counts)
+      const stored = (await services.getSnapshot(cluster, expectedVersion)) as { resources: { items: unknown[] } }
+      expect(stored.resources.items).toEqual(envelopeOf(doc).resources.items)
+      const stats = computeVersionStats(want.plan, previous)
+      const point = (await services.growth!.growth(cluster, { from: String(expectedVersion), to: String(expectedVersion), metrics: ['rules', 'deltaRules', 'deltaBytes', 'scriptBytes', 'kubeServicesRules', 'avgRulesToDnat', 'worstRulesToDnat'] })).points[0]!
+      expect(point.values, `step ${i}`).toEqual({
+        rules: stats.natRules + stats.filterRules,
+        deltaRules: stats.deltaRules,
+        deltaBytes: stats.deltaBytes,
+        scriptBytes: stats.scriptBytes,
+        kubeServicesRules: stats.kubeServicesRules,
+        avgRulesToDnat: stats.avgRulesToDnat,
+        worstRulesToDnat: stats.worstRulesToDnat,
+      })
+      previous = want.plan
+    }
+    expect(expectedVersion).toBeGreaterThan(6)
+  })
+
+  it('does not trust cached row ids after the cluster was deleted and its rows collected', async () => {
+    const cluster = uniqueName('incr-gone')
+    // A seed no other test uses: the garbage collector really deletes these rows.
+    const own = { ...base, seed: 7919, namespaces: 3 }
+    await services.ingest({ cluster, document: generateSnapshot({ ...own, round: 0 }), actor: 't' })
+    await services.history!.deleteCluster(cluster, 't')
+    // Same cluster name, new cluster row: nothing of the cached version exists any more.
+    const doc = generateSnapshot({ ...own, round: 1 })
+    const res = await services.ingest({ cluster, document: JSON.parse(JSON.stringify(doc)), actor: 't' })
+    expect(res.version.version).toBe(1)
+    expect(res.version.snapshotSha256).toBe(reference(doc).snapshotSha256)
+    const stored = (await services.getSnapshot(cluster, 1)) as { resources: { items: unknown[] } }
+    expect(stored.resources.items).toEqual(envelopeOf(doc).resources.items)
+    const script = await services.getRestoreScript(cluster, 1)
+    expect(script.body).toBeTruthy()
+  })
+
+  it('after a rollback, the next ingest still matches a cold one', async () => {
+    const cluster = uniqueName('incr-rollback')
+    await services.ingest({ cluster, document: generateSnapshot({ ...base, round: 0 }), actor: 't' })
+    await services.ingest({ cluster, document: generateSnapshot({ ...base, round: 1 }), actor: 't' })
+    await services.history!.rollback({ cluster, toVersion: 1, actor: 't', reason: 'test' })
+    const doc = generateSnapshot({ ...base, round: 2 })
+    const res = await services.ingest({ cluster, document: JSON.parse(JSON.stringify(doc)), actor: 't' })
+    const want = reference(doc)
+    expect(res.version.version).toBe(4)
+    expect(res.version.planSha256).toBe(want.planSha256)
+    expect(res.version.counts).toEqual(want.counts)
+    const point = (await services.growth!.growth(cluster, { from: '4', to: '4', metrics: ['deltaRules'] })).points[0]!
+    const v1 = reference(generateSnapshot({ ...base, round: 0 })).plan
+    expect(point.values.deltaRules).toBe(computeVersionStats(want.plan, v1).deltaRules)
+  })
+})
