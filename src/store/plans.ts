@@ -1,5 +1,5 @@
 /** Plans: per family, a manifest of segment ids; warnings and counts alongside. Stored once per sha256. */
-import type { Family, FamilyPlan, Plan, PlanWarning } from '../planner/types.js'
+import type { Family, FamilyPlan, Plan, PlanWarning, Segment } from '../planner/types.js'
 import type pg from 'pg'
 import { num, type Queryable } from './db.js'
 import { decodeIds, encodeIds } from './manifest.js'
@@ -67,4 +67,59 @@ export async function loadPlan(db: Queryable, id: number, only?: Family): Promis
 export async function planFamilies(db: Queryable, id: number): Promise<Family[]> {
   const res = await db.query<{ layout: LayoutEntry[] }>('SELECT layout FROM plans WHERE id = $1', [id])
   return (res.rows[0]?.layout ?? []).map((l) => l.family)
+}
+
+/**
+ * A stored plan as the growth delta needs it (src/store/stats-record.ts deltaCounts), reading only
+ * what that needs: every segment's key and storage hash (no bodies), and the full segments only
+ * where `next` (the new plan, with its storage keys) differs — a changed hash or a key it lacks.
+ * The other segments are placeholders that carry their key alone; deltaCounts never reads their
+ * lines, because equal storage keys mean equal content.
+ */
+export async function loadPlanForDelta(db: Queryable, id: number, next: Plan, nextKeys: readonly (readonly string[])[]): Promise<LoadedPlan> {
+  const res = await db.query<{ layout: LayoutEntry[]; manifest: Buffer; warnings: PlanWarning[]; counts: Plan['counts'] }>(
+    'SELECT layout, manifest, warnings, counts FROM plans WHERE id = $1',
+    [id],
+  )
+  const row = res.rows[0]
+  if (!row) throw new Error(`plan ${id} missing`)
+  const ids = decodeIds(row.manifest)
+  const outline = await db.query<{ id: string; h: string; key: string }>(
+    `SELECT id, encode(sha256, 'hex') AS h, key FROM segments WHERE id = ANY($1::int8[])`,
+    [ids],
+  )
+  const byId = new Map(outline.rows.map((r) => [num(r.id), r]))
+  const families: FamilyPlan[] = []
+  const hashes: string[][] = []
+  const wanted: number[] = []
+  let offset = 0
+  for (const entry of row.layout) {
+    const slice = ids.slice(offset, offset + entry.segments)
+    offset += entry.segments
+    const fi = next.families.findIndex((f) => f.family === entry.family)
+    const nextHash = new Map<string, string>()
+    if (fi >= 0) next.families[fi]!.segments.forEach((s, j) => nextHash.set(s.key, nextKeys[fi]![j]!))
+    const segments: Segment[] = []
+    const famHashes: string[] = []
+    for (const sid of slice) {
+      const r = byId.get(sid)
+      if (!r) throw new Error(`segment ${sid} missing: the plan manifest is corrupt`)
+      famHashes.push(r.h)
+      segments.push({ key: r.key, filterChains: [], filterRules: [], natChains: [], natRules: [] })
+      if (nextHash.get(r.key) !== r.h) wanted.push(sid)
+    }
+    families.push({ family: entry.family, segments })
+    hashes.push(famHashes)
+  }
+  if (wanted.length > 0) {
+    const full = new Map<number, Segment>()
+    const loaded = await loadSegments(db, wanted)
+    wanted.forEach((sid, k) => full.set(sid, loaded[k]!.segment))
+    offset = 0
+    families.forEach((f) => {
+      f.segments = f.segments.map((s, k) => full.get(ids[offset + k]!) ?? s)
+      offset += f.segments.length
+    })
+  }
+  return { plan: { families, warnings: row.warnings, counts: row.counts }, hashes }
 }

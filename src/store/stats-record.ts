@@ -10,7 +10,7 @@ import { chainLines, declaredName, isServiceChain, pairSegments } from '../plann
 import { planStats, statsOf, type PlanStats, type StatsMemo } from '../planner/analysis/stats.js'
 import type { FamilyPlan, Plan, Segment } from '../planner/types.js'
 import type { Queryable as PgQueryable } from './db.js'
-import { loadPlan } from './plans.js'
+import { loadPlan, loadPlanForDelta } from './plans.js'
 import { asQueryable, insertVersionStats, versionsWithoutStats, type NamespaceCounts, type Queryable, type VersionStatsRecord } from './stats.js'
 
 export type ComputedStats = Omit<VersionStatsRecord, 'versionId' | 'clusterId' | 'number' | 'createdAt'>
@@ -254,7 +254,10 @@ export async function recordVersionStats(db: Queryable, facts: NewVersionFacts):
   let previousKeys: SegmentKeys | undefined = facts.previousKeys
   if (previous === undefined && row.prev_plan_id === null) previous = null
   if (previous === undefined) {
-    const cached = recentPlans.get(String(row.prev_plan_id)) ?? (await loadPlan(db as PgQueryable, Number(row.prev_plan_id)))
+    const prevId = Number(row.prev_plan_id)
+    const cached =
+      recentPlans.get(String(row.prev_plan_id)) ??
+      (facts.keys ? await loadPlanForDelta(db as PgQueryable, prevId, facts.plan, facts.keys) : await loadPlan(db as PgQueryable, prevId))
     previous = cached.plan
     previousKeys = 'hashes' in cached ? cached.hashes : cached.keys
   }

@@ -10,6 +10,8 @@ import type { Database } from '../../src/db/index.js'
 import type { Services } from '../../src/services/contract.js'
 import { canonicalSnapshot, planContent, versionCounts } from '../../src/services/content.js'
 import { computeVersionStats } from '../../src/store/stats-record.js'
+import { loadPlan, loadPlanForDelta } from '../../src/store/plans.js'
+import { findVersion } from '../../src/store/versions.js'
 import type { Plan } from '../../src/planner/types.js'
 import { uniqueName } from '../helpers/db.js'
 import { openTestServices } from '../helpers/services.js'
@@ -119,5 +121,24 @@ describe('incremental ingest', () => {
     const point = (await services.growth!.growth(cluster, { from: '4', to: '4', metrics: ['deltaRules'] })).points[0]!
     const v1 = reference(generateSnapshot({ ...base, round: 0 })).plan
     expect(point.values.deltaRules).toBe(computeVersionStats(want.plan, v1).deltaRules)
+  })
+
+  it('the cold-path delta reads only changed segments and gives the same numbers', async () => {
+    const cluster = uniqueName('incr-cold')
+    const docs = [generateSnapshot({ ...base, round: 0 }), generateSnapshot({ ...base, round: 1 }), generateSnapshot({ ...base, round: 1, services: 50 })]
+    for (const doc of docs) await services.ingest({ cluster, document: doc, actor: 't' })
+    for (const n of [2, 3]) {
+      const before = (await findVersion(db.pool, cluster, n - 1))!
+      const after = (await findVersion(db.pool, cluster, n))!
+      const full = await loadPlan(db.pool, before.planId)
+      const next = await loadPlan(db.pool, after.planId)
+      const lean = await loadPlanForDelta(db.pool, before.planId, next.plan, next.hashes)
+      const loaded = lean.plan.families[0]!.segments.filter((s) => s.natRules.length + s.filterRules.length > 0).length
+      expect(loaded).toBeLessThan(full.plan.families[0]!.segments.length / 2)
+      const want = computeVersionStats(next.plan, full.plan, { plan: next.hashes, previous: full.hashes })
+      const got = computeVersionStats(next.plan, lean.plan, { plan: next.hashes, previous: lean.hashes })
+      expect([got.deltaRules, got.deltaBytes]).toEqual([want.deltaRules, want.deltaBytes])
+      expect(want.deltaRules).toBeGreaterThan(0)
+    }
   })
 })
