@@ -34,10 +34,10 @@ const H = new Int32Array(8)
 
 /**
  * One SHA-256 compression of the block in W[0..15] into H. Rounds `from`..63 only, starting
- * from the working variables in S (S = H when from = 0): rounds before `from` were run ahead of
- * time on message words that are the same for every call.
+ * from the working variables S[at..at+7] (S = H, at = 0 when from = 0): rounds before `from`
+ * were run ahead of time on message words that are the same for every call.
  */
-function compress(from: number, S: Int32Array): void {
+function compress(from: number, S: Int32Array, at = 0): void {
   for (let i = 16; i < 64; i++) {
     const a = W[i - 15]!
     const b = W[i - 2]!
@@ -45,7 +45,7 @@ function compress(from: number, S: Int32Array): void {
     const s1 = ((b >>> 17) | (b << 15)) ^ ((b >>> 19) | (b << 13)) ^ (b >>> 10)
     W[i] = (W[i - 16]! + s0 + W[i - 7]! + s1) | 0
   }
-  let a = S[0]!, b = S[1]!, c = S[2]!, d = S[3]!, e = S[4]!, f = S[5]!, g = S[6]!, h = S[7]!
+  let a = S[at]!, b = S[at + 1]!, c = S[at + 2]!, d = S[at + 3]!, e = S[at + 4]!, f = S[at + 5]!, g = S[at + 6]!, h = S[at + 7]!
   for (let i = from; i < 64; i++) {
     const S1 = ((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7))
     const t1 = (h + S1 + ((e & f) ^ (~e & g)) + K[i]! + W[i]!) | 0
@@ -72,18 +72,16 @@ function compress(from: number, S: Int32Array): void {
 
 /** SHA-256 after absorbing an ASCII prefix (the "midstate"), ready for any suffix. */
 export interface PrefixState {
-  /** The prefix text; kept for the node:crypto path when a suffix is not ASCII. */
-  prefix: string
   length: number
-  /** Hash state after the prefix's whole 64-byte blocks. */
-  h: Int32Array
-  /** The prefix's remaining bytes, as big-endian message words of the next block. */
-  tail: Int32Array
+  /**
+   * One allocation per state (there is one per service port): words 0-7 the hash state after
+   * the prefix's whole 64-byte blocks; 8-23 the prefix's remaining bytes as big-endian message
+   * words of the next block; 24-31 the working variables after running that block's first
+   * `rounds` rounds, whose message words are prefix bytes only and so the same for every suffix.
+   */
+  words: Int32Array
   tailBytes: number
-  /** Message words 0..rounds-1 of the next block are prefix bytes only... */
   rounds: number
-  /** ...so the working variables after those rounds are the same for every suffix. */
-  after: Int32Array
 }
 
 function isAscii(s: string): boolean {
@@ -102,12 +100,15 @@ export function prefixState(prefix: string): PrefixState | null {
     for (let i = 0; i < 64; i++) W[i >> 2]! |= prefix.charCodeAt(off + i) << (24 - (i & 3) * 8)
     compress(0, H)
   }
-  const tail = new Int32Array(16)
+  const words = new Int32Array(32)
+  words.set(H)
+  const tail = words.subarray(8, 24)
   for (let i = whole; i < n; i++) tail[(i - whole) >> 2]! |= prefix.charCodeAt(i) << (24 - ((i - whole) & 3) * 8)
   const rounds = (n - whole) >> 2
-  const after = Int32Array.from(H)
+  const after = words.subarray(24, 32)
+  after.set(H)
   runRounds(after, tail, rounds)
-  return { prefix, length: n, h: Int32Array.from(H), tail, tailBytes: n - whole, rounds, after }
+  return { length: n, words, tailBytes: n - whole, rounds }
 }
 
 /** The first `rounds` (< 16) compression rounds on message words `m`, in place on `v`. */
@@ -132,11 +133,12 @@ function runRounds(v: Int32Array, m: Int32Array, rounds: number): void {
 
 /**
  * Finish sha256(prefix + suffix) for an ASCII suffix; the digest's first words are left in H.
- * The first block after the midstate skips the rounds precomputed in `ps.after`.
+ * The first block after the midstate skips the rounds precomputed in `words 24-31`.
  */
 function finish(ps: PrefixState, suffix: string): void {
-  H.set(ps.h)
-  W.set(ps.tail)
+  const words = ps.words
+  for (let i = 0; i < 8; i++) H[i] = words[i]!
+  for (let i = 0; i < 16; i++) W[i] = words[8 + i]!
   const n = suffix.length
   let p = ps.tailBytes
   if (p + n + 9 <= 64) {
@@ -144,16 +146,17 @@ function finish(ps: PrefixState, suffix: string): void {
     for (let i = 0; i < n; i++, p++) W[p >> 2]! |= suffix.charCodeAt(i) << (24 - (p & 3) * 8)
     W[p >> 2]! |= 0x80 << (24 - (p & 3) * 8)
     W[15] = (ps.length + n) * 8
-    compress(ps.rounds, ps.after)
+    compress(ps.rounds, ps.words, 24)
     return
   }
   let from = ps.rounds
-  let S = ps.after
+  let S = ps.words
+  let at = 24
   for (let i = 0; i < n; i++) {
     W[p >> 2]! |= suffix.charCodeAt(i) << (24 - (p & 3) * 8)
     if (++p === 64) {
-      compress(from, S)
-      from = 0
+      compress(from, S, at)
+      from = at = 0
       S = H
       W.fill(0, 0, 16)
       p = 0
@@ -161,15 +164,15 @@ function finish(ps: PrefixState, suffix: string): void {
   }
   W[p >> 2]! |= 0x80 << (24 - (p & 3) * 8)
   if (++p > 56) {
-    compress(from, S)
-    from = 0
+    compress(from, S, at)
+    from = at = 0
     S = H
     W.fill(0, 0, 16)
   }
   const bits = (ps.length + n) * 8
   W[14] = Math.floor(bits / 0x100000000)
   W[15] = bits | 0
-  compress(from, S)
+  compress(from, S, at)
 }
 
 const A = Array.from('ABCDEFGHIJKLMNOPQRSTUVWXYZ234567', (ch) => ch.charCodeAt(0))

@@ -192,6 +192,15 @@ function firewallChainRules(d: Decided): void {
 }
 
 /**
+ * A fragment appended once per endpoint, flattened once per segment: built by template literals
+ * it is a small rope, which the segment text's flattening would otherwise walk for every
+ * endpoint. (indexOf flattens its receiver; lines never contain a newline.)
+ */
+function flat(s: string): string {
+  return s.indexOf('\n') < 0 ? s : s
+}
+
+/**
  * ` -m statistic --mode random --probability P -j ` for 1/k, cached like probability(); with
  * the closing quote of the comment in front when `quoted`.
  */
@@ -209,7 +218,7 @@ function dispatchRules(d: Decided, chain: string, eps: Endpoint[]): void {
   w.line(NAT_CHAINS, chainLine(chain))
   const n = eps.length
   // Large-cluster mode drops these comments (proxier.go, largeClusterMode).
-  const head = ctx.comments ? `-A ${chain} -m comment --comment "${sp.name} -> ` : `-A ${chain}`
+  const head = flat(ctx.comments ? `-A ${chain} -m comment --comment "${sp.name} -> ` : `-A ${chain}`)
   const close = ctx.comments ? '"' : ''
   const last = `${close} -j `
   if (sp.stickySeconds > 0) {
@@ -241,8 +250,8 @@ function endpointChains(d: Decided): void {
   const { sp, ctx, w } = d
   const comment = ctx.comments ? ` -m comment --comment ${sp.name}` : ''
   const sticky = sp.stickySeconds > 0
-  const masq = `${comment} -s `
-  const dnat = sticky ? '' : `${comment} ${d.proto} -j DNAT --to-destination `
+  const masq = flat(`${comment} -s `)
+  const dnat = flat(sticky ? '' : `${comment} ${d.proto} -j DNAT --to-destination `)
   const setDnat = ` --set ${d.proto} -j DNAT --to-destination `
   for (const e of d.cat.allReachable) {
     const chain = sepChain(d, e)
