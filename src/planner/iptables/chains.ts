@@ -101,22 +101,19 @@ export function prefixState(prefix: string): PrefixState | null {
     compress(0, H)
   }
   const words = new Int32Array(32)
-  words.set(H)
-  const tail = words.subarray(8, 24)
-  for (let i = whole; i < n; i++) tail[(i - whole) >> 2]! |= prefix.charCodeAt(i) << (24 - ((i - whole) & 3) * 8)
+  for (let i = 0; i < 8; i++) words[i] = words[24 + i] = H[i]!
+  for (let i = whole; i < n; i++) words[8 + ((i - whole) >> 2)]! |= prefix.charCodeAt(i) << (24 - ((i - whole) & 3) * 8)
   const rounds = (n - whole) >> 2
-  const after = words.subarray(24, 32)
-  after.set(H)
-  runRounds(after, tail, rounds)
+  runRounds(words, rounds)
   return { length: n, words, tailBytes: n - whole, rounds }
 }
 
-/** The first `rounds` (< 16) compression rounds on message words `m`, in place on `v`. */
-function runRounds(v: Int32Array, m: Int32Array, rounds: number): void {
-  let a = v[0]!, b = v[1]!, c = v[2]!, d = v[3]!, e = v[4]!, f = v[5]!, g = v[6]!, h = v[7]!
+/** The first `rounds` (< 16) compression rounds on message words 8..23, in place on words 24..31. */
+function runRounds(v: Int32Array, rounds: number): void {
+  let a = v[24]!, b = v[25]!, c = v[26]!, d = v[27]!, e = v[28]!, f = v[29]!, g = v[30]!, h = v[31]!
   for (let i = 0; i < rounds; i++) {
     const S1 = ((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7))
-    const t1 = (h + S1 + ((e & f) ^ (~e & g)) + K[i]! + m[i]!) | 0
+    const t1 = (h + S1 + ((e & f) ^ (~e & g)) + K[i]! + v[8 + i]!) | 0
     const S0 = ((a >>> 2) | (a << 30)) ^ ((a >>> 13) | (a << 19)) ^ ((a >>> 22) | (a << 10))
     const t2 = (S0 + ((a & b) ^ (a & c) ^ (b & c))) | 0
     h = g
@@ -128,7 +125,7 @@ function runRounds(v: Int32Array, m: Int32Array, rounds: number): void {
     b = a
     a = (t1 + t2) | 0
   }
-  v[0] = a; v[1] = b; v[2] = c; v[3] = d; v[4] = e; v[5] = f; v[6] = g; v[7] = h
+  v[24] = a; v[25] = b; v[26] = c; v[27] = d; v[28] = e; v[29] = f; v[30] = g; v[31] = h
 }
 
 /**
