@@ -235,6 +235,12 @@ export function statsOf(seg: Segment, memo?: StatsMemo): SegmentStats {
   return s
 }
 
+/** `ns/name:port` → `ns/name` (the same as dropping /:[^/]*$/, without a regex per segment). */
+function serviceOf(servicePort: string): string {
+  const colon = servicePort.indexOf(':', servicePort.lastIndexOf('/') + 1)
+  return colon < 0 ? servicePort : servicePort.slice(0, colon)
+}
+
 export function planStats(plan: FamilyPlan, envelopeCounts: Plan['counts'], memo?: StatsMemo): PlanStats {
   const zero = () => ({ ClusterIP: 0, NodePort: 0, LoadBalancer: 0 })
   const stats: PlanStats = {
@@ -270,7 +276,7 @@ export function planStats(plan: FamilyPlan, envelopeCounts: Plan['counts'], memo
     stats.servicePorts++
     const type = f.type!
     stats.servicePortsByType[type]++
-    const svc = seg.service.replace(/:[^/]*$/, '')
+    const svc = serviceOf(seg.service)
     const prev = serviceType.get(svc)
     if (!prev || TYPES.indexOf(type) > TYPES.indexOf(prev)) serviceType.set(svc, type)
     if (seg.meta) {
