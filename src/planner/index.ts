@@ -2,7 +2,7 @@
  * natplan/planner — the pure planner: snapshot in, kube-proxy's iptables restore input out.
  * No I/O, no clock, no environment: the same envelope always gives the same bytes.
  */
-export type { Family, FamilyPlan, Flavour, Plan, PlanWarning, Protocol, RenderOptions, Segment, TableName } from './types.js'
+export type { Family, FamilyPlan, Flavour, Plan, PlanWarning, Protocol, RenderOptions, Segment, SegmentStats, TableName } from './types.js'
 export {
   EnvelopeSchema,
   ProxyConfigSchema,
@@ -12,6 +12,7 @@ export {
   type ProxyConfig,
   type Issue,
   type ToEnvelopeResult,
+  type EnvelopeOptions,
 } from './kube/envelope.js'
 export {
   ServiceSchema,
@@ -24,6 +25,7 @@ export {
   type NodeObject,
 } from './kube/schemas.js'
 export { plan, LARGE_CLUSTER_ENDPOINTS } from './plan.js'
+export type { PlanOptions, PlanReuse, FamilyReuse } from './reuse.js'
 export { renderRestore, renderRestoreChunks, planTables, type TableView } from './iptables/render.js'
 export { segmentHash, canonicalSegment } from './iptables/hash.js'
 export { normaliseRestore, parseRestore, serialiseRestore, RestoreParseError } from './iptables/normalise.js'

@@ -237,6 +237,18 @@ export function scanSlice(slice: EndpointSliceObject, family: Family, item: numb
  * unless it is terminating; sorted by identity. Built per service port and dropped after its
  * segment is written, so these objects never outlive a young-generation GC cycle.
  */
+/** The slots sliceEndpoints reads for `sp` (endpoints × matching usable ports), without building endpoints. */
+export function sliceSlots(sp: ServicePort, slices: readonly EndpointSliceObject[], family: Family): number {
+  let n = 0
+  for (const slice of slices) {
+    if (slice.addressType !== family) continue
+    for (const p of slice.ports ?? []) {
+      if (usablePort(p) && p.name === sp.portName && LOWER[p.protocol ?? 'TCP'] === sp.protocol) n += slice.endpoints?.length ?? 0
+    }
+  }
+  return n
+}
+
 export function sliceEndpoints(
   sp: ServicePort,
   slices: readonly EndpointSliceObject[],

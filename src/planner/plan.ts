@@ -12,6 +12,7 @@ import {
   servicePortsOf,
   scanSlice,
   sliceEndpoints,
+  sliceSlots,
   sortedEndpoints,
   type Endpoint,
   type ServicePort,
@@ -20,6 +21,7 @@ import { familyContext, nodeFamilies, type FamilyContext } from './context.js'
 import { headSegment, tailSegment } from './rules/fixed.js'
 import { serviceSegment } from './rules/service.js'
 import { SegmentWriter } from './rules/writer.js'
+import { contextKey, type FamilyReuse, type PlanOptions } from './reuse.js'
 
 /** kube-proxy's largeClusterEndpointsThreshold (proxier.go). */
 export const LARGE_CLUSTER_ENDPOINTS = 1000
@@ -37,13 +39,16 @@ interface Indexed {
   slices: Ref<EndpointSliceObject>[]
   /** EndpointSlices by `namespace/service-name` label (any address type), in item order. */
   slicesOf: Map<string, EndpointSliceObject[]>
+  /** Item indexes of slicesOf's slices, parallel to them, and of legacy Endpoints by `namespace/name` (for reuse fingerprints). */
+  sliceItemsOf: Map<string, number[]>
+  legacyItemsOf: Map<string, number[]>
   legacy: Ref<EndpointsObject>[]
   ignored: number
   ignoredKinds: Map<string, string>
 }
 
 function index(env: Envelope): Indexed {
-  const out: Indexed = { services: [], slices: [], slicesOf: new Map(), legacy: [], ignored: 0, ignoredKinds: new Map() }
+  const out: Indexed = { services: [], slices: [], slicesOf: new Map(), sliceItemsOf: new Map(), legacyItemsOf: new Map(), legacy: [], ignored: 0, ignoredKinds: new Map() }
   const items = env.resources.items
   for (let i = 0; i < items.length; i++) {
     const o = items[i]!
@@ -56,6 +61,7 @@ function index(env: Envelope): Indexed {
         break
       case 'Endpoints':
         out.legacy.push({ obj: o as unknown as EndpointsObject, item: i })
+        pushTo(out.legacyItemsOf, `${(o as unknown as EndpointsObject).metadata.namespace ?? 'default'}/${(o as unknown as EndpointsObject).metadata.name}`, i)
         break
       case 'Node':
         break
@@ -73,8 +79,13 @@ function addSlice(ix: Indexed, ref: Ref<EndpointSliceObject>): void {
   if (!svcName) return
   const key = `${ref.obj.metadata.namespace ?? 'default'}/${svcName}`
   const list = ix.slicesOf.get(key)
-  if (list) list.push(ref.obj)
-  else ix.slicesOf.set(key, [ref.obj])
+  if (list) {
+    list.push(ref.obj)
+    ix.sliceItemsOf.get(key)!.push(ref.item)
+  } else {
+    ix.slicesOf.set(key, [ref.obj])
+    ix.sliceItemsOf.set(key, [ref.item])
+  }
 }
 
 function byNameThenProtocol(a: ServicePort, b: ServicePort): number {
@@ -83,9 +94,14 @@ function byNameThenProtocol(a: ServicePort, b: ServicePort): number {
 }
 
 /** The family's service ports, in plan order. */
-function servicePorts(ix: Indexed, family: Family, warn: Warn): ServicePort[] {
+function servicePorts(ix: Indexed, family: Family, warn: Warn, itemOf?: Map<ServicePort, number>): ServicePort[] {
   const ports: ServicePort[] = []
-  for (const { obj, item } of ix.services) for (const sp of servicePortsOf(obj, family, item, warn)) ports.push(sp)
+  for (const { obj, item } of ix.services) {
+    for (const sp of servicePortsOf(obj, family, item, warn)) {
+      ports.push(sp)
+      itemOf?.set(sp, item)
+    }
+  }
   // Same name+protocol twice (the API would reject it): the later one wins, as in kube-proxy's
   // map. The sort is stable, so the later one is the last of its run.
   ports.sort(byNameThenProtocol)
@@ -122,26 +138,79 @@ interface FamilyInput {
   legacy: Map<string, Map<string, Endpoint>>
 }
 
+/** Per input port: its reuse fingerprint, and the previous plan's segments. */
+interface Reusing {
+  fps: string[]
+  from: Map<string, Segment> | undefined
+}
+
 /**
- * Every service segment, in one pass: each port's endpoints are built, written and dropped.
- * Returns the segments, the number of endpoints over all service ports, and how many slice
- * endpoint slots the ports read.
+ * Every service segment, in one pass: each port's endpoints are built, written and dropped, or,
+ * when incremental, the previous plan's segment of an unchanged port is taken as is. Returns the
+ * segments, the number of endpoints over all service ports, how many slice endpoint slots the
+ * ports read, and (incremental) the segments by fingerprint for the next plan.
  */
-function serviceSegments(ix: Indexed, input: FamilyInput, ctx: FamilyContext): { segments: Segment[]; endpoints: number; slots: number } {
-  const w = new SegmentWriter()
+function serviceSegments(
+  ix: Indexed,
+  input: FamilyInput,
+  ctx: FamilyContext,
+  reusing?: Reusing,
+  stats?: PlanOptions['stats'],
+): { segments: Segment[]; endpoints: number; slots: number; memo?: Map<string, Segment> } {
+  const from = reusing?.from
+  let misses = input.ports.length
+  if (from) {
+    misses = 0
+    for (const fp of reusing.fps) if (!from.has(fp)) misses++
+  }
+  // A few new segments among reused ones: each gets its own text (see SegmentWriter).
+  const w = new SegmentWriter(from && misses * 10 < input.ports.length ? 0 : undefined)
+  const memo = reusing ? new Map<string, Segment>() : undefined
   const segments: Segment[] = []
   const read = { slots: 0 }
   let endpoints = 0
-  for (const sp of input.ports) {
+  for (let k = 0; k < input.ports.length; k++) {
+    const sp = input.ports[k]!
     const slices = ix.slicesOf.get(sp.serviceKey)
+    const fp = reusing?.fps[k]
+    const hit = fp !== undefined ? from?.get(fp) : undefined
+    if (hit) {
+      if (slices) read.slots += sliceSlots(sp, slices, ctx.family)
+      endpoints += hit.meta!.endpoints.total
+      segments.push(hit)
+      memo!.set(fp!, hit)
+      continue
+    }
     const eps = slices
       ? sliceEndpoints(sp, slices, ctx.family, ctx.nodeName, read)
       : sortedEndpoints(input.legacy.get(epKey(sp.serviceKey, sp.portName, sp.protocol)))
     endpoints += eps.length
-    segments.push(serviceSegment(sp, eps, ctx, w))
+    const seg = serviceSegment(sp, eps, ctx, w, stats)
+    segments.push(seg)
+    if (fp !== undefined) memo!.set(fp, seg)
   }
   w.flush()
-  return { segments, endpoints, slots: read.slots }
+  return { segments, endpoints, slots: read.slots, memo }
+}
+
+/**
+ * A service port's reuse fingerprint: the content hashes of its Service object and of the
+ * Service's EndpointSlices in item order (plus the port, to tell a Service's ports apart); for a
+ * Service without slices, of the legacy Endpoints objects it may read instead.
+ */
+function fingerprints(ix: Indexed, ports: readonly ServicePort[], itemOf: Map<ServicePort, number>, hashOf: (item: number) => string): string[] {
+  return ports.map((sp) => {
+    const slices = ix.sliceItemsOf.get(sp.serviceKey)
+    let fp = `${hashOf(itemOf.get(sp)!)}\n${sp.name}\n${sp.protocol}\n${slices ? 'slices' : 'legacy'}`
+    for (const i of slices ?? ix.legacyItemsOf.get(sp.serviceKey) ?? []) fp += `\n${hashOf(i)}`
+    return fp
+  })
+}
+
+function pushTo(m: Map<string, number[]>, key: string, v: number): void {
+  const list = m.get(key)
+  if (list) list.push(v)
+  else m.set(key, [v])
 }
 
 /**
@@ -162,12 +231,29 @@ function unplannedEndpoints(ix: Indexed, input: FamilyInput, family: Family, nod
   return n
 }
 
-function familyPlan(env: Envelope, ix: Indexed, family: Family, warn: Warn): { fp: FamilyPlan; ports: ServicePort[]; endpoints: number } {
+interface Incremental {
+  previous: FamilyReuse | undefined
+  hashOf: (item: number) => string
+}
+
+function familyPlan(
+  env: Envelope,
+  ix: Indexed,
+  family: Family,
+  warn: Warn,
+  inc: Incremental | undefined,
+  stats: PlanOptions['stats'],
+): { fp: FamilyPlan; ports: ServicePort[]; endpoints: number; reuse?: FamilyReuse } {
   const nodeName = env.proxy.nodeName
-  const ports = servicePorts(ix, family, warn)
+  const itemOf = inc ? new Map<ServicePort, number>() : undefined
+  const ports = servicePorts(ix, family, warn, itemOf)
   let slots = 0
   for (const { obj, item } of ix.slices) slots += scanSlice(obj, family, item, warn)
   const input: FamilyInput = { ports, legacy: legacyEndpoints(ix, family, nodeName, ports, warn) }
+  const fps = inc ? fingerprints(ix, ports, itemOf!, inc.hashOf) : undefined
+  // Segments are reused only when every family-wide input is as it was (context key).
+  const reusing = (ctx: FamilyContext): Reusing | undefined =>
+    fps && { fps, from: inc!.previous?.context === contextKey(ctx) ? inc!.previous.segments : undefined }
   // Large-cluster mode counts every endpoint of every service port, usable or not. Endpoints
   // are built one service port at a time, so the mode is decided on an upper bound (every
   // slot of every slice, duplicates and unusable addresses included) and the plan redone in
@@ -175,17 +261,23 @@ function familyPlan(env: Envelope, ix: Indexed, family: Family, warn: Warn): { f
   let bound = slots
   for (const m of input.legacy.values()) bound += m.size
   let ctx = familyContext(env.proxy, family, bound > LARGE_CLUSTER_ENDPOINTS)
-  let built = serviceSegments(ix, input, ctx)
+  let built = serviceSegments(ix, input, ctx, reusing(ctx), stats)
   if (!ctx.comments && built.endpoints <= LARGE_CLUSTER_ENDPOINTS) {
     ctx = familyContext(env.proxy, family, false)
-    built = serviceSegments(ix, input, ctx)
+    built = serviceSegments(ix, input, ctx, reusing(ctx), stats)
   }
   const segments = [headSegment(ctx), ...built.segments, tailSegment(ctx)]
   const unplanned = unplannedEndpoints(ix, input, family, nodeName, built.slots === slots)
-  return { fp: { family, segments }, ports, endpoints: built.endpoints + unplanned }
+  const reuse = built.memo && { context: contextKey(ctx), segments: built.memo }
+  return { fp: { family, segments }, ports, endpoints: built.endpoints + unplanned, reuse }
 }
 
-export function plan(envelope: Envelope): Plan {
+/**
+ * Plans an envelope. With `opts.reuse` (caller-owned, src/planner/reuse.ts) the segments of
+ * service ports whose inputs are unchanged since the previous call are reused, and `reuse` is
+ * updated to this plan; the result is the same as without it (test/planner/reuse.test.ts).
+ */
+export function plan(envelope: Envelope, opts: PlanOptions = {}): Plan {
   const warnings: PlanWarning[] = []
   const seen = new Set<string>()
   // Both families parse the same objects: report each problem once.
@@ -197,12 +289,17 @@ export function plan(envelope: Envelope): Plan {
     }
   }
   const ix = index(envelope)
+  const items = envelope.resources.items
+  const texts: string[] = []
+  const hashOf = opts.reuse ? (i: number): string => opts.itemHashes?.[i] ?? (texts[i] ??= JSON.stringify(items[i])) : undefined
+  const nextReuse: NonNullable<PlanOptions['reuse']>['families'] = {}
   const families: FamilyPlan[] = []
   const servicesSeen = new Set<string>()
   let servicePortCount = 0
   let endpoints = 0
   for (const family of nodeFamilies(envelope.proxy)) {
-    const fam = familyPlan(envelope, ix, family, warn)
+    const fam = familyPlan(envelope, ix, family, warn, hashOf && { previous: opts.reuse!.families[family], hashOf }, opts.stats)
+    if (fam.reuse) nextReuse[family] = fam.reuse
     families.push(fam.fp)
     servicePortCount += fam.ports.length
     for (const p of fam.ports) servicesSeen.add(p.serviceKey)
@@ -211,6 +308,7 @@ export function plan(envelope: Envelope): Plan {
   for (const [kind, at] of ix.ignoredKinds) {
     warnings.push({ code: 'unknown-kind', message: `objects of kind ${kind} are not read by kube-proxy and were ignored`, pointer: at })
   }
+  if (opts.reuse) opts.reuse.families = nextReuse
   return {
     families,
     warnings,

@@ -43,6 +43,34 @@ export interface SegmentMeta {
   endpoints: { total: number; ready: number; serving: number; terminating: number }
 }
 
+/**
+ * What one segment contributes to its plan's statistics, found in one pass over its lines.
+ * planStats, the version counts and the growth delta are sums of these (analysis/stats.ts). The
+ * planner fills them in as it writes a service segment when asked (`plan(…, { stats })`); for any
+ * other segment analysis/stats.ts segmentStats finds them in one scan of its lines.
+ */
+export interface SegmentStats {
+  /** Line counts per buffer (filter chains, filter rules, nat chains, nat rules). */
+  lines: [number, number, number, number]
+  /** `:` chain declarations and `-A` rules per table (kube-proxy's sync_proxy_rules_iptables_total counts `-A` lines). */
+  declared: { filter: number; nat: number }
+  appended: { filter: number; nat: number }
+  /** Bytes (UTF-8, newlines included) of the filter lines and of the nat lines. */
+  filterBytes: number
+  natBytes: number
+  /** The nat rules that land in chains the segment does not own (KUBE-SERVICES, KUBE-NODEPORTS): the partial-sync delta of an unchanged segment. */
+  natFixed: { rules: number; bytes: number }
+  kubeServices: number
+  kubeNodePorts: number
+  /** 1-based index, among this segment's KUBE-SERVICES rules, of its cluster-IP jump (0: none). */
+  clusterPos: number
+  cost?: { expected: number; worst: number }
+  /** `:KUBE-SEP-` chains declared. */
+  sepChains: number
+  /** spec.type from Segment.meta, else inferred from the rules (service segments only). */
+  type?: SegmentMeta['type']
+}
+
 export interface FamilyPlan {
   family: Family
   /** head, then service segments in deterministic order, then tail. */

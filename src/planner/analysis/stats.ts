@@ -10,7 +10,9 @@
  * the KUBE-SEP chain up to its DNAT. Average = mean over service ports of the expected cost with
  * every endpoint equally likely; worst = the last endpoint of the costliest service port.
  */
-import type { FamilyPlan, Plan, Segment, SegmentMeta, TableName } from '../types.js'
+import type { FamilyPlan, Plan, Segment, SegmentMeta, SegmentStats, TableName } from '../types.js'
+
+export type { SegmentStats } from '../types.js'
 import { chainLines, declaredName, SERVICE_CHAIN_PREFIXES, targetOfLine } from './model.js'
 
 export interface TableCounts {
@@ -63,34 +65,6 @@ function inferType(seg: Segment): SegmentMeta['type'] {
 interface PathCost {
   expected: number
   worst: number
-}
-
-/**
- * What one segment contributes to its plan's statistics, found in one pass over its lines.
- * planStats, the version counts and the growth delta are sums of these, so a caller that keeps
- * them per segment (a `StatsMemo`; with the planner's `reuse`, consecutive versions share ~99%
- * of their segment objects) only ever scans the segments that changed.
- */
-export interface SegmentStats {
-  /** Line counts per buffer (filter chains, filter rules, nat chains, nat rules). */
-  lines: [number, number, number, number]
-  /** `:` chain declarations and `-A` rules per table (kube-proxy's sync_proxy_rules_iptables_total counts `-A` lines). */
-  declared: { filter: number; nat: number }
-  appended: { filter: number; nat: number }
-  /** Bytes (UTF-8, newlines included) of the filter lines and of the nat lines. */
-  filterBytes: number
-  natBytes: number
-  /** The nat rules that land in chains the segment does not own (KUBE-SERVICES, KUBE-NODEPORTS): the partial-sync delta of an unchanged segment. */
-  natFixed: { rules: number; bytes: number }
-  kubeServices: number
-  kubeNodePorts: number
-  /** 1-based index, among this segment's KUBE-SERVICES rules, of its cluster-IP jump (0: none). */
-  clusterPos: number
-  cost?: PathCost
-  /** `:KUBE-SEP-` chains declared. */
-  sepChains: number
-  /** spec.type from Segment.meta, else inferred from the rules (service segments only). */
-  type?: SegmentMeta['type']
 }
 
 /** Caller-owned memo of SegmentStats by segment object (the planner stays free of caches). */

@@ -121,7 +121,18 @@ function coerceOverrides(o: Record<string, unknown>): Record<string, unknown> {
   return out
 }
 
-function validateItems(items: unknown[], base: string, issues: Issue[]): Record<string, unknown>[] {
+/** Options of toEnvelope. */
+export interface EnvelopeOptions {
+  /**
+   * Items (by object identity) the caller vouches for: byte-for-byte the same as items that
+   * passed validation before (natplan's ingest keeps fingerprints of the previous version's
+   * items). They are taken as they are, managedFields dropped, without the schema check: a valid
+   * Kubernetes object comes out of the loose schemas with the same content anyway.
+   */
+  trusted?: ReadonlySet<unknown>
+}
+
+function validateItems(items: unknown[], base: string, issues: Issue[], trusted?: ReadonlySet<unknown>): Record<string, unknown>[] {
   const out: Record<string, unknown>[] = []
   for (let i = 0; i < items.length; i++) {
     const item = items[i]
@@ -132,10 +143,14 @@ function validateItems(items: unknown[], base: string, issues: Issue[]): Record<
       continue
     }
     if (item.kind.endsWith('List') && Array.isArray(item.items)) {
-      out.push(...validateItems(item.items, `${at}/items`, issues))
+      out.push(...validateItems(item.items, `${at}/items`, issues, trusted))
       continue
     }
     const schema = KIND_SCHEMAS[item.kind as KnownKind]
+    if (trusted?.has(item)) {
+      out.push(stripManagedFields(item))
+      continue
+    }
     if (!schema) {
       out.push(item)
       continue
@@ -180,12 +195,12 @@ function defaultsFromNodes(proxy: Record<string, unknown>, items: Record<string,
   return out
 }
 
-export function toEnvelope(document: unknown, proxyOverrides?: Record<string, unknown>): ToEnvelopeResult {
+export function toEnvelope(document: unknown, proxyOverrides?: Record<string, unknown>, opts: EnvelopeOptions = {}): ToEnvelopeResult {
   const loc = locate(document)
   if ('detail' in loc) return { ok: false, issues: [loc] }
   const issues: Issue[] = []
   if (loc.proxy !== undefined && !isObject(loc.proxy)) issues.push({ pointer: '/proxy', detail: 'proxy must be an object' })
-  const items = validateItems(loc.items, loc.itemsPointer, issues)
+  const items = validateItems(loc.items, loc.itemsPointer, issues, opts.trusted)
   const merged = defaultsFromNodes(
     { ...(isObject(loc.proxy) ? loc.proxy : {}), ...coerceOverrides(proxyOverrides ?? {}) },
     items,

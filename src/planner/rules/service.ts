@@ -3,7 +3,7 @@
  * loop), one small function per rule family: cluster IP, external IPs, load balancer + firewall,
  * node ports, external-destination chain, dispatch, endpoint chains.
  */
-import type { Segment } from '../types.js'
+import type { Segment, SegmentStats } from '../types.js'
 import type { FamilyContext } from '../context.js'
 import type { Endpoint, ServicePort } from '../model.js'
 import { categorize, externallyAccessible, usesClusterEndpoints, usesLocalEndpoints, type Categorized } from '../topology.js'
@@ -285,7 +285,46 @@ function endpointCounts(eps: Endpoint[]): { total: number; ready: number; servin
   return { total: eps.length, ready, serving, terminating }
 }
 
-export function serviceSegment(sp: ServicePort, eps: Endpoint[], ctx: FamilyContext, w: SegmentWriter): Segment {
+// eslint-disable-next-line no-control-regex
+const NON_ASCII = /[^\x00-\x7f]/
+
+/**
+ * The statistics of a service segment as analysis/stats.ts's scan of its nat rules finds them,
+ * from the decisions instead of the text: the cluster-IP jump is the segment's first
+ * KUBE-SERVICES nat rule; a new connection then walks the internal chain (SVC, or SVL for
+ * internalTrafficPolicy Local) — its masquerade rule when it is contiguous with the dispatch
+ * rules, the affinity checks, the i-th statistic jump — and the endpoint chain's hairpin rule
+ * before its DNAT. The text-derived counts are filled in by the writer at flush.
+ */
+function decidedStats(d: Decided): SegmentStats {
+  const { sp, ctx, cat } = d
+  const st: SegmentStats = {
+    lines: [0, 0, 0, 0],
+    declared: { filter: 0, nat: 0 },
+    appended: { filter: 0, nat: 0 },
+    filterBytes: 0,
+    natBytes: 0,
+    natFixed: { rules: 0, bytes: 0 },
+    kubeServices: 0,
+    kubeNodePorts: 0,
+    clusterPos: d.hasInternal ? 1 : 0,
+    sepChains: cat.allReachable.length,
+    type: sp.type,
+  }
+  const svcDispatch = cat.clusterEndpoints.length > 0 && usesClusterEndpoints(sp)
+  const svlDispatch = cat.localEndpoints.length > 0 && usesLocalEndpoints(sp)
+  const viaSVC = d.internalChain === d.svc
+  const n = viaSVC ? (svcDispatch ? cat.clusterEndpoints.length : 0) : svlDispatch ? cat.localEndpoints.length : 0
+  if (!st.clusterPos || n === 0) return st
+  const masq = d.hasInternal && (ctx.masqueradeAll || ctx.localCIDR !== null) && (viaSVC || !svcDispatch) ? 1 : 0
+  const before = masq + (sp.stickySeconds > 0 ? n : 0)
+  let sum = 0
+  for (let i = 1; i <= n; i++) sum += before + i + 2
+  st.cost = { expected: sum / n, worst: before + n + 2 }
+  return st
+}
+
+export function serviceSegment(sp: ServicePort, eps: Endpoint[], ctx: FamilyContext, w: SegmentWriter, stats?: WeakMap<Segment, SegmentStats>): Segment {
   const seg: Segment = {
     key: `${sp.name}/${sp.protocol}`,
     service: sp.name,
@@ -307,6 +346,9 @@ export function serviceSegment(sp: ServicePort, eps: Endpoint[], ctx: FamilyCont
   if (d.cat.clusterEndpoints.length > 0 && usesClusterEndpoints(sp)) dispatchRules(d, d.svc, d.cat.clusterEndpoints)
   if (d.cat.localEndpoints.length > 0 && usesLocalEndpoints(sp)) dispatchRules(d, d.svl, d.cat.localEndpoints)
   endpointChains(d)
-  w.close(seg)
+  // Byte counts from the writer are character counts: only ASCII names (the rest are scanned).
+  const st = stats && !NON_ASCII.test(seg.key) ? decidedStats(d) : undefined
+  if (st) stats!.set(seg, st)
+  w.close(seg, st)
   return seg
 }

@@ -12,7 +12,7 @@
  * A slice keeps its whole text alive: a segment kept on its own retains at most ~FLUSH_CHARS
  * plus its own lines.
  */
-import type { Segment } from '../types.js'
+import type { Segment, SegmentStats } from '../types.js'
 
 export const FILTER_CHAINS = 0
 export const FILTER_RULES = 1
@@ -39,6 +39,15 @@ export class SegmentWriter {
   /** Lines per buffer of the current segment, then of each pending segment (4 per segment). */
   private counts = [0, 0, 0, 0]
   private pendingCounts: number[] = []
+  /** Per pending segment: the statistics to fill in from its lines at flush, if any. */
+  private pendingStats: Array<SegmentStats | undefined> = []
+
+  /**
+   * `flushChars` 0 flushes every segment on its own: for incremental plans, whose few new
+   * segments are kept across many versions — a shared text would stay alive as long as any one
+   * of its segments is reused, holding the replaced ones' text too.
+   */
+  constructor(private readonly flushChars = FLUSH_CHARS) {}
 
   /** Append a fragment of the current line. */
   add(a: string): void {
@@ -71,12 +80,13 @@ export class SegmentWriter {
   }
 
   /** The current segment is complete: its lines are filled in at the next flush. */
-  close(seg: Segment): void {
+  close(seg: Segment, stats?: SegmentStats): void {
     this.segments.push(seg)
+    this.pendingStats.push(stats)
     const c = this.counts
     this.pendingCounts.push(c[0]!, c[1]!, c[2]!, c[3]!)
     c[0] = c[1] = c[2] = c[3] = 0
-    if (this.text.length >= FLUSH_CHARS) this.flush()
+    if (this.text.length >= this.flushChars) this.flush()
   }
 
   /** Flatten the pending text and cut it into the pending segments' buffers. */
@@ -101,12 +111,19 @@ export class SegmentWriter {
       const j = 4 * this.owners[i]! + this.kinds[i]!
       // The first slice flattens the rope; the rest are views into the flat text.
       bufs[j]![fill[j]!++] = text.slice(pos, end)
+      const st = this.pendingStats[this.owners[i]!]
+      if (st) countLine(st, this.kinds[i]!, text, pos, end)
       pos = end + 1
+    }
+    for (let i = 0; i < this.segments.length; i++) {
+      const st = this.pendingStats[i]
+      if (st) finishStats(st, counts, i)
     }
     this.text = ''
     this.lines = 0
     this.segments = []
     this.pendingCounts = []
+    this.pendingStats = []
   }
 
   private grow(): void {
@@ -129,4 +146,33 @@ function extended(lines: string[], n: number): string[] {
   const out = new Array<string>(lines.length + n)
   for (let i = 0; i < lines.length; i++) out[i] = lines[i]!
   return out
+}
+
+/**
+ * What statistics need from the text of one line (analysis/stats.ts segmentStats reads the same
+ * facts back from the lines): its bytes (ASCII: the caller passes stats only for ASCII segments),
+ * and whether a nat rule lands in KUBE-SERVICES or KUBE-NODEPORTS (chains the segment does not
+ * own), told by the characters at offsets 8-10 of `-A KUBE-SERVICES` / `-A KUBE-NODEPORTS`.
+ */
+function countLine(st: SegmentStats, kind: number, text: string, pos: number, end: number): void {
+  const size = end - pos + 1
+  if (kind < 2) {
+    st.filterBytes += size
+    return
+  }
+  st.natBytes += size
+  if (kind !== 3) return
+  const c8 = text.charCodeAt(pos + 8)
+  if (c8 === 83 && text.charCodeAt(pos + 9) === 69 && text.charCodeAt(pos + 10) === 82) st.kubeServices++
+  else if (c8 === 78) st.kubeNodePorts++
+  else return
+  st.natFixed.rules++
+  st.natFixed.bytes += size
+}
+
+/** Line counts; every chain line the planner writes is a `:` declaration and every rule an `-A`. */
+function finishStats(st: SegmentStats, counts: number[], i: number): void {
+  st.lines = [counts[4 * i]!, counts[4 * i + 1]!, counts[4 * i + 2]!, counts[4 * i + 3]!]
+  st.declared = { filter: st.lines[0], nat: st.lines[2] }
+  st.appended = { filter: st.lines[1], nat: st.lines[3] }
 }

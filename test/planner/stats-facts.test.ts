@@ -1,0 +1,92 @@
+/**
+ * The statistics the planner counts while writing a service segment (`plan(…, { stats })`) must
+ * be exactly what analysis/stats.ts's scan of the segment's lines finds: planStats, the version
+ * counts and the growth delta trust them instead of rescanning.
+ */
+import { readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { plan, toEnvelope, type Envelope, type Segment, type SegmentStats } from '../../src/planner/index.js'
+import { planStats, segmentStats } from '../../src/planner/analysis/stats.js'
+import { generateSnapshot, type GenerateOptions } from '../../src/planner/testing/generate.js'
+
+function envelopeOf(doc: unknown): Envelope {
+  const r = toEnvelope(doc)
+  if (!r.ok) throw new Error(JSON.stringify(r.issues))
+  return r.envelope
+}
+
+/** Plans with the memo; every service segment must have facts equal to a scan of its lines. */
+function check(env: Envelope): number {
+  const memo = new WeakMap<Segment, SegmentStats>()
+  const p = plan(env, { stats: memo })
+  let checked = 0
+  for (const fp of p.families) {
+    for (const seg of fp.segments) {
+      const facts = memo.get(seg)
+      if (!seg.service) continue
+      expect(facts, seg.key).toBeDefined()
+      expect(facts, seg.key).toEqual(segmentStats(seg))
+      checked++
+    }
+    expect(planStats(fp, p.counts, memo)).toEqual(planStats(fp, p.counts))
+  }
+  expect(p).toEqual(plan(env))
+  return checked
+}
+
+const fraction = fc.constantFrom(0, 0.2, 0.6, 1)
+const options = fc.record({
+  services: fc.integer({ min: 1, max: 30 }),
+  endpointsPerService: fc.integer({ min: 0, max: 40 }),
+  seed: fc.integer({ min: 1, max: 9 }),
+  nodePort: fraction,
+  loadBalancer: fraction,
+  sourceRanges: fraction,
+  clientIPAffinity: fraction,
+  externalLocal: fraction,
+  internalLocal: fraction,
+  externalIPs: fraction,
+  notReady: fraction,
+  portsPerService: fc.integer({ min: 1, max: 3 }),
+  proxy: fc.record(
+    {
+      masqueradeAll: fc.boolean(),
+      localDetector: fc.constantFrom('ClusterCIDR' as const, 'None' as const),
+      localhostNodePorts: fc.boolean(),
+      nfacct: fc.boolean(),
+      nodePortAddresses: fc.constantFrom([], ['primary'], ['127.0.0.0/8', '192.168.0.0/16']),
+    },
+    { requiredKeys: [] },
+  ),
+}) as fc.Arbitrary<GenerateOptions>
+
+describe('statistics counted while planning', () => {
+  it('equal a scan of the lines, over generated snapshots of every kind', () => {
+    fc.assert(fc.property(options, (o) => void check(envelopeOf(generateSnapshot(o)))), { numRuns: 150 })
+  })
+
+  it('equal a scan of the lines on every conformance input (dual-stack, IPv6, topology, large cluster)', () => {
+    const dir = join(import.meta.dirname, '../fixtures/conformance')
+    let checked = 0
+    for (const c of readdirSync(dir)) checked += check(envelopeOf(JSON.parse(readFileSync(join(dir, c, 'snapshot.json'), 'utf8'))))
+    expect(checked).toBeGreaterThanOrEqual(20)
+  })
+
+  it('leave non-ASCII names to the scan (byte counts differ from character counts)', () => {
+    const doc = generateSnapshot({ services: 2, endpointsPerService: 2 }) as unknown as { resources: { items: Array<{ kind: string; metadata: { name: string; labels?: Record<string, string> } }> } }
+    for (const it of doc.resources.items) {
+      if (it.kind === 'Service') it.metadata.name = `${it.metadata.name}-ü`
+      if (it.kind === 'EndpointSlice') it.metadata.labels!['kubernetes.io/service-name'] += '-ü'
+    }
+    const memo = new WeakMap<Segment, SegmentStats>()
+    const p = plan(envelopeOf(doc), { stats: memo })
+    const services = p.families[0]!.segments.filter((s) => s.service)
+    expect(services.length).toBe(2)
+    for (const s of services) expect(memo.has(s)).toBe(false)
+    const stats = planStats(p.families[0]!, p.counts, memo)
+    const script = p.families[0]!.segments.flatMap((s) => [...s.filterChains, ...s.filterRules, ...s.natChains, ...s.natRules])
+    expect(stats.scriptBytes).toBe(Buffer.byteLength(script.join('\n') + '\n') + '*filter\nCOMMIT\n*nat\nCOMMIT\n'.length)
+  })
+})
