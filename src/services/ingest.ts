@@ -18,6 +18,7 @@ import { putPlan } from '../store/plans.js'
 import { putSnapshot } from '../store/snapshots.js'
 import { recordVersionStats } from '../store/stats-record.js'
 import type { Plan } from '../planner/types.js'
+import type { PlanReuse } from '../planner/reuse.js'
 import { findVersion, insertVersion, latestSnapshotSha, lockCluster } from '../store/versions.js'
 import { recordDuplicateIngest, recordIngestEvent } from '../store/history.js'
 import { countsOf, IngestCache, planInput, rawFingerprint, rawItems, snapshotInput, stateStillValid, type ClusterState } from '../store/ingest-cache.js'
@@ -57,7 +58,10 @@ export async function ingest(db: Database, input: IngestInput, onStats?: (s: Ing
   }
   const raw = rawItems(input.document)
   let fingerprints = raw ? raw.map(rawFingerprint) : null
-  const parsed = toEnvelope(input.document, input.proxy)
+  // Items sent exactly as in the previous version passed validation then: not checked again.
+  const trusted = new Set<unknown>()
+  if (raw && fingerprints && state) raw.forEach((item, i) => state.objectsByRaw.has(fingerprints![i]!) && trusted.add(item))
+  const parsed = toEnvelope(input.document, input.proxy, { trusted })
   if (!parsed.ok) throw new ValidationError('The snapshot is not valid.', parsed.issues)
   const items = parsed.envelope.resources.items
   if (fingerprints && fingerprints.length !== items.length) fingerprints = null
@@ -75,7 +79,9 @@ export async function ingest(db: Database, input: IngestInput, onStats?: (s: Ing
     }
   }
 
-  const p = plan(parsed.envelope)
+  // The planner's memory is per cluster; a new one when this process has not planned the cluster.
+  const reuse = state?.reuse ?? { families: {} }
+  const p = plan(parsed.envelope, { reuse, itemHashes: snapshot.objects.map((o) => o.sha256), stats: sharedMemo })
   const content = planInput(p, cache.segmentKeys)
   const counts = countsOf(p, sharedMemo)
   const t2 = performance.now()
@@ -84,11 +90,11 @@ export async function ingest(db: Database, input: IngestInput, onStats?: (s: Ing
   const client = await db.pool.connect()
   try {
     await client.query('BEGIN')
-    const trusted = state && (await stateStillValid(client, state)) ? state : undefined
+    const valid = state && (await stateStillValid(client, state)) ? state : undefined
     // Its version is gone (cluster deleted, pruned): bodies skipped for its rows are needed after all.
-    if (state && !trusted) snapshot = snapshotInput(parsed.envelope.proxy, items, null, undefined)
-    const snap = await putSnapshot(client, snapshot, trusted?.objectIds)
-    const pl = await putPlan(client, content, trusted?.segmentIds)
+    if (state && !valid) snapshot = snapshotInput(parsed.envelope.proxy, items, null, undefined)
+    const snap = await putSnapshot(client, snapshot, valid?.objectIds)
+    const pl = await putPlan(client, content, valid?.segmentIds)
     const cluster = await lockCluster(client, input.cluster)
     if ((await latestSnapshotSha(client, input.cluster)) === snapshot.sha256) {
       // Lost the race to an identical concurrent ingest: nothing of ours is kept.
@@ -116,7 +122,7 @@ export async function ingest(db: Database, input: IngestInput, onStats?: (s: Ing
     await recordVersionStats(client, { clusterId: cluster.id, number, plan: p, keys, ...(previous && { previous: previous.plan, previousKeys: previous.keys }) })
     const row = await findVersion(client, input.cluster, number)
     await client.query('COMMIT')
-    cache.set(input.cluster, nextState(cluster.id, number, p, keys, snapshot.objects, snap.ids, content.families, pl.ids, fingerprints))
+    cache.set(input.cluster, nextState(cluster.id, number, p, keys, snapshot.objects, snap.ids, content.families, pl.ids, fingerprints, reuse))
     Object.assign(stats, { created: true, storeMs: performance.now() - t2, insertedContent: snap.insertedContent + pl.insertedContent })
     return report({ created: true, version: row!.summary as VersionSummary })
   } catch (err) {
@@ -138,6 +144,7 @@ function nextState(
   families: ReadonlyArray<{ segments: ReadonlyArray<{ sha256: string }> }>,
   segmentIds: readonly number[] | undefined,
   fingerprints: readonly string[] | null,
+  reuse: PlanReuse,
 ): ClusterState {
   const objectsByRaw = new Map<string, string>()
   if (fingerprints) fingerprints.forEach((f, i) => objectsByRaw.set(f, objects[i]!.sha256))
@@ -149,5 +156,5 @@ function nextState(
     let k = 0
     for (const f of families) for (const s of f.segments) sids.set(s.sha256, segmentIds[k++]!)
   }
-  return { clusterId, number, objectsByRaw, objectIds: oids, segmentIds: sids, plan, keys }
+  return { clusterId, number, objectsByRaw, objectIds: oids, segmentIds: sids, plan, keys, reuse }
 }

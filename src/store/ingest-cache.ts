@@ -18,6 +18,7 @@
  */
 import { createHash } from 'node:crypto'
 import type { Plan, Segment } from '../planner/types.js'
+import type { PlanReuse } from '../planner/reuse.js'
 import { segmentHash } from '../planner/iptables/hash.js'
 import { statsOf, type StatsMemo } from '../planner/analysis/stats.js'
 import type { VersionCounts } from '../services/contract.js'
@@ -40,6 +41,8 @@ export interface ClusterState {
   plan: Plan
   /** storage keys, aligned with plan.families[i].segments */
   keys: string[][]
+  /** The planner's memory of this plan's segments (plan(…, { reuse })). */
+  reuse: PlanReuse
 }
 
 /** Per-process state: an LRU of clusters, and segment storage keys by segment object. */
