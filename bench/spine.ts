@@ -118,14 +118,28 @@ async function main(): Promise<void> {
     row('re-ingest, identical (dedup)', secs(dup), `created=${dup.value.created}`)
     row('  phases', phases())
 
+    // Another replica (or a restart) ingests the next version: nothing of this process's
+    // per-cluster state, so it validates, hashes and plans everything, and reads the previous
+    // plan's keys (plus changed segments) for the growth delta.
+    const other = await openDatabase({ databaseUrl: srv.url })
+    try {
+      const coldServices = createServices(other, { onIngest: (s) => (last = s) })
+      const body = JSON.parse(JSON.stringify(gen(2))) as unknown
+      const cold = await timed(() => coldServices.ingest({ cluster, document: body, actor: 'bench' }))
+      row('re-ingest, 1% changed, cold process', secs(cold), 'other replica / restart')
+      row('  phases', phases())
+    } finally {
+      await other.close()
+    }
+
     const churnTimes: number[] = [second.ms]
-    for (let round = 2; round < VERSIONS; round++) {
+    for (let round = 3; round < VERSIONS; round++) {
       const doc = JSON.parse(JSON.stringify(gen(round))) as unknown
       churnTimes.push((await timed(() => services.ingest({ cluster, document: doc, actor: 'bench' }))).ms)
     }
     const all = await storageBytes(db)
     churnTimes.sort((a, b) => a - b)
-    row(`  churn re-ingest median of ${churnTimes.length}`, `${(churnTimes[Math.floor(churnTimes.length / 2)]! / 1000).toFixed(2)} s`)
+    row(`  churn re-ingest (warm) median of ${churnTimes.length}`, `${(churnTimes[Math.floor(churnTimes.length / 2)]! / 1000).toFixed(2)} s`, 'goal ≤ 1 s')
     row('storage, 1 version', `${(one / MB).toFixed(1)} MiB`)
     row(`storage, ${VERSIONS} versions`, `${(all / MB).toFixed(1)} MiB`)
     row(`storage ratio ${VERSIONS} versions / 1`, `${(all / one).toFixed(2)}×`, 'goal ≤ 1.5×')
