@@ -69,6 +69,8 @@ export interface SegmentStats {
   sepChains: number
   /** spec.type from Segment.meta, else inferred from the rules (service segments only). */
   type?: SegmentMeta['type']
+  /** The Service (`namespace/name`) of a service segment. */
+  service?: string
 }
 
 export interface FamilyPlan {

@@ -25,21 +25,23 @@ function namespaceOf(service: string): string {
  * Per-namespace counts over all families: rules and chains add up (each family is its own table
  * set on the node); services and service ports are counted once however many families carry them.
  */
-export function namespaceCounts(plan: Plan): Record<string, NamespaceCounts> {
+export function namespaceCounts(plan: Plan, memo: StatsMemo = sharedMemo): Record<string, NamespaceCounts> {
   const out: Record<string, NamespaceCounts> = {}
   const services = new Map<string, Set<string>>()
   const ports = new Map<string, Set<string>>()
   for (const fp of plan.families) {
     for (const seg of fp.segments) {
       if (!seg.service) continue
-      const ns = namespaceOf(seg.service)
+      const f = statsOf(seg, memo)
+      const svc = f.service!
+      const ns = namespaceOf(svc)
       const c = (out[ns] ??= { services: 0, servicePorts: 0, endpoints: 0, chains: 0, rules: 0 })
-      c.rules += seg.natRules.length + seg.filterRules.length
-      c.chains += seg.natChains.length + seg.filterChains.length
-      c.endpoints += seg.meta ? seg.meta.endpoints.total : statsOf(seg, sharedMemo).sepChains
+      c.rules += f.lines[1] + f.lines[3]
+      c.chains += f.lines[0] + f.lines[2]
+      c.endpoints += seg.meta ? seg.meta.endpoints.total : f.sepChains
       let s = services.get(ns)
       if (!s) services.set(ns, (s = new Set()))
-      s.add(seg.service.replace(/:[^/]*$/, ''))
+      s.add(svc)
       let p = ports.get(ns)
       if (!p) ports.set(ns, (p = new Set()))
       p.add(seg.key)
@@ -80,6 +82,28 @@ function sameLines(x: Segment, y: Segment): boolean {
  * compared — a key also covers Segment.meta, and a meta-only change leaves the rules as they are.
  */
 function pairByKeys(a: FamilyPlan, b: FamilyPlan, keysA: readonly string[], keysB: readonly string[]) {
+  return pairInPlace(a, b, keysA, keysB) ?? pairByMap(a, b, keysA, keysB)
+}
+
+/**
+ * The common case at ingest: the same service ports in the same order (only endpoints or
+ * settings changed), so segment i pairs with segment i — no index of keys to build. null when
+ * the layouts differ.
+ */
+function pairInPlace(a: FamilyPlan, b: FamilyPlan, keysA: readonly string[], keysB: readonly string[]) {
+  if (a.segments.length !== b.segments.length) return null
+  const out = { changed: [] as Array<[number, number]>, added: [] as number[], removed: [] as number[] }
+  for (let i = 0; i < b.segments.length; i++) {
+    const x = a.segments[i]!
+    const y = b.segments[i]!
+    if (x === y) continue
+    if (x.key !== y.key) return null
+    if (keysA[i] !== keysB[i] && !sameLines(x, y)) out.changed.push([i, i])
+  }
+  return out
+}
+
+function pairByMap(a: FamilyPlan, b: FamilyPlan, keysA: readonly string[], keysB: readonly string[]) {
   const indexA = new Map<string, number>()
   a.segments.forEach((s, i) => indexA.set(s.key, i))
   const out = { changed: [] as Array<[number, number]>, added: [] as number[], removed: [] as number[] }

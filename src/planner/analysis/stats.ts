@@ -195,7 +195,10 @@ export function segmentStats(seg: Segment): SegmentStats {
     sepChains: countPrefixed(seg.natChains, ':KUBE-SEP-'),
   }
   scanNat(seg, out, ascii)
-  if (seg.service) out.type = seg.meta?.type ?? inferType(seg)
+  if (seg.service) {
+    out.type = seg.meta?.type ?? inferType(seg)
+    out.service = serviceOf(seg.service)
+  }
   return out
 }
 
@@ -210,7 +213,7 @@ export function statsOf(seg: Segment, memo?: StatsMemo): SegmentStats {
 }
 
 /** `ns/name:port` → `ns/name` (the same as dropping /:[^/]*$/, without a regex per segment). */
-function serviceOf(servicePort: string): string {
+export function serviceOf(servicePort: string): string {
   const colon = servicePort.indexOf(':', servicePort.lastIndexOf('/') + 1)
   return colon < 0 ? servicePort : servicePort.slice(0, colon)
 }
@@ -250,7 +253,7 @@ export function planStats(plan: FamilyPlan, envelopeCounts: Plan['counts'], memo
     stats.servicePorts++
     const type = f.type!
     stats.servicePortsByType[type]++
-    const svc = serviceOf(seg.service)
+    const svc = f.service!
     const prev = serviceType.get(svc)
     if (!prev || TYPES.indexOf(type) > TYPES.indexOf(prev)) serviceType.set(svc, type)
     if (seg.meta) {

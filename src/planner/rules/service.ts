@@ -310,6 +310,7 @@ function decidedStats(d: Decided): SegmentStats {
     clusterPos: d.hasInternal ? 1 : 0,
     sepChains: cat.allReachable.length,
     type: sp.type,
+    service: sp.serviceKey,
   }
   const svcDispatch = cat.clusterEndpoints.length > 0 && usesClusterEndpoints(sp)
   const svlDispatch = cat.localEndpoints.length > 0 && usesLocalEndpoints(sp)
