@@ -201,12 +201,23 @@ async function statsBench(url: string): Promise<void> {
   row('plan() from scratch', `${planT.median.toFixed(0)} ms`)
   // A first version: the planner counts each service segment's statistics while writing it
   // (plan(…, { stats })); planStats then only sums them. Both sides are timed the same way.
-  const memo: StatsMemo = new WeakMap()
+  // Alternated, 9 runs each, so JIT warm-up and GC pressure fall on both alike.
+  let memo: StatsMemo = new WeakMap()
   let pm: Plan | undefined
-  const planM = await timeIt(3, () => {
+  const withStats: number[] = []
+  const without: number[] = []
+  for (let i = 0; i < 9; i++) {
+    memo = new WeakMap()
+    let t = performance.now()
     pm = plan(e1, { stats: memo })
-  })
-  const planB = await timeIt(3, () => plan(e1))
+    withStats.push(performance.now() - t)
+    t = performance.now()
+    plan(e1)
+    without.push(performance.now() - t)
+  }
+  const mid = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!
+  const planM = { median: mid(withStats) }
+  const planB = { median: mid(without) }
   row('plan(…, { stats }) vs plan() of the same snapshot', `${planM.median.toFixed(0)} vs ${planB.median.toFixed(0)} ms`, `statistics while planning: ${pct(planM.median - planB.median, planB.median)}`)
   const pSum = await timeIt(3, () => planStats(pm!.families[0]!, pm!.counts, memo))
   row('  planStats summing the counted facts', `${pSum.median.toFixed(1)} ms`, pct(pSum.median))
