@@ -12,13 +12,8 @@
  *
  * Prints the figures; docs/growth.md records them.
  */
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import pg from 'pg'
 import { buildApp } from '../src/app.js'
 import { defaultConfig } from '../src/config.js'
-import { startEmbedded, type EmbeddedServer } from '../src/db/embedded.js'
 import { openDatabase } from '../src/db/index.js'
 import { plan, toEnvelope, type PlanReuse } from '../src/planner/index.js'
 import { generateSnapshot } from '../src/planner/testing/generate.js'
@@ -30,43 +25,16 @@ import { canonicalJson, sha256Hex } from '../src/store/canonical.js'
 import { insertVersionStats, type VersionStatsRecord } from '../src/store/stats.js'
 import { planStats, type StatsMemo } from '../src/planner/analysis/stats.js'
 import { computeVersionStats, deltaCounts, namespaceCounts, recordVersionStats, sharedMemo } from '../src/store/stats-record.js'
+import { createThrowawayDatabase } from '../src/db/throwaway.js'
 
 const VERSIONS = 1000
 const SERVICES = Number(process.env.BENCH_SERVICES ?? 10_000)
 const ENDPOINTS = Number(process.env.BENCH_ENDPOINTS ?? 10)
 
-async function admin(url: string, sql: string): Promise<void> {
-  const c = new pg.Client({ connectionString: url })
-  await c.connect()
-  try {
-    await c.query(sql)
-  } finally {
-    await c.end()
-  }
-}
-
+/** A fresh database on TEST_DATABASE_URL's server, or on an embedded PostgreSQL. */
 async function server(): Promise<{ url: string; done(): Promise<void> }> {
-  const name = `natplan_bench_growth_${process.pid}_${Date.now()}`
-  let embedded: EmbeddedServer | undefined
-  let dir: string | undefined
-  let base = process.env.TEST_DATABASE_URL
-  if (!base) {
-    dir = mkdtempSync(join(tmpdir(), 'natplan-bench-'))
-    chmodSync(dir, 0o755)
-    embedded = await startEmbedded({ dataDir: join(dir, 'pg'), persistent: false })
-    base = embedded.adminUrl
-  }
-  await admin(base, `CREATE DATABASE "${name}"`)
-  const u = new URL(base)
-  u.pathname = `/${name}`
-  return {
-    url: u.toString(),
-    async done() {
-      await admin(base!, `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)
-      await embedded?.stop()
-      if (dir) rmSync(dir, { recursive: true, force: true })
-    },
-  }
+  const db = await createThrowawayDatabase('bench_growth', process.env.TEST_DATABASE_URL)
+  return { url: db.url, done: () => db.drop() }
 }
 
 function median(xs: number[]): number {

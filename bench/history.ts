@@ -11,53 +11,22 @@
  * an embedded PostgreSQL in a temp dir. Sizes: BENCH_SERVICES (default 10000), BENCH_CHURN
  * (0.01), BENCH_RUNS (20). Prints figures; asserts nothing.
  */
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs'
-import { loadavg, tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { loadavg } from 'node:os'
 import { Readable } from 'node:stream'
-import pg from 'pg'
 import { openDatabase } from '../src/db/index.js'
-import { startEmbedded, type EmbeddedServer } from '../src/db/embedded.js'
 import { generateSnapshot } from '../src/planner/testing/generate.js'
 import { createServices } from '../src/services/index.js'
+import { createThrowawayDatabase } from '../src/db/throwaway.js'
 
 const SERVICES = Number(process.env.BENCH_SERVICES ?? 10_000)
 const CHURN = Number(process.env.BENCH_CHURN ?? 0.01)
 const RUNS = Number(process.env.BENCH_RUNS ?? 20)
 const MB = 1024 * 1024
 
-async function admin(url: string, sql: string): Promise<void> {
-  const c = new pg.Client({ connectionString: url })
-  await c.connect()
-  try {
-    await c.query(sql)
-  } finally {
-    await c.end()
-  }
-}
-
+/** A fresh database on TEST_DATABASE_URL's server, or on an embedded PostgreSQL. */
 async function server(): Promise<{ url: string; done(): Promise<void> }> {
-  const name = `natplan_bench_history_${process.pid}`
-  let embedded: EmbeddedServer | undefined
-  let dir: string | undefined
-  let base = process.env.TEST_DATABASE_URL
-  if (!base) {
-    dir = mkdtempSync(join(tmpdir(), 'natplan-bench-'))
-    chmodSync(dir, 0o755)
-    embedded = await startEmbedded({ dataDir: join(dir, 'pg'), persistent: false })
-    base = embedded.adminUrl
-  }
-  await admin(base, `CREATE DATABASE "${name}"`)
-  const u = new URL(base)
-  u.pathname = `/${name}`
-  return {
-    url: u.toString(),
-    async done() {
-      await admin(base!, `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)
-      await embedded?.stop()
-      if (dir) rmSync(dir, { recursive: true, force: true })
-    },
-  }
+  const db = await createThrowawayDatabase('bench_history', process.env.TEST_DATABASE_URL)
+  return { url: db.url, done: () => db.drop() }
 }
 
 async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {

@@ -7,14 +7,10 @@
  * 1% churn ≤ 1.5× the storage of one; hot restore-script reads ≥ 200 MB/s.
  * Sizes: BENCH_SERVICES (default 10000), BENCH_ENDPOINTS (10), BENCH_VERSIONS (20).
  */
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import pg from 'pg'
 import { openDatabase, type Database } from '../src/db/index.js'
-import { startEmbedded, type EmbeddedServer } from '../src/db/embedded.js'
 import { generateSnapshot } from '../src/planner/testing/generate.js'
 import { createServices, type IngestStats } from '../src/services/index.js'
+import { createThrowawayDatabase } from '../src/db/throwaway.js'
 
 const SERVICES = Number(process.env.BENCH_SERVICES ?? 10_000)
 const ENDPOINTS = Number(process.env.BENCH_ENDPOINTS ?? 10)
@@ -22,38 +18,10 @@ const VERSIONS = Number(process.env.BENCH_VERSIONS ?? 20)
 const CHURN = 0.01
 const MB = 1024 * 1024
 
-async function admin(url: string, sql: string): Promise<void> {
-  const c = new pg.Client({ connectionString: url })
-  await c.connect()
-  try {
-    await c.query(sql)
-  } finally {
-    await c.end()
-  }
-}
-
+/** A fresh database on TEST_DATABASE_URL's server, or on an embedded PostgreSQL. */
 async function server(): Promise<{ url: string; done(): Promise<void> }> {
-  const name = `natplan_bench_${process.pid}_${Date.now()}`
-  let embedded: EmbeddedServer | undefined
-  let dir: string | undefined
-  let base = process.env.TEST_DATABASE_URL
-  if (!base) {
-    dir = mkdtempSync(join(tmpdir(), 'natplan-bench-'))
-    chmodSync(dir, 0o755)
-    embedded = await startEmbedded({ dataDir: join(dir, 'pg'), persistent: false })
-    base = embedded.adminUrl
-  }
-  await admin(base, `CREATE DATABASE "${name}"`)
-  const u = new URL(base)
-  u.pathname = `/${name}`
-  return {
-    url: u.toString(),
-    async done() {
-      await admin(base!, `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)
-      await embedded?.stop()
-      if (dir) rmSync(dir, { recursive: true, force: true })
-    },
-  }
+  const db = await createThrowawayDatabase('bench', process.env.TEST_DATABASE_URL)
+  return { url: db.url, done: () => db.drop() }
 }
 
 async function storageBytes(db: Database): Promise<number> {

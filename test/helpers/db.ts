@@ -3,9 +3,9 @@
  * cluster names (uniqueName) so files can share the database and run in parallel.
  */
 import { randomBytes } from 'node:crypto'
-import pg from 'pg'
 import { inject } from 'vitest'
 import { openDatabase, type Database } from '../../src/db/index.js'
+import { createThrowawayDatabase } from '../../src/db/throwaway.js'
 
 export function testDatabaseUrl(): string {
   const url = inject('databaseUrl') ?? process.env.NATPLAN_TEST_DATABASE_URL
@@ -26,19 +26,7 @@ export async function openTestDatabase(opts: { poolSize?: number } = {}): Promis
  * schema); drop() removes it.
  */
 export async function scratchDatabase(label: string): Promise<{ url: string; drop(): Promise<void> }> {
-  const base = testDatabaseUrl()
-  const name = `natplan_scratch_${label}_${process.pid}_${randomBytes(3).toString('hex')}`
-  const run = async (sql: string) => {
-    const c = new pg.Client({ connectionString: base })
-    await c.connect()
-    try {
-      await c.query(sql)
-    } finally {
-      await c.end()
-    }
-  }
-  await run(`CREATE DATABASE "${name}"`)
-  const u = new URL(base)
-  u.pathname = `/${name}`
-  return { url: u.toString(), drop: () => run(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`) }
+  // On the test run's server: the maintenance connection goes to the run's database, which is
+  // fine for CREATE/DROP DATABASE of another one.
+  return createThrowawayDatabase(`scratch_${label}`, testDatabaseUrl())
 }
