@@ -9,6 +9,7 @@ import { plan } from '../src/planner/index.js'
 import { generateSnapshot } from '../src/planner/testing/generate.js'
 import { segmentHash } from '../src/planner/iptables/hash.js'
 import { deltaSize, diffPlans, drift, minimalRestore, planStats, restoreText, trace, unifiedDiff, type StatsMemo } from '../src/planner/analysis/index.js'
+import { segmentLines } from '../src/planner/types.js'
 
 const services = Number(process.argv[2] ?? 10_000)
 const churn = Number(process.argv[3] ?? 0.01)
@@ -56,7 +57,7 @@ const nodeDump = restoreText(a) // a node still on version A
 const dr = time('drift(B, dump of A)', 3, () => drift(b, nodeDump))
 console.log(`  -> ${dr.summary.changedChains} changed, ${dr.summary.staleChains} stale, ${dr.summary.missingChains} missing chains`)
 const lastSvc = b.segments[b.segments.length - 2]!
-const vip = /-d (\S+) --dport (\d+)/.exec(lastSvc.natRules.find((r) => r.startsWith('-A KUBE-SERVICES '))!)!
+const vip = /-d (\S+) --dport (\d+)/.exec(segmentLines(lastSvc, 'natRules').find((r) => r.startsWith('-A KUBE-SERVICES '))!)!
 const pkt = { source: '10.128.0.9', destination: vip[1]!, port: Number(vip[2]), protocol: 'tcp' as const }
 time('trace to the last service, cold (parses KUBE-SERVICES)', 3, () => trace(clone(b), pkt, ['192.168.0.2']))
 const tr = time('trace to the last service, same plan object again', 5, () => trace(b, pkt, ['192.168.0.2']))

@@ -23,17 +23,49 @@ export interface Segment {
   /** For service segments: the servicePortName string, e.g. `ns1/svc1:p80` or `ns1/svc1`. */
   service?: string
   protocol?: Protocol
-  /** Lines exactly as written, each WITHOUT its trailing newline. */
-  filterChains: string[]
-  filterRules: string[]
-  natChains: string[]
-  natRules: string[]
+  /**
+   * Each buffer is ONE string: its lines exactly as written, each ending in "\n" ("" when the
+   * buffer is empty). Concatenating the buffers is the restore input, and a 10k-service plan
+   * holds ~40k strings instead of ~430k line strings (see docs/planner.md, Performance).
+   * `segmentLines(seg, buffer)` gives the lines (without newlines) for code that needs them.
+   */
+  filterChains: string
+  filterRules: string
+  natChains: string
+  natRules: string
   /**
    * Optional facts about a service segment for statistics (analysis/stats.ts). Not part of the
    * segment's content hash: it describes the input, not the rules. When absent, statistics infer
    * what the rules show (type from NodePort/LB rules, endpoints from KUBE-SEP chains).
    */
   meta?: SegmentMeta
+}
+
+export type SegmentBuffer = 'filterChains' | 'filterRules' | 'natChains' | 'natRules'
+
+/** The buffers in restore order within a table pair: filter chains, filter rules, nat chains, nat rules. */
+export const SEGMENT_BUFFERS: readonly SegmentBuffer[] = ['filterChains', 'filterRules', 'natChains', 'natRules']
+
+/** The lines of a buffer text (each "\n"-terminated) without their newlines. */
+export function textLines(text: string): string[] {
+  return text === '' ? [] : text.slice(0, -1).split('\n')
+}
+
+/** The lines of one buffer of a segment, without their newlines. */
+export function segmentLines(seg: Segment, buffer: SegmentBuffer): string[] {
+  return textLines(seg[buffer])
+}
+
+/** A buffer text from lines (each without its newline). */
+export function linesText(lines: readonly string[]): string {
+  return lines.length === 0 ? '' : lines.join('\n') + '\n'
+}
+
+/** Number of lines in a buffer text. */
+export function lineCount(text: string): number {
+  let n = 0
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) n++
+  return n
 }
 
 export interface SegmentMeta {

@@ -4,7 +4,7 @@
  * precomputed for listings, growth statistics and /metrics.
  */
 import { segmentHash, type Envelope } from '../planner/index.js'
-import type { Plan, Segment, TableName } from '../planner/types.js'
+import { segmentLines, type Plan, type Segment, type TableName } from '../planner/types.js'
 import { canonicalJson, sha256Hex } from '../store/canonical.js'
 import { storageKey, type SegmentRow } from '../store/content.js'
 import type { PlanInput } from '../store/plans.js'
@@ -47,9 +47,9 @@ function countTable(segments: Segment[], table: TableName): { chains: number; ru
   let chains = 0
   let rules = 0
   for (const s of segments) {
-    for (const l of s[chainBuf]) if (l.startsWith(':')) chains++
+    for (const l of segmentLines(s, chainBuf)) if (l.startsWith(':')) chains++
     // kube-proxy's sync_proxy_rules_iptables_total counts the -A lines it writes.
-    for (const l of s[ruleBuf]) if (l.startsWith('-A ')) rules++
+    for (const l of segmentLines(s, ruleBuf)) if (l.startsWith('-A ')) rules++
   }
   return { chains, rules }
 }
@@ -62,9 +62,7 @@ function countTable(segments: Segment[], table: TableName): { chains: number; ru
 function scriptBytesOf(segments: Segment[]): number {
   let n = '*filter\nCOMMIT\n*nat\nCOMMIT\n'.length
   for (const s of segments) {
-    for (const buf of [s.filterChains, s.filterRules, s.natChains, s.natRules]) {
-      for (const l of buf) n += Buffer.byteLength(l) + 1
-    }
+    for (const buf of [s.filterChains, s.filterRules, s.natChains, s.natRules]) n += Buffer.byteLength(buf)
   }
   return n
 }

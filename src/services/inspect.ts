@@ -10,7 +10,7 @@
 import { BadRequestError } from '../errors.js'
 import { drift as driftOf, type DriftReport } from '../planner/analysis/drift.js'
 import { trace as traceOf, type TracePacket, type TraceResult } from '../planner/analysis/trace.js'
-import type { Family, FamilyPlan, Plan, Segment } from '../planner/types.js'
+import { segmentLines, type Family, type FamilyPlan, type Plan, type Segment } from '../planner/types.js'
 import type { Services, VersionRef } from './contract.js'
 
 export interface TraceRequest extends TracePacket {
@@ -111,7 +111,7 @@ const DETAIL: Record<CleanupKind, string> = {
 export function cleanupOfSegment(seg: Segment, family: Family): CleanupItem[] {
   if (!seg.service) return []
   const byKind = new Map<CleanupKind, string[]>()
-  for (const rule of [...seg.filterRules, ...seg.natRules]) {
+  for (const rule of [...segmentLines(seg, 'filterRules'), ...segmentLines(seg, 'natRules')]) {
     const kind = dropKind(rule)
     if (kind) byKind.set(kind, [...(byKind.get(kind) ?? []), rule])
   }

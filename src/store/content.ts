@@ -142,10 +142,10 @@ export async function putSegments(db: pg.ClientBase, rows: readonly SegmentRow[]
         g.key,
         g.service ?? null,
         g.protocol ?? null,
-        encodeLines(g.filterChains),
-        encodeLines(g.filterRules),
-        encodeLines(g.natChains),
-        encodeLines(g.natRules),
+        g.filterChains,
+        g.filterRules,
+        g.natChains,
+        g.natRules,
         g.meta === undefined ? null : JSON.stringify(g.meta),
       ]),
     )
@@ -190,10 +190,10 @@ export async function loadSegments(db: Queryable, ids: readonly number[]): Promi
   for (const r of res.rows) {
     const segment: Segment = {
       key: r.key,
-      filterChains: decodeLines(r.filter_chains),
-      filterRules: decodeLines(r.filter_rules),
-      natChains: decodeLines(r.nat_chains),
-      natRules: decodeLines(r.nat_rules),
+      filterChains: r.filter_chains,
+      filterRules: r.filter_rules,
+      natChains: r.nat_chains,
+      natRules: r.nat_rules,
     }
     if (r.service !== null) segment.service = r.service
     if (r.protocol !== null) segment.protocol = r.protocol as Segment['protocol']

@@ -105,7 +105,7 @@ export async function loadPlanForDelta(db: Queryable, id: number, next: Plan, ne
       const r = byId.get(sid)
       if (!r) throw new Error(`segment ${sid} missing: the plan manifest is corrupt`)
       famHashes.push(r.h)
-      segments.push({ key: r.key, filterChains: [], filterRules: [], natChains: [], natRules: [] })
+      segments.push({ key: r.key, filterChains: '', filterRules: '', natChains: '', natRules: '' })
       if (nextHash.get(r.key) !== r.h) wanted.push(sid)
     }
     families.push({ family: entry.family, segments })

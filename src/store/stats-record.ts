@@ -67,12 +67,7 @@ const BUFFERS = ['filterChains', 'filterRules', 'natChains', 'natRules'] as cons
 
 function sameLines(x: Segment, y: Segment): boolean {
   if (x === y) return true
-  for (const b of BUFFERS) {
-    const l = x[b]
-    const m = y[b]
-    if (l.length !== m.length) return false
-    for (let k = 0; k < l.length; k++) if (l[k] !== m[k]) return false
-  }
+  for (const b of BUFFERS) if (x[b] !== y[b]) return false
   return true
 }
 

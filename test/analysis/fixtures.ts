@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import type { Family, FamilyPlan, Protocol, Segment } from '../../src/planner/types.js'
+import { segmentLines, type Family, type FamilyPlan, type Protocol, type Segment } from '../../src/planner/types.js'
 import { parseRule, ruleComment } from '../../src/planner/analysis/rule.js'
 import { serviceFromComment } from '../../src/planner/analysis/drift.js'
 
@@ -18,7 +18,7 @@ export function conformanceText(name: string): string {
 }
 
 function newSegment(key: string, service?: string, protocol?: Protocol): Segment {
-  return { key, ...(service ? { service, protocol } : {}), filterChains: [], filterRules: [], natChains: [], natRules: [] }
+  return { key, ...(service ? { service, protocol } : {}), filterChains: '', filterRules: '', natChains: '', natRules: '' }
 }
 
 export function familyPlanFromRestore(text: string, family: Family = 'IPv4'): FamilyPlan {
@@ -49,7 +49,8 @@ export function familyPlanFromRestore(text: string, family: Family = 'IPv4'): Fa
   }
   for (const [t, name, line] of chainDecl) {
     const s = owner.has(name) ? seg(owner.get(name)) : head
-    ;(t === 'nat' ? s.natChains : s.filterChains).push(line)
+    if (t === 'nat') s.natChains += `${line}\n`
+    else s.filterChains += `${line}\n`
   }
   for (const [t, line] of rules) {
     const r = parseRule(line, { family })
@@ -57,7 +58,8 @@ export function familyPlanFromRestore(text: string, family: Family = 'IPv4'): Fa
     if (r.chain === 'KUBE-FORWARD' || (ruleComment(r) ?? '').includes('must be the last rule')) s = tail
     else if (owner.has(r.chain)) s = seg(owner.get(r.chain))
     else s = seg(serviceFromComment(ruleComment(r)))
-    ;(t === 'nat' ? s.natRules : s.filterRules).push(line)
+    if (t === 'nat') s.natRules += `${line}\n`
+    else s.filterRules += `${line}\n`
   }
   const keys = [...services.keys()].sort()
   return { family, segments: [head, ...keys.map((k) => services.get(k)!), tail] }
@@ -115,8 +117,8 @@ export function fakeSave(plan: FamilyPlan, canonical: (rule: string) => string):
   const out: string[] = []
   for (const table of ['filter', 'nat'] as const) {
     const chains = new Map<string, string[]>()
-    for (const s of plan.segments) for (const c of table === 'nat' ? s.natChains : s.filterChains) chains.set(c.slice(1, c.indexOf(' ')), [])
-    for (const s of plan.segments) for (const r of table === 'nat' ? s.natRules : s.filterRules) chains.get(r.split(' ')[1]!)!.push(canonical(r))
+    for (const s of plan.segments) for (const c of segmentLines(s, table === 'nat' ? 'natChains' : 'filterChains')) chains.set(c.slice(1, c.indexOf(' ')), [])
+    for (const s of plan.segments) for (const r of segmentLines(s, table === 'nat' ? 'natRules' : 'filterRules')) chains.get(r.split(' ')[1]!)!.push(canonical(r))
     const user = [...chains.keys()].filter((c) => !BUILTIN_CHAINS[table]!.includes(c)).sort()
     out.push(`*${table}`, ...BUILTIN_CHAINS[table]!.map((c) => `:${c} ACCEPT [0:0]`), ...user.map((c) => `:${c} - [0:0]`))
     for (const c of [...BUILTIN_CHAINS[table]!, ...user]) out.push(...(chains.get(c) ?? []))

@@ -10,6 +10,7 @@ import { generateSnapshot } from '../../src/planner/testing/generate.js'
 import { deltaSize, diffPlans, drift, minimalRestore, planStats, unifiedDiff, canonicalRule, tablesOfPlan } from '../../src/planner/analysis/index.js'
 import type { FamilyPlan } from '../../src/planner/types.js'
 import { applyRestore, fakeSave, stateObject } from './fixtures.js'
+import { segmentLines } from '../../src/planner/types.js'
 
 const SHAPE = { services: 150, endpointsPerService: 3, nodePort: 0.3, loadBalancer: 0.2, sourceRanges: 0.5, clientIPAffinity: 0.2, externalLocal: 0.3, churn: 0.1 }
 const rounds = [0, 1, 2, 3].map((round) => plan(generateSnapshot({ ...SHAPE, round })).families[0]!)
@@ -56,7 +57,7 @@ describe('generated churn rounds', () => {
     expect(s.servicePorts).toBe(150)
     expect(s.servicePortsByType.ClusterIP + s.servicePortsByType.NodePort + s.servicePortsByType.LoadBalancer).toBe(150)
     expect(s.endpoints?.total).toBe(p.counts.endpoints)
-    expect(s.kubeServicesRules).toBe(p.families[0]!.segments.flatMap((x) => x.natRules).filter((l) => l.startsWith('-A KUBE-SERVICES ')).length)
+    expect(s.kubeServicesRules).toBe(p.families[0]!.segments.flatMap((x) => segmentLines(x, 'natRules')).filter((l) => l.startsWith('-A KUBE-SERVICES ')).length)
     expect(s.traversal.worst).toBeGreaterThanOrEqual(s.traversal.average)
   })
 })
@@ -72,8 +73,9 @@ function referenceTraversal(fp: FamilyPlan) {
   let worstService: string | null = null
   for (const seg of fp.segments) {
     if (!seg.service) continue
-    const own = new Set(seg.natRules.map((r) => r.split(' ')[1]))
-    const pos = ks.findIndex((r) => own.has('KUBE-SERVICES') && seg.natRules.includes(r) && /^KUBE-SV[CL]-/.test(target(r) ?? ''))
+    const natRules = segmentLines(seg, 'natRules')
+    const own = new Set(natRules.map((r) => r.split(' ')[1]))
+    const pos = ks.findIndex((r) => own.has('KUBE-SERVICES') && natRules.includes(r) && /^KUBE-SV[CL]-/.test(target(r) ?? ''))
     if (pos < 0) continue
     const chain = nat.get(target(ks[pos]!)!)!.rules
     const costs = chain.flatMap((r, i) => {

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { deltaSize } from '../../src/planner/analysis/minimal.js'
 import { generateSnapshot } from '../../src/planner/testing/generate.js'
+import { linesText, type FamilyPlan, type Segment, type SegmentBuffer } from '../../src/planner/types.js'
 import { startGrowthApp, uniqueName, type GrowthTestApp } from './helpers.js'
 
 let t: GrowthTestApp
@@ -24,6 +25,22 @@ beforeAll(async () => {
 afterAll(async () => {
   await t?.close()
 })
+
+type JsonSegment = Omit<Segment, SegmentBuffer> & Record<SegmentBuffer, string[]>
+
+/** The REST plan document shows buffers as line arrays; the planner's model holds them as texts. */
+function familyOfJson(f: { family: FamilyPlan['family']; segments: JsonSegment[] }): FamilyPlan {
+  return {
+    family: f.family,
+    segments: f.segments.map((s) => ({
+      ...s,
+      filterChains: linesText(s.filterChains),
+      filterRules: linesText(s.filterRules),
+      natChains: linesText(s.natChains),
+      natRules: linesText(s.natRules),
+    })),
+  }
+}
 
 /** Independent counts from the restore script the API serves (kube-proxy flavour, all tables). */
 async function scriptCounts(version: number) {
@@ -85,7 +102,7 @@ describe('GET /v1/clusters/{c}/growth', () => {
     for (const v of [2, 3, 4]) {
       const a = (await t.app.inject({ method: 'GET', url: `/v1/clusters/${cluster}/versions/${v - 1}/plan` })).json()
       const b = (await t.app.inject({ method: 'GET', url: `/v1/clusters/${cluster}/versions/${v}/plan` })).json()
-      const want = deltaSize(a.families[0], b.families[0])
+      const want = deltaSize(familyOfJson(a.families[0]), familyOfJson(b.families[0]))
       expect(body.points[v - 1].values).toEqual({ deltaRules: want.rules, deltaBytes: want.bytes })
     }
   })

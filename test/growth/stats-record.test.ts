@@ -8,6 +8,7 @@ import { plan, toEnvelope } from '../../src/planner/index.js'
 import { generateSnapshot, type GenerateOptions } from '../../src/planner/testing/generate.js'
 import type { Plan } from '../../src/planner/types.js'
 import { computeVersionStats, deltaCounts, namespaceCounts } from '../../src/store/stats-record.js'
+import { segmentLines } from '../../src/planner/types.js'
 
 function planOf(opts: GenerateOptions): Plan {
   const r = toEnvelope(generateSnapshot(opts))
@@ -45,14 +46,14 @@ describe('computeVersionStats', () => {
     expect(s.services).toBe(60)
     const fam = p.families[0]!
     const count = (f: (seg: (typeof fam.segments)[number]) => number) => fam.segments.reduce((a, seg) => a + f(seg), 0)
-    expect(s.natRules).toBe(count((x) => x.natRules.length))
-    expect(s.filterChains).toBe(count((x) => x.filterChains.length))
+    expect(s.natRules).toBe(count((x) => segmentLines(x, 'natRules').length))
+    expect(s.filterChains).toBe(count((x) => segmentLines(x, 'filterChains').length))
     const ns = namespaceCounts(p)
     expect(Object.values(ns).reduce((a, n) => a + n.services, 0)).toBe(60)
-    expect(Object.values(ns).reduce((a, n) => a + n.rules, 0)).toBe(count((x) => (x.service ? x.natRules.length + x.filterRules.length : 0)))
+    expect(Object.values(ns).reduce((a, n) => a + n.rules, 0)).toBe(count((x) => (x.service ? segmentLines(x, 'natRules').length + segmentLines(x, 'filterRules').length : 0)))
     expect(s.endpointsReady + 0).toBeLessThanOrEqual(s.endpoints)
     expect(s.worstRulesToDnat).toBeGreaterThanOrEqual(s.avgRulesToDnat)
-    expect(s.kubeServicesRules).toBe(fam.segments.reduce((a, seg) => a + seg.natRules.filter((r) => r.startsWith('-A KUBE-SERVICES ')).length, 0))
+    expect(s.kubeServicesRules).toBe(fam.segments.reduce((a, seg) => a + segmentLines(seg, 'natRules').filter((r) => r.startsWith('-A KUBE-SERVICES ')).length, 0))
   })
 })
 

@@ -12,6 +12,7 @@ import { plan, renderRestore, toEnvelope, type FamilyPlan } from '../../src/plan
 import { drift, trace, traceSave } from '../../src/planner/analysis/index.js'
 import { kernelDescribe } from '../kernel/gate.js'
 import { BACKENDS, nfacctAdd, nsExecOk, restore, save, withNetns, type Backend } from '../kernel/netns.js'
+import { segmentLines } from '../../src/planner/types.js'
 
 const { describe } = await kernelDescribe('test/kernel-analysis/drift.test.ts', { nfacct: true })
 
@@ -52,7 +53,7 @@ describe('drift against the real kernel', () => {
 
     it(`reports exactly a deleted rule, a stale KUBE-SVC chain and a changed probability (${backend})`, async () => {
       const fp = familyPlans(NODEPORTS)[0]!
-      const planned = fp.segments.flatMap((s) => s.natRules)
+      const planned = fp.segments.flatMap((s) => segmentLines(s, 'natRules'))
       const dispatch = planned.find((r) => r.startsWith(`-A ${SVC} `) && r.includes('--probability'))!
       const dump = await nodeDump(backend, fp, async (ipt) => {
         // 1. delete the hairpin masquerade rule of one endpoint chain

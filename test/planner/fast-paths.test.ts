@@ -9,6 +9,7 @@ import { base32 } from '@scure/base'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { plan, renderRestore, toEnvelope, type Segment } from '../../src/planner/index.js'
+import { lineCount, linesText, segmentLines } from '../../src/planner/types.js'
 import { endpointHash, hash16Crypto, hashWith, prefixState, sepChainName } from '../../src/planner/iptables/chains.js'
 import { SegmentWriter, FILTER_CHAINS, FILTER_RULES, NAT_CHAINS, NAT_RULES, type BufferIndex } from '../../src/planner/rules/writer.js'
 import { generateSnapshot } from '../../src/planner/testing/generate.js'
@@ -56,10 +57,10 @@ describe('chain names from a prefix midstate', () => {
 })
 
 describe('segment writer', () => {
-  const emptySegment = (key: string): Segment => ({ key, filterChains: [], filterRules: [], natChains: [], natRules: [] })
+  const emptySegment = (key: string): Segment => ({ key, filterChains: '', filterRules: '', natChains: '', natRules: '' })
   const BUFS = ['filterChains', 'filterRules', 'natChains', 'natRules'] as const
 
-  it('cuts the joined text back into each segment’s buffers, across flushes', () => {
+  it('cuts the texts back into each segment’s buffers, across flushes', () => {
     const line = fc.string({ unit: fc.constantFrom(...'-AKUBE SVC:0123456789"'), minLength: 0, maxLength: 400 })
     const seg = fc.array(fc.tuple(fc.constantFrom<BufferIndex>(FILTER_CHAINS, FILTER_RULES, NAT_CHAINS, NAT_RULES), line, fc.boolean()), { maxLength: 600 })
     fc.assert(
@@ -71,26 +72,26 @@ describe('segment writer', () => {
           for (const [buf, text, folded] of lines) {
             want[i]![BUFS[buf]].push(text)
             if (folded) {
-              // the hot-path form: the newline inside the next fragment
-              w.add(text.slice(0, 3))
-              w.endAt(buf, text.length - Math.min(3, text.length))
-              w.add(`${text.slice(3)}\n`)
+              // the hot-path form: the newline inside a fragment
+              w.add(buf, text.slice(0, 3))
+              w.next(buf, `${text.slice(3)}\n`)
             } else w.line(buf, text)
           }
           w.close(out[i]!)
         })
         w.flush()
-        return out.every((s, i) => BUFS.every((b) => JSON.stringify(s[b]) === JSON.stringify(want[i]![b])))
+        return out.every((s, i) => BUFS.every((b) => s[b] === linesText(want[i]![b]) && JSON.stringify(segmentLines(s, b)) === JSON.stringify(want[i]![b])))
       }),
       { numRuns: 200 },
     )
   })
 
-  it('gives every segment buffers of its own', () => {
+  it('gives every segment buffer as newline-terminated lines', () => {
     const fp = plan(envelopeOf(generateSnapshot({ services: 50, endpointsPerService: 3 }))).families[0]!
-    const arrays = fp.segments.flatMap((s) => BUFS.map((b) => s[b]))
-    expect(new Set(arrays).size).toBe(arrays.length)
-    for (const a of arrays) for (const l of a) expect(l).not.toContain('\n')
+    const texts = fp.segments.flatMap((s) => BUFS.map((b) => s[b]))
+    for (const t of texts) expect(t === '' || (t.endsWith('\n') && !t.startsWith('\n') && !t.includes('\n\n'))).toBe(true)
+    // every service segment writes nat chains and rules of its own
+    for (const s of fp.segments.slice(1, -1)) expect(lineCount(s.natChains)).toBeGreaterThan(0)
   })
 })
 

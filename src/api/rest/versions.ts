@@ -4,6 +4,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { Readable } from 'node:stream'
 import { z } from 'zod'
+import { segmentLines, type Plan } from '../../planner/types.js'
 import { pageLinks, withClusterLinks, withVersionLinks } from './links.js'
 import { ClusterPage, ClusterParams, PageQuery, Problem, RestoreQuery, toVersionRef, Version, VersionPage, VersionParams } from './schemas.js'
 
@@ -29,6 +30,23 @@ const PlanSchema = z
 const Envelope = z
   .object({ proxy: z.record(z.string(), z.unknown()), resources: z.looseObject({ items: z.array(z.unknown()) }) })
   .meta({ id: 'Envelope' })
+
+/** The plan as the REST document shows it: every segment buffer as an array of lines. */
+function planJson(plan: Plan): z.infer<typeof PlanSchema> {
+  return {
+    ...plan,
+    families: plan.families.map((f) => ({
+      ...f,
+      segments: f.segments.map((s) => ({
+        ...s,
+        filterChains: segmentLines(s, 'filterChains'),
+        filterRules: segmentLines(s, 'filterRules'),
+        natChains: segmentLines(s, 'natChains'),
+        natRules: segmentLines(s, 'natRules'),
+      })),
+    })),
+  }
+}
 
 /** Strong-validator match per RFC 9110 §13.1.2 (If-None-Match uses the weak comparison). */
 export function etagMatches(header: string | undefined, etag: string): boolean {
@@ -88,7 +106,7 @@ const versionRoutes: FastifyPluginAsyncZod = async (app) => {
     { schema: { tags: ['versions'], summary: 'The plan: chains and rules as JSON', params: VersionParams, response: { 200: PlanSchema, ...problems } } },
     async (request, reply) => {
       const plan = await app.services.getPlan(request.params.cluster, toVersionRef(request.params.version))
-      return reply.serializer(JSON.stringify).send(plan)
+      return reply.serializer(JSON.stringify).send(planJson(plan))
     },
   )
 

@@ -18,7 +18,7 @@
  * fixed chain that disappears from the plan (e.g. KUBE-FIREWALL after localhostNodePorts is
  * turned off) is left on the node, as kube-proxy leaves it.
  */
-import type { FamilyPlan, Segment } from '../types.js'
+import { lineCount, segmentLines, type FamilyPlan, type Segment } from '../types.js'
 import { chainLines, declaredName, isServiceChain, pairSegments, ruleLines, chainOfLine } from './model.js'
 import type { DiffOptions } from './diff.js'
 
@@ -49,11 +49,11 @@ function buildDelta(a: FamilyPlan, b: FamilyPlan, opts: DiffOptions): DeltaParts
 
   const lastService = b.segments.findLastIndex((s) => s.service !== undefined)
   const out: string[] = ['*filter']
-  for (const s of b.segments) out.push(...s.filterChains)
-  for (const s of b.segments) out.push(...s.filterRules)
+  for (const s of b.segments) out.push(...segmentLines(s, 'filterChains'))
+  for (const s of b.segments) out.push(...segmentLines(s, 'filterRules'))
   out.push('COMMIT', '*nat')
   b.segments.forEach((s, j) => {
-    if (rewrite.has(j)) out.push(...s.natChains)
+    if (rewrite.has(j)) out.push(...segmentLines(s, 'natChains'))
   })
   for (const c of stale) out.push(`:${c} - [0:0]`)
   const natRulesOf = (s: Segment, j: number) => (rewrite.has(j) ? ruleLines(s, 'nat') : fixedChainRules(s))
@@ -114,8 +114,8 @@ export function deltaSize(a: FamilyPlan, b: FamilyPlan, opts: DiffOptions = {}):
   let totalRules = 0
   let totalBytes = linesBytes(['*filter', 'COMMIT', '*nat', 'COMMIT'])
   for (const s of b.segments) {
-    totalRules += s.filterRules.length + s.natRules.length
-    totalBytes += linesBytes(s.filterChains) + linesBytes(s.filterRules) + linesBytes(s.natChains) + linesBytes(s.natRules)
+    totalRules += lineCount(s.filterRules) + lineCount(s.natRules)
+    totalBytes += byteLength(s.filterChains) + byteLength(s.filterRules) + byteLength(s.natChains) + byteLength(s.natRules)
   }
   return {
     rules,

@@ -3,7 +3,7 @@
  * segment declares, which rules it appends to which chain, and the plan as tables of chains.
  */
 import { segmentHash } from '../iptables/hash.js'
-import type { FamilyPlan, Segment, TableName } from '../types.js'
+import { SEGMENT_BUFFERS, segmentLines, type FamilyPlan, type Segment, type TableName } from '../types.js'
 
 export const TABLES: readonly TableName[] = ['filter', 'nat']
 
@@ -27,11 +27,11 @@ export const KUBE_PROXY_FIXED_CHAINS: Record<TableName, readonly string[]> = {
 }
 
 export function chainLines(seg: Segment, table: TableName): string[] {
-  return table === 'nat' ? seg.natChains : seg.filterChains
+  return segmentLines(seg, table === 'nat' ? 'natChains' : 'filterChains')
 }
 
 export function ruleLines(seg: Segment, table: TableName): string[] {
-  return table === 'nat' ? seg.natRules : seg.filterRules
+  return segmentLines(seg, table === 'nat' ? 'natRules' : 'filterRules')
 }
 
 /** `:KUBE-SVC-X - [0:0]` → `KUBE-SVC-X`. */
@@ -154,16 +154,9 @@ export function pairSegments(a: FamilyPlan, b: FamilyPlan, hashesA?: readonly st
   return out
 }
 
-const BUFFERS = ['filterChains', 'filterRules', 'natChains', 'natRules'] as const
-
 function sameContent(x: Segment, y: Segment): boolean {
   if (x.key !== y.key || x.service !== y.service || x.protocol !== y.protocol) return false
-  for (const b of BUFFERS) {
-    const l = x[b]
-    const m = y[b]
-    if (l.length !== m.length) return false
-    for (let k = 0; k < l.length; k++) if (l[k] !== m[k]) return false
-  }
+  for (const b of SEGMENT_BUFFERS) if (x[b] !== y[b]) return false
   return true
 }
 
@@ -177,12 +170,11 @@ export function segmentLabel(seg: Segment): string {
  * types.ts defines a plan (`*filter` chains rules `COMMIT` `*nat` chains rules `COMMIT`).
  */
 export function restoreText(plan: FamilyPlan): string {
-  const parts: string[] = ['*filter']
-  for (const s of plan.segments) parts.push(...s.filterChains)
-  for (const s of plan.segments) parts.push(...s.filterRules)
-  parts.push('COMMIT', '*nat')
-  for (const s of plan.segments) parts.push(...s.natChains)
-  for (const s of plan.segments) parts.push(...s.natRules)
-  parts.push('COMMIT')
-  return parts.join('\n') + '\n'
+  let out = '*filter\n'
+  for (const s of plan.segments) out += s.filterChains
+  for (const s of plan.segments) out += s.filterRules
+  out += 'COMMIT\n*nat\n'
+  for (const s of plan.segments) out += s.natChains
+  for (const s of plan.segments) out += s.natRules
+  return out + 'COMMIT\n'
 }

@@ -10,7 +10,7 @@
  * the KUBE-SEP chain up to its DNAT. Average = mean over service ports of the expected cost with
  * every endpoint equally likely; worst = the last endpoint of the costliest service port.
  */
-import type { FamilyPlan, Plan, Segment, SegmentMeta, SegmentStats, TableName } from '../types.js'
+import { lineCount, segmentLines, type FamilyPlan, type Plan, type Segment, type SegmentMeta, type SegmentStats, type TableName } from '../types.js'
 
 export type { SegmentStats } from '../types.js'
 import { chainLines, declaredName, SERVICE_CHAIN_PREFIXES, targetOfLine } from './model.js'
@@ -56,9 +56,11 @@ const TYPES: SegmentMeta['type'][] = ['ClusterIP', 'NodePort', 'LoadBalancer']
 
 /** Type from the rules when the planner gave no meta (an LB without endpoints reads as its VIP rules allow). */
 function inferType(seg: Segment): SegmentMeta['type'] {
-  const all = [...seg.natRules, ...seg.filterRules]
+  const nat = segmentLines(seg, 'natRules')
+  const filter = segmentLines(seg, 'filterRules')
+  const all = [...nat, ...filter]
   if (all.some((r) => r.includes(' loadbalancer IP') || r.includes('traffic not accepted by KUBE-FW-'))) return 'LoadBalancer'
-  if (seg.natRules.some((r) => r.startsWith('-A KUBE-NODEPORTS ')) || seg.filterRules.some((r) => r.includes('--dst-type LOCAL'))) return 'NodePort'
+  if (nat.some((r) => r.startsWith('-A KUBE-NODEPORTS ')) || filter.some((r) => r.includes('--dst-type LOCAL'))) return 'NodePort'
   return 'ClusterIP'
 }
 
@@ -119,7 +121,7 @@ function scanNat(seg: Segment, out: SegmentStats, ascii: boolean): void {
   const jumpChain: string[] = []
   const dnatChain: string[] = []
   const dnatIndex: number[] = []
-  for (const r of seg.natRules) {
+  for (const r of segmentLines(seg, 'natRules')) {
     const size = (ascii ? r.length : Buffer.byteLength(r)) + 1
     out.natBytes += size
     const c8 = r.charCodeAt(8)
@@ -182,17 +184,20 @@ function scanNat(seg: Segment, out: SegmentStats, ascii: boolean): void {
 /** The statistics contribution of one segment (a full scan of its lines; see StatsMemo). */
 export function segmentStats(seg: Segment): SegmentStats {
   const ascii = !NON_ASCII.test(seg.key)
+  const fc = segmentLines(seg, 'filterChains')
+  const fr = segmentLines(seg, 'filterRules')
+  const nc = segmentLines(seg, 'natChains')
   const out: SegmentStats = {
-    lines: [seg.filterChains.length, seg.filterRules.length, seg.natChains.length, seg.natRules.length],
-    declared: { filter: countPrefixed(seg.filterChains, ':'), nat: countPrefixed(seg.natChains, ':') },
-    appended: { filter: countPrefixed(seg.filterRules, '-A '), nat: countPrefixed(seg.natRules, '-A ') },
-    filterBytes: linesBytes(seg.filterChains, ascii) + linesBytes(seg.filterRules, ascii),
-    natBytes: linesBytes(seg.natChains, ascii),
+    lines: [fc.length, fr.length, nc.length, lineCount(seg.natRules)],
+    declared: { filter: countPrefixed(fc, ':'), nat: countPrefixed(nc, ':') },
+    appended: { filter: countPrefixed(fr, '-A '), nat: countPrefixed(segmentLines(seg, 'natRules'), '-A ') },
+    filterBytes: linesBytes(fc, ascii) + linesBytes(fr, ascii),
+    natBytes: linesBytes(nc, ascii),
     natFixed: { rules: 0, bytes: 0 },
     kubeServices: 0,
     kubeNodePorts: 0,
     clusterPos: 0,
-    sepChains: countPrefixed(seg.natChains, ':KUBE-SEP-'),
+    sepChains: countPrefixed(nc, ':KUBE-SEP-'),
   }
   scanNat(seg, out, ascii)
   if (seg.service) {

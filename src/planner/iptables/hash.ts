@@ -3,19 +3,16 @@
  * versioned and line-based so that it is cheap and unambiguous (lines never contain `\n`).
  */
 import { createHash } from 'node:crypto'
-import type { Segment } from '../types.js'
+import { lineCount, SEGMENT_BUFFERS, type Segment } from '../types.js'
 
+/**
+ * `natplan-segment/v1`, key, service, protocol, then per buffer `NAME COUNT` and its lines, each
+ * line followed by "\n". Unchanged since segments held line arrays: stored hashes stay valid.
+ */
 export function canonicalSegment(seg: Segment): string {
-  const parts = [
-    'natplan-segment/v1',
-    `key ${seg.key}`,
-    `service ${seg.service ?? ''}`,
-    `protocol ${seg.protocol ?? ''}`,
-  ]
-  for (const b of ['filterChains', 'filterRules', 'natChains', 'natRules'] as const) {
-    parts.push(`${b} ${seg[b].length}`, ...seg[b])
-  }
-  return parts.join('\n') + '\n'
+  let out = `natplan-segment/v1\nkey ${seg.key}\nservice ${seg.service ?? ''}\nprotocol ${seg.protocol ?? ''}\n`
+  for (const b of SEGMENT_BUFFERS) out += `${b} ${lineCount(seg[b])}\n${seg[b]}`
+  return out
 }
 
 export function segmentHash(seg: Segment): string {

@@ -8,9 +8,7 @@
  * KUBE-PROXY-CANARY chains), so that a plain (flushing) `iptables-restore` on a bare node
  * reproduces the whole state. nfacct matches are left out there (see withoutNfacct).
  */
-import type { FamilyPlan, RenderOptions, Segment, TableName } from '../types.js'
-
-type Buffer = 'filterChains' | 'filterRules' | 'natChains' | 'natRules'
+import { segmentLines, type FamilyPlan, type RenderOptions, type Segment, type SegmentBuffer as Buffer, type TableName } from '../types.js'
 
 const BUILTINS: Record<TableName | 'mangle', string[]> = {
   filter: ['INPUT', 'FORWARD', 'OUTPUT'],
@@ -53,7 +51,7 @@ function builtinJumps(table: TableName, hasKubeFirewall: boolean): string[] {
 }
 
 function hasKubeFirewall(fp: FamilyPlan): boolean {
-  return fp.segments[0]?.filterChains.includes(':KUBE-FIREWALL - [0:0]') ?? false
+  return fp.segments[0]?.filterChains.includes(':KUBE-FIREWALL - [0:0]\n') ?? false
 }
 
 /**
@@ -72,9 +70,8 @@ function withoutNfacct(text: string): string {
 function* bufferChunks(segments: Segment[], buf: Buffer, target: number, standalone = false): Generator<string> {
   let acc = ''
   for (const seg of segments) {
-    const lines = seg[buf]
-    if (lines.length === 0) continue
-    const text = lines.join('\n') + '\n'
+    const text = seg[buf]
+    if (text === '') continue
     acc += standalone ? withoutNfacct(text) : text
     if (acc.length >= target) {
       yield acc
@@ -127,9 +124,9 @@ export function planTables(fp: FamilyPlan): TableView[] {
     const chains = new Map<string, string[]>()
     const chainBuf: Buffer = table === 'filter' ? 'filterChains' : 'natChains'
     const ruleBuf: Buffer = table === 'filter' ? 'filterRules' : 'natRules'
-    for (const seg of fp.segments) for (const l of seg[chainBuf]) chains.set(l.slice(1, l.indexOf(' ')), [])
+    for (const seg of fp.segments) for (const l of segmentLines(seg, chainBuf)) chains.set(l.slice(1, l.indexOf(' ')), [])
     for (const seg of fp.segments) {
-      for (const l of seg[ruleBuf]) {
+      for (const l of segmentLines(seg, ruleBuf)) {
         if (!l.startsWith('-A ')) continue
         const sp = l.indexOf(' ', 3)
         const name = sp < 0 ? l.slice(3) : l.slice(3, sp)

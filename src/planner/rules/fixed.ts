@@ -3,7 +3,7 @@
  * the head (chain declarations, KUBE-POSTROUTING, KUBE-MARK-MASQ, KUBE-FIREWALL) and the tail
  * (KUBE-FORWARD, the KUBE-SERVICES -> KUBE-NODEPORTS jump that must stay last).
  */
-import type { Segment } from '../types.js'
+import { linesText, type Segment } from '../types.js'
 import type { FamilyContext } from '../context.js'
 
 export const chainLine = (name: string): string => `:${name} - [0:0]`
@@ -28,16 +28,16 @@ export function headSegment(ctx: FamilyContext): Segment {
   }
   return {
     key: 'head',
-    filterChains: filterChainNames(ctx).map(chainLine),
-    filterRules,
-    natChains: NAT_FIXED_CHAINS.map(chainLine),
-    natRules: [
+    filterChains: linesText(filterChainNames(ctx).map(chainLine)),
+    filterRules: linesText(filterRules),
+    natChains: linesText(NAT_FIXED_CHAINS.map(chainLine)),
+    natRules: linesText([
       `-A KUBE-POSTROUTING -m mark ! --mark ${m}/${m} -j RETURN`,
       // Clear the mark so a packet re-entering the stack (e.g. VXLAN) is not masqueraded twice.
       `-A KUBE-POSTROUTING -j MARK --xor-mark ${m}`,
       `-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE${ctx.randomFully ? ' --random-fully' : ''}`,
       `-A KUBE-MARK-MASQ -j MARK --or-mark ${m}`,
-    ],
+    ]),
   }
 }
 
@@ -64,5 +64,5 @@ export function tailSegment(ctx: FamilyContext): Segment {
   } else {
     for (const ip of ctx.nodePortIPs) natRules.push(`-A KUBE-SERVICES ${NODEPORTS_COMMENT} -d ${ip} -j KUBE-NODEPORTS`)
   }
-  return { key: 'tail', filterChains: [], filterRules, natChains: [], natRules }
+  return { key: 'tail', filterChains: '', filterRules: linesText(filterRules), natChains: '', natRules: linesText(natRules) }
 }

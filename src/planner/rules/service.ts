@@ -226,26 +226,26 @@ function dispatchRules(d: Decided, chain: string, eps: Endpoint[]): void {
     for (let i = 0; i < n; i++) {
       const e = eps[i]!
       const sep = sepChain(d, e)
-      w.add(head)
-      if (ctx.comments) w.add(e.id), w.add(close)
-      w.add(' -m recent --name ')
-      w.add(sep)
-      w.add(check)
-      w.add(sep)
+      w.add(NAT_RULES, head)
+      if (ctx.comments) w.add(NAT_RULES, e.id), w.add(NAT_RULES, close)
+      w.add(NAT_RULES, ' -m recent --name ')
+      w.add(NAT_RULES, sep)
+      w.add(NAT_RULES, check)
+      w.add(NAT_RULES, sep)
       w.end(NAT_RULES)
     }
   }
   for (let i = 0; i < n; i++) {
     const e = eps[i]!
-    w.add(head)
-    if (ctx.comments) w.add(e.id)
-    w.add(i < n - 1 ? statisticFragment(n - i, ctx.comments) : last)
-    w.add(sepChain(d, e))
+    w.add(NAT_RULES, head)
+    if (ctx.comments) w.add(NAT_RULES, e.id)
+    w.add(NAT_RULES, i < n - 1 ? statisticFragment(n - i, ctx.comments) : last)
+    w.add(NAT_RULES, sepChain(d, e))
     w.end(NAT_RULES)
   }
 }
 
-/** Per endpoint: its KUBE-SEP chain, the hairpin masquerade and the DNAT (10 fragments for 3 lines). */
+/** Per endpoint: its KUBE-SEP chain, the hairpin masquerade and the DNAT (12 fragments for 3 lines). */
 function endpointChains(d: Decided): void {
   const { sp, ctx, w } = d
   const comment = ctx.comments ? ` -m comment --comment ${sp.name}` : ''
@@ -255,20 +255,19 @@ function endpointChains(d: Decided): void {
   const setDnat = ` --set ${d.proto} -j DNAT --to-destination `
   for (const e of d.cat.allReachable) {
     const chain = sepChain(d, e)
-    w.add(':')
-    w.add(chain)
-    w.endAt(NAT_CHAINS, 8)
-    w.add(' - [0:0]\n-A ')
-    w.add(chain)
-    w.add(masq)
-    w.add(e.ip)
+    w.add(NAT_CHAINS, ':')
+    w.add(NAT_CHAINS, chain)
+    w.next(NAT_CHAINS, ' - [0:0]\n')
+    w.add(NAT_RULES, '-A ')
+    w.add(NAT_RULES, chain)
+    w.add(NAT_RULES, masq)
+    w.add(NAT_RULES, e.ip)
     // Hairpin: a pod reaching itself through the service must be masqueraded.
-    w.endAt(NAT_RULES, 18)
-    w.add(' -j KUBE-MARK-MASQ\n-A ')
-    w.add(chain)
-    if (sticky) w.add(comment), w.add(' -m recent --name '), w.add(chain), w.add(setDnat)
-    else w.add(dnat)
-    w.add(e.id)
+    w.next(NAT_RULES, ' -j KUBE-MARK-MASQ\n-A ')
+    w.add(NAT_RULES, chain)
+    if (sticky) w.add(NAT_RULES, comment), w.add(NAT_RULES, ' -m recent --name '), w.add(NAT_RULES, chain), w.add(NAT_RULES, setDnat)
+    else w.add(NAT_RULES, dnat)
+    w.add(NAT_RULES, e.id)
     w.end(NAT_RULES)
   }
 }
@@ -330,10 +329,10 @@ export function serviceSegment(sp: ServicePort, eps: Endpoint[], ctx: FamilyCont
     key: `${sp.name}/${sp.protocol}`,
     service: sp.name,
     protocol: sp.protocol,
-    filterChains: [],
-    filterRules: [],
-    natChains: [],
-    natRules: [],
+    filterChains: '',
+    filterRules: '',
+    natChains: '',
+    natRules: '',
     meta: { type: sp.type, endpoints: endpointCounts(eps) },
   }
   const d = decide(sp, eps, ctx, w)

@@ -1,18 +1,18 @@
 /**
- * Writing the plan's lines without a string object per line fragment surviving.
+ * Writing the plan's buffers without a string object per line surviving.
  *
  * A 10k-service plan has ~430k lines, and nearly all of them live until the plan is dropped.
  * Built with template literals, each line is a rope of 4-6 cons-string nodes, and every object
  * that survives a scavenge is copied (twice) by V8's young-generation GC: that copying was the
- * largest cost of planning. Here the text of many segments is appended to one rope, which is
- * flattened once it reaches FLUSH_CHARS (texts that large are allocated in V8's large-object
- * space and never copied by the GC); each line then becomes a slice of that flat text (one
- * small SlicedString). The rope's nodes die young. Line boundaries are recorded as offsets
- * while writing (a rope knows its length), so the flat text is never scanned.
- * A slice keeps its whole text alive: a segment kept on its own retains at most ~FLUSH_CHARS
- * plus its own lines.
+ * largest cost of planning. Here the text of many segments is appended to four ropes (one per
+ * buffer: filter chains, filter rules, nat chains, nat rules), which are flattened once their
+ * text reaches FLUSH_CHARS (texts that large are allocated in V8's large-object space and never
+ * copied by the GC); each segment's buffer is then one slice of its flat text (one small
+ * SlicedString per non-empty buffer, not one per line). The rope nodes die young. A segment's
+ * buffer boundaries are rope lengths recorded at `close`, so the flat text is never scanned.
+ * A slice keeps its whole text alive: a segment kept on its own retains at most ~FLUSH_CHARS.
  */
-import type { Segment, SegmentStats } from '../types.js'
+import type { Segment, SegmentBuffer, SegmentStats } from '../types.js'
 
 export const FILTER_CHAINS = 0
 export const FILTER_RULES = 1
@@ -20,21 +20,20 @@ export const NAT_CHAINS = 2
 export const NAT_RULES = 3
 export type BufferIndex = typeof FILTER_CHAINS | typeof FILTER_RULES | typeof NAT_CHAINS | typeof NAT_RULES
 
+const NAMES: readonly SegmentBuffer[] = ['filterChains', 'filterRules', 'natChains', 'natRules']
+
 /**
  * Just above V8's largest regular heap object (128 KiB), so flattened texts go to large-object
- * space, while the rope being written (about 2 bytes of cons node per text byte, copied when a
- * scavenge finds it alive) stays small.
+ * space, while the ropes being written (about 2 bytes of cons node per text byte, copied when a
+ * scavenge finds them alive) stay small.
  */
 const FLUSH_CHARS = 132 * 1024
 
 export class SegmentWriter {
-  /** The pending text: a rope of fragments, flattened at flush. */
-  private text = ''
-  /** Per pending line: end offset in `text`, buffer (0-3), index of its segment in `segments`. */
-  private ends = new Int32Array(1024)
-  private kinds = new Uint8Array(1024)
-  private owners = new Int32Array(1024)
-  private lines = 0
+  /** The pending text of each buffer: ropes of fragments, flattened at flush. */
+  private t: string[] = ['', '', '', '']
+  /** Per pending segment: the end offset of each of its four buffers in `t` (4 per segment). */
+  private ends: number[] = []
   private segments: Segment[] = []
   /** Lines per buffer of the current segment, then of each pending segment (4 per segment). */
   private counts = [0, 0, 0, 0]
@@ -49,103 +48,87 @@ export class SegmentWriter {
    */
   constructor(private readonly flushChars = FLUSH_CHARS) {}
 
-  /** Append a fragment of the current line. */
-  add(a: string): void {
-    this.text += a
+  /** Append a fragment of the current line of buffer `buf`. */
+  add(buf: BufferIndex, a: string): void {
+    this.t[buf] += a
   }
 
-  /** Ends the current line (fragments added with `add`) in buffer `buf` of the current segment. */
+  /** Ends the current line of buffer `buf`. */
   end(buf: BufferIndex): void {
-    this.endAt(buf, 0)
-    this.text += '\n'
-  }
-
-  /**
-   * Ends the current line `offset` characters into the next fragment, which the caller appends
-   * right after and which holds the newline at that offset (hot paths fold a line's constant
-   * tail, the newline and the next line's constant head into one fragment).
-   */
-  endAt(buf: BufferIndex, offset: number): void {
-    if (this.lines === this.ends.length) this.grow()
-    this.ends[this.lines] = this.text.length + offset
-    this.kinds[this.lines] = buf
-    this.owners[this.lines++] = this.segments.length
+    this.t[buf] += '\n'
     this.counts[buf]++
   }
 
-  /** A whole line (already one string). */
-  line(buf: BufferIndex, text: string): void {
-    this.text += text
-    this.end(buf)
+  /**
+   * Appends a fragment holding exactly one newline: it ends the current line of `buf` and starts
+   * the next one (hot paths fold a line's constant tail, the newline and the next line's
+   * constant head into one fragment).
+   */
+  next(buf: BufferIndex, a: string): void {
+    this.t[buf] += a
+    this.counts[buf]++
   }
 
-  /** The current segment is complete: its lines are filled in at the next flush. */
+  /** A whole line (already one string, without its newline). */
+  line(buf: BufferIndex, text: string): void {
+    this.t[buf] += text
+    this.t[buf] += '\n'
+    this.counts[buf]++
+  }
+
+  /** The current segment is complete: its buffers are filled in at the next flush. */
   close(seg: Segment, stats?: SegmentStats): void {
     this.segments.push(seg)
     this.pendingStats.push(stats)
+    const t = this.t
+    this.ends.push(t[0]!.length, t[1]!.length, t[2]!.length, t[3]!.length)
     const c = this.counts
     this.pendingCounts.push(c[0]!, c[1]!, c[2]!, c[3]!)
     c[0] = c[1] = c[2] = c[3] = 0
-    if (this.text.length >= this.flushChars) this.flush()
+    if (t[0]!.length + t[1]!.length + t[2]!.length + t[3]!.length >= this.flushChars) this.flush()
   }
 
-  /** Flatten the pending text and cut it into the pending segments' buffers. */
+  /** Flatten the pending texts and cut them into the pending segments' buffers. */
   flush(): void {
-    const text = this.text
-    const counts = this.pendingCounts
-    // Each buffer is allocated at its final length (no growing, no slack); fill[j] is the next
-    // free index of bufs[j], four buffers per pending segment.
-    const bufs: string[][] = []
+    const t = this.t
+    // Reading a character flattens a rope in place (its nodes die young); slices are then
+    // views into the flat text.
+    for (const text of t) if (text.length > 0) text.charCodeAt(0)
+    const pos = [0, 0, 0, 0]
     for (let i = 0; i < this.segments.length; i++) {
       const seg = this.segments[i]!
-      seg.filterChains = extended(seg.filterChains, counts[4 * i]!)
-      seg.filterRules = extended(seg.filterRules, counts[4 * i + 1]!)
-      seg.natChains = extended(seg.natChains, counts[4 * i + 2]!)
-      seg.natRules = extended(seg.natRules, counts[4 * i + 3]!)
-      bufs.push(seg.filterChains, seg.filterRules, seg.natChains, seg.natRules)
-    }
-    const fill = bufs.map((b, j) => b.length - counts[j]!)
-    let pos = 0
-    for (let i = 0; i < this.lines; i++) {
-      const end = this.ends[i]!
-      const j = 4 * this.owners[i]! + this.kinds[i]!
-      // The first slice flattens the rope; the rest are views into the flat text.
-      bufs[j]![fill[j]!++] = text.slice(pos, end)
-      const st = this.pendingStats[this.owners[i]!]
-      if (st) countLine(st, this.kinds[i]!, text, pos, end)
-      pos = end + 1
-    }
-    for (let i = 0; i < this.segments.length; i++) {
+      for (let b = 0; b < 4; b++) {
+        const end = this.ends[4 * i + b]!
+        if (end === pos[b]) continue
+        const part = t[b]!.slice(pos[b], end)
+        const name = NAMES[b]!
+        seg[name] = seg[name] === '' ? part : seg[name] + part
+        pos[b] = end
+      }
       const st = this.pendingStats[i]
-      if (st) finishStats(st, counts, i)
+      if (st) {
+        countLines(st, FILTER_CHAINS, seg.filterChains)
+        countLines(st, FILTER_RULES, seg.filterRules)
+        countLines(st, NAT_CHAINS, seg.natChains)
+        countLines(st, NAT_RULES, seg.natRules)
+        finishStats(st, this.pendingCounts, i)
+      }
     }
-    this.text = ''
-    this.lines = 0
+    this.t = ['', '', '', '']
+    this.ends = []
     this.segments = []
     this.pendingCounts = []
     this.pendingStats = []
   }
-
-  private grow(): void {
-    const n = this.ends.length * 2
-    const ends = new Int32Array(n)
-    const kinds = new Uint8Array(n)
-    const owners = new Int32Array(n)
-    ends.set(this.ends)
-    kinds.set(this.kinds)
-    owners.set(this.owners)
-    this.ends = ends
-    this.kinds = kinds
-    this.owners = owners
-  }
 }
 
-/** `lines` followed by n empty slots (the same array when n is 0). */
-function extended(lines: string[], n: number): string[] {
-  if (n === 0) return lines
-  const out = new Array<string>(lines.length + n)
-  for (let i = 0; i < lines.length; i++) out[i] = lines[i]!
-  return out
+/** countLine for every line of one buffer text. */
+function countLines(st: SegmentStats, kind: number, text: string): void {
+  let pos = 0
+  for (let end = text.indexOf('\n'); end >= 0; end = text.indexOf('\n', pos)) {
+    countLine(st, kind, text, pos, end)
+    pos = end + 1
+  }
 }
 
 /**
