@@ -10,7 +10,7 @@
  * copied by the GC); each segment's buffer is then one slice of its flat text (one small
  * SlicedString per non-empty buffer, not one per line). The rope nodes die young. A segment's
  * buffer boundaries are rope lengths recorded at `close`, so the flat text is never scanned.
- * A slice keeps its whole text alive: a segment kept on its own retains at most ~FLUSH_CHARS.
+ * A slice keeps its whole text alive: a segment kept on its own retains at most ~4 × FLUSH_CHARS.
  */
 import type { Segment, SegmentBuffer, SegmentStats } from '../types.js'
 
@@ -24,22 +24,29 @@ const NAMES: readonly SegmentBuffer[] = ['filterChains', 'filterRules', 'natChai
 
 /**
  * Just above V8's largest regular heap object (128 KiB), so flattened texts go to large-object
- * space, while the ropes being written (about 2 bytes of cons node per text byte, copied when a
- * scavenge finds them alive) stay small.
+ * space (never copied by the scavenger), while the ropes being written (about 2 bytes of cons
+ * node per text byte, copied when a scavenge finds them alive) stay small. Each buffer's rope
+ * is flushed on its own when it reaches this size: flushing all four together when their sum
+ * does would leave every flat text below the limit, allocated young and copied twice.
  */
 const FLUSH_CHARS = 132 * 1024
+
+/** The segments whose part of one buffer is still in that buffer's rope. */
+interface Pending {
+  segments: Segment[]
+  /** End offset of each segment's part in the rope (its start is the previous end, or 0). */
+  ends: number[]
+  stats: Array<SegmentStats | undefined>
+}
 
 export class SegmentWriter {
   /** The pending text of each buffer: ropes of fragments, flattened at flush. */
   private t: string[] = ['', '', '', '']
-  /** Per pending segment: the end offset of each of its four buffers in `t` (4 per segment). */
-  private ends: number[] = []
-  private segments: Segment[] = []
-  /** Lines per buffer of the current segment, then of each pending segment (4 per segment). */
+  private pending: Pending[] = [0, 1, 2, 3].map(() => ({ segments: [], ends: [], stats: [] }))
+  /** End offsets in `t` when the current segment began. */
+  private starts = [0, 0, 0, 0]
+  /** Lines per buffer of the current segment. */
   private counts = [0, 0, 0, 0]
-  private pendingCounts: number[] = []
-  /** Per pending segment: the statistics to fill in from its lines at flush, if any. */
-  private pendingStats: Array<SegmentStats | undefined> = []
 
   /**
    * `flushChars` 0 flushes every segment on its own: for incremental plans, whose few new
@@ -76,49 +83,51 @@ export class SegmentWriter {
     this.counts[buf]++
   }
 
-  /** The current segment is complete: its buffers are filled in at the next flush. */
+  /**
+   * The current segment is complete: each of its buffers is filled in when that buffer's rope
+   * is next flushed (at the latest by `flush()`); so are the text-derived `stats`.
+   */
   close(seg: Segment, stats?: SegmentStats): void {
-    this.segments.push(seg)
-    this.pendingStats.push(stats)
-    const t = this.t
-    this.ends.push(t[0]!.length, t[1]!.length, t[2]!.length, t[3]!.length)
     const c = this.counts
-    this.pendingCounts.push(c[0]!, c[1]!, c[2]!, c[3]!)
+    if (stats) finishStats(stats, c)
+    for (let b = 0; b < 4; b++) {
+      const end = this.t[b]!.length
+      if (end === this.starts[b]) continue
+      const p = this.pending[b]!
+      p.segments.push(seg)
+      p.ends.push(end)
+      p.stats.push(stats)
+      this.starts[b] = end
+      if (end >= this.flushChars) this.flushBuffer(b)
+    }
     c[0] = c[1] = c[2] = c[3] = 0
-    if (t[0]!.length + t[1]!.length + t[2]!.length + t[3]!.length >= this.flushChars) this.flush()
   }
 
-  /** Flatten the pending texts and cut them into the pending segments' buffers. */
+  /** Flatten every pending text and cut it into its segments' buffers. */
   flush(): void {
-    const t = this.t
+    for (let b = 0; b < 4; b++) this.flushBuffer(b)
+  }
+
+  private flushBuffer(b: number): void {
+    const text = this.t[b]!
+    const p = this.pending[b]!
     // Reading a character flattens a rope in place (its nodes die young); slices are then
     // views into the flat text.
-    for (const text of t) if (text.length > 0) text.charCodeAt(0)
-    const pos = [0, 0, 0, 0]
-    for (let i = 0; i < this.segments.length; i++) {
-      const seg = this.segments[i]!
-      for (let b = 0; b < 4; b++) {
-        const end = this.ends[4 * i + b]!
-        if (end === pos[b]) continue
-        const part = t[b]!.slice(pos[b], end)
-        const name = NAMES[b]!
-        seg[name] = seg[name] === '' ? part : seg[name] + part
-        pos[b] = end
-      }
-      const st = this.pendingStats[i]
-      if (st) {
-        countLines(st, FILTER_CHAINS, seg.filterChains)
-        countLines(st, FILTER_RULES, seg.filterRules)
-        countLines(st, NAT_CHAINS, seg.natChains)
-        countLines(st, NAT_RULES, seg.natRules)
-        finishStats(st, this.pendingCounts, i)
-      }
+    if (text.length > 0) text.charCodeAt(0)
+    const name = NAMES[b]!
+    let pos = 0
+    for (let i = 0; i < p.segments.length; i++) {
+      const seg = p.segments[i]!
+      const end = p.ends[i]!
+      const part = text.slice(pos, end)
+      seg[name] = seg[name] === '' ? part : seg[name] + part
+      const st = p.stats[i]
+      if (st) countLines(st, b, part)
+      pos = end
     }
-    this.t = ['', '', '', '']
-    this.ends = []
-    this.segments = []
-    this.pendingCounts = []
-    this.pendingStats = []
+    this.t[b] = ''
+    this.starts[b] = 0
+    this.pending[b] = { segments: [], ends: [], stats: [] }
   }
 }
 
@@ -154,8 +163,8 @@ function countLine(st: SegmentStats, kind: number, text: string, pos: number, en
 }
 
 /** Line counts; every chain line the planner writes is a `:` declaration and every rule an `-A`. */
-function finishStats(st: SegmentStats, counts: number[], i: number): void {
-  st.lines = [counts[4 * i]!, counts[4 * i + 1]!, counts[4 * i + 2]!, counts[4 * i + 3]!]
+function finishStats(st: SegmentStats, counts: number[]): void {
+  st.lines = [counts[0]!, counts[1]!, counts[2]!, counts[3]!]
   st.declared = { filter: st.lines[0], nat: st.lines[2] }
   st.appended = { filter: st.lines[1], nat: st.lines[3] }
 }
