@@ -3,6 +3,7 @@
  * No I/O, no clock, no environment: the same envelope always gives the same bytes.
  */
 export type { Family, FamilyPlan, Flavour, Plan, PlanWarning, Protocol, RenderOptions, Segment, SegmentStats, TableName } from './types.js'
+export { lineCount, linesText, SEGMENT_BUFFERS, segmentLines, textLines, type SegmentBuffer } from './types.js'
 export {
   EnvelopeSchema,
   ProxyConfigSchema,
