@@ -5,26 +5,20 @@
  */
 import { segmentHash, type Envelope } from '../planner/index.js'
 import { segmentLines, type Plan, type Segment, type TableName } from '../planner/types.js'
-import { canonicalJson, sha256Hex } from '../store/canonical.js'
+import { canonicalJson, planSha256, sha256Hex, snapshotSha256 } from '../store/canonical.js'
 import { storageKey, type SegmentRow } from '../store/content.js'
 import type { PlanInput } from '../store/plans.js'
 import type { SnapshotInput } from '../store/snapshots.js'
-import { createHash } from 'node:crypto'
 import type { VersionCounts } from './contract.js'
 
-/**
- * The snapshot's identity: proxy settings plus the ordered item hashes (versioned prefix so a
- * future change of canonical form cannot collide with today's).
- */
+/** The snapshot's storable form: canonical objects and the snapshot's identity. */
 export function canonicalSnapshot(envelope: Envelope): SnapshotInput {
   const proxyJson = canonicalJson(envelope.proxy)
   const objects = envelope.resources.items.map((item) => {
     const body = canonicalJson(item)
     return { sha256: sha256Hex(body), body }
   })
-  const h = createHash('sha256').update('natplan-snapshot/v1\n').update(proxyJson).update('\n')
-  for (const o of objects) h.update(o.sha256).update('\n')
-  return { sha256: h.digest('hex'), proxyJson, objects }
+  return { sha256: snapshotSha256(proxyJson, objects), proxyJson, objects }
 }
 
 export function planContent(plan: Plan): PlanInput {
@@ -32,13 +26,7 @@ export function planContent(plan: Plan): PlanInput {
     family: fp.family,
     segments: fp.segments.map((segment): SegmentRow => ({ sha256: storageKey(segmentHash(segment), segment.meta), segment })),
   }))
-  const h = createHash('sha256').update('natplan-plan/v1\n')
-  for (const f of families) {
-    h.update(`family ${f.family} ${f.segments.length}\n`)
-    for (const s of f.segments) h.update(s.sha256).update('\n')
-  }
-  h.update(canonicalJson(plan.warnings)).update('\n').update(canonicalJson(plan.counts))
-  return { sha256: h.digest('hex'), families, warnings: plan.warnings, counts: plan.counts }
+  return { sha256: planSha256(families, plan.warnings, plan.counts), families, warnings: plan.warnings, counts: plan.counts }
 }
 
 function countTable(segments: Segment[], table: TableName): { chains: number; rules: number } {

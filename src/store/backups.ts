@@ -8,14 +8,7 @@ import { num, type Queryable } from './db.js'
 
 export const BACKUP_CHUNK_BYTES = 1024 * 1024
 
-export interface BackupMeta {
-  id: string
-  cluster: string
-  fromVersion: number
-  toVersion: number
-  versions: number
-  note: string | null
-  actor: string
+export interface BackupMeta extends NewBackup {
   createdAt: string
   sha256: string
   bytes: number

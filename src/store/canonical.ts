@@ -62,3 +62,28 @@ export { canonicalSlow as canonicalJsonReference }
 export function sha256Hex(text: string | Buffer): string {
   return createHash('sha256').update(text).digest('hex')
 }
+
+/**
+ * A snapshot's identity: proxy settings plus the ordered item hashes (versioned prefix so a
+ * future change of canonical form cannot collide with today's).
+ */
+export function snapshotSha256(proxyJson: string, objects: ReadonlyArray<{ sha256: string }>): string {
+  const h = createHash('sha256').update('natplan-snapshot/v1\n').update(proxyJson).update('\n')
+  for (const o of objects) h.update(o.sha256).update('\n')
+  return h.digest('hex')
+}
+
+/** A plan's identity: per family the ordered segment storage keys, then warnings and counts. */
+export function planSha256(
+  families: ReadonlyArray<{ family: string; segments: ReadonlyArray<{ sha256: string }> }>,
+  warnings: unknown,
+  counts: unknown,
+): string {
+  const h = createHash('sha256').update('natplan-plan/v1\n')
+  for (const f of families) {
+    h.update(`family ${f.family} ${f.segments.length}\n`)
+    for (const s of f.segments) h.update(s.sha256).update('\n')
+  }
+  h.update(canonicalJson(warnings)).update('\n').update(canonicalJson(counts))
+  return h.digest('hex')
+}

@@ -22,7 +22,7 @@ import type { PlanReuse } from '../planner/reuse.js'
 import { segmentHash } from '../planner/iptables/hash.js'
 import { statsOf, type StatsMemo } from '../planner/analysis/stats.js'
 import type { VersionCounts } from '../services/contract.js'
-import { canonicalJson, sha256Hex } from './canonical.js'
+import { canonicalJson, planSha256, sha256Hex, snapshotSha256 } from './canonical.js'
 import { storageKey, type ObjectRow, type SegmentRow } from './content.js'
 import type { Queryable } from './db.js'
 import type { PlanInput } from './plans.js'
@@ -118,9 +118,7 @@ export function snapshotInput(proxy: unknown, items: readonly unknown[], fingerp
       objects[i] = { sha256: sha256Hex(body), body }
     }
   }
-  const h = createHash('sha256').update('natplan-snapshot/v1\n').update(proxyJson).update('\n')
-  for (const o of objects) h.update(o.sha256).update('\n')
-  return { sha256: h.digest('hex'), proxyJson, objects }
+  return { sha256: snapshotSha256(proxyJson, objects), proxyJson, objects }
 }
 
 /** The plan's storable form (services/content.ts planContent: same hashes), hashing only segments not seen before. */
@@ -133,13 +131,7 @@ export function planInput(plan: Plan, keysOf: WeakMap<Segment, string>): PlanInp
       return { sha256, segment }
     }),
   }))
-  const h = createHash('sha256').update('natplan-plan/v1\n')
-  for (const f of families) {
-    h.update(`family ${f.family} ${f.segments.length}\n`)
-    for (const s of f.segments) h.update(s.sha256).update('\n')
-  }
-  h.update(canonicalJson(plan.warnings)).update('\n').update(canonicalJson(plan.counts))
-  return { sha256: h.digest('hex'), families, warnings: plan.warnings, counts: plan.counts }
+  return { sha256: planSha256(families, plan.warnings, plan.counts), families, warnings: plan.warnings, counts: plan.counts }
 }
 
 /** services/content.ts versionCounts, summed from the per-segment statistics (same numbers). */

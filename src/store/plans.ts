@@ -41,13 +41,22 @@ export interface LoadedPlan {
   hashes: string[][]
 }
 
-export async function loadPlan(db: Queryable, id: number, only?: Family): Promise<LoadedPlan> {
-  const res = await db.query<{ layout: LayoutEntry[]; manifest: Buffer; warnings: PlanWarning[]; counts: Plan['counts'] }>(
-    'SELECT layout, manifest, warnings, counts FROM plans WHERE id = $1',
-    [id],
-  )
+interface PlanRow {
+  layout: LayoutEntry[]
+  manifest: Buffer
+  warnings: PlanWarning[]
+  counts: Plan['counts']
+}
+
+async function planRow(db: Queryable, id: number): Promise<PlanRow> {
+  const res = await db.query<PlanRow>('SELECT layout, manifest, warnings, counts FROM plans WHERE id = $1', [id])
   const row = res.rows[0]
   if (!row) throw new Error(`plan ${id} missing`)
+  return row
+}
+
+export async function loadPlan(db: Queryable, id: number, only?: Family): Promise<LoadedPlan> {
+  const row = await planRow(db, id)
   const ids = decodeIds(row.manifest)
   const families: FamilyPlan[] = []
   const hashes: string[][] = []
@@ -77,12 +86,7 @@ export async function planFamilies(db: Queryable, id: number): Promise<Family[]>
  * lines, because equal storage keys mean equal content.
  */
 export async function loadPlanForDelta(db: Queryable, id: number, next: Plan, nextKeys: readonly (readonly string[])[]): Promise<LoadedPlan> {
-  const res = await db.query<{ layout: LayoutEntry[]; manifest: Buffer; warnings: PlanWarning[]; counts: Plan['counts'] }>(
-    'SELECT layout, manifest, warnings, counts FROM plans WHERE id = $1',
-    [id],
-  )
-  const row = res.rows[0]
-  if (!row) throw new Error(`plan ${id} missing`)
+  const row = await planRow(db, id)
   const ids = decodeIds(row.manifest)
   const outline = await db.query<{ id: string; h: string; key: string }>(
     `SELECT id, encode(sha256, 'hex') AS h, key FROM segments WHERE id = ANY($1::int8[])`,
