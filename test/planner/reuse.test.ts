@@ -7,14 +7,10 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { plan, toEnvelope, type Envelope, type PlanReuse } from '../../src/planner/index.js'
+import { plan, type Envelope, type PlanReuse } from '../../src/planner/index.js'
 import { generateSnapshot, type GenerateOptions } from '../../src/planner/testing/generate.js'
+import { envelopeOf, snapshotOptions } from './arbitraries.js'
 
-function envelopeOf(doc: unknown): Envelope {
-  const r = toEnvelope(doc)
-  if (!r.ok) throw new Error(JSON.stringify(r.issues))
-  return r.envelope
-}
 
 /** Plans a, then b reusing a's memory; returns [incremental, from scratch] and how much was reused. */
 function both(a: Envelope, b: Envelope) {
@@ -26,34 +22,7 @@ function both(a: Envelope, b: Envelope) {
   return { incremental, scratch: plan(b), reused }
 }
 
-const fraction = fc.constantFrom(0, 0.1, 0.5, 1)
-const options = fc.record({
-  services: fc.integer({ min: 0, max: 40 }),
-  endpointsPerService: fc.integer({ min: 0, max: 40 }),
-  seed: fc.integer({ min: 1, max: 4 }),
-  round: fc.integer({ min: 0, max: 3 }),
-  churn: fc.constantFrom(0, 0.05, 0.3),
-  nodePort: fraction,
-  loadBalancer: fraction,
-  sourceRanges: fraction,
-  clientIPAffinity: fraction,
-  externalLocal: fraction,
-  internalLocal: fraction,
-  externalIPs: fraction,
-  notReady: fraction,
-  portsPerService: fc.integer({ min: 1, max: 3 }),
-  proxy: fc.record(
-    {
-      masqueradeAll: fc.boolean(),
-      localDetector: fc.constantFrom('ClusterCIDR' as const, 'None' as const),
-      localhostNodePorts: fc.boolean(),
-      nfacct: fc.boolean(),
-      conntrackTCPBeLiberal: fc.boolean(),
-      nodePortAddresses: fc.constantFrom([], ['primary'], ['127.0.0.0/8', '192.168.0.0/16']),
-    },
-    { requiredKeys: [] },
-  ),
-}) as fc.Arbitrary<GenerateOptions>
+const options = snapshotOptions
 
 describe('plan(b, { reuse }) equals plan(b)', () => {
   it('over generated snapshot pairs and random changes', () => {

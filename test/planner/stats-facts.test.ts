@@ -7,15 +7,11 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { plan, toEnvelope, type Envelope, type Segment, type SegmentStats } from '../../src/planner/index.js'
+import { plan, type Envelope, type Segment, type SegmentStats } from '../../src/planner/index.js'
 import { planStats, segmentStats } from '../../src/planner/analysis/stats.js'
-import { generateSnapshot, type GenerateOptions } from '../../src/planner/testing/generate.js'
+import { generateSnapshot } from '../../src/planner/testing/generate.js'
+import { envelopeOf, snapshotOptions } from './arbitraries.js'
 
-function envelopeOf(doc: unknown): Envelope {
-  const r = toEnvelope(doc)
-  if (!r.ok) throw new Error(JSON.stringify(r.issues))
-  return r.envelope
-}
 
 /** Plans with the memo; every service segment must have facts equal to a scan of its lines. */
 function check(env: Envelope): number {
@@ -36,31 +32,7 @@ function check(env: Envelope): number {
   return checked
 }
 
-const fraction = fc.constantFrom(0, 0.2, 0.6, 1)
-const options = fc.record({
-  services: fc.integer({ min: 1, max: 30 }),
-  endpointsPerService: fc.integer({ min: 0, max: 40 }),
-  seed: fc.integer({ min: 1, max: 9 }),
-  nodePort: fraction,
-  loadBalancer: fraction,
-  sourceRanges: fraction,
-  clientIPAffinity: fraction,
-  externalLocal: fraction,
-  internalLocal: fraction,
-  externalIPs: fraction,
-  notReady: fraction,
-  portsPerService: fc.integer({ min: 1, max: 3 }),
-  proxy: fc.record(
-    {
-      masqueradeAll: fc.boolean(),
-      localDetector: fc.constantFrom('ClusterCIDR' as const, 'None' as const),
-      localhostNodePorts: fc.boolean(),
-      nfacct: fc.boolean(),
-      nodePortAddresses: fc.constantFrom([], ['primary'], ['127.0.0.0/8', '192.168.0.0/16']),
-    },
-    { requiredKeys: [] },
-  ),
-}) as fc.Arbitrary<GenerateOptions>
+const options = snapshotOptions
 
 describe('statistics counted while planning', () => {
   it('equal a scan of the lines, over generated snapshots of every kind', () => {
