@@ -176,23 +176,25 @@ export interface NamespaceSnapshot {
 }
 
 /** The per-namespace counts of the newest version at or before `bound` (newest when absent). */
-export async function readNamespacesAt(db: Queryable, clusterId: number, bound?: Bound): Promise<NamespaceSnapshot | null> {
-  const values: unknown[] = [clusterId]
-  const where = `cluster_id = $1${boundSql(bound, '<=', values)}`
-  const { rows } = await db.query(
-    `SELECT number, created_at, namespaces FROM version_stats WHERE ${where} ORDER BY number DESC LIMIT 1`,
-    values,
-  )
-  const row = rows[0]
-  return row ? { version: row.number, createdAt: new Date(row.created_at), namespaces: row.namespaces } : null
+export function readNamespacesAt(db: Queryable, clusterId: number, bound?: Bound): Promise<NamespaceSnapshot | null> {
+  return readNamespacesEdge(db, clusterId, bound, 'newest-before')
 }
 
 /** The oldest version at or after `bound` (for the start of a top-growers window). */
-export async function readNamespacesFrom(db: Queryable, clusterId: number, bound?: Bound): Promise<NamespaceSnapshot | null> {
+export function readNamespacesFrom(db: Queryable, clusterId: number, bound?: Bound): Promise<NamespaceSnapshot | null> {
+  return readNamespacesEdge(db, clusterId, bound, 'oldest-after')
+}
+
+async function readNamespacesEdge(
+  db: Queryable,
+  clusterId: number,
+  bound: Bound | undefined,
+  edge: 'newest-before' | 'oldest-after',
+): Promise<NamespaceSnapshot | null> {
   const values: unknown[] = [clusterId]
-  const where = `cluster_id = $1${boundSql(bound, '>=', values)}`
+  const where = `cluster_id = $1${boundSql(bound, edge === 'newest-before' ? '<=' : '>=', values)}`
   const { rows } = await db.query(
-    `SELECT number, created_at, namespaces FROM version_stats WHERE ${where} ORDER BY number ASC LIMIT 1`,
+    `SELECT number, created_at, namespaces FROM version_stats WHERE ${where} ORDER BY number ${edge === 'newest-before' ? 'DESC' : 'ASC'} LIMIT 1`,
     values,
   )
   const row = rows[0]

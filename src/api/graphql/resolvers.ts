@@ -112,24 +112,22 @@ export const resolvers: IResolvers = {
   },
 }
 
+/** The versions behind `keys` in one services.getVersions call; version 0 means none. */
+async function versionsBatch(services: Services, keys: Array<{ cluster: string; version: number }>): Promise<Array<VersionSummary | null>> {
+  const wanted = keys.filter((k) => k.version > 0)
+  const found = wanted.length ? await services.getVersions(wanted) : []
+  const byKey = new Map(wanted.map((k, i) => [`${k.cluster}\u0000${k.version}`, found[i] ?? null]))
+  return keys.map((k) => byKey.get(`${k.cluster}\u0000${k.version}`) ?? null)
+}
+
 /** One services.getVersions call per query for every parent-linked version. */
 export const loaders: MercuriusLoaders<GraphQLContext> = {
   Cluster: {
-    latest: async (queries: Array<{ obj: ClusterSummary }>, ctx) => {
-      const keys = queries.map(({ obj }) => ({ cluster: obj.name, version: obj.latestVersion ?? 0 }))
-      const wanted = keys.filter((k) => k.version > 0)
-      const found = wanted.length ? await ctx.services.getVersions(wanted) : []
-      const byKey = new Map(wanted.map((k, i) => [`${k.cluster}\u0000${k.version}`, found[i] ?? null]))
-      return keys.map((k) => byKey.get(`${k.cluster}\u0000${k.version}`) ?? null)
-    },
+    latest: (queries: Array<{ obj: ClusterSummary }>, ctx) =>
+      versionsBatch(ctx.services, queries.map(({ obj }) => ({ cluster: obj.name, version: obj.latestVersion ?? 0 }))),
   },
   Version: {
-    source: async (queries: Array<{ obj: VersionSummary }>, ctx) => {
-      const keys = queries.map(({ obj }) => ({ cluster: obj.cluster, version: obj.sourceVersion ?? 0 }))
-      const wanted = keys.filter((k) => k.version > 0)
-      const found = wanted.length ? await ctx.services.getVersions(wanted) : []
-      const byKey = new Map(wanted.map((k, i) => [`${k.cluster}\u0000${k.version}`, found[i] ?? null]))
-      return keys.map((k) => byKey.get(`${k.cluster}\u0000${k.version}`) ?? null)
-    },
+    source: (queries: Array<{ obj: VersionSummary }>, ctx) =>
+      versionsBatch(ctx.services, queries.map(({ obj }) => ({ cluster: obj.cluster, version: obj.sourceVersion ?? 0 }))),
   },
 }

@@ -64,11 +64,6 @@ function inferType(seg: Segment): SegmentMeta['type'] {
   return 'ClusterIP'
 }
 
-interface PathCost {
-  expected: number
-  worst: number
-}
-
 /** Caller-owned memo of SegmentStats by segment object (the planner stays free of caches). */
 export type StatsMemo = WeakMap<Segment, SegmentStats>
 
