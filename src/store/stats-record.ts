@@ -11,7 +11,7 @@ import { planStats, statsOf, type PlanStats, type StatsMemo } from '../planner/a
 import type { FamilyPlan, Plan, Segment } from '../planner/types.js'
 import type { Queryable as PgQueryable } from './db.js'
 import { loadPlan, loadPlanForDelta } from './plans.js'
-import { asQueryable, insertVersionStats, versionsWithoutStats, type NamespaceCounts, type Queryable, type VersionStatsRecord } from './stats.js'
+import { insertVersionStats, versionsWithoutStats, type NamespaceCounts, type Queryable, type VersionStatsRecord } from './stats.js'
 
 export type ComputedStats = Omit<VersionStatsRecord, 'versionId' | 'clusterId' | 'number' | 'createdAt'>
 

@@ -9,7 +9,6 @@
  */
 import type { PlanWarning } from '../planner/types.js'
 import type { ClusterSummary, VersionCounts, VersionKind, VersionSummary } from '../services/contract.js'
-import type { PrismaClient } from '../generated/prisma/client.js'
 import { num, type Queryable } from './db.js'
 
 export interface LockedCluster {
