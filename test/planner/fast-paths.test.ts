@@ -61,7 +61,11 @@ describe('segment writer', () => {
   const BUFS = ['filterChains', 'filterRules', 'natChains', 'natRules'] as const
 
   it('cuts the texts back into each segment’s buffers, across flushes', () => {
-    const line = fc.string({ unit: fc.constantFrom(...'-AKUBE SVC:0123456789"'), minLength: 0, maxLength: 400 })
+    // Mostly ASCII (the byte path), sometimes not: é, CJK, an astral pair and a lone surrogate
+    // must come out unchanged whatever the flush boundaries.
+    const ascii = fc.string({ unit: fc.constantFrom(...'-AKUBE SVC:0123456789"'), minLength: 0, maxLength: 400 })
+    const other = fc.string({ unit: fc.constantFrom('a', 'é', '日', '\u{1F600}', '\ud800'), minLength: 1, maxLength: 20 })
+    const line = fc.oneof({ weight: 20, arbitrary: ascii }, { weight: 1, arbitrary: other })
     const seg = fc.array(fc.tuple(fc.constantFrom<BufferIndex>(FILTER_CHAINS, FILTER_RULES, NAT_CHAINS, NAT_RULES), line, fc.boolean()), { maxLength: 600 })
     fc.assert(
       fc.property(fc.array(seg, { minLength: 1, maxLength: 8 }), (segs) => {

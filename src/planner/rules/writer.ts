@@ -2,14 +2,12 @@
  * Writing the plan's buffers without a string object per line surviving.
  *
  * A 10k-service plan has ~430k lines, and nearly all of them live until the plan is dropped.
- * Built with template literals, each line is a rope of 4-6 cons-string nodes, and every object
- * that survives a scavenge is copied (twice) by V8's young-generation GC: that copying was the
- * largest cost of planning. Here the text of many segments is appended to four ropes (one per
- * buffer: filter chains, filter rules, nat chains, nat rules), which are flattened once their
- * text reaches FLUSH_CHARS (texts that large are allocated in V8's large-object space and never
- * copied by the GC); each segment's buffer is then one slice of its flat text (one small
- * SlicedString per non-empty buffer, not one per line). The rope nodes die young. A segment's
- * buffer boundaries are rope lengths recorded at `close`, so the flat text is never scanned.
+ * Built with template literals, each line would be a rope of 4-6 cons-string nodes, every one
+ * copied by V8's young-generation GC when it survives. Here fragments are copied as bytes into
+ * one reused buffer per plan buffer (filter chains, filter rules, nat chains, nat rules); once
+ * it holds FLUSH_CHARS it is decoded into one flat string, and each segment's part becomes a
+ * slice of it (one small SlicedString per non-empty buffer, not one per line). A segment's
+ * boundaries are byte offsets recorded at `close`, so the text is never scanned.
  * A slice keeps its whole text alive: a segment kept on its own retains at most ~4 × FLUSH_CHARS.
  */
 import type { Segment, SegmentBuffer, SegmentStats } from '../types.js'
@@ -23,25 +21,85 @@ export type BufferIndex = typeof FILTER_CHAINS | typeof FILTER_RULES | typeof NA
 const NAMES: readonly SegmentBuffer[] = ['filterChains', 'filterRules', 'natChains', 'natRules']
 
 /**
- * Just above V8's largest regular heap object (128 KiB), so flattened texts go to large-object
- * space (never copied by the scavenger), while the ropes being written (about 2 bytes of cons
- * node per text byte, copied when a scavenge finds them alive) stay small. Each buffer's rope
- * is flushed on its own when it reaches this size: flushing all four together when their sum
- * does would leave every flat text below the limit, allocated young and copied twice.
+ * Below V8's largest regular heap object (128 KiB): a text above it goes to large-object space,
+ * and allocating there was measured at ~0.6 ms per 140 KiB text on these machines (fresh pages
+ * each time) against ~35 us for a regular one, which the scavenger then copies cheaply (a flat
+ * string is one object). Each buffer is flushed on its own when it reaches this size.
  */
-const FLUSH_CHARS = 132 * 1024
+const FLUSH_CHARS = 64 * 1024
 
-/** The segments whose part of one buffer is still in that buffer's rope. */
+/** The segments whose part of one buffer is still in that buffer's bytes. */
 interface Pending {
   segments: Segment[]
-  /** End offset of each segment's part in the rope (its start is the previous end, or 0). */
+  /** End offset of each segment's part in the bytes (its start is the previous end, or 0). */
   ends: number[]
   stats: Array<SegmentStats | undefined>
 }
 
+/**
+ * One buffer's pending text as bytes: fragments are copied in, one byte per (ASCII) character,
+ * and decoded into one flat string at flush. From the first non-ASCII fragment on (Kubernetes
+ * names are ASCII, but the planner does not rely on it) the rest of the text is kept as a
+ * string, so any UTF-16 text, lone surrogates included, comes out unchanged.
+ */
+class Bytes {
+  bytes: Buffer = Buffer.allocUnsafe(INITIAL_BYTES)
+  /** Characters written (bytes and characters are the same while `str` is null). */
+  length = 0
+  str: string | null = null
+
+  add(a: string): void {
+    if (this.str !== null) return this.addString(a)
+    const n = a.length
+    let p = this.length
+    let bytes = this.bytes
+    if (p + n > bytes.length) bytes = this.grow(p + n)
+    for (let i = 0; i < n; i++) {
+      const c = a.charCodeAt(i)
+      if (c > 0x7f) {
+        this.str = bytes.toString('latin1', 0, this.length)
+        return this.addString(a)
+      }
+      bytes[p++] = c
+    }
+    this.length = p
+  }
+
+  /** One ASCII character (a newline). */
+  byte(c: number): void {
+    if (this.str !== null) return this.addString(String.fromCharCode(c))
+    if (this.length === this.bytes.length) this.grow(this.length + 1)
+    this.bytes[this.length++] = c
+  }
+
+  private addString(a: string): void {
+    this.str += a
+    this.length = this.str!.length
+  }
+
+  private grow(min: number): Buffer {
+    const next = Buffer.allocUnsafe(Math.max(min, this.bytes.length * 2))
+    this.bytes.copy(next, 0, 0, this.length)
+    this.bytes = next
+    return next
+  }
+
+  text(): string {
+    return this.str ?? this.bytes.toString('latin1', 0, this.length)
+  }
+
+  reset(): void {
+    this.length = 0
+    this.str = null
+  }
+}
+
+const INITIAL_BYTES = 256 * 1024
+const NEWLINE = 10
+
 export class SegmentWriter {
-  /** The pending text of each buffer: ropes of fragments, flattened at flush. */
-  private t: string[] = ['', '', '', '']
+  /** The pending text of each buffer, as bytes. */
+  private t: Bytes[] = [new Bytes(), new Bytes(), new Bytes(), new Bytes()]
   private pending: Pending[] = [0, 1, 2, 3].map(() => ({ segments: [], ends: [], stats: [] }))
   /** End offsets in `t` when the current segment began. */
   private starts = [0, 0, 0, 0]
@@ -57,12 +115,12 @@ export class SegmentWriter {
 
   /** Append a fragment of the current line of buffer `buf`. */
   add(buf: BufferIndex, a: string): void {
-    this.t[buf] += a
+    this.t[buf]!.add(a)
   }
 
   /** Ends the current line of buffer `buf`. */
   end(buf: BufferIndex): void {
-    this.t[buf] += '\n'
+    this.t[buf]!.byte(NEWLINE)
     this.counts[buf]++
   }
 
@@ -72,19 +130,20 @@ export class SegmentWriter {
    * constant head into one fragment).
    */
   next(buf: BufferIndex, a: string): void {
-    this.t[buf] += a
+    this.t[buf]!.add(a)
     this.counts[buf]++
   }
 
   /** A whole line (already one string, without its newline). */
   line(buf: BufferIndex, text: string): void {
-    this.t[buf] += text
-    this.t[buf] += '\n'
+    const t = this.t[buf]!
+    t.add(text)
+    t.byte(NEWLINE)
     this.counts[buf]++
   }
 
   /**
-   * The current segment is complete: each of its buffers is filled in when that buffer's rope
+   * The current segment is complete: each of its buffers is filled in when that buffer's text
    * is next flushed (at the latest by `flush()`); so are the text-derived `stats`.
    */
   close(seg: Segment, stats?: SegmentStats): void {
@@ -103,18 +162,16 @@ export class SegmentWriter {
     c[0] = c[1] = c[2] = c[3] = 0
   }
 
-  /** Flatten every pending text and cut it into its segments' buffers. */
+  /** Decode every pending text and cut it into its segments' buffers. */
   flush(): void {
     for (let b = 0; b < 4; b++) this.flushBuffer(b)
   }
 
   private flushBuffer(b: number): void {
-    const text = this.t[b]!
+    const t = this.t[b]!
     const p = this.pending[b]!
-    // Reading a character flattens a rope in place (its nodes die young); slices are then
-    // views into the flat text.
-    if (text.length > 0) text.charCodeAt(0)
     const name = NAMES[b]!
+    const text = t.text()
     let pos = 0
     for (let i = 0; i < p.segments.length; i++) {
       const seg = p.segments[i]!
@@ -125,7 +182,7 @@ export class SegmentWriter {
       if (st) countLines(st, b, part)
       pos = end
     }
-    this.t[b] = ''
+    t.reset()
     this.starts[b] = 0
     this.pending[b] = { segments: [], ends: [], stats: [] }
   }
