@@ -11,7 +11,7 @@ import { hashWith, prefixState, sepChainName, type PrefixState } from '../iptabl
 import { probability } from '../iptables/probability.js'
 import { cidrContains } from '../kube/ip.js'
 import { chainLine } from './fixed.js'
-import { FILTER_RULES, NAT_CHAINS, NAT_RULES, type SegmentWriter } from './writer.js'
+import { FILTER_RULES, NAT_CHAINS, NAT_RULES, fragment, type Fragment, type SegmentWriter } from './writer.js'
 
 /** Everything the rule writers need about one service port, decided once (§9.1 of the reference). */
 interface Decided {
@@ -192,22 +192,22 @@ function firewallChainRules(d: Decided): void {
 }
 
 /**
- * A fragment appended once per endpoint, flattened once per segment: built by template literals
- * it is a small rope, which the segment text's flattening would otherwise walk for every
- * endpoint. (indexOf flattens its receiver; lines never contain a newline.)
- */
-function flat(s: string): string {
-  return s.indexOf('\n') < 0 ? s : s
-}
-
-/**
  * ` -m statistic --mode random --probability P -j ` for 1/k, cached like probability(); with
  * the closing quote of the comment in front when `quoted`.
  */
-const statistic: string[][] = [[], []]
-function statisticFragment(k: number, quoted: boolean): string {
-  return (statistic[quoted ? 1 : 0]![k] ??= `${quoted ? '"' : ''} -m statistic --mode random --probability ${probability(k)} -j `)
+const statistic: Fragment[][] = [[], []]
+function statisticFragment(k: number, quoted: boolean): Fragment {
+  return (statistic[quoted ? 1 : 0]![k] ??= fragment(`${quoted ? '"' : ''} -m statistic --mode random --probability ${probability(k)} -j `))
 }
+
+const CLOSE_JUMP = fragment('" -j ')
+const JUMP = fragment(' -j ')
+const RECENT = fragment(' -m recent --name ')
+const CHAIN = fragment(':')
+const CHAIN_END = fragment(' - [0:0]\n')
+const APPEND = fragment('-A ')
+// Hairpin: a pod reaching itself through the service must be masqueraded.
+const HAIRPIN_NEXT = fragment(' -j KUBE-MARK-MASQ\n-A ')
 
 /**
  * writeServiceToEndpointRules: affinity checks, then the statistic cascade. One line per
@@ -218,28 +218,27 @@ function dispatchRules(d: Decided, chain: string, eps: Endpoint[]): void {
   w.line(NAT_CHAINS, chainLine(chain))
   const n = eps.length
   // Large-cluster mode drops these comments (proxier.go, largeClusterMode).
-  const head = flat(ctx.comments ? `-A ${chain} -m comment --comment "${sp.name} -> ` : `-A ${chain}`)
-  const close = ctx.comments ? '"' : ''
-  const last = `${close} -j `
+  const head = fragment(ctx.comments ? `-A ${chain} -m comment --comment "${sp.name} -> ` : `-A ${chain}`)
+  const last = ctx.comments ? CLOSE_JUMP : JUMP
   if (sp.stickySeconds > 0) {
-    const check = ` --rcheck --seconds ${sp.stickySeconds} --reap -j `
+    const check = fragment(` --rcheck --seconds ${sp.stickySeconds} --reap -j `)
     for (let i = 0; i < n; i++) {
       const e = eps[i]!
       const sep = sepChain(d, e)
-      w.add(NAT_RULES, head)
-      if (ctx.comments) w.add(NAT_RULES, e.id), w.add(NAT_RULES, close)
-      w.add(NAT_RULES, ' -m recent --name ')
+      w.put(NAT_RULES, head)
+      if (ctx.comments) w.add(NAT_RULES, e.id), w.add(NAT_RULES, '"')
+      w.put(NAT_RULES, RECENT)
       w.add(NAT_RULES, sep)
-      w.add(NAT_RULES, check)
+      w.put(NAT_RULES, check)
       w.add(NAT_RULES, sep)
       w.end(NAT_RULES)
     }
   }
   for (let i = 0; i < n; i++) {
     const e = eps[i]!
-    w.add(NAT_RULES, head)
+    w.put(NAT_RULES, head)
     if (ctx.comments) w.add(NAT_RULES, e.id)
-    w.add(NAT_RULES, i < n - 1 ? statisticFragment(n - i, ctx.comments) : last)
+    w.put(NAT_RULES, i < n - 1 ? statisticFragment(n - i, ctx.comments) : last)
     w.add(NAT_RULES, sepChain(d, e))
     w.end(NAT_RULES)
   }
@@ -250,23 +249,22 @@ function endpointChains(d: Decided): void {
   const { sp, ctx, w } = d
   const comment = ctx.comments ? ` -m comment --comment ${sp.name}` : ''
   const sticky = sp.stickySeconds > 0
-  const masq = flat(`${comment} -s `)
-  const dnat = flat(sticky ? '' : `${comment} ${d.proto} -j DNAT --to-destination `)
-  const setDnat = ` --set ${d.proto} -j DNAT --to-destination `
+  const masq = fragment(`${comment} -s `)
+  const dnat = fragment(sticky ? `${comment} -m recent --name ` : `${comment} ${d.proto} -j DNAT --to-destination `)
+  const setDnat = fragment(` --set ${d.proto} -j DNAT --to-destination `)
   for (const e of d.cat.allReachable) {
     const chain = sepChain(d, e)
-    w.add(NAT_CHAINS, ':')
+    w.put(NAT_CHAINS, CHAIN)
     w.add(NAT_CHAINS, chain)
-    w.next(NAT_CHAINS, ' - [0:0]\n')
-    w.add(NAT_RULES, '-A ')
+    w.next(NAT_CHAINS, CHAIN_END)
+    w.put(NAT_RULES, APPEND)
     w.add(NAT_RULES, chain)
-    w.add(NAT_RULES, masq)
+    w.put(NAT_RULES, masq)
     w.add(NAT_RULES, e.ip)
-    // Hairpin: a pod reaching itself through the service must be masqueraded.
-    w.next(NAT_RULES, ' -j KUBE-MARK-MASQ\n-A ')
+    w.next(NAT_RULES, HAIRPIN_NEXT)
     w.add(NAT_RULES, chain)
-    if (sticky) w.add(NAT_RULES, comment), w.add(NAT_RULES, ' -m recent --name '), w.add(NAT_RULES, chain), w.add(NAT_RULES, setDnat)
-    else w.add(NAT_RULES, dnat)
+    w.put(NAT_RULES, dnat)
+    if (sticky) w.add(NAT_RULES, chain), w.put(NAT_RULES, setDnat)
     w.add(NAT_RULES, e.id)
     w.end(NAT_RULES)
   }
