@@ -208,6 +208,12 @@ const CHAIN_END = fragment(' - [0:0]\n')
 const APPEND = fragment('-A ')
 // Hairpin: a pod reaching itself through the service must be masqueraded.
 const HAIRPIN_NEXT = fragment(' -j KUBE-MARK-MASQ\n-A ')
+/** The writer's `again` slots for a service port's repeated fragments. */
+const HEAD = 0
+const CHECK = 1
+const MASQ = 2
+const DNAT = 3
+const SET_DNAT = 4
 
 /**
  * writeServiceToEndpointRules: affinity checks, then the statistic cascade. One line per
@@ -218,25 +224,26 @@ function dispatchRules(d: Decided, chain: string, eps: Endpoint[]): void {
   w.line(NAT_CHAINS, chainLine(chain))
   const n = eps.length
   // Large-cluster mode drops these comments (proxier.go, largeClusterMode).
-  const head = fragment(ctx.comments ? `-A ${chain} -m comment --comment "${sp.name} -> ` : `-A ${chain}`)
+  const head = ctx.comments ? `-A ${chain} -m comment --comment "${sp.name} -> ` : `-A ${chain}`
+  w.forget(HEAD)
   const last = ctx.comments ? CLOSE_JUMP : JUMP
   if (sp.stickySeconds > 0) {
-    const check = fragment(` --rcheck --seconds ${sp.stickySeconds} --reap -j `)
+    const check = ` --rcheck --seconds ${sp.stickySeconds} --reap -j `
     for (let i = 0; i < n; i++) {
       const e = eps[i]!
       const sep = sepChain(d, e)
-      w.put(NAT_RULES, head)
+      w.again(NAT_RULES, HEAD, head)
       if (ctx.comments) w.add(NAT_RULES, e.id), w.add(NAT_RULES, '"')
       w.put(NAT_RULES, RECENT)
       w.add(NAT_RULES, sep)
-      w.put(NAT_RULES, check)
+      w.again(NAT_RULES, CHECK, check)
       w.add(NAT_RULES, sep)
       w.end(NAT_RULES)
     }
   }
   for (let i = 0; i < n; i++) {
     const e = eps[i]!
-    w.put(NAT_RULES, head)
+    w.again(NAT_RULES, HEAD, head)
     if (ctx.comments) w.add(NAT_RULES, e.id)
     w.put(NAT_RULES, i < n - 1 ? statisticFragment(n - i, ctx.comments) : last)
     w.add(NAT_RULES, sepChain(d, e))
@@ -249,9 +256,9 @@ function endpointChains(d: Decided): void {
   const { sp, ctx, w } = d
   const comment = ctx.comments ? ` -m comment --comment ${sp.name}` : ''
   const sticky = sp.stickySeconds > 0
-  const masq = fragment(`${comment} -s `)
-  const dnat = fragment(sticky ? `${comment} -m recent --name ` : `${comment} ${d.proto} -j DNAT --to-destination `)
-  const setDnat = fragment(` --set ${d.proto} -j DNAT --to-destination `)
+  const masq = `${comment} -s `
+  const dnat = sticky ? `${comment} -m recent --name ` : `${comment} ${d.proto} -j DNAT --to-destination `
+  const setDnat = ` --set ${d.proto} -j DNAT --to-destination `
   for (const e of d.cat.allReachable) {
     const chain = sepChain(d, e)
     w.put(NAT_CHAINS, CHAIN)
@@ -259,12 +266,12 @@ function endpointChains(d: Decided): void {
     w.next(NAT_CHAINS, CHAIN_END)
     w.put(NAT_RULES, APPEND)
     w.add(NAT_RULES, chain)
-    w.put(NAT_RULES, masq)
+    w.again(NAT_RULES, MASQ, masq)
     w.add(NAT_RULES, e.ip)
     w.next(NAT_RULES, HAIRPIN_NEXT)
     w.add(NAT_RULES, chain)
-    w.put(NAT_RULES, dnat)
-    if (sticky) w.add(NAT_RULES, chain), w.put(NAT_RULES, setDnat)
+    w.again(NAT_RULES, DNAT, dnat)
+    if (sticky) w.add(NAT_RULES, chain), w.again(NAT_RULES, SET_DNAT, setDnat)
     w.add(NAT_RULES, e.id)
     w.end(NAT_RULES)
   }

@@ -78,6 +78,14 @@ class Bytes {
     this.length = p + n
   }
 
+  /** Appends a copy of characters [from, from + n) of this text. */
+  copy(from: number, n: number): void {
+    if (this.str !== null) return this.addString(this.str.slice(from, from + n))
+    if (this.length + n > this.bytes.length) this.grow(this.length + n)
+    this.bytes.copyWithin(this.length, from, from + n)
+    this.length += n
+  }
+
   /** One ASCII character (a newline). */
   byte(c: number): void {
     if (this.str !== null) return this.addString(String.fromCharCode(c))
@@ -134,6 +142,10 @@ export class SegmentWriter {
   private starts = [0, 0, 0, 0]
   /** Lines per buffer of the current segment. */
   private counts = [0, 0, 0, 0]
+  /** Where `again` first wrote each slot's fragment in the current segment (-1: not yet), its buffer and length. */
+  private againAt = [-1, -1, -1, -1, -1, -1, -1, -1]
+  private againBuf = [0, 0, 0, 0, 0, 0, 0, 0]
+  private againLen = [0, 0, 0, 0, 0, 0, 0, 0]
 
   /**
    * `flushChars` 0 flushes every segment on its own: for incremental plans, whose few new
@@ -151,6 +163,26 @@ export class SegmentWriter {
   put(buf: BufferIndex, a: Fragment): void {
     if (typeof a === 'string') this.t[buf]!.add(a)
     else this.t[buf]!.put(a)
+  }
+
+  /**
+   * Appends `a`, a fragment a service port repeats for each endpoint, kept in `slot` (0-7): the
+   * first time it is copied in, later times copied from where it was first written (one
+   * memmove, not a character loop), until `forget(slot)` or the segment's `close`.
+   */
+  again(buf: BufferIndex, slot: number, a: string): void {
+    const t = this.t[buf]!
+    const at = this.againAt[slot]!
+    if (at >= 0 && this.againBuf[slot] === buf) return t.copy(at, this.againLen[slot]!)
+    const start = t.length
+    t.add(a)
+    this.againAt[slot] = start
+    this.againBuf[slot] = buf
+    this.againLen[slot] = t.length - start
+  }
+
+  forget(slot: number): void {
+    this.againAt[slot] = -1
   }
 
   /** Ends the current line of buffer `buf`. */
@@ -195,6 +227,7 @@ export class SegmentWriter {
       if (end >= this.flushChars) this.flushBuffer(b)
     }
     c[0] = c[1] = c[2] = c[3] = 0
+    this.againAt.fill(-1)
   }
 
   /** Decode every pending text and cut it into its segments' buffers. */
