@@ -216,16 +216,25 @@ function usablePort(p: NonNullable<EndpointSliceObject['ports']>[number]): p is 
 /**
  * One pass over a slice of the family: the `invalid-ip` warnings of its endpoint addresses
  * (once per slice, whatever its ports) and its endpoint slots (endpoints x usable ports), an
- * upper bound of what the service ports can read from it.
+ * upper bound of what the service ports can read from it. A slice whose every address is
+ * already canonical is added to `canonical`, so sliceEndpoints takes its addresses as they are.
  */
-export function scanSlice(slice: EndpointSliceObject, family: Family, item: number, warn: Warn): number {
+export function scanSlice(slice: EndpointSliceObject, family: Family, item: number, warn: Warn, canonical: Set<EndpointSliceObject>): number {
   if (slice.addressType !== family || !slice.metadata.labels?.['kubernetes.io/service-name']) return 0
   const eps = slice.endpoints ?? []
+  let asIs = true
   for (let i = 0; i < eps.length; i++) {
     const addr = eps[i]!.addresses?.[0]
-    if (addr === undefined || endpointAddress(eps[i]!, family) !== null) continue
+    if (addr === undefined) {
+      asIs = false
+      continue
+    }
+    const ip = endpointAddress(eps[i]!, family)
+    if (ip !== addr) asIs = false
+    if (ip !== null) continue
     warn({ code: 'invalid-ip', message: `ignored endpoint with unusable address ${JSON.stringify(addr)}`, pointer: `${itemPointer(item)}/endpoints/${i}/addresses/0` })
   }
+  if (asIs) canonical.add(slice)
   let ports = 0
   for (const p of slice.ports ?? []) if (usablePort(p)) ports++
   return eps.length * ports
@@ -255,16 +264,18 @@ export function sliceEndpoints(
   family: Family,
   nodeName: string,
   read: { slots: number },
+  canonical: ReadonlySet<EndpointSliceObject>,
 ): Endpoint[] {
   const out: Endpoint[] = []
   for (const slice of slices) {
     if (slice.addressType !== family) continue
+    const asIs = canonical.has(slice)
     for (const p of slice.ports ?? []) {
       if (!usablePort(p) || p.name !== sp.portName || LOWER[p.protocol ?? 'TCP'] !== sp.protocol) continue
       read.slots += slice.endpoints?.length ?? 0
       const suffix = `:${p.port}`
       for (const e of slice.endpoints ?? []) {
-        const ip = endpointAddress(e, family)
+        const ip = asIs ? e.addresses![0]! : endpointAddress(e, family)
         if (ip !== null) out.push(sliceEndpoint(e, ip, family === 'IPv6' ? `[${ip}]${suffix}` : ip + suffix, nodeName))
       }
     }

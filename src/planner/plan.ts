@@ -34,13 +34,17 @@ interface Ref<T> {
   item: number
 }
 
+interface ServiceSlices {
+  objs: EndpointSliceObject[]
+  items: number[]
+}
+
 interface Indexed {
   services: Ref<ServiceObject>[]
   slices: Ref<EndpointSliceObject>[]
-  /** EndpointSlices by `namespace/service-name` label (any address type), in item order. */
-  slicesOf: Map<string, EndpointSliceObject[]>
-  /** Item indexes of slicesOf's slices, parallel to them, and of legacy Endpoints by `namespace/name` (for reuse fingerprints). */
-  sliceItemsOf: Map<string, number[]>
+  /** EndpointSlices by `namespace/service-name` label (any address type), in item order, with their item indexes (for reuse fingerprints). */
+  slicesOf: Map<string, ServiceSlices>
+  /** Item indexes of legacy Endpoints by `namespace/name` (for reuse fingerprints). */
   legacyItemsOf: Map<string, number[]>
   legacy: Ref<EndpointsObject>[]
   ignored: number
@@ -48,7 +52,7 @@ interface Indexed {
 }
 
 function index(env: Envelope): Indexed {
-  const out: Indexed = { services: [], slices: [], slicesOf: new Map(), sliceItemsOf: new Map(), legacyItemsOf: new Map(), legacy: [], ignored: 0, ignoredKinds: new Map() }
+  const out: Indexed = { services: [], slices: [], slicesOf: new Map(), legacyItemsOf: new Map(), legacy: [], ignored: 0, ignoredKinds: new Map() }
   const items = env.resources.items
   for (let i = 0; i < items.length; i++) {
     const o = items[i]!
@@ -78,14 +82,11 @@ function addSlice(ix: Indexed, ref: Ref<EndpointSliceObject>): void {
   const svcName = ref.obj.metadata.labels?.['kubernetes.io/service-name']
   if (!svcName) return
   const key = `${ref.obj.metadata.namespace ?? 'default'}/${svcName}`
-  const list = ix.slicesOf.get(key)
-  if (list) {
-    list.push(ref.obj)
-    ix.sliceItemsOf.get(key)!.push(ref.item)
-  } else {
-    ix.slicesOf.set(key, [ref.obj])
-    ix.sliceItemsOf.set(key, [ref.item])
-  }
+  const of = ix.slicesOf.get(key)
+  if (of) {
+    of.objs.push(ref.obj)
+    of.items.push(ref.item)
+  } else ix.slicesOf.set(key, { objs: [ref.obj], items: [ref.item] })
 }
 
 function byNameThenProtocol(a: ServicePort, b: ServicePort): number {
@@ -136,6 +137,8 @@ function legacyEndpoints(ix: Indexed, family: Family, nodeName: string, ports: S
 interface FamilyInput {
   ports: ServicePort[]
   legacy: Map<string, Map<string, Endpoint>>
+  /** Slices whose addresses are all canonical already (scanSlice). */
+  canonical: ReadonlySet<EndpointSliceObject>
 }
 
 /** Per input port: its reuse fingerprint, and the previous plan's segments. */
@@ -171,7 +174,7 @@ function serviceSegments(
   let endpoints = 0
   for (let k = 0; k < input.ports.length; k++) {
     const sp = input.ports[k]!
-    const slices = ix.slicesOf.get(sp.serviceKey)
+    const slices = ix.slicesOf.get(sp.serviceKey)?.objs
     const fp = reusing?.fps[k]
     const hit = fp !== undefined ? from?.get(fp) : undefined
     if (hit) {
@@ -182,7 +185,7 @@ function serviceSegments(
       continue
     }
     const eps = slices
-      ? sliceEndpoints(sp, slices, ctx.family, ctx.nodeName, read)
+      ? sliceEndpoints(sp, slices, ctx.family, ctx.nodeName, read, input.canonical)
       : sortedEndpoints(input.legacy.get(epKey(sp.serviceKey, sp.portName, sp.protocol)))
     endpoints += eps.length
     const seg = serviceSegment(sp, eps, ctx, w, stats)
@@ -200,7 +203,7 @@ function serviceSegments(
  */
 function fingerprints(ix: Indexed, ports: readonly ServicePort[], itemOf: Map<ServicePort, number>, hashOf: (item: number) => string): string[] {
   return ports.map((sp) => {
-    const slices = ix.sliceItemsOf.get(sp.serviceKey)
+    const slices = ix.slicesOf.get(sp.serviceKey)?.items
     let fp = `${hashOf(itemOf.get(sp)!)}\n${sp.name}\n${sp.protocol}\n${slices ? 'slices' : 'legacy'}`
     for (const i of slices ?? ix.legacyItemsOf.get(sp.serviceKey) ?? []) fp += `\n${hashOf(i)}`
     return fp
@@ -248,8 +251,9 @@ function familyPlan(
   const itemOf = inc ? new Map<ServicePort, number>() : undefined
   const ports = servicePorts(ix, family, warn, itemOf)
   let slots = 0
-  for (const { obj, item } of ix.slices) slots += scanSlice(obj, family, item, warn)
-  const input: FamilyInput = { ports, legacy: legacyEndpoints(ix, family, nodeName, ports, warn) }
+  const canonical = new Set<EndpointSliceObject>()
+  for (const { obj, item } of ix.slices) slots += scanSlice(obj, family, item, warn, canonical)
+  const input: FamilyInput = { ports, legacy: legacyEndpoints(ix, family, nodeName, ports, warn), canonical }
   const fps = inc ? fingerprints(ix, ports, itemOf!, inc.hashOf) : undefined
   // Segments are reused only when every family-wide input is as it was (context key).
   const reusing = (ctx: FamilyContext): Reusing | undefined =>
