@@ -31,8 +31,14 @@ export interface ServicePort {
 
 export interface Endpoint {
   ip: string
-  /** `ip:port` / `[ip]:port` — identity, sort key, DNAT target. */
-  id: string
+  /**
+   * The identity `ip:port` (`[ip]:port` for IPv6), kube-proxy's sort key, chain-name input and
+   * DNAT target, is `pre + ip + post` (`idOf`). It is kept in parts, `pre` '' or '[' and `post`
+   * `:port` or `]:port` shared by the endpoints of a slice port, so that the hot paths compare,
+   * hash and write it without building 100k concatenated strings.
+   */
+  pre: string
+  post: string
   ready: boolean
   serving: boolean
   terminating: boolean
@@ -162,8 +168,42 @@ export function servicePortsOf(svc: ServiceObject, family: Family, item: number,
   })
 }
 
-export function endpointId(ip: string, port: number, family: Family): string {
-  return family === 'IPv6' ? `[${ip}]:${port}` : `${ip}:${port}`
+/** `pre` and `post` of an endpoint of `family` on `port` (see Endpoint). */
+export function idParts(port: number, family: Family): { pre: string; post: string } {
+  return family === 'IPv6' ? { pre: '[', post: `]:${port}` } : { pre: '', post: `:${port}` }
+}
+
+/** The endpoint's identity as one string (for the paths that are not hot). */
+export function idOf(e: Endpoint): string {
+  return e.pre + e.ip + e.post
+}
+
+/**
+ * Byte order of the identities, as comparing idOf(a) with idOf(b) would give. With the same
+ * `pre` and `post` (one slice port, the usual case) it compares the addresses, an address that
+ * is a prefix of the other being followed by post's first character (':' or ']'), which no
+ * address of its family contains, so the longer one decides there.
+ */
+export function compareIds(a: Endpoint, b: Endpoint): number {
+  if (a.post !== b.post || a.pre !== b.pre) {
+    const x = idOf(a)
+    const y = idOf(b)
+    return x < y ? -1 : x > y ? 1 : 0
+  }
+  const p = a.ip
+  const q = b.ip
+  const n = p.length < q.length ? p.length : q.length
+  for (let i = 0; i < n; i++) {
+    const d = p.charCodeAt(i) - q.charCodeAt(i)
+    if (d !== 0) return d
+  }
+  if (p.length === q.length) return 0
+  const sep = a.post.charCodeAt(0)
+  return p.length < q.length ? sep - q.charCodeAt(n) : p.charCodeAt(n) - sep
+}
+
+function sameId(a: Endpoint, b: Endpoint): boolean {
+  return a.ip === b.ip && a.post === b.post && a.pre === b.pre
 }
 
 /** Insert with upstream's duplicate rule: a later endpoint replaces an earlier one unless it is terminating. */
@@ -173,9 +213,10 @@ function addEndpoint(map: Map<string, Map<string, Endpoint>>, key: string, ep: E
     m = new Map()
     map.set(key, m)
   }
-  const prev = m.get(ep.id)
+  const id = idOf(ep)
+  const prev = m.get(id)
   if (prev && ep.terminating) return
-  m.set(ep.id, ep)
+  m.set(id, ep)
 }
 
 /** The canonical address of a slice endpoint in `family`, or null when kube-proxy cannot use it. */
@@ -192,12 +233,13 @@ function endpointAddress(e: SliceEndpoint, family: Family): string | null {
 
 type SliceEndpoint = NonNullable<EndpointSliceObject['endpoints']>[number]
 
-/** `id` is endpointId(ip, port, family), which callers build once per slice port. */
-function sliceEndpoint(e: SliceEndpoint, ip: string, id: string, nodeName: string): Endpoint {
+/** `id` holds the slice port's identity parts (idParts). */
+function sliceEndpoint(e: SliceEndpoint, ip: string, id: { pre: string; post: string }, nodeName: string): Endpoint {
   const c = e.conditions
   return {
     ip,
-    id,
+    pre: id.pre,
+    post: id.post,
     ready: c?.ready !== false,
     serving: c?.serving !== false,
     terminating: c?.terminating === true,
@@ -273,10 +315,10 @@ export function sliceEndpoints(
     for (const p of slice.ports ?? []) {
       if (!usablePort(p) || p.name !== sp.portName || LOWER[p.protocol ?? 'TCP'] !== sp.protocol) continue
       read.slots += slice.endpoints?.length ?? 0
-      const suffix = `:${p.port}`
+      const id = idParts(p.port, family)
       for (const e of slice.endpoints ?? []) {
         const ip = asIs ? e.addresses![0]! : endpointAddress(e, family)
-        if (ip !== null) out.push(sliceEndpoint(e, ip, family === 'IPv6' ? `[${ip}]${suffix}` : ip + suffix, nodeName))
+        if (ip !== null) out.push(sliceEndpoint(e, ip, id, nodeName))
       }
     }
   }
@@ -294,7 +336,7 @@ function dedupeSorted(list: Endpoint[]): Endpoint[] {
   let w = 0
   for (let r = 0; r < list.length; r++) {
     const e = list[r]!
-    if (w > 0 && list[w - 1]!.id === e.id) {
+    if (w > 0 && sameId(list[w - 1]!, e)) {
       if (!e.terminating) list[w - 1] = e
     } else list[w++] = e
   }
@@ -302,13 +344,13 @@ function dedupeSorted(list: Endpoint[]): Endpoint[] {
   return list
 }
 
-const byId = (a: Endpoint, b: Endpoint): number => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
+const byId = compareIds
 
 function insertionSort(list: Endpoint[]): void {
   for (let i = 1; i < list.length; i++) {
     const e = list[i]!
     let j = i - 1
-    while (j >= 0 && list[j]!.id > e.id) {
+    while (j >= 0 && compareIds(list[j]!, e) > 0) {
       list[j + 1] = list[j]!
       j--
     }
@@ -338,7 +380,7 @@ export function collectSlice(
     if (planned.has(key)) continue
     for (const e of slice.endpoints ?? []) {
       const ip = endpointAddress(e, family)
-      if (ip !== null) addEndpoint(acc, key, sliceEndpoint(e, ip, endpointId(ip, p.port, family), nodeName))
+      if (ip !== null) addEndpoint(acc, key, sliceEndpoint(e, ip, idParts(p.port, family), nodeName))
     }
   }
 }
@@ -367,7 +409,7 @@ export function collectLegacyEndpoints(
         if (!ip || ip.family !== family) continue
         addEndpoint(acc, key, {
           ip: ip.text,
-          id: endpointId(ip.text, p.port, family),
+          ...idParts(p.port, family),
           ready,
           serving: ready,
           terminating: false,

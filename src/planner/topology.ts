@@ -2,7 +2,7 @@
  * Choosing endpoints: a paraphrase of CategorizeEndpoints (pkg/proxy/topology.go).
  * Traffic policies, topology hints, and the serving+terminating fallback.
  */
-import type { Endpoint, ServicePort } from './model.js'
+import { compareIds, idOf, type Endpoint, type ServicePort } from './model.js'
 
 export interface Categorized {
   clusterEndpoints: Endpoint[]
@@ -83,8 +83,8 @@ export function categorize(sp: ServicePort, eps: Endpoint[], nodeName: string, z
   if (mode === '' && !usedTerminating) return { clusterEndpoints, localEndpoints, allReachable: clusterEndpoints, hasEndpoints }
   // Upstream builds the union from a map (random order); we keep identity order.
   const union = new Map<string, Endpoint>()
-  for (const e of clusterEndpoints) union.set(e.id, e)
-  for (const e of localEndpoints) union.set(e.id, e)
-  const allReachable = [...union.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+  for (const e of clusterEndpoints) union.set(idOf(e), e)
+  for (const e of localEndpoints) union.set(idOf(e), e)
+  const allReachable = [...union.values()].sort(compareIds)
   return { clusterEndpoints, localEndpoints, allReachable, hasEndpoints }
 }

@@ -10,9 +10,10 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { plan, renderRestore, toEnvelope, type Segment } from '../../src/planner/index.js'
 import { lineCount, linesText, segmentLines } from '../../src/planner/types.js'
-import { endpointHash, hash16Crypto, hashWith, prefixState, sepChainName } from '../../src/planner/iptables/chains.js'
+import { endpointHash, hash16Crypto, hashWith, prefixState, sepChainName, sepChainNameOf } from '../../src/planner/iptables/chains.js'
 import { SegmentWriter, FILTER_CHAINS, FILTER_RULES, NAT_CHAINS, NAT_RULES, type BufferIndex } from '../../src/planner/rules/writer.js'
 import { generateSnapshot } from '../../src/planner/testing/generate.js'
+import { compareIds, idOf, idParts, type Endpoint } from '../../src/planner/model.js'
 
 const reference = (s: string): string => base32.encode(createHash('sha256').update(s).digest()).slice(0, 16)
 
@@ -25,7 +26,12 @@ describe('chain names from a prefix midstate', () => {
     fc.assert(
       fc.property(ascii(200), ascii(160), (p, s) => {
         const ps = prefixState(p)
-        return hashWith(ps, p, s) === reference(p + s) && sepChainName(ps, p, s) === `KUBE-SEP-${reference(p + s)}`
+        const cut = Math.min(s.length, 3)
+        return (
+          hashWith(ps, p, s) === reference(p + s) &&
+          sepChainName(ps, p, s) === `KUBE-SEP-${reference(p + s)}` &&
+          sepChainNameOf(ps, p, s.slice(0, 1), s.slice(1, cut), s.slice(cut)) === `KUBE-SEP-${reference(p + s)}`
+        )
       }),
       { numRuns: 3000 },
     )
@@ -107,6 +113,26 @@ function envelopeOf(doc: unknown) {
 
 type Doc = { resources: { items: Record<string, any>[] } }
 const slicesOf = (doc: Doc) => doc.resources.items.filter((o) => o.kind === 'EndpointSlice')
+
+describe('endpoint identities kept in parts', () => {
+  const v4 = fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255), fc.nat(255)).map((b) => b.join('.'))
+  const v6 = fc.array(fc.constantFrom('0', '1', 'a', 'f', '10', 'ff', '::', ':', '9'), { minLength: 1, maxLength: 6 }).map((p) => p.join(''))
+  const endpoint = (ip: string, port: number, family: 'IPv4' | 'IPv6'): Endpoint =>
+    ({ ip, ...idParts(port, family), ready: true, serving: true, terminating: false, local: false, zoneHints: null, nodeHints: null, chain: undefined })
+
+  it('compares as the `ip:port` / `[ip]:port` strings do, byte-wise', () => {
+    const port = fc.constantFrom(80, 8080, 9, 443)
+    fc.assert(
+      fc.property(fc.constantFrom<'IPv4' | 'IPv6'>('IPv4', 'IPv6'), fc.tuple(v4, v6, port), fc.tuple(v4, v6, port), (family, [a4, a6, ap], [b4, b6, bp]) => {
+        const a = endpoint(family === 'IPv4' ? a4 : a6, ap, family)
+        const b = endpoint(family === 'IPv4' ? b4 : b6, bp, family)
+        const want = idOf(a) < idOf(b) ? -1 : idOf(a) > idOf(b) ? 1 : 0
+        return Math.sign(compareIds(a, b)) === want && idOf(a) === (family === 'IPv4' ? `${a.ip}:${ap}` : `[${a.ip}]:${ap}`)
+      }),
+      { numRuns: 5000 },
+    )
+  })
+})
 
 describe('endpoints built per service port', () => {
   it('keeps the later of two equal endpoints unless it is terminating (endpointslicecache.go)', () => {

@@ -162,6 +162,38 @@ function finish(ps: PrefixState, suffix: string): boolean {
   return true
 }
 
+/** OR of the characters absorb() wrote since it was reset (> 0x7f: not ASCII). */
+let absorbed = 0
+
+/** Writes the characters of `s` into the block's byte view from byte `q`; returns the next byte. */
+function absorb(s: string, q: number): number {
+  let or = 0
+  for (let i = 0; i < s.length; i++) {
+    const ch = s.charCodeAt(i)
+    or |= ch
+    WB[(q + i) ^ BE] = ch
+  }
+  absorbed |= or
+  return q + s.length
+}
+
+/** finish(ps, a + b + c) without building the string (the endpoint identity in its parts). */
+function finishParts(ps: PrefixState, a: string, b: string, c: string): boolean {
+  const n = a.length + b.length + c.length
+  const p = ps.tailBytes
+  if (p + n + 9 > 64) return finish(ps, a + b + c)
+  const words = ps.words
+  const at = ps.at
+  for (let i = 0; i < 16; i++) W[i] = words[at + 8 + i]!
+  absorbed = 0
+  const end = absorb(c, absorb(b, absorb(a, p)))
+  if (absorbed > 0x7f) return false
+  WB[end ^ BE] = 0x80
+  W[15] = (ps.length + n) * 8
+  compress(W, ps.rounds, words, at + 24, words, at, H)
+  return true
+}
+
 /** finish when the rest takes two or more blocks (rare); blocks after the first start from H at round 0. */
 function finishLong(ps: PrefixState, suffix: string): boolean {
   const n = suffix.length
@@ -240,6 +272,14 @@ export function hashWith(ps: PrefixState | null, prefix: string, suffix: string)
  */
 export function sepChainName(ps: PrefixState | null, prefix: string, endpoint: string): string {
   return ps !== null && finish(ps, endpoint) ? sepFirst80() : 'KUBE-SEP-' + hash16Crypto(prefix + endpoint)
+}
+
+/**
+ * sepChainName for the endpoint identity `pre + ip + post` (model.ts Endpoint), without
+ * concatenating it first.
+ */
+export function sepChainNameOf(ps: PrefixState | null, prefix: string, pre: string, ip: string, post: string): string {
+  return ps !== null && finishParts(ps, pre, ip, post) ? sepFirst80() : 'KUBE-SEP-' + hash16Crypto(prefix + pre + ip + post)
 }
 
 export function hash16(s: string): string {

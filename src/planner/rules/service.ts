@@ -7,7 +7,7 @@ import type { Segment, SegmentStats } from '../types.js'
 import type { FamilyContext } from '../context.js'
 import type { Endpoint, ServicePort } from '../model.js'
 import { categorize, externallyAccessible, usesClusterEndpoints, usesLocalEndpoints, type Categorized } from '../topology.js'
-import { hashWith, prefixState, sepChainName, type PrefixState } from '../iptables/chains.js'
+import { hashWith, prefixState, sepChainNameOf, type PrefixState } from '../iptables/chains.js'
 import { probability } from '../iptables/probability.js'
 import { cidrContains } from '../kube/ip.js'
 import { chainLine } from './fixed.js'
@@ -43,7 +43,7 @@ interface Decided {
 
 /** Endpoint chain name, hashed once per endpoint and kept on it. */
 function sepChain(d: Decided, e: Endpoint): string {
-  return (e.chain ??= sepChainName(d.hashState, d.hashPrefix, e.id))
+  return (e.chain ??= sepChainNameOf(d.hashState, d.hashPrefix, e.pre, e.ip, e.post))
 }
 
 function decide(sp: ServicePort, eps: Endpoint[], ctx: FamilyContext, w: SegmentWriter): Decided {
@@ -215,6 +215,13 @@ const MASQ = 2
 const DNAT = 3
 const SET_DNAT = 4
 
+/** The endpoint's `ip:port` identity, in its parts (model.ts Endpoint). */
+function writeId(w: SegmentWriter, e: Endpoint): void {
+  if (e.pre !== '') w.add(NAT_RULES, e.pre)
+  w.add(NAT_RULES, e.ip)
+  w.add(NAT_RULES, e.post)
+}
+
 /**
  * writeServiceToEndpointRules: affinity checks, then the statistic cascade. One line per
  * endpoint, so written as a few fragments (writer.ts) rather than a template literal.
@@ -233,7 +240,7 @@ function dispatchRules(d: Decided, chain: string, eps: Endpoint[]): void {
       const e = eps[i]!
       const sep = sepChain(d, e)
       w.again(NAT_RULES, HEAD, head)
-      if (ctx.comments) w.add(NAT_RULES, e.id), w.add(NAT_RULES, '"')
+      if (ctx.comments) writeId(w, e), w.add(NAT_RULES, '"')
       w.put(NAT_RULES, RECENT)
       w.add(NAT_RULES, sep)
       w.again(NAT_RULES, CHECK, check)
@@ -244,7 +251,7 @@ function dispatchRules(d: Decided, chain: string, eps: Endpoint[]): void {
   for (let i = 0; i < n; i++) {
     const e = eps[i]!
     w.again(NAT_RULES, HEAD, head)
-    if (ctx.comments) w.add(NAT_RULES, e.id)
+    if (ctx.comments) writeId(w, e)
     w.put(NAT_RULES, i < n - 1 ? statisticFragment(n - i, ctx.comments) : last)
     w.add(NAT_RULES, sepChain(d, e))
     w.end(NAT_RULES)
@@ -272,7 +279,7 @@ function endpointChains(d: Decided): void {
     w.add(NAT_RULES, chain)
     w.again(NAT_RULES, DNAT, dnat)
     if (sticky) w.add(NAT_RULES, chain), w.again(NAT_RULES, SET_DNAT, setDnat)
-    w.add(NAT_RULES, e.id)
+    writeId(w, e)
     w.end(NAT_RULES)
   }
 }
