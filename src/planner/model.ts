@@ -12,6 +12,9 @@ export interface ServicePort {
   name: string
   /** `ns/name` — the key the endpoints attach to. */
   serviceKey: string
+  /** The Service's namespace and name, as the objects hold them (map keys without building `serviceKey`). */
+  namespace: string
+  serviceName: string
   portName: string
   protocol: Protocol
   clusterIP: string
@@ -151,6 +154,8 @@ export function servicePortsOf(svc: ServiceObject, family: Family, item: number,
     return {
       name: portName === '' ? serviceKey : `${serviceKey}:${portName}`,
       serviceKey,
+      namespace: ns,
+      serviceName: svc.metadata.name,
       portName,
       protocol: LOWER[p.protocol ?? 'TCP']!,
       clusterIP: parsed.text,
@@ -233,6 +238,13 @@ function endpointAddress(e: SliceEndpoint, family: Family): string | null {
 
 type SliceEndpoint = NonNullable<EndpointSliceObject['endpoints']>[number]
 
+/** An EndpointSlice of the envelope: its item index, and (per family, from scanSlice) whether its addresses are all canonical. */
+export interface SliceRef {
+  obj: EndpointSliceObject
+  item: number
+  asIs: boolean
+}
+
 /** `id` holds the slice port's identity parts (idParts). */
 function sliceEndpoint(e: SliceEndpoint, ip: string, id: { pre: string; post: string }, nodeName: string): Endpoint {
   const c = e.conditions
@@ -258,10 +270,11 @@ function usablePort(p: NonNullable<EndpointSliceObject['ports']>[number]): p is 
 /**
  * One pass over a slice of the family: the `invalid-ip` warnings of its endpoint addresses
  * (once per slice, whatever its ports) and its endpoint slots (endpoints x usable ports), an
- * upper bound of what the service ports can read from it. A slice whose every address is
- * already canonical is added to `canonical`, so sliceEndpoints takes its addresses as they are.
+ * upper bound of what the service ports can read from it. When every address is already
+ * canonical, `ref.asIs` is set, and sliceEndpoints takes the addresses as they are.
  */
-export function scanSlice(slice: EndpointSliceObject, family: Family, item: number, warn: Warn, canonical: Set<EndpointSliceObject>): number {
+export function scanSlice(ref: SliceRef, family: Family, warn: Warn): number {
+  const { obj: slice, item } = ref
   if (slice.addressType !== family || !slice.metadata.labels?.['kubernetes.io/service-name']) return 0
   const eps = slice.endpoints ?? []
   let asIs = true
@@ -276,7 +289,7 @@ export function scanSlice(slice: EndpointSliceObject, family: Family, item: numb
     if (ip !== null) continue
     warn({ code: 'invalid-ip', message: `ignored endpoint with unusable address ${JSON.stringify(addr)}`, pointer: `${itemPointer(item)}/endpoints/${i}/addresses/0` })
   }
-  if (asIs) canonical.add(slice)
+  ref.asIs = asIs
   let ports = 0
   for (const p of slice.ports ?? []) if (usablePort(p)) ports++
   return eps.length * ports
@@ -289,9 +302,9 @@ export function scanSlice(slice: EndpointSliceObject, family: Family, item: numb
  * segment is written, so these objects never outlive a young-generation GC cycle.
  */
 /** The slots sliceEndpoints reads for `sp` (endpoints × matching usable ports), without building endpoints. */
-export function sliceSlots(sp: ServicePort, slices: readonly EndpointSliceObject[], family: Family): number {
+export function sliceSlots(sp: ServicePort, slices: readonly SliceRef[], family: Family): number {
   let n = 0
-  for (const slice of slices) {
+  for (const { obj: slice } of slices) {
     if (slice.addressType !== family) continue
     for (const p of slice.ports ?? []) {
       if (usablePort(p) && p.name === sp.portName && LOWER[p.protocol ?? 'TCP'] === sp.protocol) n += slice.endpoints?.length ?? 0
@@ -302,16 +315,14 @@ export function sliceSlots(sp: ServicePort, slices: readonly EndpointSliceObject
 
 export function sliceEndpoints(
   sp: ServicePort,
-  slices: readonly EndpointSliceObject[],
+  slices: readonly SliceRef[],
   family: Family,
   nodeName: string,
   read: { slots: number },
-  canonical: ReadonlySet<EndpointSliceObject>,
 ): Endpoint[] {
   const out: Endpoint[] = []
-  for (const slice of slices) {
+  for (const { obj: slice, asIs } of slices) {
     if (slice.addressType !== family) continue
-    const asIs = canonical.has(slice)
     for (const p of slice.ports ?? []) {
       if (!usablePort(p) || p.name !== sp.portName || LOWER[p.protocol ?? 'TCP'] !== sp.protocol) continue
       read.slots += slice.endpoints?.length ?? 0

@@ -16,6 +16,7 @@ import {
   sortedEndpoints,
   type Endpoint,
   type ServicePort,
+  type SliceRef,
 } from './model.js'
 import { familyContext, nodeFamilies, type FamilyContext } from './context.js'
 import { headSegment, tailSegment } from './rules/fixed.js'
@@ -34,16 +35,14 @@ interface Ref<T> {
   item: number
 }
 
-interface ServiceSlices {
-  objs: EndpointSliceObject[]
-  items: number[]
-}
-
 interface Indexed {
   services: Ref<ServiceObject>[]
-  slices: Ref<EndpointSliceObject>[]
-  /** EndpointSlices by `namespace/service-name` label (any address type), in item order, with their item indexes (for reuse fingerprints). */
-  slicesOf: Map<string, ServiceSlices>
+  slices: SliceRef[]
+  /**
+   * EndpointSlices by namespace, then `kubernetes.io/service-name` label (any address type), in
+   * item order; keyed by the objects' own strings, so no `ns/name` key is built per object.
+   */
+  slicesOf: Map<string, Map<string, SliceRef[]>>
   /** Item indexes of legacy Endpoints by `namespace/name` (for reuse fingerprints). */
   legacyItemsOf: Map<string, number[]>
   legacy: Ref<EndpointsObject>[]
@@ -61,7 +60,7 @@ function index(env: Envelope): Indexed {
         out.services.push({ obj: o as unknown as ServiceObject, item: i })
         break
       case 'EndpointSlice':
-        addSlice(out, { obj: o as unknown as EndpointSliceObject, item: i })
+        addSlice(out, { obj: o as unknown as EndpointSliceObject, item: i, asIs: false })
         break
       case 'Endpoints':
         out.legacy.push({ obj: o as unknown as EndpointsObject, item: i })
@@ -77,16 +76,21 @@ function index(env: Envelope): Indexed {
   return out
 }
 
-function addSlice(ix: Indexed, ref: Ref<EndpointSliceObject>): void {
+function addSlice(ix: Indexed, ref: SliceRef): void {
   ix.slices.push(ref)
   const svcName = ref.obj.metadata.labels?.['kubernetes.io/service-name']
   if (!svcName) return
-  const key = `${ref.obj.metadata.namespace ?? 'default'}/${svcName}`
-  const of = ix.slicesOf.get(key)
-  if (of) {
-    of.objs.push(ref.obj)
-    of.items.push(ref.item)
-  } else ix.slicesOf.set(key, { objs: [ref.obj], items: [ref.item] })
+  const ns = ref.obj.metadata.namespace ?? 'default'
+  let byName = ix.slicesOf.get(ns)
+  if (!byName) ix.slicesOf.set(ns, (byName = new Map()))
+  const list = byName.get(svcName)
+  if (list) list.push(ref)
+  else byName.set(svcName, [ref])
+}
+
+/** The EndpointSlices of Service `namespace/name`, in item order. */
+function slicesFor(ix: Indexed, namespace: string, name: string): SliceRef[] | undefined {
+  return ix.slicesOf.get(namespace)?.get(name)
 }
 
 function byNameThenProtocol(a: ServicePort, b: ServicePort): number {
@@ -123,7 +127,7 @@ function legacyEndpoints(ix: Indexed, family: Family, nodeName: string, ports: S
   const serviceKeys = new Set(ports.map((p) => p.serviceKey))
   for (const { obj, item } of ix.legacy) {
     const key = `${obj.metadata.namespace ?? 'default'}/${obj.metadata.name}`
-    if (ix.slicesOf.has(key) || !serviceKeys.has(key)) continue
+    if (slicesFor(ix, obj.metadata.namespace ?? 'default', obj.metadata.name) || !serviceKeys.has(key)) continue
     warn({
       code: 'legacy-endpoints',
       message: `${key}: no EndpointSlice, using the v1 Endpoints object (kube-proxy itself reads only EndpointSlices)`,
@@ -137,8 +141,6 @@ function legacyEndpoints(ix: Indexed, family: Family, nodeName: string, ports: S
 interface FamilyInput {
   ports: ServicePort[]
   legacy: Map<string, Map<string, Endpoint>>
-  /** Slices whose addresses are all canonical already (scanSlice). */
-  canonical: ReadonlySet<EndpointSliceObject>
 }
 
 /** Per input port: its reuse fingerprint, and the previous plan's segments. */
@@ -174,7 +176,7 @@ function serviceSegments(
   let endpoints = 0
   for (let k = 0; k < input.ports.length; k++) {
     const sp = input.ports[k]!
-    const slices = ix.slicesOf.get(sp.serviceKey)?.objs
+    const slices = slicesFor(ix, sp.namespace, sp.serviceName)
     const fp = reusing?.fps[k]
     const hit = fp !== undefined ? from?.get(fp) : undefined
     if (hit) {
@@ -185,7 +187,7 @@ function serviceSegments(
       continue
     }
     const eps = slices
-      ? sliceEndpoints(sp, slices, ctx.family, ctx.nodeName, read, input.canonical)
+      ? sliceEndpoints(sp, slices, ctx.family, ctx.nodeName, read)
       : sortedEndpoints(input.legacy.get(epKey(sp.serviceKey, sp.portName, sp.protocol)))
     endpoints += eps.length
     const seg = serviceSegment(sp, eps, ctx, w, stats)
@@ -203,9 +205,9 @@ function serviceSegments(
  */
 function fingerprints(ix: Indexed, ports: readonly ServicePort[], itemOf: Map<ServicePort, number>, hashOf: (item: number) => string): string[] {
   return ports.map((sp) => {
-    const slices = ix.slicesOf.get(sp.serviceKey)?.items
+    const slices = slicesFor(ix, sp.namespace, sp.serviceName)
     let fp = `${hashOf(itemOf.get(sp)!)}\n${sp.name}\n${sp.protocol}\n${slices ? 'slices' : 'legacy'}`
-    for (const i of slices ?? ix.legacyItemsOf.get(sp.serviceKey) ?? []) fp += `\n${hashOf(i)}`
+    for (const i of slices?.map((r) => r.item) ?? ix.legacyItemsOf.get(sp.serviceKey) ?? []) fp += `\n${hashOf(i)}`
     return fp
   })
 }
@@ -251,9 +253,8 @@ function familyPlan(
   const itemOf = inc ? new Map<ServicePort, number>() : undefined
   const ports = servicePorts(ix, family, warn, itemOf)
   let slots = 0
-  const canonical = new Set<EndpointSliceObject>()
-  for (const { obj, item } of ix.slices) slots += scanSlice(obj, family, item, warn, canonical)
-  const input: FamilyInput = { ports, legacy: legacyEndpoints(ix, family, nodeName, ports, warn), canonical }
+  for (const ref of ix.slices) slots += scanSlice(ref, family, warn)
+  const input: FamilyInput = { ports, legacy: legacyEndpoints(ix, family, nodeName, ports, warn) }
   const fps = inc ? fingerprints(ix, ports, itemOf!, inc.hashOf) : undefined
   // Segments are reused only when every family-wide input is as it was (context key).
   const reusing = (ctx: FamilyContext): Reusing | undefined =>
