@@ -242,6 +242,8 @@ type SliceEndpoint = NonNullable<EndpointSliceObject['endpoints']>[number]
 export interface SliceRef {
   obj: EndpointSliceObject
   item: number
+  /** scanSlice has run (in the slice's family; a slice belongs to one). */
+  scanned: boolean
   asIs: boolean
 }
 
@@ -268,14 +270,34 @@ function usablePort(p: NonNullable<EndpointSliceObject['ports']>[number]): p is 
 }
 
 /**
- * One pass over a slice of the family: the `invalid-ip` warnings of its endpoint addresses
- * (once per slice, whatever its ports) and its endpoint slots (endpoints x usable ports), an
- * upper bound of what the service ports can read from it. When every address is already
- * canonical, `ref.asIs` is set, and sliceEndpoints takes the addresses as they are.
+ * A slice's endpoint slots in `family` (endpoints x usable ports), an upper bound of what the
+ * service ports can read from it, without reading its endpoints.
  */
-export function scanSlice(ref: SliceRef, family: Family, warn: Warn): number {
-  const { obj: slice, item } = ref
+export function sliceBound(ref: SliceRef, family: Family): number {
+  const slice = ref.obj
   if (slice.addressType !== family || !slice.metadata.labels?.['kubernetes.io/service-name']) return 0
+  let ports = 0
+  for (const p of slice.ports ?? []) if (usablePort(p)) ports++
+  return (slice.endpoints?.length ?? 0) * ports
+}
+
+/** An `invalid-ip` warning of a slice endpoint, with its place for ordering (item, endpoint). */
+export interface SliceWarning {
+  item: number
+  index: number
+  warning: PlanWarning
+}
+
+/**
+ * The first read of a slice in its family (sliceEndpoints, or plan.ts for slices no service port
+ * reads): the `invalid-ip` warnings of its endpoint addresses, once per slice whatever its ports,
+ * and `ref.asIs` when every address is already canonical, so the addresses are taken as they
+ * are. Run just before a service port reads the slice, its endpoints are then still in cache.
+ */
+export function scanSlice(ref: SliceRef, family: Family, sink: SliceWarning[]): void {
+  const slice = ref.obj
+  if (ref.scanned || slice.addressType !== family || !slice.metadata.labels?.['kubernetes.io/service-name']) return
+  ref.scanned = true
   const eps = slice.endpoints ?? []
   let asIs = true
   for (let i = 0; i < eps.length; i++) {
@@ -287,12 +309,10 @@ export function scanSlice(ref: SliceRef, family: Family, warn: Warn): number {
     const ip = endpointAddress(eps[i]!, family)
     if (ip !== addr) asIs = false
     if (ip !== null) continue
-    warn({ code: 'invalid-ip', message: `ignored endpoint with unusable address ${JSON.stringify(addr)}`, pointer: `${itemPointer(item)}/endpoints/${i}/addresses/0` })
+    const warning = { code: 'invalid-ip', message: `ignored endpoint with unusable address ${JSON.stringify(addr)}`, pointer: `${itemPointer(ref.item)}/endpoints/${i}/addresses/0` }
+    sink.push({ item: ref.item, index: i, warning })
   }
   ref.asIs = asIs
-  let ports = 0
-  for (const p of slice.ports ?? []) if (usablePort(p)) ports++
-  return eps.length * ports
 }
 
 /**
@@ -318,11 +338,14 @@ export function sliceEndpoints(
   slices: readonly SliceRef[],
   family: Family,
   nodeName: string,
-  read: { slots: number },
+  read: { slots: number; warnings: SliceWarning[] },
 ): Endpoint[] {
   const out: Endpoint[] = []
-  for (const { obj: slice, asIs } of slices) {
+  for (const ref of slices) {
+    const slice = ref.obj
     if (slice.addressType !== family) continue
+    scanSlice(ref, family, read.warnings)
+    const asIs = ref.asIs
     for (const p of slice.ports ?? []) {
       if (!usablePort(p) || p.name !== sp.portName || LOWER[p.protocol ?? 'TCP'] !== sp.protocol) continue
       read.slots += slice.endpoints?.length ?? 0

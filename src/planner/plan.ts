@@ -11,12 +11,14 @@ import {
   itemPointer,
   servicePortsOf,
   scanSlice,
+  sliceBound,
   sliceEndpoints,
   sliceSlots,
   sortedEndpoints,
   type Endpoint,
   type ServicePort,
   type SliceRef,
+  type SliceWarning,
 } from './model.js'
 import { familyContext, nodeFamilies, type FamilyContext } from './context.js'
 import { headSegment, tailSegment } from './rules/fixed.js'
@@ -28,6 +30,28 @@ import { contextKey, type FamilyReuse, type PlanOptions } from './reuse.js'
 export const LARGE_CLUSTER_ENDPOINTS = 1000
 
 type Warn = (w: PlanWarning) => void
+
+/** The plan's warnings, each reported once (both families parse the same objects). */
+class Warnings {
+  readonly list: PlanWarning[] = []
+  private seen = new Set<string>()
+
+  readonly add: Warn = (w) => {
+    if (this.fresh(w)) this.list.push(w)
+  }
+
+  /** Adds `ws` at position `at`, where they belong in the report's order. */
+  insertAt(at: number, ws: PlanWarning[]): void {
+    this.list.splice(at, 0, ...ws.filter((w) => this.fresh(w)))
+  }
+
+  private fresh(w: PlanWarning): boolean {
+    const k = `${w.code}\0${w.pointer ?? ''}\0${w.message}`
+    if (this.seen.has(k)) return false
+    this.seen.add(k)
+    return true
+  }
+}
 
 interface Ref<T> {
   obj: T
@@ -60,7 +84,7 @@ function index(env: Envelope): Indexed {
         out.services.push({ obj: o as unknown as ServiceObject, item: i })
         break
       case 'EndpointSlice':
-        addSlice(out, { obj: o as unknown as EndpointSliceObject, item: i, asIs: false })
+        addSlice(out, { obj: o as unknown as EndpointSliceObject, item: i, scanned: false, asIs: false })
         break
       case 'Endpoints':
         out.legacy.push({ obj: o as unknown as EndpointsObject, item: i })
@@ -159,6 +183,7 @@ function serviceSegments(
   ix: Indexed,
   input: FamilyInput,
   ctx: FamilyContext,
+  sliceWarnings: SliceWarning[],
   reusing?: Reusing,
   stats?: PlanOptions['stats'],
 ): { segments: Segment[]; endpoints: number; slots: number; memo?: Map<string, Segment> } {
@@ -172,7 +197,7 @@ function serviceSegments(
   const w = new SegmentWriter(from && misses * 10 < input.ports.length ? 0 : undefined)
   const memo = reusing ? new Map<string, Segment>() : undefined
   const segments: Segment[] = []
-  const read = { slots: 0 }
+  const read = { slots: 0, warnings: sliceWarnings }
   let endpoints = 0
   for (let k = 0; k < input.ports.length; k++) {
     const sp = input.ports[k]!
@@ -245,15 +270,20 @@ function familyPlan(
   env: Envelope,
   ix: Indexed,
   family: Family,
-  warn: Warn,
+  warnings: Warnings,
   inc: Incremental | undefined,
   stats: PlanOptions['stats'],
 ): { fp: FamilyPlan; ports: ServicePort[]; endpoints: number; reuse?: FamilyReuse } {
+  const warn = warnings.add
   const nodeName = env.proxy.nodeName
   const itemOf = inc ? new Map<ServicePort, number>() : undefined
   const ports = servicePorts(ix, family, warn, itemOf)
   let slots = 0
-  for (const ref of ix.slices) slots += scanSlice(ref, family, warn)
+  for (const ref of ix.slices) slots += sliceBound(ref, family)
+  // The slices' address warnings come next in the report, in item order; they are found as the
+  // service ports first read each slice (scanSlice), and for the rest after the segments.
+  const sliceWarningsAt = warnings.list.length
+  const sliceWarnings: SliceWarning[] = []
   const input: FamilyInput = { ports, legacy: legacyEndpoints(ix, family, nodeName, ports, warn) }
   const fps = inc ? fingerprints(ix, ports, itemOf!, inc.hashOf) : undefined
   // Segments are reused only when every family-wide input is as it was (context key).
@@ -266,11 +296,14 @@ function familyPlan(
   let bound = slots
   for (const m of input.legacy.values()) bound += m.size
   let ctx = familyContext(env.proxy, family, bound > LARGE_CLUSTER_ENDPOINTS)
-  let built = serviceSegments(ix, input, ctx, reusing(ctx), stats)
+  let built = serviceSegments(ix, input, ctx, sliceWarnings, reusing(ctx), stats)
   if (!ctx.comments && built.endpoints <= LARGE_CLUSTER_ENDPOINTS) {
     ctx = familyContext(env.proxy, family, false)
-    built = serviceSegments(ix, input, ctx, reusing(ctx), stats)
+    built = serviceSegments(ix, input, ctx, sliceWarnings, reusing(ctx), stats)
   }
+  for (const ref of ix.slices) scanSlice(ref, family, sliceWarnings)
+  sliceWarnings.sort((a, b) => a.item - b.item || a.index - b.index)
+  warnings.insertAt(sliceWarningsAt, sliceWarnings.map((w) => w.warning))
   const segments = [headSegment(ctx), ...built.segments, tailSegment(ctx)]
   const unplanned = unplannedEndpoints(ix, input, family, nodeName, built.slots === slots)
   const reuse = built.memo && { context: contextKey(ctx), segments: built.memo }
@@ -283,16 +316,7 @@ function familyPlan(
  * updated to this plan; the result is the same as without it (test/planner/reuse.test.ts).
  */
 export function plan(envelope: Envelope, opts: PlanOptions = {}): Plan {
-  const warnings: PlanWarning[] = []
-  const seen = new Set<string>()
-  // Both families parse the same objects: report each problem once.
-  const warn = (w: PlanWarning): void => {
-    const k = `${w.code}\0${w.pointer ?? ''}\0${w.message}`
-    if (!seen.has(k)) {
-      seen.add(k)
-      warnings.push(w)
-    }
-  }
+  const warnings = new Warnings()
   const ix = index(envelope)
   const items = envelope.resources.items
   const texts: string[] = []
@@ -303,7 +327,7 @@ export function plan(envelope: Envelope, opts: PlanOptions = {}): Plan {
   let servicePortCount = 0
   let endpoints = 0
   for (const family of nodeFamilies(envelope.proxy)) {
-    const fam = familyPlan(envelope, ix, family, warn, hashOf && { previous: opts.reuse!.families[family], hashOf }, opts.stats)
+    const fam = familyPlan(envelope, ix, family, warnings, hashOf && { previous: opts.reuse!.families[family], hashOf }, opts.stats)
     if (fam.reuse) nextReuse[family] = fam.reuse
     families.push(fam.fp)
     servicePortCount += fam.ports.length
@@ -311,12 +335,12 @@ export function plan(envelope: Envelope, opts: PlanOptions = {}): Plan {
     endpoints += fam.endpoints
   }
   for (const [kind, at] of ix.ignoredKinds) {
-    warnings.push({ code: 'unknown-kind', message: `objects of kind ${kind} are not read by kube-proxy and were ignored`, pointer: at })
+    warnings.list.push({ code: 'unknown-kind', message: `objects of kind ${kind} are not read by kube-proxy and were ignored`, pointer: at })
   }
   if (opts.reuse) opts.reuse.families = nextReuse
   return {
     families,
-    warnings,
+    warnings: warnings.list,
     counts: { services: servicesSeen.size, servicePorts: servicePortCount, endpoints, ignoredObjects: ix.ignored },
   }
 }

@@ -14,6 +14,7 @@ import { endpointHash, hash16Crypto, hashWith, prefixState, sepChainName, sepCha
 import { SegmentWriter, FILTER_CHAINS, FILTER_RULES, NAT_CHAINS, NAT_RULES, type BufferIndex } from '../../src/planner/rules/writer.js'
 import { generateSnapshot } from '../../src/planner/testing/generate.js'
 import { compareIds, idOf, idParts, type Endpoint } from '../../src/planner/model.js'
+import type { PlanReuse } from '../../src/planner/reuse.js'
 
 const reference = (s: string): string => base32.encode(createHash('sha256').update(s).digest()).slice(0, 16)
 
@@ -171,6 +172,28 @@ describe('endpoints built per service port', () => {
     const p = plan(envelopeOf(bad))
     expect(p.warnings.filter((w) => w.code === 'invalid-ip')).toHaveLength(100)
     expect(commented(bad)).toBe(true)
+  })
+
+  it('reports bad slice addresses once each, in item order, whatever order the ports read the slices in, and with reuse', () => {
+    const doc = generateSnapshot({ services: 6, endpointsPerService: 3 }) as unknown as Doc
+    const items = doc.resources.items
+    // Slices in reverse name order, so the ports (sorted by name) read them out of item order.
+    doc.resources.items = [...items.filter((o) => o.kind !== 'EndpointSlice'), ...items.filter((o) => o.kind === 'EndpointSlice').reverse()]
+    const slices = slicesOf(doc)
+    const ghost = structuredClone(slices[0]!)
+    ghost.metadata.name = 'ghost-1'
+    ghost.metadata.labels['kubernetes.io/service-name'] = 'ghost'
+    doc.resources.items.push(ghost)
+    for (const s of [slices[4]!, slices[1]!, ghost]) s.endpoints[1].addresses = ['bad']
+    slices[3]!.endpoints[2].addresses = ['010.1.2.3'] // parsed sloppily, not a warning
+    const at = (o: object) => doc.resources.items.indexOf(o as Record<string, any>)
+    const want = [slices[1]!, slices[4]!, ghost].map((s) => `/resources/items/${at(s)}/endpoints/1/addresses/0`)
+    const pointers = (p: ReturnType<typeof plan>) => p.warnings.filter((w) => w.code === 'invalid-ip').map((w) => w.pointer)
+    expect(pointers(plan(envelopeOf(doc)))).toEqual(want)
+    const reuse: PlanReuse = { families: {} }
+    const env = envelopeOf(doc)
+    expect(pointers(plan(env, { reuse }))).toEqual(want)
+    expect(pointers(plan(env, { reuse }))).toEqual(want)
   })
 
   it('counts endpoints of slices no service port reads, once per ip:port', () => {
