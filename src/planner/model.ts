@@ -15,6 +15,8 @@ export interface ServicePort {
   /** The Service's namespace and name, as the objects hold them (map keys without building `serviceKey`). */
   namespace: string
   serviceName: string
+  /** The Service's index in the envelope's items. */
+  item: number
   portName: string
   protocol: Protocol
   clusterIP: string
@@ -156,6 +158,7 @@ export function servicePortsOf(svc: ServiceObject, family: Family, item: number,
       serviceKey,
       namespace: ns,
       serviceName: svc.metadata.name,
+      item,
       portName,
       protocol: LOWER[p.protocol ?? 'TCP']!,
       clusterIP: parsed.text,

