@@ -75,18 +75,25 @@ describe('segment writer', () => {
     const line = fc.oneof({ weight: 20, arbitrary: ascii }, { weight: 1, arbitrary: other })
     const seg = fc.array(fc.tuple(fc.constantFrom<BufferIndex>(FILTER_CHAINS, FILTER_RULES, NAT_CHAINS, NAT_RULES), line, fc.boolean()), { maxLength: 600 })
     fc.assert(
-      fc.property(fc.array(seg, { minLength: 1, maxLength: 8 }), (segs) => {
+      fc.property(fc.array(seg, { minLength: 1, maxLength: 8 }), fc.array(line, { minLength: 8, maxLength: 8 }), (segs, reps) => {
         const w = new SegmentWriter()
         const out = segs.map((_, i) => emptySegment(`s${i}`))
         const want = segs.map(() => ({ filterChains: [] as string[], filterRules: [] as string[], natChains: [] as string[], natRules: [] as string[] }))
         segs.forEach((lines, i) => {
           for (const [buf, text, folded] of lines) {
-            want[i]![BUFS[buf]].push(text)
             if (folded) {
-              // the hot-path form: the newline inside a fragment
-              w.add(buf, text.slice(0, 3))
-              w.next(buf, `${text.slice(3)}\n`)
-            } else w.line(buf, text)
+              // the hot-path form: fragments written to the buffer's text (one of them repeated
+              // in the segment through `again`), lines counted after
+              want[i]![BUFS[buf]].push(text + reps[i]!)
+              const t = w.text(buf)
+              t.add(text)
+              t.again(0, reps[i]!)
+              t.byte(10)
+              w.lines(buf, 1)
+            } else {
+              want[i]![BUFS[buf]].push(text)
+              w.line(buf, text)
+            }
           }
           w.close(out[i]!)
         })

@@ -42,11 +42,14 @@ interface Pending {
  * names are ASCII, but the planner does not rely on it) the rest of the text is kept as a
  * string, so any UTF-16 text, lone surrogates included, comes out unchanged.
  */
-class Bytes {
+export class Bytes {
   bytes: Buffer = Buffer.allocUnsafe(INITIAL_BYTES)
   /** Characters written (bytes and characters are the same while `str` is null). */
   length = 0
   str: string | null = null
+  /** Where `again` first wrote each slot's fragment in the current segment (-1: not yet), and its length. */
+  private againAt = new Int32Array(8).fill(-1)
+  private againLen = new Int32Array(8)
 
   add(a: string): void {
     if (this.str !== null) return this.addString(a)
@@ -86,6 +89,28 @@ class Bytes {
     this.length += n
   }
 
+  /**
+   * Appends `a`, a fragment a service port repeats for each endpoint, kept in `slot` (0-7): the
+   * first time it is copied in, later times copied from where it was first written (one
+   * memmove, not a character loop), until `forget(slot)` or the segment's end (`forgetAll`).
+   */
+  again(slot: number, a: string): void {
+    const at = this.againAt[slot]!
+    if (at >= 0) return this.copy(at, this.againLen[slot]!)
+    const start = this.length
+    this.add(a)
+    this.againAt[slot] = start
+    this.againLen[slot] = this.length - start
+  }
+
+  forget(slot: number): void {
+    this.againAt[slot] = -1
+  }
+
+  forgetAll(): void {
+    this.againAt.fill(-1)
+  }
+
   /** One ASCII character (a newline). */
   byte(c: number): void {
     if (this.str !== null) return this.addString(String.fromCharCode(c))
@@ -116,23 +141,23 @@ class Bytes {
 }
 
 const INITIAL_BYTES = 256 * 1024
+const NEWLINE = 10
 
 const latin1 = (a: Uint8Array): string => Buffer.from(a.buffer, a.byteOffset, a.length).toString('latin1')
 
 /**
- * A fragment written many times (a constant, or a service port's comment), encoded once: the
- * writer copies its bytes rather than reading a string a character at a time (~4x faster).
- * Strings with a non-ASCII character stay strings.
+ * A constant ASCII fragment, encoded once: Bytes.put copies its bytes rather than reading a
+ * string a character at a time (~4x faster).
  */
-export type Fragment = Uint8Array | string
-
-export function fragment(s: string): Fragment {
-  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return s
+export function asciiBytes(s: string): Uint8Array {
   const a = new Uint8Array(s.length)
-  for (let i = 0; i < s.length; i++) a[i] = s.charCodeAt(i)
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (c > 0x7f) throw new Error(`not ASCII: ${JSON.stringify(s)}`)
+    a[i] = c
+  }
   return a
 }
-const NEWLINE = 10
 
 export class SegmentWriter {
   /** The pending text of each buffer, as bytes. */
@@ -142,10 +167,6 @@ export class SegmentWriter {
   private starts = [0, 0, 0, 0]
   /** Lines per buffer of the current segment. */
   private counts = [0, 0, 0, 0]
-  /** Where `again` first wrote each slot's fragment in the current segment (-1: not yet), its buffer and length. */
-  private againAt = [-1, -1, -1, -1, -1, -1, -1, -1]
-  private againBuf = [0, 0, 0, 0, 0, 0, 0, 0]
-  private againLen = [0, 0, 0, 0, 0, 0, 0, 0]
 
   /**
    * `flushChars` 0 flushes every segment on its own: for incremental plans, whose few new
@@ -154,51 +175,14 @@ export class SegmentWriter {
    */
   constructor(private readonly flushChars = FLUSH_CHARS) {}
 
-  /** Append a fragment of the current line of buffer `buf`. */
-  add(buf: BufferIndex, a: string): void {
-    this.t[buf]!.add(a)
+  /** Buffer `buf`'s text, for hot loops that write many fragments of a line (then `lines(buf, n)`). */
+  text(buf: BufferIndex): Bytes {
+    return this.t[buf]!
   }
 
-  /** Append an encoded fragment (`fragment()`) to the current line of buffer `buf`. */
-  put(buf: BufferIndex, a: Fragment): void {
-    if (typeof a === 'string') this.t[buf]!.add(a)
-    else this.t[buf]!.put(a)
-  }
-
-  /**
-   * Appends `a`, a fragment a service port repeats for each endpoint, kept in `slot` (0-7): the
-   * first time it is copied in, later times copied from where it was first written (one
-   * memmove, not a character loop), until `forget(slot)` or the segment's `close`.
-   */
-  again(buf: BufferIndex, slot: number, a: string): void {
-    const t = this.t[buf]!
-    const at = this.againAt[slot]!
-    if (at >= 0 && this.againBuf[slot] === buf) return t.copy(at, this.againLen[slot]!)
-    const start = t.length
-    t.add(a)
-    this.againAt[slot] = start
-    this.againBuf[slot] = buf
-    this.againLen[slot] = t.length - start
-  }
-
-  forget(slot: number): void {
-    this.againAt[slot] = -1
-  }
-
-  /** Ends the current line of buffer `buf`. */
-  end(buf: BufferIndex): void {
-    this.t[buf]!.byte(NEWLINE)
-    this.counts[buf]++
-  }
-
-  /**
-   * Appends a fragment holding exactly one newline: it ends the current line of `buf` and starts
-   * the next one (hot paths fold a line's constant tail, the newline and the next line's
-   * constant head into one fragment).
-   */
-  next(buf: BufferIndex, a: Fragment): void {
-    this.put(buf, a)
-    this.counts[buf]++
+  /** Counts `n` lines written to buffer `buf` through `text(buf)`. */
+  lines(buf: BufferIndex, n: number): void {
+    this.counts[buf] += n
   }
 
   /** A whole line (already one string, without its newline). */
@@ -227,7 +211,7 @@ export class SegmentWriter {
       if (end >= this.flushChars) this.flushBuffer(b)
     }
     c[0] = c[1] = c[2] = c[3] = 0
-    this.againAt.fill(-1)
+    for (const t of this.t) t.forgetAll()
   }
 
   /** Decode every pending text and cut it into its segments' buffers. */
