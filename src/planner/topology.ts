@@ -49,6 +49,7 @@ function availableFor(e: Endpoint, mode: Mode, nodeName: string, zone: string): 
 }
 
 const servingTerminating = (e: Endpoint): boolean => e.serving && e.terminating
+const isReady = (e: Endpoint): boolean => e.ready
 
 export function categorize(sp: ServicePort, eps: Endpoint[], nodeName: string, zone: string): Categorized {
   let clusterEndpoints: Endpoint[] = []
@@ -56,7 +57,8 @@ export function categorize(sp: ServicePort, eps: Endpoint[], nodeName: string, z
   let mode: Mode = ''
   if (usesClusterEndpoints(sp)) {
     mode = topologyMode(eps, nodeName, zone)
-    clusterEndpoints = eps.filter((e) => e.ready && availableFor(e, mode, nodeName, zone))
+    // The common case, every endpoint ready and no hints in force, keeps the list as it is.
+    clusterEndpoints = mode === '' && eps.every(isReady) ? eps : eps.filter((e) => e.ready && availableFor(e, mode, nodeName, zone))
     if (clusterEndpoints.length === 0) clusterEndpoints = eps.filter(servingTerminating)
     hasEndpoints = clusterEndpoints.length > 0
   }

@@ -87,11 +87,28 @@ function decide(sp: ServicePort, eps: Endpoint[], ctx: FamilyContext, w: Segment
   }
 }
 
+/**
+ * ` -m comment --comment "NAME cluster IP" -m P -p P -d IP --dport PORT`: shared by the cluster-IP
+ * jump and the masquerade rule of every service port, so written once and copied (CLUSTER_IP slot).
+ */
+function clusterIPMatch(d: Decided): string {
+  const { sp } = d
+  return ` -m comment --comment "${sp.name} cluster IP" ${d.proto} -d ${sp.clusterIP} --dport ${sp.port}`
+}
+
 function clusterIPRules(d: Decided): void {
   const { sp } = d
-  const match = `${d.proto} -d ${sp.clusterIP} --dport ${sp.port}`
-  if (d.hasInternal) d.w.line(NAT_RULES, `-A KUBE-SERVICES -m comment --comment "${sp.name} cluster IP" ${match} -j ${d.internalChain}`)
-  else d.w.line(FILTER_RULES, `-A KUBE-SERVICES -m comment --comment ${d.internalComment} ${match} -j ${d.internalVerdict}`)
+  if (d.hasInternal) {
+    const rules = d.w.text(NAT_RULES)
+    rules.put(KUBE_SERVICES)
+    rules.again(CLUSTER_IP, clusterIPMatch(d))
+    rules.put(JUMP)
+    rules.add(d.internalChain)
+    rules.byte(NEWLINE)
+    d.w.lines(NAT_RULES, 1)
+  } else {
+    d.w.line(FILTER_RULES, `-A KUBE-SERVICES -m comment --comment ${d.internalComment} ${d.proto} -d ${sp.clusterIP} --dport ${sp.port} -j ${d.internalVerdict}`)
+  }
 }
 
 function externalIPRules(d: Decided): void {
@@ -152,11 +169,16 @@ function nodePortRules(d: Decided): void {
 
 /** Masquerade off-cluster traffic to the cluster IP (in SVL when iTP=Local). */
 function internalMasqueradeRule(d: Decided): void {
-  const { sp, ctx } = d
-  if (!d.hasInternal) return
-  const head = `-A ${d.internalChain} -m comment --comment "${sp.name} cluster IP" ${d.proto} -d ${sp.clusterIP} --dport ${sp.port}`
-  if (ctx.masqueradeAll) d.w.line(NAT_RULES, `${head} -j KUBE-MARK-MASQ`)
-  else if (ctx.localCIDR !== null) d.w.line(NAT_RULES, `${head} ! -s ${ctx.localCIDR} -j KUBE-MARK-MASQ`)
+  const { ctx } = d
+  if (!d.hasInternal || (!ctx.masqueradeAll && ctx.localCIDR === null)) return
+  const rules = d.w.text(NAT_RULES)
+  rules.put(APPEND)
+  rules.add(d.internalChain)
+  rules.again(CLUSTER_IP, clusterIPMatch(d))
+  if (ctx.masqueradeAll) rules.put(MARK_MASQ)
+  else rules.put(NOT_SOURCE), rules.add(ctx.localCIDR!), rules.put(MARK_MASQ)
+  rules.byte(NEWLINE)
+  d.w.lines(NAT_RULES, 1)
 }
 
 function externalChainRules(d: Decided): void {
@@ -217,6 +239,10 @@ const CHECK = 1
 const MASQ = 2
 const DNAT = 3
 const SET_DNAT = 4
+const CLUSTER_IP = 5
+const KUBE_SERVICES = asciiBytes('-A KUBE-SERVICES')
+const MARK_MASQ = asciiBytes(' -j KUBE-MARK-MASQ')
+const NOT_SOURCE = asciiBytes(' ! -s ')
 
 /** The endpoint's `ip:port` identity, in its parts (model.ts Endpoint). */
 function writeId(t: Bytes, e: Endpoint): void {
@@ -231,7 +257,11 @@ function writeId(t: Bytes, e: Endpoint): void {
  */
 function dispatchRules(d: Decided, chain: string, eps: Endpoint[]): void {
   const { sp, ctx, w } = d
-  w.line(NAT_CHAINS, chainLine(chain))
+  const chains = w.text(NAT_CHAINS)
+  chains.put(CHAIN)
+  chains.add(chain)
+  chains.put(CHAIN_END)
+  w.lines(NAT_CHAINS, 1)
   const n = eps.length
   const rules = w.text(NAT_RULES)
   // Large-cluster mode drops these comments (proxier.go, largeClusterMode).
