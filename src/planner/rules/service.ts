@@ -44,6 +44,8 @@ interface Decided {
   externalComment: string
 }
 
+const PROTO = { tcp: '-m tcp -p tcp', udp: '-m udp -p udp', sctp: '-m sctp -p sctp' } as const
+
 /** Endpoint chain name, hashed once per endpoint and kept on it. */
 function sepChain(d: Decided, e: Endpoint): string {
   return (e.chain ??= sepChainNameOf(d.hashState, d.hashPrefix, e.pre, e.ip, e.post))
@@ -69,7 +71,7 @@ function decide(sp: ServicePort, eps: Endpoint[], ctx: FamilyContext, w: Segment
     w,
     hashPrefix,
     hashState,
-    proto: `-m ${sp.protocol} -p ${sp.protocol}`,
+    proto: PROTO[sp.protocol],
     svc,
     svl,
     ext: `KUBE-EXT-${h}`,
