@@ -51,7 +51,11 @@ export interface Endpoint {
   zoneHints: string[] | null
   nodeHints: string[] | null
   /** KUBE-SEP-… name, filled in once by the rule writers (an Endpoint belongs to one service port). */
-  chain: string | undefined
+  /**
+   * Where the rule writers find this endpoint's chain hash: its index in the service port's
+   * hash bytes (rules/service.ts), set for every endpoint a rule names before any is written.
+   */
+  sep: number
 }
 
 export function epKey(serviceKey: string, portName: string, protocol: string): string {
@@ -263,7 +267,7 @@ function sliceEndpoint(e: SliceEndpoint, ip: string, id: { pre: string; post: st
     local: !!e.nodeName && e.nodeName === nodeName,
     zoneHints: e.hints?.forZones?.length ? e.hints.forZones.map((z) => z.name) : null,
     nodeHints: e.hints?.forNodes?.length ? e.hints.forNodes.map((z) => z.name) : null,
-    chain: undefined,
+    sep: -1,
   }
 }
 
@@ -453,7 +457,7 @@ export function collectLegacyEndpoints(
           local: !!a.nodeName && a.nodeName === nodeName,
           zoneHints: null,
           nodeHints: null,
-          chain: undefined,
+          sep: -1,
         })
       }
     }

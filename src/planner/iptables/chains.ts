@@ -282,6 +282,40 @@ export function sepChainNameOf(ps: PrefixState | null, prefix: string, pre: stri
   return ps !== null && finishParts(ps, pre, ip, post) ? sepFirst80() : 'KUBE-SEP-' + hash16Crypto(prefix + pre + ip + post)
 }
 
+/**
+ * The 16 base32 characters of sepChainNameOf's hash (after `KUBE-SEP-`), written as bytes into
+ * `out` at `at`: the rule writers copy them into the plan's text, so no string is made per
+ * endpoint (a 25-argument String.fromCharCode costs about as much as the hash).
+ */
+export function sepHashInto(ps: PrefixState | null, prefix: string, pre: string, ip: string, post: string, out: Uint8Array, at: number): void {
+  if (ps !== null && finishParts(ps, pre, ip, post)) return base32Into(out, at)
+  const s = hash16Crypto(prefix + pre + ip + post)
+  for (let i = 0; i < 16; i++) out[at + i] = s.charCodeAt(i)
+}
+
+/** base32First80 as bytes. */
+function base32Into(out: Uint8Array, at: number): void {
+  const a = H[0]! >>> 0
+  const b = H[1]! >>> 0
+  const c = H[2]! >>> 0
+  out[at] = A[a >>> 27]!
+  out[at + 1] = A[(a >>> 22) & 31]!
+  out[at + 2] = A[(a >>> 17) & 31]!
+  out[at + 3] = A[(a >>> 12) & 31]!
+  out[at + 4] = A[(a >>> 7) & 31]!
+  out[at + 5] = A[(a >>> 2) & 31]!
+  out[at + 6] = A[((a & 3) << 3) | (b >>> 29)]!
+  out[at + 7] = A[(b >>> 24) & 31]!
+  out[at + 8] = A[(b >>> 19) & 31]!
+  out[at + 9] = A[(b >>> 14) & 31]!
+  out[at + 10] = A[(b >>> 9) & 31]!
+  out[at + 11] = A[(b >>> 4) & 31]!
+  out[at + 12] = A[((b & 15) << 1) | (c >>> 31)]!
+  out[at + 13] = A[(c >>> 26) & 31]!
+  out[at + 14] = A[(c >>> 21) & 31]!
+  out[at + 15] = A[(c >>> 16) & 31]!
+}
+
 export function hash16(s: string): string {
   return hashWith(prefixState(s), s, '')
 }

@@ -7,7 +7,7 @@ import type { Segment, SegmentStats } from '../types.js'
 import type { FamilyContext } from '../context.js'
 import type { Endpoint, ServicePort } from '../model.js'
 import { categorize, externallyAccessible, usesClusterEndpoints, usesLocalEndpoints, type Categorized } from '../topology.js'
-import { hashWith, prefixState, sepChainNameOf, type PrefixState } from '../iptables/chains.js'
+import { hashWith, prefixState, sepHashInto, type PrefixState } from '../iptables/chains.js'
 import { probability } from '../iptables/probability.js'
 import { cidrContains } from '../kube/ip.js'
 import { chainLine } from './fixed.js'
@@ -46,9 +46,28 @@ interface Decided {
 
 const PROTO = { tcp: '-m tcp -p tcp', udp: '-m udp -p udp', sctp: '-m sctp -p sctp' } as const
 
-/** Endpoint chain name, hashed once per endpoint and kept on it. */
-function sepChain(d: Decided, e: Endpoint): string {
-  return (e.chain ??= sepChainNameOf(d.hashState, d.hashPrefix, e.pre, e.ip, e.post))
+/**
+ * The chain hashes of the service port being written, 16 base32 bytes per endpoint (Endpoint.sep
+ * is the index): written once per endpoint, copied into every rule that names its chain. Scratch
+ * memory reused by every port (the planner is synchronous).
+ */
+let hashes = new Uint8Array(16 * 256)
+
+/** Hashes every endpoint a rule of this port names (allReachable: see categorize). */
+function hashEndpoints(d: Decided): void {
+  const eps = d.cat.allReachable
+  if (hashes.length < 16 * eps.length) hashes = new Uint8Array(16 * eps.length)
+  for (let i = 0; i < eps.length; i++) {
+    const e = eps[i]!
+    sepHashInto(d.hashState, d.hashPrefix, e.pre, e.ip, e.post, hashes, 16 * i)
+    e.sep = i
+  }
+}
+
+/** `KUBE-SEP-…`, the endpoint's chain name. */
+function writeSep(t: Bytes, e: Endpoint): void {
+  t.put(KUBE_SEP)
+  t.putRange(hashes, 16 * e.sep, 16)
 }
 
 function decide(sp: ServicePort, eps: Endpoint[], ctx: FamilyContext, w: SegmentWriter): Decided {
@@ -242,6 +261,7 @@ const MASQ = 2
 const DNAT = 3
 const SET_DNAT = 4
 const CLUSTER_IP = 5
+const KUBE_SEP = asciiBytes('KUBE-SEP-')
 const KUBE_SERVICES = asciiBytes('-A KUBE-SERVICES')
 const MARK_MASQ = asciiBytes(' -j KUBE-MARK-MASQ')
 const NOT_SOURCE = asciiBytes(' ! -s ')
@@ -274,13 +294,12 @@ function dispatchRules(d: Decided, chain: string, eps: Endpoint[]): void {
     const check = ` --rcheck --seconds ${sp.stickySeconds} --reap -j `
     for (let i = 0; i < n; i++) {
       const e = eps[i]!
-      const sep = sepChain(d, e)
       rules.again(HEAD, head)
       if (ctx.comments) writeId(rules, e), rules.byte(QUOTE)
       rules.put(RECENT)
-      rules.add(sep)
+      writeSep(rules, e)
       rules.again(CHECK, check)
-      rules.add(sep)
+      writeSep(rules, e)
       rules.byte(NEWLINE)
     }
     w.lines(NAT_RULES, n)
@@ -290,7 +309,7 @@ function dispatchRules(d: Decided, chain: string, eps: Endpoint[]): void {
     rules.again(HEAD, head)
     if (ctx.comments) writeId(rules, e)
     rules.put(i < n - 1 ? statisticFragment(n - i, ctx.comments) : last)
-    rules.add(sepChain(d, e))
+    writeSep(rules, e)
     rules.byte(NEWLINE)
   }
   w.lines(NAT_RULES, n)
@@ -312,18 +331,17 @@ function endpointChains(d: Decided): void {
   const eps = d.cat.allReachable
   for (let i = 0; i < eps.length; i++) {
     const e = eps[i]!
-    const chain = sepChain(d, e)
     chains.put(CHAIN)
-    chains.add(chain)
+    writeSep(chains, e)
     chains.put(CHAIN_END)
     rules.put(APPEND)
-    rules.add(chain)
+    writeSep(rules, e)
     rules.again(MASQ, masq)
     rules.add(e.ip)
     rules.put(HAIRPIN_NEXT)
-    rules.add(chain)
+    writeSep(rules, e)
     rules.again(DNAT, dnat)
-    if (sticky) rules.add(chain), rules.again(SET_DNAT, setDnat)
+    if (sticky) writeSep(rules, e), rules.again(SET_DNAT, setDnat)
     writeId(rules, e)
     rules.byte(NEWLINE)
   }
@@ -395,6 +413,7 @@ export function serviceSegment(sp: ServicePort, eps: Endpoint[], ctx: FamilyCont
     meta: { type: sp.type, endpoints: endpointCounts(eps) },
   }
   const d = decide(sp, eps, ctx, w)
+  hashEndpoints(d)
   clusterIPRules(d)
   externalIPRules(d)
   loadBalancerRules(d)
