@@ -10,11 +10,18 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { plan, renderRestore, toEnvelope, type Segment } from '../../src/planner/index.js'
 import { lineCount, linesText, segmentLines } from '../../src/planner/types.js'
-import { endpointHash, hash16Crypto, hashWith, prefixState, sepChainName, sepChainNameOf } from '../../src/planner/iptables/chains.js'
+import { endpointHash, hash16Crypto, hashWith, prefixState, sepChainName, sepChainNameOf, sepHashInto } from '../../src/planner/iptables/chains.js'
 import { SegmentWriter, FILTER_CHAINS, FILTER_RULES, NAT_CHAINS, NAT_RULES, type BufferIndex } from '../../src/planner/rules/writer.js'
 import { generateSnapshot } from '../../src/planner/testing/generate.js'
 import { compareIds, idOf, idParts, type Endpoint } from '../../src/planner/model.js'
 import type { PlanReuse } from '../../src/planner/reuse.js'
+
+/** sepHashInto's 16 bytes, written at an offset into a larger buffer, as a string. */
+function intoBytes(ps: ReturnType<typeof prefixState>, prefix: string, pre: string, ip: string, post: string): string {
+  const out = new Uint8Array(20)
+  sepHashInto(ps, prefix, pre, ip, post, out, 3)
+  return Buffer.from(out.subarray(3, 19)).toString('latin1')
+}
 
 const reference = (s: string): string => base32.encode(createHash('sha256').update(s).digest()).slice(0, 16)
 
@@ -31,7 +38,8 @@ describe('chain names from a prefix midstate', () => {
         return (
           hashWith(ps, p, s) === reference(p + s) &&
           sepChainName(ps, p, s) === `KUBE-SEP-${reference(p + s)}` &&
-          sepChainNameOf(ps, p, s.slice(0, 1), s.slice(1, cut), s.slice(cut)) === `KUBE-SEP-${reference(p + s)}`
+          sepChainNameOf(ps, p, s.slice(0, 1), s.slice(1, cut), s.slice(cut)) === `KUBE-SEP-${reference(p + s)}` &&
+          intoBytes(ps, p, s.slice(0, 1), s.slice(1, cut), s.slice(cut)) === reference(p + s)
         )
       }),
       { numRuns: 3000 },
@@ -53,6 +61,8 @@ describe('chain names from a prefix midstate', () => {
     expect(prefixState('ns/é')).toBeNull()
     expect(hashWith(null, 'ns/é', '10.0.0.1:80')).toBe(hash16Crypto('ns/é10.0.0.1:80'))
     expect(sepChainName(prefixState('ns/a'), 'ns/a', 'é')).toBe(`KUBE-SEP-${hash16Crypto('ns/aé')}`)
+    expect(intoBytes(prefixState('ns/a'), 'ns/a', '[', 'é', ']:80')).toBe(hash16Crypto('ns/a[é]:80'))
+    expect(intoBytes(null, 'ns/é', '', '10.0.0.1', ':80')).toBe(hash16Crypto('ns/é10.0.0.1:80'))
   })
 
   it('names endpoints of long service names as upstream (multi-block input)', () => {
