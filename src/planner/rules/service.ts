@@ -47,27 +47,30 @@ interface Decided {
 const PROTO = { tcp: '-m tcp -p tcp', udp: '-m udp -p udp', sctp: '-m sctp -p sctp' } as const
 
 /**
- * The chain hashes of the service port being written, 16 base32 bytes per endpoint (Endpoint.sep
- * is the index): written once per endpoint, copied into every rule that names its chain. Scratch
- * memory reused by every port (the planner is synchronous).
+ * The endpoint chain names of the service port being written, `KUBE-SEP-` and 16 base32 bytes
+ * each (SEP_BYTES; Endpoint.sep is the index): hashed once per endpoint, copied into every rule
+ * that names the chain. Scratch memory reused by every port (the planner is synchronous).
  */
-let hashes = new Uint8Array(16 * 256)
+let names = new Uint8Array(0)
+const SEP_BYTES = 25
 
-/** Hashes every endpoint a rule of this port names (allReachable: see categorize). */
-function hashEndpoints(d: Decided): void {
+/** Names every endpoint a rule of this port names (allReachable: see categorize). */
+function nameEndpoints(d: Decided): void {
   const eps = d.cat.allReachable
-  if (hashes.length < 16 * eps.length) hashes = new Uint8Array(16 * eps.length)
+  if (names.length < SEP_BYTES * eps.length) {
+    names = new Uint8Array(SEP_BYTES * Math.max(eps.length, 256))
+    for (let at = 0; at < names.length; at += SEP_BYTES) names.set(KUBE_SEP, at)
+  }
   for (let i = 0; i < eps.length; i++) {
     const e = eps[i]!
-    sepHashInto(d.hashState, d.hashPrefix, e.pre, e.ip, e.post, hashes, 16 * i)
+    sepHashInto(d.hashState, d.hashPrefix, e.pre, e.ip, e.post, names, SEP_BYTES * i + KUBE_SEP.length)
     e.sep = i
   }
 }
 
-/** `KUBE-SEP-…`, the endpoint's chain name. */
+/** The endpoint's chain name. */
 function writeSep(t: Bytes, e: Endpoint): void {
-  t.put(KUBE_SEP)
-  t.putRange(hashes, 16 * e.sep, 16)
+  t.putRange(names, SEP_BYTES * e.sep, SEP_BYTES)
 }
 
 function decide(sp: ServicePort, eps: Endpoint[], ctx: FamilyContext, w: SegmentWriter): Decided {
@@ -413,7 +416,7 @@ export function serviceSegment(sp: ServicePort, eps: Endpoint[], ctx: FamilyCont
     meta: { type: sp.type, endpoints: endpointCounts(eps) },
   }
   const d = decide(sp, eps, ctx, w)
-  hashEndpoints(d)
+  nameEndpoints(d)
   clusterIPRules(d)
   externalIPRules(d)
   loadBalancerRules(d)

@@ -94,9 +94,13 @@ export class Bytes {
   /** Appends a copy of characters [from, from + n) of this text. */
   copy(from: number, n: number): void {
     if (this.str !== null) return this.addString(this.str.slice(from, from + n))
-    if (this.length + n > this.bytes.length) this.grow(this.length + n)
-    this.bytes.copyWithin(this.length, from, from + n)
-    this.length += n
+    const p = this.length
+    let bytes = this.bytes
+    if (p + n > bytes.length) bytes = this.grow(p + n)
+    // A builtin memmove beats a loop above a few dozen bytes, a loop beats its call below.
+    if (n > 24) bytes.copyWithin(p, from, from + n)
+    else for (let i = 0; i < n; i++) bytes[p + i] = bytes[from + i]!
+    this.length = p + n
   }
 
   /**
