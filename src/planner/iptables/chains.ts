@@ -247,45 +247,17 @@ function base32First80(): string {
   )
 }
 
-/** `KUBE-SEP-` + base32First80 in one fromCharCode call: a flat string, not a rope. */
-function sepFirst80(): string {
-  const a = H[0]! >>> 0
-  const b = H[1]! >>> 0
-  const c = H[2]! >>> 0
-  return String.fromCharCode(
-    75, 85, 66, 69, 45, 83, 69, 80, 45,
-    A[a >>> 27]!, A[(a >>> 22) & 31]!, A[(a >>> 17) & 31]!, A[(a >>> 12) & 31]!,
-    A[(a >>> 7) & 31]!, A[(a >>> 2) & 31]!, A[((a & 3) << 3) | (b >>> 29)]!, A[(b >>> 24) & 31]!,
-    A[(b >>> 19) & 31]!, A[(b >>> 14) & 31]!, A[(b >>> 9) & 31]!, A[(b >>> 4) & 31]!,
-    A[((b & 15) << 1) | (c >>> 31)]!, A[(c >>> 26) & 31]!, A[(c >>> 21) & 31]!, A[(c >>> 16) & 31]!,
-  )
-}
-
 /** 16-character chain-name hash of prefix + suffix, from a prefix state (null: node:crypto). */
 export function hashWith(ps: PrefixState | null, prefix: string, suffix: string): string {
   return ps !== null && finish(ps, suffix) ? base32First80() : hash16Crypto(prefix + suffix)
 }
 
 /**
- * `KUBE-SEP-` + the endpoint chain hash, as one flat string. `ps` is prefixState of
- * servicePortName + protocol; `endpoint` is the `ip:port` identity (`[ip]:port` for IPv6).
- */
-export function sepChainName(ps: PrefixState | null, prefix: string, endpoint: string): string {
-  return ps !== null && finish(ps, endpoint) ? sepFirst80() : 'KUBE-SEP-' + hash16Crypto(prefix + endpoint)
-}
-
-/**
- * sepChainName for the endpoint identity `pre + ip + post` (model.ts Endpoint), without
- * concatenating it first.
- */
-export function sepChainNameOf(ps: PrefixState | null, prefix: string, pre: string, ip: string, post: string): string {
-  return ps !== null && finishParts(ps, pre, ip, post) ? sepFirst80() : 'KUBE-SEP-' + hash16Crypto(prefix + pre + ip + post)
-}
-
-/**
- * The 16 base32 characters of sepChainNameOf's hash (after `KUBE-SEP-`), written as bytes into
- * `out` at `at`: the rule writers copy them into the plan's text, so no string is made per
- * endpoint (a 25-argument String.fromCharCode costs about as much as the hash).
+ * The endpoint chain hash of `pre + ip + post` (the `ip:port` identity in its parts, model.ts
+ * Endpoint; `ps` is prefixState of servicePortName + protocol): its 16 base32 characters, written
+ * as bytes into `out` at `at`, without concatenating the identity. The rule writers copy them
+ * into the plan's text, so no string is made per endpoint (a 25-argument String.fromCharCode
+ * costs about as much as the hash).
  */
 export function sepHashInto(ps: PrefixState | null, prefix: string, pre: string, ip: string, post: string, out: Uint8Array, at: number): void {
   if (ps !== null && finishParts(ps, pre, ip, post)) return base32Into(out, at)
