@@ -124,12 +124,14 @@ function clusterIPRules(d: Decided): void {
   const { sp } = d
   if (d.hasInternal) {
     const rules = d.w.text(NAT_RULES)
+    const start = rules.length
     rules.put(KUBE_SERVICES)
     rules.again(CLUSTER_IP, clusterIPMatch(d))
     rules.put(JUMP)
     rules.add(d.internalChain)
     rules.byte(NEWLINE)
     d.w.lines(NAT_RULES, 1)
+    d.w.natRule(start)
   } else {
     d.w.line(FILTER_RULES, `-A KUBE-SERVICES -m comment --comment ${d.internalComment} ${d.proto} -d ${sp.clusterIP} --dport ${sp.port} -j ${d.internalVerdict}`)
   }
@@ -373,7 +375,7 @@ const NON_ASCII = /[^\x00-\x7f]/
  * KUBE-SERVICES nat rule; a new connection then walks the internal chain (SVC, or SVL for
  * internalTrafficPolicy Local) — its masquerade rule when it is contiguous with the dispatch
  * rules, the affinity checks, the i-th statistic jump — and the endpoint chain's hairpin rule
- * before its DNAT. The text-derived counts are filled in by the writer at flush.
+ * before its DNAT. The text-derived counts are filled in by the writer as it closes the segment.
  */
 function decidedStats(d: Decided): SegmentStats {
   const { sp, ctx, cat } = d

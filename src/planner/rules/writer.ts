@@ -33,7 +33,6 @@ interface Pending {
   segments: Segment[]
   /** End offset of each segment's part in the bytes (its start is the previous end, or 0). */
   ends: number[]
-  stats: Array<SegmentStats | undefined>
 }
 
 /**
@@ -148,6 +147,11 @@ export class Bytes {
     return this.str ?? this.bytes.toString('latin1', 0, this.length)
   }
 
+  /** The character code at offset `i` of the pending text. */
+  code(i: number): number {
+    return this.str !== null ? this.str.charCodeAt(i) : this.bytes[i]!
+  }
+
   reset(): void {
     this.length = 0
     this.str = null
@@ -176,11 +180,13 @@ export function asciiBytes(s: string): Uint8Array {
 export class SegmentWriter {
   /** The pending text of each buffer, as bytes. */
   private t: Bytes[] = [new Bytes(), new Bytes(), new Bytes(), new Bytes()]
-  private pending: Pending[] = [0, 1, 2, 3].map(() => ({ segments: [], ends: [], stats: [] }))
+  private pending: Pending[] = [0, 1, 2, 3].map(() => ({ segments: [], ends: [] }))
   /** End offsets in `t` when the current segment began. */
   private starts = [0, 0, 0, 0]
   /** Lines per buffer of the current segment. */
   private counts = [0, 0, 0, 0]
+  /** The current segment's nat rules in chains it does not own (KUBE-SERVICES, KUBE-NODEPORTS), for stats. */
+  private fixed = { kubeServices: 0, kubeNodePorts: 0, bytes: 0 }
 
   /**
    * `flushChars` 0 flushes every segment on its own: for incremental plans, whose few new
@@ -202,30 +208,66 @@ export class SegmentWriter {
   /** A whole line (already one string, without its newline). */
   line(buf: BufferIndex, text: string): void {
     const t = this.t[buf]!
+    const start = t.length
     t.add(text)
     t.byte(NEWLINE)
     this.counts[buf]++
+    if (buf === NAT_RULES) this.natRule(start)
   }
 
   /**
-   * The current segment is complete: each of its buffers is filled in when that buffer's text
-   * is next flushed (at the latest by `flush()`); so are the text-derived `stats`.
+   * A nat rule line that began at `start` of the nat rules text is complete: for statistics, is it
+   * in KUBE-SERVICES or KUBE-NODEPORTS, told by the characters at offsets 8-10 of
+   * `-A KUBE-SERVICES` / `-A KUBE-NODEPORTS` (analysis/stats.ts reads the same facts back from the
+   * lines). `line` calls it; so must any fragment-written nat rule that may land in those chains.
+   */
+  natRule(start: number): void {
+    const t = this.t[NAT_RULES]!
+    const c8 = t.code(start + 8)
+    if (c8 === 83 && t.code(start + 9) === 69 && t.code(start + 10) === 82) this.fixed.kubeServices++
+    else if (c8 === 78) this.fixed.kubeNodePorts++
+    else return
+    this.fixed.bytes += t.length - start
+  }
+
+  /**
+   * The current segment is complete: its text-derived `stats` are filled in now, each of its
+   * buffers when that buffer's text is next flushed (at the latest by `flush()`).
    */
   close(seg: Segment, stats?: SegmentStats): void {
     const c = this.counts
-    if (stats) finishStats(stats, c)
+    if (stats) this.finishStats(stats)
     for (let b = 0; b < 4; b++) {
       const end = this.t[b]!.length
       if (end === this.starts[b]) continue
       const p = this.pending[b]!
       p.segments.push(seg)
       p.ends.push(end)
-      p.stats.push(stats)
       this.starts[b] = end
       if (end >= this.flushChars) this.flushBuffer(b)
     }
     c[0] = c[1] = c[2] = c[3] = 0
+    const f = this.fixed
+    f.kubeServices = f.kubeNodePorts = f.bytes = 0
     for (const t of this.t) t.forgetAll()
+  }
+
+  /**
+   * The text-derived statistics of the segment being closed, from what was counted while writing:
+   * line counts, bytes (characters: the caller passes stats only for ASCII segments, see
+   * service.ts), and the rules in chains the segment does not own.
+   */
+  private finishStats(st: SegmentStats): void {
+    const c = this.counts
+    const size = (b: number): number => this.t[b]!.length - this.starts[b]!
+    st.lines = [c[0]!, c[1]!, c[2]!, c[3]!]
+    st.declared = { filter: st.lines[0], nat: st.lines[2] }
+    st.appended = { filter: st.lines[1], nat: st.lines[3] }
+    st.filterBytes = size(0) + size(1)
+    st.natBytes = size(2) + size(3)
+    st.kubeServices = this.fixed.kubeServices
+    st.kubeNodePorts = this.fixed.kubeNodePorts
+    st.natFixed = { rules: this.fixed.kubeServices + this.fixed.kubeNodePorts, bytes: this.fixed.bytes }
   }
 
   /** Decode every pending text and cut it into its segments' buffers. */
@@ -244,50 +286,10 @@ export class SegmentWriter {
       const end = p.ends[i]!
       const part = text.slice(pos, end)
       seg[name] = seg[name] === '' ? part : seg[name] + part
-      const st = p.stats[i]
-      if (st) countLines(st, b, part)
       pos = end
     }
     t.reset()
     this.starts[b] = 0
-    this.pending[b] = { segments: [], ends: [], stats: [] }
+    this.pending[b] = { segments: [], ends: [] }
   }
-}
-
-/** countLine for every line of one buffer text. */
-function countLines(st: SegmentStats, kind: number, text: string): void {
-  let pos = 0
-  for (let end = text.indexOf('\n'); end >= 0; end = text.indexOf('\n', pos)) {
-    countLine(st, kind, text, pos, end)
-    pos = end + 1
-  }
-}
-
-/**
- * What statistics need from the text of one line (analysis/stats.ts segmentStats reads the same
- * facts back from the lines): its bytes (ASCII: the caller passes stats only for ASCII segments),
- * and whether a nat rule lands in KUBE-SERVICES or KUBE-NODEPORTS (chains the segment does not
- * own), told by the characters at offsets 8-10 of `-A KUBE-SERVICES` / `-A KUBE-NODEPORTS`.
- */
-function countLine(st: SegmentStats, kind: number, text: string, pos: number, end: number): void {
-  const size = end - pos + 1
-  if (kind < 2) {
-    st.filterBytes += size
-    return
-  }
-  st.natBytes += size
-  if (kind !== 3) return
-  const c8 = text.charCodeAt(pos + 8)
-  if (c8 === 83 && text.charCodeAt(pos + 9) === 69 && text.charCodeAt(pos + 10) === 82) st.kubeServices++
-  else if (c8 === 78) st.kubeNodePorts++
-  else return
-  st.natFixed.rules++
-  st.natFixed.bytes += size
-}
-
-/** Line counts; every chain line the planner writes is a `:` declaration and every rule an `-A`. */
-function finishStats(st: SegmentStats, counts: number[]): void {
-  st.lines = [counts[0]!, counts[1]!, counts[2]!, counts[3]!]
-  st.declared = { filter: st.lines[0], nat: st.lines[2] }
-  st.appended = { filter: st.lines[1], nat: st.lines[3] }
 }
