@@ -322,12 +322,6 @@ export function scanSlice(ref: SliceRef, family: Family, sink: SliceWarning[]): 
   ref.asIs = asIs
 }
 
-/**
- * The endpoints of one service port from its service's EndpointSlices (item order), as
- * endpointslicecache.go merges them: one per `ip:port`, a later one replacing an earlier one
- * unless it is terminating; sorted by identity. Built per service port and dropped after its
- * segment is written, so these objects never outlive a young-generation GC cycle.
- */
 /** The slots sliceEndpoints reads for `sp` (endpoints × matching usable ports), without building endpoints. */
 export function sliceSlots(sp: ServicePort, slices: readonly SliceRef[], family: Family): number {
   let n = 0
@@ -340,6 +334,12 @@ export function sliceSlots(sp: ServicePort, slices: readonly SliceRef[], family:
   return n
 }
 
+/**
+ * The endpoints of one service port from its service's EndpointSlices (item order), as
+ * endpointslicecache.go merges them: one per `ip:port`, a later one replacing an earlier one
+ * unless it is terminating; sorted by identity. Built per service port and dropped after its
+ * segment is written, so these objects never outlive a young-generation GC cycle.
+ */
 export function sliceEndpoints(
   sp: ServicePort,
   slices: readonly SliceRef[],
