@@ -36,22 +36,24 @@ interface Pending {
 }
 
 /**
- * One buffer's pending text as bytes: fragments are copied in, one byte per (ASCII) character,
- * and decoded into one flat string at flush. From the first non-ASCII fragment on (Kubernetes
- * names are ASCII, but the planner does not rely on it) the rest of the text is kept as a
- * string, so any UTF-16 text, lone surrogates included, comes out unchanged.
+ * One buffer's pending text as bytes: fragments are copied in, one byte per ASCII character, and
+ * decoded at flush, ASCII as latin1 into one flat string that the segments slice. Text that is
+ * not ASCII (Kubernetes names are, but the planner does not rely on it) is written as UTF-8 and
+ * marks the buffer, whose segments are then decoded one by one. A lone UTF-16 surrogate, which
+ * only a JSON `\ud800` escape can produce, comes out as U+FFFD, as Go's encoding/json decodes it
+ * for kube-proxy (and as node:crypto hashes it for the chain names).
  */
 export class Bytes {
   bytes: Buffer = Buffer.allocUnsafe(INITIAL_BYTES)
-  /** Characters written (bytes and characters are the same while `str` is null). */
+  /** Bytes written. */
   length = 0
-  str: string | null = null
+  /** Some byte is not ASCII: decode as UTF-8, a segment at a time. */
+  utf8 = false
   /** Where `again` first wrote each slot's fragment in the current segment (-1: not yet), and its length. */
   private againAt = new Int32Array(8).fill(-1)
   private againLen = new Int32Array(8)
 
   add(a: string): void {
-    if (this.str !== null) return this.addString(a)
     const n = a.length
     let p = this.length
     let bytes = this.bytes
@@ -59,17 +61,16 @@ export class Bytes {
     for (let i = 0; i < n; i++) {
       const c = a.charCodeAt(i)
       if (c > 0x7f) {
-        this.str = bytes.toString('latin1', 0, this.length)
-        return this.addString(a)
+        this.length = p
+        return this.addUtf8(a.slice(i))
       }
       bytes[p++] = c
     }
     this.length = p
   }
 
-  /** An ASCII fragment already encoded (see `fragment`). */
+  /** An ASCII fragment already encoded (`asciiBytes`). */
   put(a: Uint8Array): void {
-    if (this.str !== null) return this.addString(latin1(a))
     const n = a.length
     const p = this.length
     let bytes = this.bytes
@@ -82,7 +83,6 @@ export class Bytes {
 
   /** Appends bytes [from, from + n) of `src`, ASCII (a short run: a loop beats a builtin's call). */
   putRange(src: Uint8Array, from: number, n: number): void {
-    if (this.str !== null) return this.addString(latin1(src.subarray(from, from + n)))
     const p = this.length
     let bytes = this.bytes
     if (p + n > bytes.length) bytes = this.grow(p + n)
@@ -90,9 +90,8 @@ export class Bytes {
     this.length = p + n
   }
 
-  /** Appends a copy of characters [from, from + n) of this text. */
+  /** Appends a copy of bytes [from, from + n) of this text. */
   copy(from: number, n: number): void {
-    if (this.str !== null) return this.addString(this.str.slice(from, from + n))
     const p = this.length
     let bytes = this.bytes
     if (p + n > bytes.length) bytes = this.grow(p + n)
@@ -126,14 +125,15 @@ export class Bytes {
 
   /** One ASCII character (a newline). */
   byte(c: number): void {
-    if (this.str !== null) return this.addString(String.fromCharCode(c))
     if (this.length === this.bytes.length) this.grow(this.length + 1)
     this.bytes[this.length++] = c
   }
 
-  private addString(a: string): void {
-    this.str += a
-    this.length = this.str!.length
+  private addUtf8(a: string): void {
+    // At most 3 bytes per UTF-16 code unit (a surrogate pair's 4 bytes are 2 units).
+    if (this.length + 3 * a.length > this.bytes.length) this.grow(this.length + 3 * a.length)
+    this.length += this.bytes.write(a, this.length, 'utf8')
+    this.utf8 = true
   }
 
   private grow(min: number): Buffer {
@@ -143,25 +143,24 @@ export class Bytes {
     return next
   }
 
-  text(): string {
-    return this.str ?? this.bytes.toString('latin1', 0, this.length)
+  /** The text of bytes [from, to) (whole segments' parts: never inside a UTF-8 sequence). */
+  text(from: number, to: number): string {
+    return this.bytes.toString(this.utf8 ? 'utf8' : 'latin1', from, to)
   }
 
-  /** The character code at offset `i` of the pending text. */
+  /** The byte at offset `i` of the pending text. */
   code(i: number): number {
-    return this.str !== null ? this.str.charCodeAt(i) : this.bytes[i]!
+    return this.bytes[i]!
   }
 
   reset(): void {
     this.length = 0
-    this.str = null
+    this.utf8 = false
   }
 }
 
 const INITIAL_BYTES = 256 * 1024
 const NEWLINE = 10
-
-const latin1 = (a: Uint8Array): string => Buffer.from(a.buffer, a.byteOffset, a.length).toString('latin1')
 
 /**
  * A constant ASCII fragment, encoded once: Bytes.put copies its bytes rather than reading a
@@ -279,12 +278,13 @@ export class SegmentWriter {
     const t = this.t[b]!
     const p = this.pending[b]!
     const name = NAMES[b]!
-    const text = t.text()
+    // ASCII: one flat string, cut into slices; UTF-8: each segment's part decoded on its own.
+    const text = t.utf8 ? '' : t.text(0, t.length)
     let pos = 0
     for (let i = 0; i < p.segments.length; i++) {
       const seg = p.segments[i]!
       const end = p.ends[i]!
-      const part = text.slice(pos, end)
+      const part = t.utf8 ? t.text(pos, end) : text.slice(pos, end)
       seg[name] = seg[name] === '' ? part : seg[name] + part
       pos = end
     }
