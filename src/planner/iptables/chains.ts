@@ -236,16 +236,10 @@ const A = Array.from('ABCDEFGHIJKLMNOPQRSTUVWXYZ234567', (ch) => ch.charCodeAt(0
 
 /** base32 of the digest's first 80 bits (16 characters of 5 bits), from H, as one flat string. */
 function base32First80(): string {
-  const a = H[0]! >>> 0
-  const b = H[1]! >>> 0
-  const c = H[2]! >>> 0
-  return String.fromCharCode(
-    A[a >>> 27]!, A[(a >>> 22) & 31]!, A[(a >>> 17) & 31]!, A[(a >>> 12) & 31]!,
-    A[(a >>> 7) & 31]!, A[(a >>> 2) & 31]!, A[((a & 3) << 3) | (b >>> 29)]!, A[(b >>> 24) & 31]!,
-    A[(b >>> 19) & 31]!, A[(b >>> 14) & 31]!, A[(b >>> 9) & 31]!, A[(b >>> 4) & 31]!,
-    A[((b & 15) << 1) | (c >>> 31)]!, A[(c >>> 26) & 31]!, A[(c >>> 21) & 31]!, A[(c >>> 16) & 31]!,
-  )
+  base32Into(B32, 0)
+  return String.fromCharCode.apply(null, B32 as unknown as number[])
 }
+const B32 = new Uint8Array(16)
 
 /** 16-character chain-name hash of prefix + suffix, from a prefix state (null: node:crypto). */
 export function hashWith(ps: PrefixState | null, prefix: string, suffix: string): string {
@@ -265,7 +259,7 @@ export function sepHashInto(ps: PrefixState | null, prefix: string, pre: string,
   for (let i = 0; i < 16; i++) out[at + i] = s.charCodeAt(i)
 }
 
-/** base32First80 as bytes. */
+/** The digest's first 80 bits (in H) as 16 base32 characters (RFC 4648), written as bytes. */
 function base32Into(out: Uint8Array, at: number): void {
   const a = H[0]! >>> 0
   const b = H[1]! >>> 0
