@@ -95,6 +95,14 @@ describe('backup and restore round trip', () => {
     expect(meta.bytes).toBe(archive.length)
     expect(first.headers.digest).toBe(`sha-256=${createHash('sha256').update(archive).digest('base64')}`)
     expect(first.headers['repr-digest']).toBe(`sha-256=:${createHash('sha256').update(archive).digest('base64')}:`)
+    // A client holding the archive revalidates for nothing.
+    expect(first.headers.etag).toBe(`"${sha256(archive)}"`)
+    const again = await t.app.inject({ method: 'GET', url: `/v1/backups/${backupId}/download`, headers: { 'if-none-match': first.headers.etag as string } })
+    expect(again.statusCode).toBe(304)
+    expect(again.rawPayload.length).toBe(0)
+    const other = await t.app.inject({ method: 'GET', url: `/v1/backups/${backupId}/download`, headers: { 'if-none-match': '"0000"' } })
+    expect(other.statusCode).toBe(200)
+    expect(other.rawPayload.equals(archive)).toBe(true)
   })
 
   it('the archive holds the manifest, each version\'s snapshot and exact restore script, checksummed', async () => {

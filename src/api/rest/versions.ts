@@ -5,6 +5,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { Readable } from 'node:stream'
 import { z } from 'zod'
 import { segmentLines, type Plan } from '../../planner/types.js'
+import { etagMatches } from './etag.js'
 import { pageLinks, withClusterLinks, withVersionLinks } from './links.js'
 import { ClusterPage, ClusterParams, PageQuery, Problem, RestoreQuery, toVersionRef, Version, VersionPage, VersionParams } from './schemas.js'
 
@@ -46,14 +47,6 @@ function planJson(plan: Plan): z.infer<typeof PlanSchema> {
       })),
     })),
   }
-}
-
-/** Strong-validator match per RFC 9110 §13.1.2 (If-None-Match uses the weak comparison). */
-export function etagMatches(header: string | undefined, etag: string): boolean {
-  if (!header) return false
-  if (header.trim() === '*') return true
-  const bare = etag.replace(/^W\//, '')
-  return header.split(',').some((candidate) => candidate.trim().replace(/^W\//, '') === bare)
 }
 
 const versionRoutes: FastifyPluginAsyncZod = async (app) => {

@@ -13,6 +13,7 @@ import { z } from 'zod'
 import { DomainError } from '../../../errors.js'
 import type { HistoryServices } from '../../../services/history-types.js'
 import type { HistoryEventType } from '../../../store/history.js'
+import { etagMatches } from '../etag.js'
 import { withVersionLinks } from '../links.js'
 import { ClusterParams, Problem, toVersionRef } from '../schemas.js'
 import * as S from './schemas.js'
@@ -205,12 +206,24 @@ const historyRoutes: FastifyPluginAsyncZod = async (app) => {
       schema: {
         tags: ['backups'],
         summary: 'Download the archive (application/gzip), the same bytes every time',
-        description: 'Content-Length, `Digest: sha-256=<base64>`, `X-Checksum-Sha256: <hex>` and a strong ETag.',
+        description:
+          'Content-Length, `Digest: sha-256=<base64>`, `X-Checksum-Sha256: <hex>` and a strong ETag; send If-None-Match for a 304.',
         params: S.BackupParams,
-        response: { 200: { description: 'tar.gz archive', content: { 'application/gzip': { schema: z.string() } } }, ...problems },
+        response: {
+          200: { description: 'tar.gz archive', content: { 'application/gzip': { schema: z.string() } } },
+          304: z.undefined().describe('Not modified'),
+          ...problems,
+        },
       },
     },
     async (request, reply) => {
+      // An archive never changes: a client that has it (its ETag is the archive's sha256) gets a
+      // 304 without the chunks being read.
+      const meta = await history(app).getBackup(request.params.id)
+      if (etagMatches(request.headers['if-none-match'], `"${meta.sha256}"`)) {
+        reply.header('etag', `"${meta.sha256}"`).header('cache-control', 'private, immutable')
+        return reply.code(304).send()
+      }
       const { backup, body } = await history(app).downloadBackup(request.params.id)
       const sha = Buffer.from(backup.sha256, 'hex')
       return reply
