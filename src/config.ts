@@ -23,6 +23,16 @@ export interface RateLimitConfig {
   windowMs: number
 }
 
+/** Versions pruned on a timer (services/retention.ts); neither limit set: no sweeps. */
+export interface RetentionPolicy {
+  /** NATPLAN_RETAIN_VERSIONS: keep at most this many versions per cluster (unset: no limit). */
+  keepVersions?: number
+  /** NATPLAN_RETAIN_DAYS: prune versions older than this many days (unset: no limit). */
+  keepDays?: number
+  /** NATPLAN_RETAIN_INTERVAL: seconds between sweeps, default 3600; 0 disables the timer. */
+  intervalSeconds: number
+}
+
 export interface Config {
   /** unset: an embedded PostgreSQL under dataDir */
   databaseUrl: string | undefined
@@ -37,6 +47,7 @@ export interface Config {
   /** Trust X-Forwarded-For (behind a load balancer) so rate limits key on the client IP. */
   trustProxy: boolean
   graphiql: boolean
+  retention: RetentionPolicy
 }
 
 export class ConfigError extends Error {
@@ -97,6 +108,23 @@ export function parseSize(raw: string): number {
   return Number(match[1]) * unit
 }
 
+function positiveInt(env: NodeJS.ProcessEnv, name: string, allowZero = false): number | undefined {
+  const raw = env[name]
+  if (raw === undefined || raw.trim() === '') return undefined
+  const n = Number(raw)
+  if (!Number.isInteger(n) || n < (allowZero ? 0 : 1)) throw new ConfigError(`${name} must be a ${allowZero ? 'non-negative' : 'positive'} integer, got "${raw}"`)
+  return n
+}
+
+/** NATPLAN_RETAIN_VERSIONS, NATPLAN_RETAIN_DAYS, NATPLAN_RETAIN_INTERVAL. */
+export function parseRetention(env: NodeJS.ProcessEnv): RetentionPolicy {
+  return {
+    keepVersions: positiveInt(env, 'NATPLAN_RETAIN_VERSIONS'),
+    keepDays: positiveInt(env, 'NATPLAN_RETAIN_DAYS'),
+    intervalSeconds: positiveInt(env, 'NATPLAN_RETAIN_INTERVAL', true) ?? 3600,
+  }
+}
+
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes')
@@ -134,6 +162,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.LOG_LEVEL,
     trustProxy: e.NATPLAN_TRUST_PROXY,
     graphiql: e.NATPLAN_GRAPHIQL,
+    retention: parseRetention(present),
   }
 }
 

@@ -12,11 +12,12 @@ import { createBackup, downloadBackup, getBackup, importBackup, listBackups, typ
 import { clampLimit, decodeCursor, encodeCursor, requireCluster } from './history-db.js'
 import { diffJson, diffRestore, diffUnified } from './history-diff.js'
 import type { HistoryEvent, HistoryQuery, HistoryServices } from './history-types.js'
-import { deleteCluster, prune, retentionFromEnv, sweepRetention, type RetentionPolicy } from './retention.js'
+import type { RetentionPolicy } from '../config.js'
+import { deleteCluster, prune, sweepRetention } from './retention.js'
 import { rollback } from './rollback.js'
 
 export interface HistoryServicesOptions {
-  /** Default: NATPLAN_RETAIN_VERSIONS / NATPLAN_RETAIN_DAYS / NATPLAN_RETAIN_INTERVAL. */
+  /** The timed retention policy (config.ts, NATPLAN_RETAIN_*); default: none. */
   retention?: RetentionPolicy
   /** Import limits; default 64 MiB compressed (the default body limit), 1 GiB unpacked. */
   importLimits?: Partial<ImportLimits>
@@ -53,7 +54,7 @@ export async function listHistory(pool: pg.Pool, cluster: string, q: HistoryQuer
 
 export function createHistoryServices(db: { pool: pg.Pool }, opts: HistoryServicesOptions = {}): HistoryServices {
   const pool = db.pool
-  const policy = opts.retention ?? retentionFromEnv()
+  const policy = opts.retention ?? { intervalSeconds: 3600 }
   const limits: ImportLimits = {
     maxCompressedBytes: opts.importLimits?.maxCompressedBytes ?? 64 * 1024 * 1024,
     maxUncompressedBytes: opts.importLimits?.maxUncompressedBytes ?? 1024 * 1024 * 1024,

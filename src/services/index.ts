@@ -4,6 +4,7 @@
  * service recovers as soon as PostgreSQL is back.
  */
 import { createHash } from 'node:crypto'
+import type { RetentionPolicy } from '../config.js'
 import { renderRestoreChunks } from '../planner/index.js'
 import type { Family } from '../planner/types.js'
 import type { Database } from '../db/index.js'
@@ -25,6 +26,8 @@ export interface ServicesOptions {
   scriptCacheBytes?: number
   /** Called after every ingest with where the time went (benchmarks, debug logging). */
   onIngest?: (stats: IngestStats) => void
+  /** The timed retention policy (Config.retention); default: none. */
+  retention?: RetentionPolicy
 }
 
 export { ScriptCache } from './script-cache.js'
@@ -166,7 +169,7 @@ export function createServices(db: Database, opts: ServicesOptions = {}): Servic
         ),
       ),
 
-    history: createHistoryServices(db),
+    history: createHistoryServices(db, { retention: opts.retention }),
 
     growth: createGrowthServices(db.pool, { getPlan: async (cluster, version) => (await loadPlan(db.pool, (await resolve(cluster, version)).planId)).plan }),
   }

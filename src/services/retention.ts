@@ -12,36 +12,12 @@
  * never delete a row such an ingest is about to reference; later ingests wait for GC.
  */
 import type pg from 'pg'
+import type { RetentionPolicy } from '../config.js'
 import { BadRequestError, NotFoundError } from '../errors.js'
 import { decodeIds } from '../store/manifest.js'
 import { deleteHistoryEvents, insertHistoryEvent } from '../store/history.js'
 import { inTransaction, lockExistingCluster } from './history-db.js'
 import type { PruneInput, PruneResult } from './history-types.js'
-
-export interface RetentionPolicy {
-  /** NATPLAN_RETAIN_VERSIONS: keep at most this many versions per cluster (unset: no limit). */
-  keepVersions?: number
-  /** NATPLAN_RETAIN_DAYS: prune versions older than this many days (unset: no limit). */
-  keepDays?: number
-  /** NATPLAN_RETAIN_INTERVAL: seconds between sweeps, default 3600; 0 disables the timer. */
-  intervalSeconds: number
-}
-
-function positiveInt(env: NodeJS.ProcessEnv, name: string, allowZero = false): number | undefined {
-  const raw = env[name]
-  if (raw === undefined || raw.trim() === '') return undefined
-  const n = Number(raw)
-  if (!Number.isInteger(n) || n < (allowZero ? 0 : 1)) throw new Error(`${name} must be a ${allowZero ? 'non-negative' : 'positive'} integer, got "${raw}"`)
-  return n
-}
-
-export function retentionFromEnv(env: NodeJS.ProcessEnv = process.env): RetentionPolicy {
-  return {
-    keepVersions: positiveInt(env, 'NATPLAN_RETAIN_VERSIONS'),
-    keepDays: positiveInt(env, 'NATPLAN_RETAIN_DAYS'),
-    intervalSeconds: positiveInt(env, 'NATPLAN_RETAIN_INTERVAL', true) ?? 3600,
-  }
-}
 
 export function policyIsActive(p: RetentionPolicy): boolean {
   return p.keepVersions !== undefined || p.keepDays !== undefined

@@ -5,7 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parseTokens } from '../../src/config.js'
-import { retentionFromEnv, sweepRetention } from '../../src/services/retention.js'
+import { sweepRetention } from '../../src/services/retention.js'
+import { loadConfig, parseRetention } from '../../src/config.js'
 import { ingest, restoreScript, smallEnvelope, startHistoryApp, uniqueName, type HistoryTestApp } from './helpers.js'
 
 const ADMIN = 'admin-secret-01234567890'
@@ -106,10 +107,13 @@ describe('prune', () => {
 
 describe('retention policy from the environment', () => {
   it('parses NATPLAN_RETAIN_* and rejects nonsense', () => {
-    expect(retentionFromEnv({})).toEqual({ keepVersions: undefined, keepDays: undefined, intervalSeconds: 3600 })
-    expect(retentionFromEnv({ NATPLAN_RETAIN_VERSIONS: '30', NATPLAN_RETAIN_DAYS: '7', NATPLAN_RETAIN_INTERVAL: '0' })).toEqual({ keepVersions: 30, keepDays: 7, intervalSeconds: 0 })
-    expect(() => retentionFromEnv({ NATPLAN_RETAIN_VERSIONS: '0' })).toThrow(/NATPLAN_RETAIN_VERSIONS/)
-    expect(() => retentionFromEnv({ NATPLAN_RETAIN_DAYS: 'soon' })).toThrow(/NATPLAN_RETAIN_DAYS/)
+    expect(parseRetention({})).toEqual({ keepVersions: undefined, keepDays: undefined, intervalSeconds: 3600 })
+    expect(parseRetention({ NATPLAN_RETAIN_VERSIONS: '30', NATPLAN_RETAIN_DAYS: '7', NATPLAN_RETAIN_INTERVAL: '0' })).toEqual({ keepVersions: 30, keepDays: 7, intervalSeconds: 0 })
+    expect(() => parseRetention({ NATPLAN_RETAIN_VERSIONS: '0' })).toThrow(/NATPLAN_RETAIN_VERSIONS/)
+    expect(() => parseRetention({ NATPLAN_RETAIN_DAYS: 'soon' })).toThrow(/NATPLAN_RETAIN_DAYS/)
+    // part of the process configuration, checked at start like the rest
+    expect(loadConfig({ NATPLAN_RETAIN_VERSIONS: '5' }).retention).toEqual({ keepVersions: 5, keepDays: undefined, intervalSeconds: 3600 })
+    expect(() => loadConfig({ NATPLAN_RETAIN_INTERVAL: '-1' })).toThrow(/NATPLAN_RETAIN_INTERVAL/)
   })
 
   it('a sweep prunes every cluster by count and age, as actor "retention"', async () => {
