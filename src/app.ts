@@ -1,6 +1,6 @@
 /**
  * buildApp: the fastify instance used by the server, the tests and scripts/openapi.ts alike.
- * Layout as fastify/demo: external plugins (rate limit, swagger), the app's own plugins
+ * Layout as fastify/demo: external plugins (security headers, rate limit, swagger), the app's own plugins
  * (problem+json errors, auth, metrics, services), then routes (ops, REST under /v1, GraphQL).
  * The use-cases are injected, so the HTTP layer never opens a database itself.
  */
@@ -16,6 +16,7 @@ import auth from './plugins/app/auth.js'
 import metrics from './plugins/app/metrics.js'
 import problem, { makeProblem, sendProblem } from './plugins/app/problem.js'
 import servicesPlugin from './plugins/app/services.js'
+import helmet from './plugins/external/helmet.js'
 import rateLimit from './plugins/external/rate-limit.js'
 import swagger from './plugins/external/swagger.js'
 import type { Services } from './services/contract.js'
@@ -80,6 +81,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   })
 
   // external plugins
+  await app.register(helmet)
   await app.register(problem)
   await app.register(auth, { tokens: config.tokens })
   await app.register(rateLimit, { rateLimit: config.rateLimit })

@@ -60,6 +60,22 @@ afterAll(async () => {
   await t?.close()
 })
 
+describe('security headers', () => {
+  it('sends helmet\'s headers on JSON, problem and script responses, and leaves /ui its own CSP', async () => {
+    for (const url of ['/healthz', '/v1/clusters/nope', `/v1/clusters/${cluster}/versions/latest/restore`]) {
+      const res = await t.app.inject({ method: 'GET', url })
+      expect(res.headers['x-content-type-options'], url).toBe('nosniff')
+      expect(res.headers['x-frame-options'], url).toBe('SAMEORIGIN')
+      expect(res.headers['referrer-policy'], url).toBe('no-referrer')
+      expect(res.headers['cross-origin-resource-policy'], url).toBe('same-origin')
+      expect(res.headers['strict-transport-security'], url).toBeUndefined()
+    }
+    const ui = await t.app.inject({ method: 'GET', url: '/ui/' })
+    expect(ui.headers['content-security-policy']).toMatch(/script-src 'self'/)
+    expect(ui.headers['x-content-type-options']).toBe('nosniff')
+  })
+})
+
 describe('probes and metrics', () => {
   it('reports health and readiness', async () => {
     expect((await t.app.inject({ method: 'GET', url: '/healthz' })).json()).toEqual({ status: 'ok' })
