@@ -10,9 +10,10 @@
  * this script states once instead of 64 times by hand.
  *
  * Usage: node scripts/sha256-gen.mjs, then commit the output (test/planner/fast-paths.test.ts
- * checks it against node:crypto).
+ * checks it against node:crypto). `--check` only compares: exit 1 when the committed file is
+ * not what this script writes (test/planner/generated.test.ts).
  */
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
 // FIPS 180-4, 4.2.2: the first 32 bits of the fractional parts of the cube roots of the first
@@ -117,5 +118,12 @@ ${V.map((v, i) => `  out[${i}] = (C[ct${i ? ` + ${i}` : ''}]! + ${v}) | 0`).join
 `
 
 const target = fileURLToPath(new URL('../src/planner/iptables/sha256.ts', import.meta.url))
-writeFileSync(target, out)
-console.log(`wrote ${target}`)
+if (process.argv.includes('--check')) {
+  if (readFileSync(target, 'utf8') !== out) {
+    console.error(`${target} is not what scripts/sha256-gen.mjs writes: run it and commit the result`)
+    process.exit(1)
+  }
+} else {
+  writeFileSync(target, out)
+  console.log(`wrote ${target}`)
+}
