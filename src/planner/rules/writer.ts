@@ -6,7 +6,8 @@
  * copied by V8's young-generation GC when it survives. Here fragments are copied as bytes into
  * one reused buffer per plan buffer (filter chains, filter rules, nat chains, nat rules); once
  * it holds FLUSH_CHARS it is decoded into one flat string, and each segment's part becomes a
- * slice of it (one small SlicedString per non-empty buffer, not one per line). A segment's
+ * slice of it (one small SlicedString per non-empty buffer, not one per line; text that is not
+ * ASCII is decoded a segment at a time, see Bytes). A segment's
  * boundaries are byte offsets recorded at `close`, so the text is never scanned.
  * A slice keeps its whole text alive: a segment kept on its own retains at most ~4 × FLUSH_CHARS.
  */
