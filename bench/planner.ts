@@ -22,6 +22,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
+import { GCProfiler } from 'node:v8'
 import { generateSnapshot } from '../src/planner/testing/generate.js'
 import { plan, renderRestoreChunks, toEnvelope, type FamilyPlan } from '../src/planner/index.js'
 
@@ -39,6 +40,11 @@ interface Result {
   ratioMax: number
   renderMs: number
   renderMiB: number
+  /** medians: GC pauses inside JSON.parse and inside plan, and the minor page faults of each */
+  parseGcMs: number
+  planGcMs: number
+  parseFaults: number
+  planFaults: number
   rules: number
   maxRssMiB: number
 }
@@ -49,11 +55,21 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2
 }
 
-function timed<T>(f: () => T): { ms: number; value: T } {
+/**
+ * Each timed step also reports its GC pauses (v8.GCProfiler, read synchronously when the step
+ * ends) and the minor page faults it took: on these VMs a first touch of a page costs ~12 us, so
+ * a step that grows the heap pays for it in both.
+ */
+function timed<T>(f: () => T): { ms: number; value: T; gcMs: number; faults: number } {
   if (global.gc) global.gc()
+  const profiler = new GCProfiler()
+  const faults = process.resourceUsage().minorPageFault
+  profiler.start()
   const t = performance.now()
   const value = f()
-  return { ms: performance.now() - t, value }
+  const ms = performance.now() - t
+  const gcMs = (profiler.stop()?.statistics ?? []).reduce((sum, s) => sum + s.cost / 1000, 0)
+  return { ms, value, gcMs, faults: process.resourceUsage().minorPageFault - faults }
 }
 
 function render(fp: FamilyPlan): { bytes: number; rules: number } {
@@ -73,6 +89,7 @@ function child(file: string, services: number, runs: number): void {
   const planMs: number[] = []
   const ratio: number[] = []
   const renderMs: number[] = []
+  const gc = { parse: [] as number[], plan: [] as number[], parseFaults: [] as number[], planFaults: [] as number[] }
   let rendered = { bytes: 0, rules: 0 }
   for (let r = 0; r < runs; r++) {
     const parsed = timed(() => JSON.parse(text) as unknown)
@@ -88,6 +105,10 @@ function child(file: string, services: number, runs: number): void {
     planMs.push(planned.ms)
     ratio.push(planned.ms / parsed.ms)
     renderMs.push(out.ms)
+    gc.parse.push(parsed.gcMs)
+    gc.plan.push(planned.gcMs)
+    gc.parseFaults.push(parsed.faults)
+    gc.planFaults.push(planned.faults)
   }
   const r: Result = {
     services,
@@ -102,6 +123,10 @@ function child(file: string, services: number, runs: number): void {
     renderMiB: rendered.bytes / 2 ** 20,
     rules: rendered.rules,
     maxRssMiB: process.resourceUsage().maxRSS / 1024,
+    parseGcMs: median(gc.parse),
+    planGcMs: median(gc.plan),
+    parseFaults: median(gc.parseFaults),
+    planFaults: median(gc.planFaults),
   }
   process.stdout.write(JSON.stringify(r) + '\n')
 }
@@ -129,11 +154,26 @@ function main(): void {
   const f = (x: number, d = 0): string => x.toFixed(d)
   const runs = process.env.BENCH_RUNS ?? '5 (3 at 30k)'
   console.log(`planner benchmark: ClusterIP services x ${ENDPOINTS} endpoints, node ${process.version}, medians of ${runs} runs`)
-  console.log('services | file MiB | JSON.parse ms | validate ms | plan ms | plan/parse (min-max) | render ms | render MiB | rules | peak RSS MiB')
+  console.log(
+    'services | file MiB | JSON.parse ms | validate ms | plan ms | plan/parse (min-max) | render ms | render MiB | rules | peak RSS MiB | GC ms parse/plan | page faults parse/plan',
+  )
   for (const r of results) {
     const ratio = `${f(r.ratio, 2)} (${f(r.ratioMin, 2)}-${f(r.ratioMax, 2)})`
     console.log(
-      [f(r.services), f(r.fileMiB, 1), f(r.parseMs), f(r.validateMs), f(r.planMs), ratio, f(r.renderMs), f(r.renderMiB, 1), f(r.rules), f(r.maxRssMiB)].join(' | '),
+      [
+        f(r.services),
+        f(r.fileMiB, 1),
+        f(r.parseMs),
+        f(r.validateMs),
+        f(r.planMs),
+        ratio,
+        f(r.renderMs),
+        f(r.renderMiB, 1),
+        f(r.rules),
+        f(r.maxRssMiB),
+        `${f(r.parseGcMs)}/${f(r.planGcMs)}`,
+        `${f(r.parseFaults)}/${f(r.planFaults)}`,
+      ].join(' | '),
     )
   }
   if (results.length > 1) {
