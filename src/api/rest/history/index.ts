@@ -217,14 +217,11 @@ const historyRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request, reply) => {
-      // An archive never changes: a client that has it (its ETag is the archive's sha256) gets a
-      // 304 without the chunks being read.
-      const meta = await history(app).getBackup(request.params.id)
-      if (etagMatches(request.headers['if-none-match'], `"${meta.sha256}"`)) {
-        reply.header('etag', `"${meta.sha256}"`).header('cache-control', 'private, immutable')
-        return reply.code(304).send()
-      }
       const { backup, body } = await history(app).downloadBackup(request.params.id)
+      reply.header('etag', `"${backup.sha256}"`).header('cache-control', 'private, immutable')
+      // An archive never changes: a client that has it (its ETag is the archive's sha256) gets a
+      // 304, and the chunks (read lazily by `body`) are never read.
+      if (etagMatches(request.headers['if-none-match'], `"${backup.sha256}"`)) return reply.code(304).send()
       const sha = Buffer.from(backup.sha256, 'hex')
       return reply
         .type('application/gzip')
@@ -234,8 +231,6 @@ const historyRoutes: FastifyPluginAsyncZod = async (app) => {
         .header('digest', `sha-256=${sha.toString('base64')}`)
         .header('repr-digest', `sha-256=:${sha.toString('base64')}:`)
         .header('x-checksum-sha256', backup.sha256)
-        .header('etag', `"${backup.sha256}"`)
-        .header('cache-control', 'private, immutable')
         .send(Readable.from(body) as never)
     },
   )
