@@ -50,7 +50,6 @@ export interface Endpoint {
   local: boolean
   zoneHints: string[] | null
   nodeHints: string[] | null
-  /** KUBE-SEP-… name, filled in once by the rule writers (an Endpoint belongs to one service port). */
   /**
    * Where the rule writers find this endpoint's chain hash: its index in the service port's
    * hash bytes (rules/service.ts), set for every endpoint a rule names before any is written.
@@ -322,13 +321,18 @@ export function scanSlice(ref: SliceRef, family: Family, sink: SliceWarning[]): 
   ref.asIs = asIs
 }
 
+/** Whether slice port `p` carries service port `sp`'s endpoints (name and protocol, usable). */
+function portMatches(p: NonNullable<EndpointSliceObject['ports']>[number], sp: ServicePort): p is { name: string; port: number } {
+  return usablePort(p) && p.name === sp.portName && LOWER[p.protocol ?? 'TCP'] === sp.protocol
+}
+
 /** The slots sliceEndpoints reads for `sp` (endpoints × matching usable ports), without building endpoints. */
 export function sliceSlots(sp: ServicePort, slices: readonly SliceRef[], family: Family): number {
   let n = 0
   for (const { obj: slice } of slices) {
     if (slice.addressType !== family) continue
     for (const p of slice.ports ?? []) {
-      if (usablePort(p) && p.name === sp.portName && LOWER[p.protocol ?? 'TCP'] === sp.protocol) n += slice.endpoints?.length ?? 0
+      if (portMatches(p, sp)) n += slice.endpoints?.length ?? 0
     }
   }
   return n
@@ -354,7 +358,7 @@ export function sliceEndpoints(
     scanSlice(ref, family, read.warnings)
     const asIs = ref.asIs
     for (const p of slice.ports ?? []) {
-      if (!usablePort(p) || p.name !== sp.portName || LOWER[p.protocol ?? 'TCP'] !== sp.protocol) continue
+      if (!portMatches(p, sp)) continue
       read.slots += slice.endpoints?.length ?? 0
       const id = idParts(p.port, family)
       for (const e of slice.endpoints ?? []) {

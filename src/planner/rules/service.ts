@@ -111,13 +111,17 @@ function decide(sp: ServicePort, eps: Endpoint[], ctx: FamilyContext, w: Segment
   }
 }
 
+/** `-m P -p P -d IP --dport PORT`: the match of every rule for traffic to one of the port's addresses. */
+function dportMatch(d: Decided, ip: string): string {
+  return `${d.proto} -d ${ip} --dport ${d.sp.port}`
+}
+
 /**
  * ` -m comment --comment "NAME cluster IP" -m P -p P -d IP --dport PORT`: shared by the cluster-IP
  * jump and the masquerade rule of every service port, so written once and copied (CLUSTER_IP slot).
  */
 function clusterIPMatch(d: Decided): string {
-  const { sp } = d
-  return ` -m comment --comment "${sp.name} cluster IP" ${d.proto} -d ${sp.clusterIP} --dport ${sp.port}`
+  return ` -m comment --comment "${d.sp.name} cluster IP" ${dportMatch(d, d.sp.clusterIP)}`
 }
 
 function clusterIPRules(d: Decided): void {
@@ -133,14 +137,14 @@ function clusterIPRules(d: Decided): void {
     d.w.lines(NAT_RULES, 1)
     d.w.natRule(start)
   } else {
-    d.w.line(FILTER_RULES, `-A KUBE-SERVICES -m comment --comment ${d.internalComment} ${d.proto} -d ${sp.clusterIP} --dport ${sp.port} -j ${d.internalVerdict}`)
+    d.w.line(FILTER_RULES, `-A KUBE-SERVICES -m comment --comment ${d.internalComment} ${dportMatch(d, sp.clusterIP)} -j ${d.internalVerdict}`)
   }
 }
 
 function externalIPRules(d: Decided): void {
   const { sp } = d
   for (const ip of sp.externalIPs) {
-    const match = `${d.proto} -d ${ip} --dport ${sp.port}`
+    const match = dportMatch(d, ip)
     if (d.cat.hasEndpoints) d.w.line(NAT_RULES, `-A KUBE-SERVICES -m comment --comment "${sp.name} external IP" ${match} -j ${d.ext}`)
     if (!d.hasExternal) d.w.line(FILTER_RULES, `-A KUBE-EXTERNAL-SERVICES -m comment --comment ${d.externalComment} ${match} -j ${d.externalVerdict}`)
   }
@@ -150,7 +154,7 @@ function loadBalancerRules(d: Decided): void {
   const { sp } = d
   const target = d.usesFW ? d.fw : d.ext
   for (const vip of sp.lbVIPs) {
-    const match = `${d.proto} -d ${vip} --dport ${sp.port}`
+    const match = dportMatch(d, vip)
     if (d.cat.hasEndpoints) d.w.line(NAT_RULES, `-A KUBE-SERVICES -m comment --comment "${sp.name} loadbalancer IP" ${match} -j ${target}`)
     if (d.usesFW) d.w.line(FILTER_RULES, `-A KUBE-PROXY-FIREWALL -m comment --comment "${sp.name} traffic not accepted by ${d.fw}" ${match} -j DROP`)
   }
@@ -158,7 +162,7 @@ function loadBalancerRules(d: Decided): void {
     for (const vip of sp.lbVIPs) {
       d.w.line(
         FILTER_RULES,
-        `-A KUBE-EXTERNAL-SERVICES -m comment --comment ${d.externalComment} ${d.proto} -d ${vip} --dport ${sp.port} -j ${d.externalVerdict}`,
+        `-A KUBE-EXTERNAL-SERVICES -m comment --comment ${d.externalComment} ${dportMatch(d, vip)} -j ${d.externalVerdict}`,
       )
     }
   }
@@ -284,11 +288,7 @@ function writeId(t: Bytes, e: Endpoint): void {
  */
 function dispatchRules(d: Decided, chain: string, eps: Endpoint[]): void {
   const { sp, ctx, w } = d
-  const chains = w.text(NAT_CHAINS)
-  chains.put(CHAIN)
-  chains.add(chain)
-  chains.put(CHAIN_END)
-  w.lines(NAT_CHAINS, 1)
+  w.line(NAT_CHAINS, chainLine(chain))
   const n = eps.length
   const rules = w.text(NAT_RULES)
   // Large-cluster mode drops these comments (proxier.go, largeClusterMode).

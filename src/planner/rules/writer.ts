@@ -72,22 +72,18 @@ export class Bytes {
 
   /** An ASCII fragment already encoded (`asciiBytes`). */
   put(a: Uint8Array): void {
-    const n = a.length
-    const p = this.length
-    let bytes = this.bytes
-    if (p + n > bytes.length) bytes = this.grow(p + n)
-    // A builtin memcpy beats a loop above a few dozen bytes, a loop beats its call below.
-    if (n > 24) bytes.set(a, p)
-    else for (let i = 0; i < n; i++) bytes[p + i] = a[i]!
-    this.length = p + n
+    this.putRange(a, 0, a.length)
   }
 
-  /** Appends bytes [from, from + n) of `src`, ASCII (a short run: a loop beats a builtin's call). */
+  /** Appends bytes [from, from + n) of `src`, ASCII. */
   putRange(src: Uint8Array, from: number, n: number): void {
     const p = this.length
     let bytes = this.bytes
     if (p + n > bytes.length) bytes = this.grow(p + n)
-    for (let i = 0; i < n; i++) bytes[p + i] = src[from + i]!
+    // A builtin memcpy beats a loop above a few dozen bytes (for a whole array: no view to
+    // make), a loop beats its call below.
+    if (n > 24 && from === 0 && n === src.length) bytes.set(src, p)
+    else for (let i = 0; i < n; i++) bytes[p + i] = src[from + i]!
     this.length = p + n
   }
 
