@@ -79,29 +79,75 @@ async function lookup(db: Queryable, table: 'objects' | 'segments', rows: readon
   return known
 }
 
-/** Stores the objects that are new; returns every object's id, in input order. */
-export async function putObjects(db: pg.ClientBase, rows: readonly ObjectRow[], given?: ReadonlyMap<string, number>): Promise<{ ids: number[]; inserted: number }> {
-  const known = await lookup(db, 'objects', rows, given)
+/**
+ * How one content table is written: its staging columns (all text, `h` the hex sha256 first),
+ * the table's columns and the expressions that fill them from a staging row, and a row's values.
+ */
+interface ContentTable<R> {
+  table: 'objects' | 'segments'
+  staging: readonly string[]
+  columns: string
+  select: string
+  values(row: R): (string | null)[]
+}
+
+/** Stores the rows that are new (see the header); returns every row's id, in input order. */
+async function putContent<R extends { sha256: string }>(
+  db: pg.ClientBase,
+  t: ContentTable<R>,
+  rows: readonly R[],
+  given?: ReadonlyMap<string, number>,
+): Promise<{ ids: number[]; inserted: number }> {
+  const known = await lookup(db, t.table, rows, given)
   const fresh = missingSorted(rows, known)
-  let inserted = 0
-  if (fresh.length > 0) {
-    await db.query('CREATE TEMP TABLE IF NOT EXISTS objects_in (h text, b text) ON COMMIT DELETE ROWS')
-    await copyRows(db, 'objects_in', ['h', 'b'], fresh.map((r) => {
-      if (r.body === undefined) throw new Error(`object ${r.sha256} has no body and is not stored`)
-      return [r.sha256, r.body]
-    }))
-    const res = await db.query<{ id: string; h: string }>(
-      `INSERT INTO objects (sha256, body)
-       SELECT decode(h, 'hex'), b FROM objects_in ORDER BY h
-       ON CONFLICT (sha256) DO NOTHING
-       RETURNING id, encode(sha256, 'hex') AS h`,
-    )
-    await db.query('TRUNCATE objects_in')
-    inserted = res.rowCount ?? 0
-    for (const r of res.rows) known.set(r.h, num(r.id))
-    await fillRaced(db, 'objects', fresh, known)
-  }
-  return { ids: idsInOrder(rows, known), inserted }
+  if (fresh.length === 0) return { ids: idsInOrder(rows, known), inserted: 0 }
+  const stage = `${t.table}_in`
+  await db.query(`CREATE TEMP TABLE IF NOT EXISTS ${stage} (${t.staging.map((c) => `${c} text`).join(', ')}) ON COMMIT DELETE ROWS`)
+  await copyRows(db, stage, t.staging, fresh.map((r) => t.values(r)))
+  const res = await db.query<{ id: string; h: string }>(
+    `INSERT INTO ${t.table} (${t.columns})
+     SELECT ${t.select} FROM ${stage} ORDER BY h
+     ON CONFLICT (sha256) DO NOTHING
+     RETURNING id, encode(sha256, 'hex') AS h`,
+  )
+  await db.query(`TRUNCATE ${stage}`)
+  for (const r of res.rows) known.set(r.h, num(r.id))
+  await fillRaced(db, t.table, fresh, known)
+  return { ids: idsInOrder(rows, known), inserted: res.rowCount ?? 0 }
+}
+
+const OBJECTS: ContentTable<ObjectRow> = {
+  table: 'objects',
+  staging: ['h', 'b'],
+  columns: 'sha256, body',
+  select: "decode(h, 'hex'), b",
+  values: (r) => {
+    if (r.body === undefined) throw new Error(`object ${r.sha256} has no body and is not stored`)
+    return [r.sha256, r.body]
+  },
+}
+
+const SEGMENTS: ContentTable<SegmentRow> = {
+  table: 'segments',
+  staging: ['h', 'k', 's', 'p', 'fc', 'fr', 'nc', 'nr', 'm'],
+  columns: 'sha256, key, service, protocol, filter_chains, filter_rules, nat_chains, nat_rules, meta',
+  select: "decode(h, 'hex'), k, s, p, fc, fr, nc, nr, m::jsonb",
+  values: ({ sha256, segment: g }) => [
+    sha256,
+    g.key,
+    g.service ?? null,
+    g.protocol ?? null,
+    g.filterChains,
+    g.filterRules,
+    g.natChains,
+    g.natRules,
+    g.meta === undefined ? null : JSON.stringify(g.meta),
+  ],
+}
+
+/** Stores the objects that are new; returns every object's id, in input order. */
+export function putObjects(db: pg.ClientBase, rows: readonly ObjectRow[], given?: ReadonlyMap<string, number>): Promise<{ ids: number[]; inserted: number }> {
+  return putContent(db, OBJECTS, rows, given)
 }
 
 /** Rows a concurrent transaction committed between our lookup and our insert. */
@@ -124,43 +170,8 @@ export function decodeLines(text: string): string[] {
 }
 
 /** Stores the segments that are new; returns every segment's id, in input order. */
-export async function putSegments(db: pg.ClientBase, rows: readonly SegmentRow[], given?: ReadonlyMap<string, number>): Promise<{ ids: number[]; inserted: number }> {
-  const known = await lookup(db, 'segments', rows, given)
-  const fresh = missingSorted(rows, known)
-  let inserted = 0
-  if (fresh.length > 0) {
-    await db.query(
-      `CREATE TEMP TABLE IF NOT EXISTS segments_in (h text, k text, s text, p text, fc text, fr text, nc text, nr text, m text)
-       ON COMMIT DELETE ROWS`,
-    )
-    await copyRows(
-      db,
-      'segments_in',
-      ['h', 'k', 's', 'p', 'fc', 'fr', 'nc', 'nr', 'm'],
-      fresh.map(({ sha256, segment: g }) => [
-        sha256,
-        g.key,
-        g.service ?? null,
-        g.protocol ?? null,
-        g.filterChains,
-        g.filterRules,
-        g.natChains,
-        g.natRules,
-        g.meta === undefined ? null : JSON.stringify(g.meta),
-      ]),
-    )
-    const res = await db.query<{ id: string; h: string }>(
-      `INSERT INTO segments (sha256, key, service, protocol, filter_chains, filter_rules, nat_chains, nat_rules, meta)
-       SELECT decode(h, 'hex'), k, s, p, fc, fr, nc, nr, m::jsonb FROM segments_in ORDER BY h
-       ON CONFLICT (sha256) DO NOTHING
-       RETURNING id, encode(sha256, 'hex') AS h`,
-    )
-    await db.query('TRUNCATE segments_in')
-    inserted = res.rowCount ?? 0
-    for (const r of res.rows) known.set(r.h, num(r.id))
-    await fillRaced(db, 'segments', fresh, known)
-  }
-  return { ids: idsInOrder(rows, known), inserted }
+export function putSegments(db: pg.ClientBase, rows: readonly SegmentRow[], given?: ReadonlyMap<string, number>): Promise<{ ids: number[]; inserted: number }> {
+  return putContent(db, SEGMENTS, rows, given)
 }
 
 export interface LoadedSegment {
