@@ -24,6 +24,12 @@ interface Flow {
 
 const pkt = (f: Flow): TracePacket => ({ source: f.source, destination: f.destination, port: f.port, protocol: 'tcp' })
 
+/** A trace ended where the flow says, masqueraded or not (no `masq`: not). */
+function expectFlow(r: { output: string; masqueraded: boolean }, f: Flow): void {
+  expect(r.output).toBe(f.output)
+  expect(r.masqueraded).toBe(f.masq ?? false)
+}
+
 // TestTracePacket (pkg/proxy/iptables/proxier_test.go)
 const TRACE_PACKET_FLOWS: Flow[] = [
   { name: 'no match', source: '10.0.0.2', destination: '10.0.0.3', port: 80, output: '' },
@@ -39,13 +45,11 @@ describe('TestTracePacket flows', () => {
   const plan = familyPlanFromRestore(TRACE_RULES)
   it.each(TRACE_PACKET_FLOWS)('plan: $name', (f) => {
     const r = trace(plan, pkt(f), NODE_IPS)
-    expect(r.output).toBe(f.output)
-    expect(r.masqueraded).toBe(f.masq ?? false)
+    expectFlow(r, f)
   })
   it.each(TRACE_PACKET_FLOWS)('node dump from PREROUTING: $name', (f) => {
     const r = traceSave(TRACE_RULES, 'IPv4', pkt(f), NODE_IPS)
-    expect(r.output).toBe(f.output)
-    expect(r.masqueraded).toBe(f.masq ?? false)
+    expectFlow(r, f)
   })
   it('verdicts and matched rules', () => {
     expect(trace(plan, pkt(TRACE_PACKET_FLOWS[0]!), NODE_IPS)).toMatchObject({ verdict: 'NONE', endpoints: [], rulesMatched: [] })
@@ -95,8 +99,7 @@ describe('conformance flows', () => {
   const nodePorts = familyPlanFromRestore(conformanceText('TestNodePorts__ipv4_localhost-nodeports_enabled'))
   it.each(NODEPORTS)('TestNodePorts: $name', (f) => {
     const r = trace(nodePorts, pkt(f), NODE_IPS)
-    expect(r.output).toBe(f.output)
-    expect(r.masqueraded).toBe(f.masq)
+    expectFlow(r, f)
     expect(r.endpoints.map((e) => e.probability)).toEqual([0.5, 0.5])
   })
 
@@ -113,8 +116,7 @@ describe('conformance flows', () => {
   const badIPs = familyPlanFromRestore(conformanceText('TestBadIPs'))
   it.each(BADIPS)('TestBadIPs: $name', (f) => {
     const r = trace(badIPs, pkt(f), NODE_IPS)
-    expect(r.output).toBe(f.output)
-    expect(r.masqueraded).toBe(f.masq)
+    expectFlow(r, f)
   })
 
   // Written for TestSyncProxyRulesRepeated (initial sync): two ClusterIP services, one endpoint each.
@@ -128,8 +130,7 @@ describe('conformance flows', () => {
   const repeated = familyPlanFromRestore(conformanceText('TestSyncProxyRulesRepeated__initial_full_sync'))
   it.each(REPEATED)('TestSyncProxyRulesRepeated: $name', (f) => {
     const r = trace(repeated, pkt(f), NODE_IPS)
-    expect(r.output).toBe(f.output)
-    expect(r.masqueraded).toBe(f.masq)
+    expectFlow(r, f)
   })
 })
 
