@@ -5,11 +5,12 @@
  * pointers as problem+json (extensions.errors).
  */
 import type { IResolvers } from 'mercurius'
-import { BadRequestError, DomainError } from '../../errors.js'
+import { BadRequestError } from '../../errors.js'
 import type { Family } from '../../planner/types.js'
 import type { Services, VersionRef } from '../../services/contract.js'
 import type { GrowthServices } from '../../services/growth.js'
 import type { InspectServices } from '../../services/inspect.js'
+import { serviceOf } from '../optional.js'
 import type { GraphQLContext } from './resolvers.js'
 
 export const typeDefs = /* GraphQL */ `
@@ -153,22 +154,12 @@ export const typeDefs = /* GraphQL */ `
   }
 `
 
-class NotAvailableError extends DomainError {
-  constructor(what: string) {
-    super(501, 'Not Implemented', `${what} is not available in this deployment`)
-  }
-}
-
 function growth(ctx: GraphQLContext): GrowthServices {
-  const s = (ctx as unknown as { services: Services }).services.growth
-  if (!s) throw new NotAvailableError('growth')
-  return s
+  return serviceOf((ctx as unknown as { services: Services }).services, 'growth')
 }
 
 function inspect(ctx: GraphQLContext): InspectServices {
-  const s = (ctx as unknown as { services: Services }).services.inspect
-  if (!s) throw new NotAvailableError('inspect')
-  return s
+  return serviceOf((ctx as unknown as { services: Services }).services, 'inspect')
 }
 
 function versionRef(v: string): VersionRef {

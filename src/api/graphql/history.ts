@@ -11,6 +11,7 @@ import { hasScope } from '../../plugins/app/auth.js'
 import type { Scope } from '../../config.js'
 import type { DiffQuery, HistoryServices, JsonDiff } from '../../services/history-types.js'
 import { HISTORY_EVENT_TYPES, type HistoryEventType } from '../../store/history.js'
+import { serviceOf } from '../optional.js'
 import { ClusterName } from '../rest/schemas.js'
 import { ForbiddenError, type GraphQLContext } from './resolvers.js'
 
@@ -132,9 +133,7 @@ export const typeDefs = /* GraphQL */ `
 `
 
 function history(ctx: GraphQLContext): HistoryServices {
-  const h = ctx.services.history
-  if (!h) throw new DomainError(501, 'Not Implemented', 'history services are not configured on this server')
-  return h
+  return serviceOf(ctx.services, 'history')
 }
 
 function need(ctx: GraphQLContext, scope: Scope, what: string): string {

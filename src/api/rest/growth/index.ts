@@ -5,6 +5,7 @@
 import { serializerCompiler, validatorCompiler, type FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import type { GrowthServices } from '../../../services/growth.js'
+import { serviceOf } from '../../optional.js'
 import { ClusterParams, Problem } from '../schemas.js'
 import { growthCsv, growthSvg } from './render.js'
 
@@ -93,9 +94,7 @@ const Projection = z
   .meta({ id: 'Projection' })
 
 function growthOf(app: { services: { growth?: GrowthServices } }): GrowthServices {
-  const s = app.services.growth
-  if (!s) throw Object.assign(new Error('growth is not available in this deployment'), { statusCode: 501 })
-  return s
+  return serviceOf(app.services, 'growth')
 }
 
 /** Registered by app.ts under /v1 as its own encapsulated scope (hence the zod compilers here). */

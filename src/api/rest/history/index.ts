@@ -13,6 +13,7 @@ import { z } from 'zod'
 import { DomainError } from '../../../errors.js'
 import type { HistoryServices } from '../../../services/history-types.js'
 import type { HistoryEventType } from '../../../store/history.js'
+import { serviceOf } from '../../optional.js'
 import { etagMatches } from '../etag.js'
 import { withVersionLinks } from '../links.js'
 import { ClusterParams, Problem, toVersionRef } from '../schemas.js'
@@ -25,9 +26,7 @@ const enc = encodeURIComponent
 export const ARCHIVE_CONTENT_TYPES = ['application/gzip', 'application/x-gzip', 'application/x-tar+gzip', 'application/octet-stream']
 
 function history(app: FastifyInstance): HistoryServices {
-  const h = app.services.history
-  if (!h) throw new DomainError(501, 'Not Implemented', 'history services are not configured on this server')
-  return h
+  return serviceOf(app.services, 'history')
 }
 
 const backupLinks = (b: { id: string; cluster: string }) => ({

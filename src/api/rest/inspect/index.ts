@@ -5,6 +5,7 @@
 import { serializerCompiler, validatorCompiler, type FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import type { InspectServices } from '../../../services/inspect.js'
+import { serviceOf } from '../../optional.js'
 import { Problem, toVersionRef, VersionParams } from '../schemas.js'
 
 const problems = { 400: Problem, 401: Problem, 403: Problem, 404: Problem, 413: Problem, 415: Problem, 429: Problem, 503: Problem }
@@ -94,9 +95,7 @@ const CleanupResponse = z
   .meta({ id: 'CleanupReport' })
 
 function inspectOf(app: { services: { inspect?: InspectServices } }): InspectServices {
-  const s = app.services.inspect
-  if (!s) throw Object.assign(new Error('inspect is not available in this deployment'), { statusCode: 501 })
-  return s
+  return serviceOf(app.services, 'inspect')
 }
 
 /** Registered by app.ts under /v1 as its own encapsulated scope: zod compilers and a text/plain body here. */
