@@ -11,7 +11,7 @@ import { hashWith, prefixState, sepHashInto, type PrefixState } from '../iptable
 import { probability } from '../iptables/probability.js'
 import { cidrContains } from '../kube/ip.js'
 import { chainLine } from './fixed.js'
-import { FILTER_RULES, NAT_CHAINS, NAT_RULES, asciiBytes, type Bytes, type SegmentWriter } from './writer.js'
+import { Ascii, FILTER_RULES, NAT_CHAINS, NAT_RULES, asciiBytes, type Bytes, type SegmentWriter } from './writer.js'
 
 const NEWLINE = 10
 const QUOTE = 34
@@ -49,28 +49,66 @@ const PROTO = { tcp: '-m tcp -p tcp', udp: '-m udp -p udp', sctp: '-m sctp -p sc
 /**
  * The endpoint chain names of the service port being written, `KUBE-SEP-` and 16 base32 bytes
  * each (SEP_BYTES; Endpoint.sep is the index): hashed once per endpoint, copied into every rule
- * that names the chain. Scratch memory reused by every port (the planner is synchronous).
+ * that names the chain. And their `ip:port` identities (ID_BYTES each, `idLength`; -1 when it
+ * does not fit or is not ASCII, then written from the strings), read once rather than a
+ * character at a time for each of the two or three rules that write them. Scratch memory
+ * reused by every port (the planner is synchronous).
  */
-let names = new Uint8Array(0)
+let names = new Ascii(new Uint8Array(0))
+let ids = new Ascii(new Uint8Array(0))
+let idLength = new Int32Array(0)
 const SEP_BYTES = 25
+/** `[` + the longest IPv6 text (45, IPv4-mapped) + `]:65535` fits. */
+const ID_BYTES = 64
 
 /** Names every endpoint a rule of this port names (allReachable: see categorize). */
 function nameEndpoints(d: Decided): void {
   const eps = d.cat.allReachable
-  if (names.length < SEP_BYTES * eps.length) {
-    names = new Uint8Array(SEP_BYTES * Math.max(eps.length, 256))
-    for (let at = 0; at < names.length; at += SEP_BYTES) names.set(KUBE_SEP, at)
+  if (idLength.length < eps.length) {
+    const n = Math.max(eps.length, 256)
+    names = new Ascii(new Uint8Array(SEP_BYTES * n))
+    for (let at = 0; at < names.bytes.length; at += SEP_BYTES) names.bytes.set(KUBE_SEP.bytes, at)
+    ids = new Ascii(new Uint8Array(ID_BYTES * n))
+    idLength = new Int32Array(n)
   }
   for (let i = 0; i < eps.length; i++) {
     const e = eps[i]!
-    sepHashInto(d.hashState, d.hashPrefix, e.pre, e.ip, e.post, names, SEP_BYTES * i + KUBE_SEP.length)
+    sepHashInto(d.hashState, d.hashPrefix, e.pre, e.ip, e.post, names.bytes, SEP_BYTES * i + KUBE_SEP.bytes.length)
     e.sep = i
+    idLength[i] = idInto(e, ID_BYTES * i)
   }
+}
+
+/** Writes the endpoint's identity into `ids` at `at`; its length, or -1 (see ids). */
+function idInto(e: Endpoint, at: number): number {
+  const n = e.pre.length + e.ip.length + e.post.length
+  if (n > ID_BYTES) return -1
+  const b = ids.bytes
+  const { pre, ip, post } = e
+  let p = at
+  let or = 0
+  for (let i = 0; i < pre.length; i++) or |= b[p++] = pre.charCodeAt(i)
+  for (let i = 0; i < ip.length; i++) or |= b[p++] = ip.charCodeAt(i)
+  for (let i = 0; i < post.length; i++) or |= b[p++] = post.charCodeAt(i)
+  return or > 0x7f ? -1 : n
 }
 
 /** The endpoint's chain name. */
 function writeSep(t: Bytes, e: Endpoint): void {
   t.putRange(names, SEP_BYTES * e.sep, SEP_BYTES)
+}
+
+/** The endpoint's `ip:port` identity, `[ip]:port` for IPv6 (model.ts Endpoint). */
+function writeId(t: Bytes, e: Endpoint): void {
+  const n = idLength[e.sep]!
+  if (n < 0) t.add(e.pre), t.add(e.ip), t.add(e.post)
+  else t.putRange(ids, ID_BYTES * e.sep, n)
+}
+
+/** The endpoint's address. */
+function writeIp(t: Bytes, e: Endpoint): void {
+  if (idLength[e.sep]! < 0) t.add(e.ip)
+  else t.putRange(ids, ID_BYTES * e.sep + e.pre.length, e.ip.length)
 }
 
 function decide(sp: ServicePort, eps: Endpoint[], ctx: FamilyContext, w: SegmentWriter): Decided {
@@ -250,8 +288,8 @@ function firewallChainRules(d: Decided): void {
  * ` -m statistic --mode random --probability P -j ` for 1/k, cached like probability(); with
  * the closing quote of the comment in front when `quoted`.
  */
-const statistic: Uint8Array[][] = [[], []]
-function statisticFragment(k: number, quoted: boolean): Uint8Array {
+const statistic: Ascii[][] = [[], []]
+function statisticFragment(k: number, quoted: boolean): Ascii {
   return (statistic[quoted ? 1 : 0]![k] ??= asciiBytes(`${quoted ? '"' : ''} -m statistic --mode random --probability ${probability(k)} -j `))
 }
 
@@ -274,13 +312,6 @@ const KUBE_SEP = asciiBytes('KUBE-SEP-')
 const KUBE_SERVICES = asciiBytes('-A KUBE-SERVICES')
 const MARK_MASQ = asciiBytes(' -j KUBE-MARK-MASQ')
 const NOT_SOURCE = asciiBytes(' ! -s ')
-
-/** The endpoint's `ip:port` identity, in its parts (model.ts Endpoint). */
-function writeId(t: Bytes, e: Endpoint): void {
-  if (e.pre !== '') t.add(e.pre)
-  t.add(e.ip)
-  t.add(e.post)
-}
 
 /**
  * writeServiceToEndpointRules: affinity checks, then the statistic cascade. One line per
@@ -342,7 +373,7 @@ function endpointChains(d: Decided): void {
     rules.put(APPEND)
     writeSep(rules, e)
     rules.again(MASQ, masq)
-    rules.add(e.ip)
+    writeIp(rules, e)
     rules.put(HAIRPIN_NEXT)
     writeSep(rules, e)
     rules.again(DNAT, dnat)

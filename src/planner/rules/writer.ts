@@ -46,6 +46,8 @@ interface Pending {
  */
 export class Bytes {
   bytes: Buffer = Buffer.allocUnsafe(INITIAL_BYTES)
+  /** A view of `bytes`, for copyAscii. */
+  private view = viewOf(this.bytes)
   /** Bytes written. */
   length = 0
   /** Some byte is not ASCII: decode as UTF-8, a segment at a time. */
@@ -71,37 +73,34 @@ export class Bytes {
   }
 
   /** An ASCII fragment already encoded (`asciiBytes`). */
-  put(a: Uint8Array): void {
-    this.putRange(a, 0, a.length)
+  put(a: Ascii): void {
+    this.putRange(a, 0, a.bytes.length)
   }
 
-  /** Appends bytes [from, from + n) of `src`, ASCII. */
-  putRange(src: Uint8Array, from: number, n: number): void {
+  /** Appends bytes [from, from + n) of `src`. */
+  putRange(src: Ascii, from: number, n: number): void {
     const p = this.length
-    let bytes = this.bytes
-    if (p + n > bytes.length) bytes = this.grow(p + n)
-    // A builtin memcpy beats a loop above a few dozen bytes (for a whole array: no view to
-    // make), a loop beats its call below.
-    if (n > 24 && from === 0 && n === src.length) bytes.set(src, p)
-    else for (let i = 0; i < n; i++) bytes[p + i] = src[from + i]!
+    if (p + n > this.bytes.length) this.grow(p + n)
+    copyAscii(src.bytes, src.view, from, this.bytes, this.view, p, n)
     this.length = p + n
   }
 
   /** Appends a copy of bytes [from, from + n) of this text. */
   copy(from: number, n: number): void {
     const p = this.length
-    let bytes = this.bytes
-    if (p + n > bytes.length) bytes = this.grow(p + n)
-    // A builtin memmove beats a loop above a few dozen bytes, a loop beats its call below.
-    if (n > 24) bytes.copyWithin(p, from, from + n)
-    else for (let i = 0; i < n; i++) bytes[p + i] = bytes[from + i]!
+    if (p + n > this.bytes.length) this.grow(p + n)
+    const bytes = this.bytes
+    // UTF-8 bytes may not round-trip through a double (see copyAscii): copied a byte at a time.
+    if (n > 64) bytes.copyWithin(p, from, from + n)
+    else if (this.utf8) for (let i = 0; i < n; i++) bytes[p + i] = bytes[from + i]!
+    else copyAscii(bytes, this.view, from, bytes, this.view, p, n)
     this.length = p + n
   }
 
   /**
    * Appends `a`, a fragment a service port repeats for each endpoint, kept in `slot` (0-7): the
-   * first time it is copied in, later times copied from where it was first written (one
-   * memmove, not a character loop), until `forget(slot)` or the segment's end (`forgetAll`).
+   * first time it is copied in, later times copied from where it was first written (a
+   * word copy, not a character loop), until `forget(slot)` or the segment's end (`forgetAll`).
    */
   again(slot: number, a: string): void {
     const at = this.againAt[slot]!
@@ -137,6 +136,7 @@ export class Bytes {
     const next = Buffer.allocUnsafe(Math.max(min, this.bytes.length * 2))
     this.bytes.copy(next, 0, 0, this.length)
     this.bytes = next
+    this.view = viewOf(next)
     return next
   }
 
@@ -159,18 +159,46 @@ export class Bytes {
 const INITIAL_BYTES = 256 * 1024
 const NEWLINE = 10
 
+const viewOf = (a: Uint8Array): DataView => new DataView(a.buffer, a.byteOffset, a.byteLength)
+
+/** ASCII bytes (a constant fragment, or scratch the rule writers fill), with the view copyAscii reads them through. */
+export class Ascii {
+  readonly view: DataView
+  constructor(readonly bytes: Uint8Array) {
+    this.view = viewOf(bytes)
+  }
+}
+
 /**
  * A constant ASCII fragment, encoded once: Bytes.put copies its bytes rather than reading a
  * string a character at a time (~4x faster).
  */
-export function asciiBytes(s: string): Uint8Array {
+export function asciiBytes(s: string): Ascii {
   const a = new Uint8Array(s.length)
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i)
     if (c > 0x7f) throw new Error(`not ASCII: ${JSON.stringify(s)}`)
     a[i] = c
   }
-  return a
+  return new Ascii(a)
+}
+
+/**
+ * Copies n ASCII bytes from `src` at `from` to `dst` at `to` (regions apart), eight at a time as
+ * a double: a byte loop costs ~1.3 ns a byte here, a builtin copy ~17 ns a call, and this ~0.3 ns
+ * a byte (a chain name's 25 bytes in ~7 ns instead of ~32). A double holds any 8 ASCII bytes
+ * exactly: only NaNs are ever rewritten, and a NaN needs all 11 exponent bits set, so its 7th
+ * byte (little-endian: the exponent's low bits on top) >= 0xF0, which ASCII never has. Long runs
+ * go to the builtin.
+ */
+function copyAscii(src: Uint8Array, sv: DataView, from: number, dst: Uint8Array, dv: DataView, to: number, n: number): void {
+  if (n > 64) {
+    dst.set(src.subarray(from, from + n), to)
+    return
+  }
+  let i = 0
+  for (; i + 8 <= n; i += 8) dv.setFloat64(to + i, sv.getFloat64(from + i, true), true)
+  for (; i < n; i++) dst[to + i] = src[from + i]!
 }
 
 export class SegmentWriter {
