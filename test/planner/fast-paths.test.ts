@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest'
 import { plan, renderRestore, toEnvelope, type Segment } from '../../src/planner/index.js'
 import { lineCount, linesText, segmentLines } from '../../src/planner/types.js'
 import { endpointHash, hash16Crypto, hashWith, prefixState, sepHashInto } from '../../src/planner/iptables/chains.js'
-import { SegmentWriter, FILTER_CHAINS, FILTER_RULES, NAT_CHAINS, NAT_RULES, type BufferIndex } from '../../src/planner/rules/writer.js'
+import { Bytes, asciiBytes, SegmentWriter, FILTER_CHAINS, FILTER_RULES, NAT_CHAINS, NAT_RULES, type BufferIndex } from '../../src/planner/rules/writer.js'
 import { generateSnapshot } from '../../src/planner/testing/generate.js'
 import { compareIds, idOf, idParts, type Endpoint } from '../../src/planner/model.js'
 import type { PlanReuse } from '../../src/planner/reuse.js'
@@ -115,6 +115,26 @@ describe('segment writer', () => {
         )
       }),
       { numRuns: 200 },
+    )
+  })
+
+  it('copies any ASCII bytes exactly, whatever their length and offsets (the eight-byte copies)', () => {
+    // Every code point 0-127, NUL and DEL included: eight of them read as a double must come out
+    // as the same eight bytes (copyAscii).
+    const ascii = fc.string({ unit: fc.integer({ min: 0, max: 127 }).map((c) => String.fromCharCode(c)), maxLength: 150 })
+    fc.assert(
+      fc.property(ascii, ascii, fc.nat(), fc.nat(), (lead, text, a, b) => {
+        const t = new Bytes()
+        t.add(lead)
+        const from = text.length === 0 ? 0 : a % text.length
+        const n = text.length === 0 ? 0 : b % (text.length - from + 1)
+        t.put(asciiBytes(text))
+        t.putRange(asciiBytes(text), from, n)
+        t.again(0, text)
+        t.again(0, text)
+        return t.text(0, t.length) === lead + text + text.slice(from, from + n) + text + text
+      }),
+      { numRuns: 500 },
     )
   })
 
