@@ -86,8 +86,9 @@ describe('segment writer', () => {
     const line = fc.oneof({ weight: 20, arbitrary: ascii }, { weight: 1, arbitrary: other })
     const seg = fc.array(fc.tuple(fc.constantFrom<BufferIndex>(FILTER_CHAINS, FILTER_RULES, NAT_CHAINS, NAT_RULES), line, fc.boolean()), { maxLength: 600 })
     fc.assert(
-      fc.property(fc.array(seg, { minLength: 1, maxLength: 8 }), fc.array(line, { minLength: 8, maxLength: 8 }), (segs, reps) => {
-        const w = new SegmentWriter()
+      // Texts are flushed at 1 MiB in plans; here at any size, so that segments meet flushes.
+      fc.property(fc.array(seg, { minLength: 1, maxLength: 8 }), fc.array(line, { minLength: 8, maxLength: 8 }), fc.integer({ min: 0, max: 100_000 }), (segs, reps, flushChars) => {
+        const w = new SegmentWriter(flushChars)
         const out = segs.map((_, i) => emptySegment(`s${i}`))
         const want = segs.map(() => ({ filterChains: [] as string[], filterRules: [] as string[], natChains: [] as string[], natRules: [] as string[] }))
         segs.forEach((lines, i) => {

@@ -9,7 +9,8 @@
  * slice of it (one small SlicedString per non-empty buffer, not one per line; text that is not
  * ASCII is decoded a segment at a time, see Bytes). A segment's
  * boundaries are byte offsets recorded at `close`, so the text is never scanned.
- * A slice keeps its whole text alive: a segment kept on its own retains at most ~4 × FLUSH_CHARS.
+ * A slice keeps its whole text alive: a segment kept on its own retains at most ~4 × FLUSH_CHARS
+ * (~4 MiB; in practice reused segments share their texts with many others, see docs/planner.md).
  */
 import type { Segment, SegmentBuffer, SegmentStats } from '../types.js'
 
@@ -22,12 +23,24 @@ export type BufferIndex = typeof FILTER_CHAINS | typeof FILTER_RULES | typeof NA
 const NAMES: readonly SegmentBuffer[] = ['filterChains', 'filterRules', 'natChains', 'natRules']
 
 /**
- * Below V8's largest regular heap object (128 KiB): a text above it goes to large-object space,
- * and allocating there was measured at ~0.6 ms per 140 KiB text on these machines (fresh pages
- * each time) against ~35 us for a regular one, which the scavenger then copies cheaply (a flat
- * string is one object). Each buffer is flushed on its own when it reaches this size.
+ * 1 MiB, just above Node's threshold for external strings (EXTERN_APEX, 0xFBEE9 characters, in
+ * src/string_bytes.cc): each flushed text is copied once into memory from malloc and stays
+ * there, outside V8's heap, rather than being copied twice more by the young-generation GC and
+ * promoted into old-space pages touched for the first time. Those first touches were most of
+ * the gap between a plan and JSON.parse: ~15 us per 4 KiB page on these VMs (a page-table
+ * update is a hypercall), ~120 ms for a 10k-service plan's 31 MiB. malloc'd memory can live in
+ * transparent huge pages, where a first touch costs ~0.3 us per 4 KiB: natplan's launchers set
+ * GLIBC_TUNABLES=glibc.malloc.hugetlb=1 (README, "Memory"). Without it this size measured about
+ * the same as 64 KiB texts on V8's heap (the previous choice), with more spread.
  */
-const FLUSH_CHARS = 64 * 1024
+const FLUSH_CHARS = 1024 * 1024
+
+/**
+ * The size of the texts a plan's last, shorter buffer is cut into (a 1k-service plan has only
+ * those): below V8's largest regular heap object (128 KiB), since a text above it goes to
+ * large-object space, fresh pages every time (~0.6 ms per 140 KiB text here, against ~35 us).
+ */
+const PIECE_CHARS = 64 * 1024
 
 /** The segments whose part of one buffer is still in that buffer's bytes. */
 interface Pending {
@@ -303,14 +316,24 @@ export class SegmentWriter {
     const t = this.t[b]!
     const p = this.pending[b]!
     const name = NAMES[b]!
-    // ASCII: one flat string, cut into slices; UTF-8: each segment's part decoded on its own.
-    const text = t.utf8 ? '' : t.text(0, t.length)
+    // A full buffer is one text; a plan's last, shorter one is cut into PIECE_CHARS texts at
+    // segment boundaries. ASCII texts are decoded once and sliced; UTF-8 is decoded a segment
+    // at a time.
+    const piece = t.length >= this.flushChars ? t.length : PIECE_CHARS
     let pos = 0
-    for (let i = 0; i < p.segments.length; i++) {
-      const seg = p.segments[i]!
-      const end = p.ends[i]!
-      const part = t.utf8 ? t.text(pos, end) : text.slice(pos, end)
-      seg[name] = seg[name] === '' ? part : seg[name] + part
+    for (let i = 0; i < p.segments.length; ) {
+      // segments [i, j): the most whose parts fit in one piece, at least one
+      let j = i + 1
+      while (j < p.segments.length && p.ends[j]! - pos <= piece) j++
+      const end = p.ends[j - 1]!
+      const text = t.utf8 ? '' : t.text(pos, end)
+      for (let from = pos; i < j; i++) {
+        const seg = p.segments[i]!
+        const to = p.ends[i]!
+        const part = t.utf8 ? t.text(from, to) : text.slice(from - pos, to - pos)
+        seg[name] = seg[name] === '' ? part : seg[name] + part
+        from = to
+      }
       pos = end
     }
     t.reset()
