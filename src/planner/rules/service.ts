@@ -27,6 +27,7 @@ interface Decided {
   hashState: PrefixState | null
   /** `-m p -p p` */
   proto: string
+  /** Chain names; SVL, EXT and FW are '' when no rule of this port names them. */
   svc: string
   svl: string
   ext: string
@@ -45,6 +46,12 @@ interface Decided {
 }
 
 const PROTO = { tcp: '-m tcp -p tcp', udp: '-m udp -p udp', sctp: '-m sctp -p sctp' } as const
+/** The DNAT of an endpoint chain, after the comment (and the affinity `--set`). */
+const TO_DESTINATION = {
+  tcp: ' -m tcp -p tcp -j DNAT --to-destination ',
+  udp: ' -m udp -p udp -j DNAT --to-destination ',
+  sctp: ' -m sctp -p sctp -j DNAT --to-destination ',
+} as const
 
 /**
  * The endpoint chain names of the service port being written, `KUBE-SEP-` and 16 base32 bytes
@@ -117,13 +124,17 @@ function decide(sp: ServicePort, eps: Endpoint[], ctx: FamilyContext, w: Segment
   const hashState = prefixState(hashPrefix)
   const h = hashWith(hashState, hashPrefix, '')
   const svc = `KUBE-SVC-${h}`
-  const svl = `KUBE-SVL-${h}`
+  // The other names and the comments only for the rules that use them ('' otherwise): a
+  // ClusterIP port with endpoints, the common case, needs none.
+  const svl = sp.internalPolicyLocal || sp.externalPolicyLocal ? `KUBE-SVL-${h}` : ''
   const internalChain = sp.internalPolicyLocal ? svl : svc
   const externalChain = sp.externalPolicyLocal ? svl : svc
   const hasInternal = cat.hasEndpoints && !(sp.internalPolicyLocal && cat.localEndpoints.length === 0)
   const hasExternal = cat.hasEndpoints && !(sp.externalPolicyLocal && cat.localEndpoints.length === 0)
-  const none = `"${sp.name} has no endpoints"`
-  const noLocal = `"${sp.name} has no local endpoints"`
+  const accessible = externallyAccessible(sp)
+  const usesFW = cat.hasEndpoints && sp.lbVIPs.length > 0 && sp.sourceRanges.length > 0
+  const comment = hasInternal && hasExternal ? '' : cat.hasEndpoints ? `"${sp.name} has no local endpoints"` : `"${sp.name} has no endpoints"`
+  const verdict = cat.hasEndpoints ? 'DROP' : 'REJECT'
   return {
     sp,
     ctx,
@@ -134,18 +145,18 @@ function decide(sp: ServicePort, eps: Endpoint[], ctx: FamilyContext, w: Segment
     proto: PROTO[sp.protocol],
     svc,
     svl,
-    ext: `KUBE-EXT-${h}`,
-    fw: `KUBE-FW-${h}`,
+    ext: accessible ? `KUBE-EXT-${h}` : '',
+    fw: usesFW ? `KUBE-FW-${h}` : '',
     internalChain,
     externalChain,
     hasInternal,
     hasExternal,
-    usesEXT: cat.hasEndpoints && externallyAccessible(sp),
-    usesFW: cat.hasEndpoints && sp.lbVIPs.length > 0 && sp.sourceRanges.length > 0,
-    internalVerdict: cat.hasEndpoints ? 'DROP' : 'REJECT',
-    externalVerdict: cat.hasEndpoints ? 'DROP' : 'REJECT',
-    internalComment: cat.hasEndpoints ? noLocal : none,
-    externalComment: cat.hasEndpoints ? noLocal : none,
+    usesEXT: cat.hasEndpoints && accessible,
+    usesFW,
+    internalVerdict: verdict,
+    externalVerdict: verdict,
+    internalComment: comment,
+    externalComment: comment,
   }
 }
 
@@ -242,7 +253,8 @@ function internalMasqueradeRule(d: Decided): void {
   const rules = d.w.text(NAT_RULES)
   rules.put(APPEND)
   rules.add(d.internalChain)
-  rules.again(CLUSTER_IP, clusterIPMatch(d))
+  // clusterIPRules wrote the match already (it runs first, and hasInternal holds for both).
+  if (!rules.repeat(CLUSTER_IP)) rules.again(CLUSTER_IP, clusterIPMatch(d))
   if (ctx.masqueradeAll) rules.put(MARK_MASQ)
   else rules.put(NOT_SOURCE), rules.add(ctx.localCIDR!), rules.put(MARK_MASQ)
   rules.byte(NEWLINE)
@@ -359,9 +371,9 @@ function endpointChains(d: Decided): void {
   const { sp, ctx, w } = d
   const comment = ctx.comments ? ` -m comment --comment ${sp.name}` : ''
   const sticky = sp.stickySeconds > 0
-  const masq = `${comment} -s `
-  const dnat = sticky ? `${comment} -m recent --name ` : `${comment} ${d.proto} -j DNAT --to-destination `
-  const setDnat = ` --set ${d.proto} -j DNAT --to-destination `
+  const masq = ctx.comments ? `${comment} -s ` : ' -s '
+  const dnat = sticky ? `${comment} -m recent --name ` : ctx.comments ? `${comment}${TO_DESTINATION[sp.protocol]}` : TO_DESTINATION[sp.protocol]
+  const setDnat = ` --set${TO_DESTINATION[sp.protocol]}`
   const chains = w.text(NAT_CHAINS)
   const rules = w.text(NAT_RULES)
   const eps = d.cat.allReachable

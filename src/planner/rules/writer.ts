@@ -124,6 +124,14 @@ export class Bytes {
     this.againLen[slot] = this.length - start
   }
 
+  /** Appends `slot`'s fragment if it was written in this segment (see again); whether it was. */
+  repeat(slot: number): boolean {
+    const at = this.againAt[slot]!
+    if (at < 0) return false
+    this.copy(at, this.againLen[slot]!)
+    return true
+  }
+
   forget(slot: number): void {
     this.againAt[slot] = -1
   }
