@@ -94,7 +94,14 @@ function clusterIPForFamily(spec: ServiceObject['spec'], family: Family): { ip: 
 /** RFC 6901 pointer of item `index` of the envelope; built only when a warning needs it. */
 export const itemPointer = (index: number): string => `/resources/items/${index}`
 
+/**
+ * What a Service without external IPs, load-balancer ingress or source ranges has of each: one
+ * shared empty list (frozen: never added to), not three new ones per service.
+ */
+const NONE: never[] = Object.freeze([]) as unknown as never[]
+
 function familyIPs(list: readonly string[] | null | undefined, family: Family, item: number, warn: Warn): string[] {
+  if (!list?.length) return NONE
   const out: string[] = []
   ;(list ?? []).forEach((s, i) => {
     const p = ipOf(s)
@@ -106,6 +113,7 @@ function familyIPs(list: readonly string[] | null | undefined, family: Family, i
 
 /** VIP mode: ipMode absent or `VIP` (LoadBalancerIPMode is GA); `Proxy` means the LB proxies, no VIP rules. */
 function lbVIPs(svc: ServiceObject, family: Family, item: number, warn: Warn): string[] {
+  if (!svc.status?.loadBalancer?.ingress?.length) return NONE
   const out: string[] = []
   ;(svc.status?.loadBalancer?.ingress ?? []).forEach((ing, i) => {
     if (!ing.ip) return
@@ -118,6 +126,7 @@ function lbVIPs(svc: ServiceObject, family: Family, item: number, warn: Warn): s
 }
 
 function sourceRanges(svc: ServiceObject, family: Family, item: number, warn: Warn): ParsedCIDR[] {
+  if (!svc.spec.loadBalancerSourceRanges?.length) return NONE
   const out: ParsedCIDR[] = []
   ;(svc.spec.loadBalancerSourceRanges ?? []).forEach((s, i) => {
     // Trimmed first (serviceport.go), then parsed sloppily and printed masked.
