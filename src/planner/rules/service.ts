@@ -167,10 +167,22 @@ function dportMatch(d: Decided, ip: string): string {
 
 /**
  * ` -m comment --comment "NAME cluster IP" -m P -p P -d IP --dport PORT`: shared by the cluster-IP
- * jump and the masquerade rule of every service port, so written once and copied (CLUSTER_IP slot).
+ * jump and the masquerade rule of every service port, so written once, in pieces rather than
+ * built as a string, and then copied (CLUSTER_IP slot).
  */
-function clusterIPMatch(d: Decided): string {
-  return ` -m comment --comment "${d.sp.name} cluster IP" ${dportMatch(d, d.sp.clusterIP)}`
+function writeClusterIPMatch(d: Decided, t: Bytes): void {
+  if (t.repeat(CLUSTER_IP)) return
+  const { sp } = d
+  const start = t.length
+  t.put(COMMENT_QUOTE)
+  t.add(sp.name)
+  t.put(CLUSTER_IP_QUOTE)
+  t.put(PROTO_BYTES[sp.protocol])
+  t.put(DST)
+  t.add(sp.clusterIP)
+  t.put(DPORT)
+  t.add(String(sp.port))
+  t.mark(CLUSTER_IP, start)
 }
 
 function clusterIPRules(d: Decided): void {
@@ -179,7 +191,7 @@ function clusterIPRules(d: Decided): void {
     const rules = d.w.text(NAT_RULES)
     const start = rules.length
     rules.put(KUBE_SERVICES)
-    rules.again(CLUSTER_IP, clusterIPMatch(d))
+    writeClusterIPMatch(d, rules)
     rules.put(JUMP)
     rules.add(d.internalChain)
     rules.byte(NEWLINE)
@@ -254,7 +266,7 @@ function internalMasqueradeRule(d: Decided): void {
   rules.put(APPEND)
   rules.add(d.internalChain)
   // clusterIPRules wrote the match already (it runs first, and hasInternal holds for both).
-  if (!rules.repeat(CLUSTER_IP)) rules.again(CLUSTER_IP, clusterIPMatch(d))
+  writeClusterIPMatch(d, rules)
   if (ctx.masqueradeAll) rules.put(MARK_MASQ)
   else rules.put(NOT_SOURCE), rules.add(ctx.localCIDR!), rules.put(MARK_MASQ)
   rules.byte(NEWLINE)
@@ -324,6 +336,12 @@ const KUBE_SEP = asciiBytes('KUBE-SEP-')
 const KUBE_SERVICES = asciiBytes('-A KUBE-SERVICES')
 const MARK_MASQ = asciiBytes(' -j KUBE-MARK-MASQ')
 const NOT_SOURCE = asciiBytes(' ! -s ')
+const COMMENT_QUOTE = asciiBytes(' -m comment --comment "')
+const CLUSTER_IP_QUOTE = asciiBytes(' cluster IP" ')
+const ARROW = asciiBytes(' -> ')
+const DST = asciiBytes(' -d ')
+const DPORT = asciiBytes(' --dport ')
+const PROTO_BYTES = { tcp: asciiBytes(PROTO.tcp), udp: asciiBytes(PROTO.udp), sctp: asciiBytes(PROTO.sctp) } as const
 
 /**
  * writeServiceToEndpointRules: affinity checks, then the statistic cascade. One line per
@@ -331,18 +349,30 @@ const NOT_SOURCE = asciiBytes(' ! -s ')
  */
 function dispatchRules(d: Decided, chain: string, eps: Endpoint[]): void {
   const { sp, ctx, w } = d
-  w.line(NAT_CHAINS, chainLine(chain))
+  const chains = w.text(NAT_CHAINS)
+  chains.put(CHAIN)
+  chains.add(chain)
+  chains.put(CHAIN_END)
+  w.lines(NAT_CHAINS, 1)
   const n = eps.length
   const rules = w.text(NAT_RULES)
-  // Large-cluster mode drops these comments (proxier.go, largeClusterMode).
-  const head = ctx.comments ? `-A ${chain} -m comment --comment "${sp.name} -> ` : `-A ${chain}`
+  // Every rule's head, `-A CHAIN` and (not in large-cluster mode, proxier.go largeClusterMode)
+  // the comment's start, written once in pieces and then copied (HEAD slot).
+  const head = (): void => {
+    if (rules.repeat(HEAD)) return
+    const start = rules.length
+    rules.put(APPEND)
+    rules.add(chain)
+    if (ctx.comments) rules.put(COMMENT_QUOTE), rules.add(sp.name), rules.put(ARROW)
+    rules.mark(HEAD, start)
+  }
   rules.forget(HEAD)
   const last = ctx.comments ? CLOSE_JUMP : JUMP
   if (sp.stickySeconds > 0) {
     const check = ` --rcheck --seconds ${sp.stickySeconds} --reap -j `
     for (let i = 0; i < n; i++) {
       const e = eps[i]!
-      rules.again(HEAD, head)
+      head()
       if (ctx.comments) writeId(rules, e), rules.byte(QUOTE)
       rules.put(RECENT)
       writeSep(rules, e)
@@ -354,7 +384,7 @@ function dispatchRules(d: Decided, chain: string, eps: Endpoint[]): void {
   }
   for (let i = 0; i < n; i++) {
     const e = eps[i]!
-    rules.again(HEAD, head)
+    head()
     if (ctx.comments) writeId(rules, e)
     rules.put(i < n - 1 ? statisticFragment(n - i, ctx.comments) : last)
     writeSep(rules, e)

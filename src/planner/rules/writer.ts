@@ -124,6 +124,12 @@ export class Bytes {
     this.againLen[slot] = this.length - start
   }
 
+  /** Makes bytes [start, length) `slot`'s fragment (see again), for one written in pieces. */
+  mark(slot: number, start: number): void {
+    this.againAt[slot] = start
+    this.againLen[slot] = this.length - start
+  }
+
   /** Appends `slot`'s fragment if it was written in this segment (see again); whether it was. */
   repeat(slot: number): boolean {
     const at = this.againAt[slot]!
