@@ -11,8 +11,8 @@ RUN npm run build && npm prune --omit=dev
 FROM node:20-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production
-# malloc in transparent huge pages: the planner's text lives there (README, "Memory").
-ENV GLIBC_TUNABLES=glibc.malloc.hugetlb=1
+# malloc keeps freed memory for reuse: the planner's text lives there (README, "Memory", scripts/node).
+ENV GLIBC_TUNABLES=glibc.malloc.trim_threshold=268435456:glibc.malloc.mmap_threshold=33554432
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/prisma ./prisma

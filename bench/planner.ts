@@ -17,9 +17,9 @@
  *
  * Goals at 10k: plan time / JSON.parse time <= 1.0, peak RSS <= 512 MiB, linear growth.
  *
- * `npm run bench:planner` runs node through scripts/node, as `npm start` runs natplan: malloc in
- * transparent huge pages, where the plan's text lives (README, "Memory"); the children inherit
- * it. `GLIBC_TUNABLES= npm run bench:planner` measures without.
+ * `npm run bench:planner` runs node through scripts/node, as `npm start` runs natplan: glibc's
+ * malloc keeps freed memory for reuse, and the plan's text lives there (README, "Memory"); the
+ * children inherit it. `GLIBC_TUNABLES= npm run bench:planner` measures without.
  */
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -135,15 +135,6 @@ function child(file: string, services: number, runs: number): void {
   process.stdout.write(JSON.stringify(r) + '\n')
 }
 
-/** The kernel's THP mode, the bracketed word of its setting ('madvise' lets malloc ask for them). */
-function thpMode(): string {
-  try {
-    return /\[(\w+)\]/.exec(readFileSync('/sys/kernel/mm/transparent_hugepage/enabled', 'utf8'))?.[1] ?? 'unknown'
-  } catch {
-    return 'unavailable'
-  }
-}
-
 function main(): void {
   const args = process.argv.slice(2)
   if (args[0] === '--child') return child(args[1]!, Number(args[2]), Number(args[3]))
@@ -167,7 +158,7 @@ function main(): void {
   const f = (x: number, d = 0): string => x.toFixed(d)
   const runs = process.env.BENCH_RUNS ?? '5 (3 at 30k)'
   console.log(`planner benchmark: ClusterIP services x ${ENDPOINTS} endpoints, node ${process.version}, medians of ${runs} runs`)
-  console.log(`memory: GLIBC_TUNABLES=${process.env.GLIBC_TUNABLES ?? '(unset)'}, transparent huge pages ${thpMode()} (README, "Memory")`)
+  console.log(`memory: GLIBC_TUNABLES=${process.env.GLIBC_TUNABLES ?? '(unset)'} (README, "Memory")`)
   console.log(
     'services | file MiB | JSON.parse ms | validate ms | plan ms | plan/parse (min-max) | render ms | render MiB | rules | peak RSS MiB | GC ms parse/plan | page faults parse/plan',
   )

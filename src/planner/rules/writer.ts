@@ -28,10 +28,10 @@ const NAMES: readonly SegmentBuffer[] = ['filterChains', 'filterRules', 'natChai
  * there, outside V8's heap, rather than being copied twice more by the young-generation GC and
  * promoted into old-space pages touched for the first time. Those first touches were most of
  * the gap between a plan and JSON.parse: ~15 us per 4 KiB page on these VMs (a page-table
- * update is a hypercall), ~120 ms for a 10k-service plan's 31 MiB. malloc'd memory can live in
- * transparent huge pages, where a first touch costs ~0.3 us per 4 KiB: natplan's launchers set
- * GLIBC_TUNABLES=glibc.malloc.hugetlb=1 (README, "Memory"). Without it this size measured about
- * the same as 64 KiB texts on V8's heap (the previous choice), with more spread.
+ * update is a hypercall), ~120 ms for a 10k-service plan's 31 MiB. malloc'd memory can be kept
+ * and reused from one plan to the next: natplan's launchers tell glibc not to hand it back
+ * (scripts/node, README "Memory"). Without that this size measured about the same as 64 KiB
+ * texts on V8's heap (the previous choice), with more spread.
  */
 const FLUSH_CHARS = 1024 * 1024
 
