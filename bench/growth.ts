@@ -42,9 +42,11 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]!
 }
 
-async function timeIt(runs: number, fn: () => Promise<unknown> | unknown): Promise<{ median: number; p95: number }> {
+/** `before` runs ahead of each timed call, untimed (statsBench: a full GC, see there). */
+async function timeIt(runs: number, fn: () => Promise<unknown> | unknown, before?: () => void): Promise<{ median: number; p95: number }> {
   const xs: number[] = []
   for (let i = 0; i < runs; i++) {
+    before?.()
     const t = performance.now()
     await fn()
     xs.push(performance.now() - t)
@@ -161,9 +163,14 @@ async function statsBench(url: string): Promise<void> {
   const e1 = envOf(1)
   let p0: Plan | undefined
   let p1: Plan | undefined
-  const planT = await timeIt(3, () => {
-    p0 = plan(e0)
-  })
+  const gcFirst = (): void => globalThis.gc?.()
+  const planT = await timeIt(
+    3,
+    () => {
+      p0 = plan(e0)
+    },
+    gcFirst,
+  )
   p1 = plan(e1)
   const pct = (x: number, of = planT.median) => `${((x / of) * 100).toFixed(1)}% of planning`
   row('plan() from scratch', `${planT.median.toFixed(0)} ms`)
@@ -174,11 +181,16 @@ async function statsBench(url: string): Promise<void> {
   let pm: Plan | undefined
   const withStats: number[] = []
   const without: number[] = []
+  // Each timed plan starts after a full GC (npm run bench:growth passes --expose-gc), as in
+  // bench:planner: a plan's text is malloc'd (external strings), and V8 runs a full GC for every
+  // ~64 MiB of those, which would otherwise land in whichever of the pair comes next.
   for (let i = 0; i < 9; i++) {
     memo = new WeakMap()
+    gcFirst()
     let t = performance.now()
     pm = plan(e1, { stats: memo })
     withStats.push(performance.now() - t)
+    gcFirst()
     t = performance.now()
     plan(e1)
     without.push(performance.now() - t)
@@ -187,14 +199,14 @@ async function statsBench(url: string): Promise<void> {
   const planM = { median: mid(withStats) }
   const planB = { median: mid(without) }
   row('plan(…, { stats }) vs plan() of the same snapshot', `${planM.median.toFixed(0)} vs ${planB.median.toFixed(0)} ms`, `statistics while planning: ${pct(planM.median - planB.median, planB.median)}`)
-  const pSum = await timeIt(3, () => planStats(pm!.families[0]!, pm!.counts, memo))
+  const pSum = await timeIt(3, () => planStats(pm!.families[0]!, pm!.counts, memo), gcFirst)
   row('  planStats summing the counted facts', `${pSum.median.toFixed(1)} ms`, pct(pSum.median))
-  const pStats = await timeIt(3, () => planStats(p1!.families[0]!, p1!.counts))
+  const pStats = await timeIt(3, () => planStats(p1!.families[0]!, p1!.counts), gcFirst)
   row('  planStats scanning every segment (a loaded plan)', `${pStats.median.toFixed(0)} ms`, pct(pStats.median))
   const keysOf = (p: Plan) => planContent(p).families.map((f) => f.segments.map((x) => x.sha256))
   const k0 = keysOf(p0!)
   const k1 = keysOf(p1!)
-  const coldDelta = await timeIt(3, () => deltaCounts(p0!.families[0]!, p1!.families[0]!, k0[0], k1[0], new WeakMap()))
+  const coldDelta = await timeIt(3, () => deltaCounts(p0!.families[0]!, p1!.families[0]!, k0[0], k1[0], new WeakMap()), gcFirst)
   row('  delta from the previous version, nothing memoised', `${coldDelta.median.toFixed(0)} ms`, pct(coldDelta.median))
 
   // What ingest does from the second version on: plan(…, { reuse }) hands back the previous
@@ -211,10 +223,12 @@ async function statsBench(url: string): Promise<void> {
     const a = plan(e0, { reuse, stats: sharedMemo, itemHashes: h0 })
     computeVersionStats(a, null) // version 1's statistics, as its ingest computed them
     const ka = keysOf(a)
+    gcFirst()
     let t = performance.now()
     const b = plan(e1, { reuse, stats: sharedMemo, itemHashes: h1 })
     incPlan.push(performance.now() - t)
     const kb = keysOf(b)
+    gcFirst()
     t = performance.now()
     computeVersionStats(b, a, { plan: kb, previous: ka })
     incStats.push(performance.now() - t)
@@ -222,7 +236,7 @@ async function statsBench(url: string): Promise<void> {
   const med = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!
   row('plan(…, { reuse }) at 1% churn', `${med(incPlan).toFixed(0)} ms`)
   row('computeVersionStats with the delta (ingest path)', `${med(incStats).toFixed(1)} ms`, `${pct(med(incStats))} from scratch, ${pct(med(incStats), med(incPlan))} incremental; goal ≤ 10%`)
-  const nsT = await timeIt(3, () => namespaceCounts(p1!))
+  const nsT = await timeIt(3, () => namespaceCounts(p1!), gcFirst)
   row('  namespace counts (part of it)', `${nsT.median.toFixed(0)} ms`, pct(nsT.median))
 
   // The hook as ingest runs it: previous plan loaded from PostgreSQL, row written, in a transaction.
