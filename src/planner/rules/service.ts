@@ -7,7 +7,7 @@ import type { Segment, SegmentStats } from '../types.js'
 import type { FamilyContext } from '../context.js'
 import type { Endpoint, ServicePort } from '../model.js'
 import { categorize, externallyAccessible, usesClusterEndpoints, usesLocalEndpoints, type Categorized } from '../topology.js'
-import { hashWith, prefixState, sepHashInto, type PrefixState } from '../iptables/chains.js'
+import { prefixState, sepHashInto, type PrefixState } from '../iptables/chains.js'
 import { probability } from '../iptables/probability.js'
 import { cidrContains } from '../kube/ip.js'
 import { chainLine } from './fixed.js'
@@ -122,8 +122,10 @@ function decide(sp: ServicePort, eps: Endpoint[], ctx: FamilyContext, w: Segment
   const cat = categorize(sp, eps, ctx.nodeName, ctx.zone)
   const hashPrefix = sp.name + sp.protocol
   const hashState = prefixState(hashPrefix)
-  const h = hashWith(hashState, hashPrefix, '')
-  const svc = `KUBE-SVC-${h}`
+  // The SVC chain's name, hashed into PORT_SVC's bytes and made one flat string from them.
+  sepHashInto(hashState, hashPrefix, '', '', '', PORT_SVC.bytes, SVC_PREFIX.length)
+  const svc = String.fromCharCode.apply(null, PORT_SVC.bytes as unknown as number[])
+  const h = svc.slice(SVC_PREFIX.length)
   // The other names and the comments only for the rules that use them ('' otherwise): a
   // ClusterIP port with endpoints, the common case, needs none.
   const svl = sp.internalPolicyLocal || sp.externalPolicyLocal ? `KUBE-SVL-${h}` : ''
@@ -160,6 +162,19 @@ function decide(sp: ServicePort, eps: Endpoint[], ctx: FamilyContext, w: Segment
   }
 }
 
+const SVC_PREFIX = 'KUBE-SVC-'
+/**
+ * The SVC chain name of the port being written (decide fills in its hash), as bytes: the rules
+ * that name it copy them. Scratch, like `names`.
+ */
+const PORT_SVC = asciiBytes(SVC_PREFIX + 'X'.repeat(16))
+
+/** A chain name of this port: the SVC chain from PORT_SVC's bytes, another from its string. */
+function writeChain(t: Bytes, d: Decided, chain: string): void {
+  if (chain === d.svc) t.put(PORT_SVC)
+  else t.add(chain)
+}
+
 /** `-m P -p P -d IP --dport PORT`: the match of every rule for traffic to one of the port's addresses. */
 function dportMatch(d: Decided, ip: string): string {
   return `${d.proto} -d ${ip} --dport ${d.sp.port}`
@@ -193,7 +208,7 @@ function clusterIPRules(d: Decided): void {
     rules.put(KUBE_SERVICES)
     writeClusterIPMatch(d, rules)
     rules.put(JUMP)
-    rules.add(d.internalChain)
+    writeChain(rules, d, d.internalChain)
     rules.byte(NEWLINE)
     d.w.lines(NAT_RULES, 1)
     d.w.natRule(start)
@@ -264,7 +279,7 @@ function internalMasqueradeRule(d: Decided): void {
   if (!d.hasInternal || (!ctx.masqueradeAll && ctx.localCIDR === null)) return
   const rules = d.w.text(NAT_RULES)
   rules.put(APPEND)
-  rules.add(d.internalChain)
+  writeChain(rules, d, d.internalChain)
   // clusterIPRules wrote the match already (it runs first, and hasInternal holds for both).
   writeClusterIPMatch(d, rules)
   if (ctx.masqueradeAll) rules.put(MARK_MASQ)
@@ -351,7 +366,7 @@ function dispatchRules(d: Decided, chain: string, eps: Endpoint[]): void {
   const { sp, ctx, w } = d
   const chains = w.text(NAT_CHAINS)
   chains.put(CHAIN)
-  chains.add(chain)
+  writeChain(chains, d, chain)
   chains.put(CHAIN_END)
   w.lines(NAT_CHAINS, 1)
   const n = eps.length
@@ -362,7 +377,7 @@ function dispatchRules(d: Decided, chain: string, eps: Endpoint[]): void {
     if (rules.repeat(HEAD)) return
     const start = rules.length
     rules.put(APPEND)
-    rules.add(chain)
+    writeChain(rules, d, chain)
     if (ctx.comments) rules.put(COMMENT_QUOTE), rules.add(sp.name), rules.put(ARROW)
     rules.mark(HEAD, start)
   }
