@@ -183,7 +183,9 @@ async function statsBench(url: string): Promise<void> {
   const without: number[] = []
   // Each timed plan starts after a full GC (npm run bench:growth passes --expose-gc), as in
   // bench:planner: a plan's text is malloc'd (external strings), and V8 runs a full GC for every
-  // ~64 MiB of those, which would otherwise land in whichever of the pair comes next.
+  // ~64 MiB of those, which would otherwise land in whichever of the pair comes next. (Not
+  // before the small steps below: right after a full GC they run on cold caches and fresh pages,
+  // and measure 2-3x slower than they run in ingest.)
   for (let i = 0; i < 9; i++) {
     memo = new WeakMap()
     gcFirst()
@@ -199,14 +201,14 @@ async function statsBench(url: string): Promise<void> {
   const planM = { median: mid(withStats) }
   const planB = { median: mid(without) }
   row('plan(…, { stats }) vs plan() of the same snapshot', `${planM.median.toFixed(0)} vs ${planB.median.toFixed(0)} ms`, `statistics while planning: ${pct(planM.median - planB.median, planB.median)}`)
-  const pSum = await timeIt(3, () => planStats(pm!.families[0]!, pm!.counts, memo), gcFirst)
+  const pSum = await timeIt(3, () => planStats(pm!.families[0]!, pm!.counts, memo))
   row('  planStats summing the counted facts', `${pSum.median.toFixed(1)} ms`, pct(pSum.median))
-  const pStats = await timeIt(3, () => planStats(p1!.families[0]!, p1!.counts), gcFirst)
+  const pStats = await timeIt(3, () => planStats(p1!.families[0]!, p1!.counts))
   row('  planStats scanning every segment (a loaded plan)', `${pStats.median.toFixed(0)} ms`, pct(pStats.median))
   const keysOf = (p: Plan) => planContent(p).families.map((f) => f.segments.map((x) => x.sha256))
   const k0 = keysOf(p0!)
   const k1 = keysOf(p1!)
-  const coldDelta = await timeIt(3, () => deltaCounts(p0!.families[0]!, p1!.families[0]!, k0[0], k1[0], new WeakMap()), gcFirst)
+  const coldDelta = await timeIt(3, () => deltaCounts(p0!.families[0]!, p1!.families[0]!, k0[0], k1[0], new WeakMap()))
   row('  delta from the previous version, nothing memoised', `${coldDelta.median.toFixed(0)} ms`, pct(coldDelta.median))
 
   // What ingest does from the second version on: plan(…, { reuse }) hands back the previous
@@ -228,7 +230,6 @@ async function statsBench(url: string): Promise<void> {
     const b = plan(e1, { reuse, stats: sharedMemo, itemHashes: h1 })
     incPlan.push(performance.now() - t)
     const kb = keysOf(b)
-    gcFirst()
     t = performance.now()
     computeVersionStats(b, a, { plan: kb, previous: ka })
     incStats.push(performance.now() - t)
@@ -236,7 +237,7 @@ async function statsBench(url: string): Promise<void> {
   const med = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!
   row('plan(…, { reuse }) at 1% churn', `${med(incPlan).toFixed(0)} ms`)
   row('computeVersionStats with the delta (ingest path)', `${med(incStats).toFixed(1)} ms`, `${pct(med(incStats))} from scratch, ${pct(med(incStats), med(incPlan))} incremental; goal ≤ 10%`)
-  const nsT = await timeIt(3, () => namespaceCounts(p1!), gcFirst)
+  const nsT = await timeIt(3, () => namespaceCounts(p1!))
   row('  namespace counts (part of it)', `${nsT.median.toFixed(0)} ms`, pct(nsT.median))
 
   // The hook as ingest runs it: previous plan loaded from PostgreSQL, row written, in a transaction.
