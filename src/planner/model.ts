@@ -103,7 +103,7 @@ const NONE: never[] = Object.freeze([]) as unknown as never[]
 function familyIPs(list: readonly string[] | null | undefined, family: Family, item: number, warn: Warn): string[] {
   if (!list?.length) return NONE
   const out: string[] = []
-  ;(list ?? []).forEach((s, i) => {
+  list.forEach((s, i) => {
     const p = ipOf(s)
     if (!p) warn({ code: 'invalid-ip', message: `ignored unparsable IP ${JSON.stringify(s)}, as kube-proxy does`, pointer: `${itemPointer(item)}/spec/externalIPs/${i}` })
     else if (p.family === family) out.push(p.text)
@@ -115,7 +115,7 @@ function familyIPs(list: readonly string[] | null | undefined, family: Family, i
 function lbVIPs(svc: ServiceObject, family: Family, item: number, warn: Warn): string[] {
   if (!svc.status?.loadBalancer?.ingress?.length) return NONE
   const out: string[] = []
-  ;(svc.status?.loadBalancer?.ingress ?? []).forEach((ing, i) => {
+  svc.status.loadBalancer.ingress.forEach((ing, i) => {
     if (!ing.ip) return
     if (ing.ipMode && ing.ipMode !== 'VIP') return
     const p = parseIPSloppy(ing.ip)
@@ -128,7 +128,7 @@ function lbVIPs(svc: ServiceObject, family: Family, item: number, warn: Warn): s
 function sourceRanges(svc: ServiceObject, family: Family, item: number, warn: Warn): ParsedCIDR[] {
   if (!svc.spec.loadBalancerSourceRanges?.length) return NONE
   const out: ParsedCIDR[] = []
-  ;(svc.spec.loadBalancerSourceRanges ?? []).forEach((s, i) => {
+  svc.spec.loadBalancerSourceRanges.forEach((s, i) => {
     // Trimmed first (serviceport.go), then parsed sloppily and printed masked.
     const c = parseCIDRSloppy(s.trim())
     if (!c) warn({ code: 'invalid-cidr', message: `ignored unparsable source range ${JSON.stringify(s)}`, pointer: `${itemPointer(item)}/spec/loadBalancerSourceRanges/${i}` })

@@ -102,11 +102,9 @@ export class Bytes {
   copy(from: number, n: number): void {
     const p = this.length
     if (p + n > this.bytes.length) this.grow(p + n)
-    const bytes = this.bytes
-    // UTF-8 bytes may not round-trip through a double (see copyAscii): copied a byte at a time.
-    if (n > 64) bytes.copyWithin(p, from, from + n)
-    else if (this.utf8) for (let i = 0; i < n; i++) bytes[p + i] = bytes[from + i]!
-    else copyAscii(bytes, this.view, from, bytes, this.view, p, n)
+    // UTF-8 bytes may not round-trip through a double (see copyAscii): the builtin copies them.
+    if (this.utf8) this.bytes.copyWithin(p, from, from + n)
+    else copyAscii(this.bytes, this.view, from, this.bytes, this.view, p, n)
     this.length = p + n
   }
 
@@ -116,12 +114,10 @@ export class Bytes {
    * word copy, not a character loop), until `forget(slot)` or the segment's end (`forgetAll`).
    */
   again(slot: number, a: string): void {
-    const at = this.againAt[slot]!
-    if (at >= 0) return this.copy(at, this.againLen[slot]!)
+    if (this.repeat(slot)) return
     const start = this.length
     this.add(a)
-    this.againAt[slot] = start
-    this.againLen[slot] = this.length - start
+    this.mark(slot, start)
   }
 
   /** Makes bytes [start, length) `slot`'s fragment (see again), for one written in pieces. */
