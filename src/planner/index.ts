@@ -33,4 +33,5 @@ export { normaliseRestore, parseRestore, serialiseRestore, RestoreParseError } f
 export { probability, formatFixed10 } from './iptables/probability.js'
 export { portProtoHash, endpointHash, SERVICE_CHAIN_PREFIXES } from './iptables/chains.js'
 export { parseIPSloppy, parseCIDRSloppy } from './kube/ip.js'
+export { UnsafeWordError, isSafeWord, safeWord, unsafeLine } from './iptables/words.js'
 export { markFromBit, nodeFamilies } from './context.js'

@@ -17,8 +17,8 @@ import { dirname, join } from 'node:path'
 import type { Readable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import type pg from 'pg'
-import { BadRequestError, NotFoundError, UnprocessableError } from '../errors.js'
-import { plan, renderRestoreChunks, toEnvelope } from '../planner/index.js'
+import { BadRequestError, NotFoundError, UnprocessableError, ValidationError } from '../errors.js'
+import { renderRestoreChunks, toEnvelope } from '../planner/index.js'
 import type { Plan } from '../planner/types.js'
 import { canonicalJson, sha256Hex } from '../store/canonical.js'
 import { BACKUP_CHUNK_BYTES, completeBackup, findBackup, insertBackup, insertBackupChunk, listBackupRows, readBackupChunks, type BackupMeta } from '../store/backups.js'
@@ -28,9 +28,10 @@ import { loadSnapshot, putSnapshot } from '../store/snapshots.js'
 import { recordVersionStats } from '../store/stats-record.js'
 import { findVersions, insertVersion, lockCluster } from '../store/versions.js'
 import type { Page, VersionCounts } from './contract.js'
-import { canonicalSnapshot, planContent, versionCounts } from './content.js'
+import { canonicalSnapshot, planContent, planOrReject, versionCounts } from './content.js'
 import { chunker, packArchive, readArchive, type ArchiveFile, type Manifest, type ManifestVersion, type VerifiedArchive } from './backup-archive.js'
-import { clampLimit, decodeCursor, encodeCursor, inTransaction, requireCluster } from './history-db.js'
+import { clampLimit, decodeCursor, encodeCursor, inTransaction, requireCluster, servableRef } from './history-db.js'
+import { assertServable } from './servable.js'
 import type { Backup, BackupDownload, BackupInput, ImportInput, ImportResult } from './history-types.js'
 
 /** natplan's version from package.json (found by walking up: src/ and dist/src/ alike). */
@@ -101,8 +102,10 @@ function restorePath(n: number, index: number): string {
   return index === 0 ? `versions/${n}/restore.rules` : `versions/${n}/restore-ipv6.rules`
 }
 
-async function archiveContent(client: pg.PoolClient, cluster: string, numbers: number[]): Promise<{ versions: ManifestVersion[]; files: ArchiveFile[] }> {
+async function archiveContent(pool: pg.Pool, client: pg.PoolClient, cluster: string, numbers: number[]): Promise<{ versions: ManifestVersion[]; files: ArchiveFile[] }> {
   const rows = await findVersions(client, numbers.map((version) => ({ cluster, version })))
+  // A backup carries restore scripts: none of a version that may not be served (./servable.ts).
+  for (const row of rows) if (row) await assertServable(pool, client, servableRef(row))
   const versions: ManifestVersion[] = []
   const files: ArchiveFile[] = []
   const load = planLoader(client)
@@ -138,7 +141,7 @@ export async function createBackup(pool: pg.Pool, input: BackupInput): Promise<B
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ')
     const cluster = await requireCluster(client, input.cluster)
     const numbers = await backupRange(client, cluster.id, input)
-    const { versions, files } = await archiveContent(client, input.cluster, numbers)
+    const { versions, files } = await archiveContent(pool, client, input.cluster, numbers)
     const id = randomUUID()
     const base = {
       cluster: input.cluster,
@@ -245,7 +248,13 @@ function planArchived(archive: VerifiedArchive, v: ManifestVersion, index: numbe
       parsed.issues.slice(0, 20).map((i) => ({ pointer: `/${v.snapshot}${i.pointer}`, detail: i.detail })),
     )
   }
-  const planned = plan(parsed.envelope)
+  let planned: Plan
+  try {
+    planned = planOrReject(parsed.envelope)
+  } catch (err) {
+    if (!(err instanceof ValidationError)) throw err
+    throw new UnprocessableError(`${v.snapshot} is not a snapshot this natplan accepts; nothing was imported`, err.issues.map((i) => ({ pointer: `/${v.snapshot}${i.pointer}`, detail: i.detail })))
+  }
   // Does this natplan plan the archived snapshot to the archived rules, byte for byte?
   const same = planned.families.every((fp, i) => {
     const path = v.restore[i]

@@ -3,7 +3,8 @@
  * JSON), plan segments keyed by the planner's segmentHash, the plan's own hash, and the counts
  * precomputed for listings, growth statistics and /metrics.
  */
-import { segmentHash, type Envelope } from '../planner/index.js'
+import { plan, segmentHash, UnsafeWordError, type Envelope, type PlanOptions } from '../planner/index.js'
+import { ValidationError } from '../errors.js'
 import { segmentLines, type Plan, type Segment, type TableName } from '../planner/types.js'
 import { canonicalJson, planSha256, sha256Hex, snapshotSha256 } from '../store/canonical.js'
 import { storageKey, type SegmentRow } from '../store/content.js'
@@ -19,6 +20,20 @@ export function canonicalSnapshot(envelope: Envelope): SnapshotInput {
     return { sha256: sha256Hex(body), body }
   })
   return { sha256: snapshotSha256(proxyJson, objects), proxyJson, objects }
+}
+
+/**
+ * plan(), with a word the rule writers refuse (src/planner/iptables/words.ts) reported as the
+ * client's mistake — a 400 pointing at the field — rather than a failure of natplan's. Validation
+ * refuses such words first; this keeps it so whatever path an envelope came by.
+ */
+export function planOrReject(envelope: Envelope, opts?: PlanOptions): Plan {
+  try {
+    return plan(envelope, opts)
+  } catch (err) {
+    if (!(err instanceof UnsafeWordError)) throw err
+    throw new ValidationError('The snapshot is not valid.', [{ pointer: err.pointer ?? '', detail: err.message }])
+  }
 }
 
 export function planContent(plan: Plan): PlanInput {

@@ -3,6 +3,7 @@ import type pg from 'pg'
 import { BadRequestError, NotFoundError } from '../errors.js'
 import { findCluster, findVersion, type LockedCluster, type VersionRow } from '../store/versions.js'
 import type { VersionRef } from './contract.js'
+import { assertServable, type StoredVersionRef } from './servable.js'
 
 export interface HistoryDb {
   pool: pg.Pool
@@ -36,6 +37,18 @@ export async function lockExistingCluster(client: pg.PoolClient, cluster: string
   const row = res.rows[0]
   if (!row) throw new NotFoundError(`cluster "${cluster}" does not exist`)
   return { id: row.id, lastVersion: row.last_version }
+}
+
+export const servableRef = (row: VersionRow): StoredVersionRef => ({ cluster: row.summary.cluster, version: row.summary.version, planId: row.planId, snapshotId: row.snapshotId })
+
+/**
+ * A version whose content is about to be read (plan, scripts, diffs, rollbacks): found, and
+ * servable (./servable.ts). `owner` is the pool the servable verdicts are kept for.
+ */
+export async function requireServableVersion(owner: pg.Pool, db: pg.Pool | pg.PoolClient, cluster: string, ref: VersionRef): Promise<VersionRow> {
+  const row = await requireVersion(db, cluster, ref)
+  await assertServable(owner, db, servableRef(row))
+  return row
 }
 
 export async function requireVersion(db: pg.Pool | pg.PoolClient, cluster: string, ref: VersionRef): Promise<VersionRow> {

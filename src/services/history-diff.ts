@@ -18,7 +18,8 @@ import { decodeIds } from '../store/manifest.js'
 import { loadSegments } from '../store/content.js'
 import { loadPlan } from '../store/plans.js'
 import type { VersionRow } from '../store/versions.js'
-import { requireVersion } from './history-db.js'
+import { requireServableVersion, requireVersion } from './history-db.js'
+import { assertServable } from './servable.js'
 import type { DiffQuery, JsonDiff, TextDiff } from './history-types.js'
 
 interface Layout {
@@ -88,7 +89,7 @@ function addSummaries(s: DiffSummary[]): DiffSummary {
 }
 
 async function versionPair(db: pg.Pool, cluster: string, q: DiffQuery): Promise<[VersionRow, VersionRow]> {
-  return Promise.all([requireVersion(db, cluster, q.from), requireVersion(db, cluster, q.to)])
+  return Promise.all([requireServableVersion(db, db, cluster, q.from), requireServableVersion(db, db, cluster, q.to)])
 }
 
 interface DiffEnd {
@@ -100,8 +101,8 @@ interface DiffEnd {
 /** Both versions with their plan manifests in ONE round trip (`latest` resolved in SQL). */
 async function diffEnds(db: pg.Pool, cluster: string, q: DiffQuery): Promise<[DiffEnd, DiffEnd]> {
   const num = (r: DiffQuery['from']) => (r === 'latest' ? null : r)
-  const res = await db.query<{ number: number; plan_id: string; layout: Array<{ family: Family; segments: number }>; manifest: Buffer; last: number }>(
-    `SELECT v.number, v.plan_id, p.layout, p.manifest, c.last_version AS last
+  const res = await db.query<{ number: number; plan_id: string; snapshot_id: string; layout: Array<{ family: Family; segments: number }>; manifest: Buffer; last: number }>(
+    `SELECT v.number, v.plan_id, v.snapshot_id, p.layout, p.manifest, c.last_version AS last
      FROM clusters c JOIN versions v ON v.cluster_id = c.id JOIN plans p ON p.id = v.plan_id
      WHERE c.name = $1 AND v.number IN (COALESCE($2::int, c.last_version), COALESCE($3::int, c.last_version))`,
     [cluster, num(q.from), num(q.to)],
@@ -112,6 +113,7 @@ async function diffEnds(db: pg.Pool, cluster: string, q: DiffQuery): Promise<[Di
       await requireVersion(db, cluster, ref) // throws the right 404
       throw new Error('version vanished')
     }
+    await assertServable(db, db, { cluster, version: row.number, planId: Number(row.plan_id), snapshotId: Number(row.snapshot_id) })
     return { number: row.number, planId: Number(row.plan_id), layout: splitLayout(row.layout, row.manifest) }
   }
   return [await pick(q.from), await pick(q.to)]

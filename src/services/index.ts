@@ -19,6 +19,8 @@ import { createGrowthServices } from './growth.js'
 import { createHistoryServices } from './history.js'
 import { createInspectServices } from './inspect.js'
 import { ingest, type IngestStats } from './ingest.js'
+import { servableRef } from './history-db.js'
+import { assertServable } from './servable.js'
 import { ScriptCache } from './script-cache.js'
 
 export interface ServicesOptions {
@@ -71,12 +73,19 @@ export function createServices(db: Database, opts: ServicesOptions = {}): Servic
   const scripts = new ScriptCache(opts.scriptCacheBytes ?? 256 * 1024 * 1024)
   const migrations = readMigrations()
 
-  async function resolve(cluster: string, ref: VersionRef): Promise<VersionRow> {
+  async function find(cluster: string, ref: VersionRef): Promise<VersionRow> {
     checkRef(ref)
     const row = await findVersion(db.pool, cluster, ref)
     if (row) return row
     if (!(await findCluster(db.pool, cluster))) throw new NotFoundError(`cluster ${cluster} not found`)
     throw new NotFoundError(ref === 'latest' ? `cluster ${cluster} has no versions` : `cluster ${cluster} has no version ${ref}`)
+  }
+
+  /** A version whose content is read: found and servable (./servable.ts). */
+  async function resolve(cluster: string, ref: VersionRef): Promise<VersionRow> {
+    const row = await find(cluster, ref)
+    await assertServable(db.pool, db.pool, servableRef(row))
+    return row
   }
 
   async function renderScript(planId: number, family: Family, query: Required<Omit<RestoreScriptQuery, 'family'>>): Promise<Buffer> {
@@ -116,7 +125,7 @@ export function createServices(db: Database, opts: ServicesOptions = {}): Servic
         return { items, next: rows.length > limit ? encodeCursor({ before: items.at(-1)!.version }) : null }
       }),
 
-    getVersion: (cluster, ref) => guard(async () => (await resolve(cluster, ref)).summary),
+    getVersion: (cluster, ref) => guard(async () => (await find(cluster, ref)).summary),
 
     getVersions: (keys) => guard(async () => (await findVersions(db.pool, keys)).map((r) => r?.summary ?? null)),
 

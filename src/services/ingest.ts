@@ -11,7 +11,8 @@
  * reuse the segments of unchanged service ports, and lets the store skip looking up rows it
  * already knows. Results are identical to a cold ingest (test/services/incremental.test.ts).
  */
-import { plan, toEnvelope } from '../planner/index.js'
+import { toEnvelope } from '../planner/index.js'
+import { planOrReject } from './content.js'
 import type { Database } from '../db/index.js'
 import { ValidationError } from '../errors.js'
 import { putPlan } from '../store/plans.js'
@@ -81,7 +82,7 @@ export async function ingest(db: Database, input: IngestInput, onStats?: (s: Ing
 
   // The planner's memory is per cluster; a new one when this process has not planned the cluster.
   const reuse = state?.reuse ?? { families: {} }
-  const p = plan(parsed.envelope, { reuse, itemHashes: snapshot.objects.map((o) => o.sha256), stats: sharedMemo })
+  const p = planOrReject(parsed.envelope, { reuse, itemHashes: snapshot.objects.map((o) => o.sha256), stats: sharedMemo })
   const content = planInput(p, cache.segmentKeys)
   const counts = countsOf(p, sharedMemo)
   const t2 = performance.now()

@@ -14,7 +14,7 @@ import { findVersion, insertVersion } from '../store/versions.js'
 import { loadPlan } from '../store/plans.js'
 import { recordVersionStats } from '../store/stats-record.js'
 import type { Plan } from '../planner/types.js'
-import { inTransaction, lockExistingCluster, requireVersion } from './history-db.js'
+import { inTransaction, lockExistingCluster, requireServableVersion } from './history-db.js'
 import type { RollbackInput, RollbackResult } from './history-types.js'
 
 function conflict(input: RollbackInput, latest: number): ConflictError {
@@ -31,7 +31,7 @@ function conflict(input: RollbackInput, latest: number): ConflictError {
  * the lock.
  */
 async function preload(pool: pg.Pool, input: RollbackInput): Promise<Plan> {
-  const target = await requireVersion(pool, input.cluster, input.toVersion)
+  const target = await requireServableVersion(pool, pool, input.cluster, input.toVersion)
   const latest = await findVersion(pool, input.cluster, 'latest')
   if (latest && latest.planId === target.planId && latest.snapshotId === target.snapshotId) throw conflict(input, latest.summary.version)
   return (await loadPlan(pool, target.planId)).plan

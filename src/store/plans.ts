@@ -72,6 +72,13 @@ export async function loadPlan(db: Queryable, id: number, only?: Family): Promis
   return { plan: { families, warnings: row.warnings, counts: row.counts }, hashes }
 }
 
+/** The key and service of every segment of a stored plan (no bodies), for checks of what it names. */
+export async function planSegmentNames(db: Queryable, id: number): Promise<Array<{ key: string; service: string | null }>> {
+  const row = await planRow(db, id)
+  const res = await db.query<{ key: string; service: string | null }>('SELECT key, service FROM segments WHERE id = ANY($1::int8[])', [decodeIds(row.manifest)])
+  return res.rows
+}
+
 /** The families of a stored plan, in order, without loading segments. */
 export async function planFamilies(db: Queryable, id: number): Promise<Family[]> {
   const res = await db.query<{ layout: LayoutEntry[] }>('SELECT layout FROM plans WHERE id = $1', [id])

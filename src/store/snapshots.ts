@@ -50,4 +50,11 @@ export async function loadSnapshot(db: Queryable, id: number): Promise<LoadedSna
   return { proxy: row.proxy, items: await loadObjectBodies(db, decodeIds(row.manifest)) }
 }
 
+/** A stored snapshot's proxy settings alone. */
+export async function loadSnapshotProxy(db: Queryable, id: number): Promise<unknown> {
+  const res = await db.query<{ proxy: unknown }>('SELECT proxy FROM snapshots WHERE id = $1', [id])
+  if (!res.rows[0]) throw new Error(`snapshot ${id} missing`)
+  return res.rows[0].proxy
+}
+
 export { findId }

@@ -3,13 +3,22 @@
  * every service shape and the proxy settings that change segment text.
  */
 import fc from 'fast-check'
-import { toEnvelope, type Envelope } from '../../src/planner/index.js'
+import { EnvelopeSchema, toEnvelope, type Envelope } from '../../src/planner/index.js'
 import type { GenerateOptions } from '../../src/planner/testing/generate.js'
 
 export function envelopeOf(doc: unknown): Envelope {
   const r = toEnvelope(doc)
   if (!r.ok) throw new Error(JSON.stringify(r.issues))
   return r.envelope
+}
+
+/**
+ * An envelope whose objects skip the API server's validation (the envelope's shape and the proxy
+ * settings are still checked): for tests of what the planner itself tolerates, as kube-proxy
+ * does, when a library caller hands it objects no API server checked.
+ */
+export function unvalidatedEnvelope(doc: unknown): Envelope {
+  return EnvelopeSchema.parse(doc)
 }
 
 const fraction = fc.constantFrom(0, 0.1, 0.5, 1)

@@ -7,10 +7,11 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { plan, type Envelope, type Segment, type SegmentStats } from '../../src/planner/index.js'
+import { plan, toEnvelope, type Envelope, type Segment, type SegmentStats } from '../../src/planner/index.js'
+import { UnsafeWordError } from '../../src/planner/iptables/words.js'
 import { planStats, segmentStats } from '../../src/planner/analysis/stats.js'
 import { generateSnapshot } from '../../src/planner/testing/generate.js'
-import { envelopeOf, snapshotOptions } from './arbitraries.js'
+import { envelopeOf, snapshotOptions, unvalidatedEnvelope } from './arbitraries.js'
 
 
 /** Plans with the memo; every service segment must have facts equal to a scan of its lines. */
@@ -46,19 +47,15 @@ describe('statistics counted while planning', () => {
     expect(checked).toBeGreaterThanOrEqual(20)
   })
 
-  it('leave non-ASCII names to the scan (byte counts differ from character counts)', () => {
-    const doc = generateSnapshot({ services: 2, endpointsPerService: 2 }) as unknown as { resources: { items: Array<{ kind: string; metadata: { name: string; labels?: Record<string, string> } }> } }
-    for (const it of doc.resources.items) {
-      if (it.kind === 'Service') it.metadata.name = `${it.metadata.name}-ü`
-      if (it.kind === 'EndpointSlice') it.metadata.labels!['kubernetes.io/service-name'] += '-ü'
+  it('refuse names that are not safe words before writing anything (src/planner/iptables/words.ts)', () => {
+    for (const bad of ['svc-ü', 'svc"x', 'svc x', 'svc\nx']) {
+      const doc = generateSnapshot({ services: 2, endpointsPerService: 2 }) as unknown as { resources: { items: Array<{ kind: string; metadata: { name: string; labels?: Record<string, string> } }> } }
+      for (const it of doc.resources.items) {
+        if (it.kind === 'Service') it.metadata.name = `${it.metadata.name}${bad}`
+        if (it.kind === 'EndpointSlice') it.metadata.labels!['kubernetes.io/service-name'] += bad
+      }
+      expect(toEnvelope(doc).ok).toBe(false)
+      expect(() => plan(unvalidatedEnvelope(doc))).toThrow(UnsafeWordError)
     }
-    const memo = new WeakMap<Segment, SegmentStats>()
-    const p = plan(envelopeOf(doc), { stats: memo })
-    const services = p.families[0]!.segments.filter((s) => s.service)
-    expect(services.length).toBe(2)
-    for (const s of services) expect(memo.has(s)).toBe(false)
-    const stats = planStats(p.families[0]!, p.counts, memo)
-    const script = p.families[0]!.segments.map((s) => s.filterChains + s.filterRules + s.natChains + s.natRules).join('')
-    expect(stats.scriptBytes).toBe(Buffer.byteLength(script) + '*filter\nCOMMIT\n*nat\nCOMMIT\n'.length)
   })
 })

@@ -5,13 +5,42 @@
  * defaults filled in, or issues with RFC 6901 pointers into the ORIGINAL document.
  */
 import { z } from 'zod'
-import { KIND_SCHEMAS, type KnownKind, type NodeObject } from './schemas.js'
+import { k8s, KIND_SCHEMAS, type KnownKind, type NodeObject } from './schemas.js'
 import { parseCIDRSloppy, parseIPSloppy } from './ip.js'
+import { isDNS1123Subdomain, isValidIP, isValidLabelValue } from './validation.js'
 
-const ipString = z.string().refine((s) => parseIPSloppy(s) !== null, 'must be an IP address')
-const cidrOrPrimary = z
-  .string()
-  .refine((s) => s === 'primary' || parseCIDRSloppy(s.trim()) !== null, 'must be a CIDR or "primary"')
+const ipString = k8s(isValidIP)
+
+/**
+ * `--cluster-cidr`: one CIDR, or two of different families, comma-separated
+ * (pkg/proxy/apis/config/validation/validation.go validateKubeProxyConfiguration). The text
+ * reaches rules verbatim (`-s 10.0.0.0/8`, as NewDetectLocalByCIDR keeps it), so it must be
+ * exactly a CIDR: no spaces, nothing else.
+ */
+const clusterCIDR = z.union([z.string(), z.array(z.string())]).superRefine((v, ctx) => {
+  const list = Array.isArray(v) ? v : v === '' ? [] : v.split(',')
+  if (list.length > 2) ctx.addIssue({ code: 'custom', message: 'at most two CIDRs (one per family) are allowed' })
+  const families: string[] = []
+  list.forEach((c, i) => {
+    const parsed = parseCIDRSloppy(c)
+    const path = Array.isArray(v) ? [i] : []
+    if (!parsed) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(c)} must be a valid CIDR (e.g. 10.100.0.0/16 or fde4:8dba:82e1::/48)`, path })
+    else if (families.includes(parsed.family)) ctx.addIssue({ code: 'custom', message: 'two CIDRs must be of different families (e.g. 10.100.0.0/16,fde4:8dba:82e1::/48)', path })
+    else families.push(parsed.family)
+  })
+})
+
+/**
+ * `nodePortAddresses`: CIDRs, or `primary` alone (validateKubeProxyNodePortAddress in the same
+ * file; the keyword is expanded by cmd/kube-proxy/app/server.go).
+ */
+const nodePortAddresses = z.array(z.string()).superRefine((list, ctx) => {
+  list.forEach((c, i) => {
+    if (c === 'primary') {
+      if (list.length !== 1) ctx.addIssue({ code: 'custom', message: "can't use both 'primary' and CIDRs", path: [i] })
+    } else if (!parseCIDRSloppy(c)) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(c)} must be a valid CIDR or "primary"`, path: [i] })
+  })
+})
 
 /**
  * kube-proxy settings of the node being planned. Defaults are those of a current kube-proxy
@@ -20,25 +49,25 @@ const cidrOrPrimary = z
  */
 export const ProxyConfigSchema = z.strictObject({
   /** Which endpoints are local (EndpointSlice `nodeName`). Default: the only Node object's name, else ''. */
-  nodeName: z.string().default(''),
+  nodeName: z.union([z.literal(''), k8s(isDNS1123Subdomain)]).default(''),
   /** Node addresses; the first of each family is that family's primary IP. Default: the Node's InternalIPs. */
-  nodeIPs: z.array(ipString).default([]),
+  nodeIPs: z.array(ipString).max(64).default([]),
   /** Families the node runs (one FamilyPlan each). Default: families of clusterCIDR, else of nodeIPs[0], else IPv4. */
   ipFamilies: z.array(z.enum(['IPv4', 'IPv6'])).min(1).max(2).optional(),
   /** `--cluster-cidr`: one CIDR per family, as a list or a comma-separated string. */
-  clusterCIDR: z.union([z.string(), z.array(z.string())]).optional(),
+  clusterCIDR: clusterCIDR.optional(),
   localDetector: z.enum(['ClusterCIDR', 'None']).default('ClusterCIDR'),
   masqueradeBit: z.int().min(0).max(31).default(14),
-  /** Verbatim mark string overriding the one derived from masqueradeBit (upstream tests use `0x4000`). */
-  masqueradeMark: z.string().regex(/^0[xX][0-9a-fA-F]+$/, 'must be a hex mark like 0x4000').optional(),
+  /** Verbatim mark string overriding the one derived from masqueradeBit (upstream tests use `0x4000`): a 32-bit hex value. */
+  masqueradeMark: z.string().regex(/^0[xX][0-9a-fA-F]{1,8}$/, 'must be a 32-bit hex mark like 0x4000').optional(),
   masqueradeAll: z.boolean().default(false),
-  nodePortAddresses: z.array(cidrOrPrimary).default([]),
+  nodePortAddresses: nodePortAddresses.default([]),
   localhostNodePorts: z.boolean().default(true),
   nfacct: z.boolean().default(true),
   masqueradeRandomFully: z.boolean().default(true),
   conntrackTCPBeLiberal: z.boolean().default(false),
-  /** Node's `topology.kubernetes.io/zone` for topology hints. Default: from the Node object. */
-  zone: z.string().optional(),
+  /** Node's `topology.kubernetes.io/zone` (a label value) for topology hints. Default: from the Node object. */
+  zone: k8s(isValidLabelValue).optional(),
 })
 export type ProxyConfig = z.output<typeof ProxyConfigSchema>
 
@@ -62,6 +91,7 @@ export interface Issue {
 export type ToEnvelopeResult = { ok: true; envelope: Envelope } | { ok: false; issues: Issue[] }
 
 const MAX_ISSUES = 100
+const KIND = /^[A-Z][A-Za-z0-9]{0,62}$/
 
 export function escapePointer(seg: string | number): string {
   return String(seg).replace(/~/g, '~0').replace(/\//g, '~1')
@@ -140,6 +170,12 @@ function validateItems(items: unknown[], base: string, issues: Issue[], trusted?
     if (item === null || item === undefined) continue
     if (!isObject(item) || typeof item.kind !== 'string') {
       issues.push({ pointer: `${at}/kind`, detail: 'each item must be an object with a string kind' })
+      continue
+    }
+    // Kinds are UpperCamelCase identifiers (k8s.io/apimachinery runtime.Scheme); an unknown one is
+    // named in a warning, so it must be one too.
+    if (!KIND.test(item.kind)) {
+      issues.push({ pointer: `${at}/kind`, detail: 'kind must be a Kubernetes kind: an UpperCamelCase name of letters and digits, at most 63 characters' })
       continue
     }
     if (item.kind.endsWith('List') && Array.isArray(item.items)) {

@@ -5,6 +5,7 @@
  */
 import { linesText, type Segment } from '../types.js'
 import type { FamilyContext } from '../context.js'
+import { safeWord } from '../iptables/words.js'
 
 export const chainLine = (name: string): string => `:${name} - [0:0]`
 
@@ -18,7 +19,7 @@ export function filterChainNames(ctx: FamilyContext): string[] {
 export const NAT_FIXED_CHAINS = ['KUBE-SERVICES', 'KUBE-NODEPORTS', 'KUBE-POSTROUTING', 'KUBE-MARK-MASQ']
 
 export function headSegment(ctx: FamilyContext): Segment {
-  const m = ctx.mark
+  const m = safeWord(ctx.mark, 'masquerade mark', '/proxy/masqueradeMark')
   const filterRules: string[] = []
   if (ctx.localhostNodePorts) {
     // Blocks martian 127/8 packets that route_localnet (needed for localhost NodePorts) would let in.
@@ -44,7 +45,7 @@ export function headSegment(ctx: FamilyContext): Segment {
 const NODEPORTS_COMMENT = '-m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain"'
 
 export function tailSegment(ctx: FamilyContext): Segment {
-  const m = ctx.mark
+  const m = safeWord(ctx.mark, 'masquerade mark', '/proxy/masqueradeMark')
   const filterRules: string[] = []
   if (!ctx.tcpBeLiberal) {
     filterRules.push(
@@ -62,7 +63,7 @@ export function tailSegment(ctx: FamilyContext): Segment {
     else if (!ctx.localhostNodePorts) notLoopback = ' ! -d 127.0.0.0/8'
     natRules.push(`-A KUBE-SERVICES ${NODEPORTS_COMMENT} -m addrtype --dst-type LOCAL${notLoopback} -j KUBE-NODEPORTS`)
   } else {
-    for (const ip of ctx.nodePortIPs) natRules.push(`-A KUBE-SERVICES ${NODEPORTS_COMMENT} -d ${ip} -j KUBE-NODEPORTS`)
+    for (const ip of ctx.nodePortIPs) natRules.push(`-A KUBE-SERVICES ${NODEPORTS_COMMENT} -d ${safeWord(ip, 'node IP', '/proxy/nodeIPs')} -j KUBE-NODEPORTS`)
   }
   return { key: 'tail', filterChains: '', filterRules: linesText(filterRules), natChains: '', natRules: linesText(natRules) }
 }

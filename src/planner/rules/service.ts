@@ -5,11 +5,12 @@
  */
 import type { Segment, SegmentStats } from '../types.js'
 import type { FamilyContext } from '../context.js'
-import type { Endpoint, ServicePort } from '../model.js'
+import { idOf, itemPointer, type Endpoint, type ServicePort } from '../model.js'
 import { categorize, externallyAccessible, usesClusterEndpoints, usesLocalEndpoints, type Categorized } from '../topology.js'
 import { prefixState, sepHashInto, type PrefixState } from '../iptables/chains.js'
 import { probability } from '../iptables/probability.js'
 import { cidrContains } from '../kube/ip.js'
+import { isSafeChar, safeWord, UnsafeWordError } from '../iptables/words.js'
 import { chainLine } from './fixed.js'
 import { Ascii, FILTER_RULES, NAT_CHAINS, NAT_RULES, asciiBytes, type Bytes, type SegmentWriter } from './writer.js'
 
@@ -56,8 +57,7 @@ const TO_DESTINATION = {
 /**
  * The endpoint chain names of the service port being written, `KUBE-SEP-` and 16 base32 bytes
  * each (SEP_BYTES; Endpoint.sep is the index): hashed once per endpoint, copied into every rule
- * that names the chain. And their `ip:port` identities (ID_BYTES each, `idLength`; -1 when it
- * does not fit or is not ASCII, then written from the strings), read once rather than a
+ * that names the chain. And their `ip:port` identities (ID_BYTES each, `idLength`), read once rather than a
  * character at a time for each of the two or three rules that write them. Scratch memory
  * reused by every port (the planner is synchronous).
  */
@@ -86,18 +86,22 @@ function nameEndpoints(d: Decided): void {
   }
 }
 
-/** Writes the endpoint's identity into `ids` at `at`; its length, or -1 (see ids). */
+/**
+ * Writes the endpoint's identity into `ids` at `at` and returns its length; an identity that is
+ * not a safe word (src/planner/iptables/words.ts) is refused.
+ */
 function idInto(e: Endpoint, at: number): number {
   const n = e.pre.length + e.ip.length + e.post.length
-  if (n > ID_BYTES) return -1
+  if (n > ID_BYTES) throw new UnsafeWordError(idOf(e), 'endpoint address')
   const b = ids.bytes
   const { pre, ip, post } = e
   let p = at
-  let or = 0
-  for (let i = 0; i < pre.length; i++) or |= b[p++] = pre.charCodeAt(i)
-  for (let i = 0; i < ip.length; i++) or |= b[p++] = ip.charCodeAt(i)
-  for (let i = 0; i < post.length; i++) or |= b[p++] = post.charCodeAt(i)
-  return or > 0x7f ? -1 : n
+  let ok = true
+  for (let i = 0; i < pre.length; i++) ok = isSafeChar((b[p++] = pre.charCodeAt(i))) && ok
+  for (let i = 0; i < ip.length; i++) ok = isSafeChar((b[p++] = ip.charCodeAt(i))) && ok
+  for (let i = 0; i < post.length; i++) ok = isSafeChar((b[p++] = post.charCodeAt(i))) && ok
+  if (!ok) throw new UnsafeWordError(idOf(e), 'endpoint address')
+  return n
 }
 
 /** The endpoint's chain name. */
@@ -107,18 +111,27 @@ function writeSep(t: Bytes, e: Endpoint): void {
 
 /** The endpoint's `ip:port` identity, `[ip]:port` for IPv6 (model.ts Endpoint). */
 function writeId(t: Bytes, e: Endpoint): void {
-  const n = idLength[e.sep]!
-  if (n < 0) t.add(e.pre), t.add(e.ip), t.add(e.post)
-  else t.putRange(ids, ID_BYTES * e.sep, n)
+  t.putRange(ids, ID_BYTES * e.sep, idLength[e.sep]!)
 }
 
 /** The endpoint's address. */
 function writeIp(t: Bytes, e: Endpoint): void {
-  if (idLength[e.sep]! < 0) t.add(e.ip)
-  else t.putRange(ids, ID_BYTES * e.sep + e.pre.length, e.ip.length)
+  t.putRange(ids, ID_BYTES * e.sep + e.pre.length, e.ip.length)
+}
+
+/** The port's words from the input (src/planner/iptables/words.ts): refused before anything is written. */
+function checkWords(sp: ServicePort, ctx: FamilyContext): void {
+  const at = itemPointer(sp.item)
+  safeWord(sp.name, 'Service port name', `${at}/metadata/name`)
+  safeWord(sp.clusterIP, 'cluster IP', `${at}/spec/clusterIP`)
+  for (const ip of sp.externalIPs) safeWord(ip, 'external IP', `${at}/spec/externalIPs`)
+  for (const ip of sp.lbVIPs) safeWord(ip, 'load-balancer IP', `${at}/status/loadBalancer/ingress`)
+  for (const r of sp.sourceRanges) safeWord(r.text, 'source range', `${at}/spec/loadBalancerSourceRanges`)
+  if (ctx.localCIDR !== null) safeWord(ctx.localCIDR, 'clusterCIDR', '/proxy/clusterCIDR')
 }
 
 function decide(sp: ServicePort, eps: Endpoint[], ctx: FamilyContext, w: SegmentWriter): Decided {
+  checkWords(sp, ctx)
   const cat = categorize(sp, eps, ctx.nodeName, ctx.zone)
   const hashPrefix = sp.name + sp.protocol
   const hashState = prefixState(hashPrefix)
