@@ -1,13 +1,24 @@
 /**
  * Conformance: every case folder under test/fixtures/conformance is planned, rendered, put in
  * upstream's normal form (assertIPTablesRulesEqual: parse, sort, re-serialise) and compared byte
- * for byte with expected.txt. Where a case has flows.json, its packet flows are traced too.
+ * for byte with expected.txt. Where a case has flows.json, its packet flows are traced too; where
+ * it has chains.json (upstream's assertIPTablesChainEqual: `[{table, chain, rules, family?}]`, each
+ * rule line exactly as upstream asserts it), the rendered chain's rules are compared in order.
  */
 import { existsSync, readFileSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { normaliseRestore, plan, renderRestore, toEnvelope } from '../../src/planner/index.js'
+import { normaliseRestore, plan, planTables, renderRestore, toEnvelope } from '../../src/planner/index.js'
 import { checkFlows, type FlowCase } from './trace-helper.js'
+
+/** One literal chain check: the chain's rules, as `-A CHAIN …` lines, in order (no rules: absent or empty). */
+interface ChainCase {
+  table: 'filter' | 'nat'
+  chain: string
+  rules: string[]
+  /** Which family plan (default: the first, i.e. the only one of a single-stack case). */
+  family?: 'IPv4' | 'IPv6'
+}
 
 const ROOT = join(import.meta.dirname, '../fixtures/conformance')
 const cases = readdirSync(ROOT, { withFileTypes: true })
@@ -55,6 +66,20 @@ describe('conformance cases', () => {
           // LOCAL addresses: the node's IPs plus loopback, as upstream's fake node interfaces.
           const failures = checkFlows(p, flows, [...r.envelope.proxy.nodeIPs, '127.0.0.1', '::1'])
           expect(failures).toEqual([])
+        })
+      }
+
+      if (existsSync(join(dir, 'chains.json'))) {
+        it('literal chains (chains.json)', () => {
+          const checks = JSON.parse(readFileSync(join(dir, 'chains.json'), 'utf8')) as ChainCase[]
+          const p = planOf()
+          for (const c of checks) {
+            const fp = c.family ? p.families.find((f) => f.family === c.family) : p.families[0]
+            if (!fp) throw new Error(`no ${c.family} plan`)
+            const view = planTables(fp).find((t) => t.table === c.table)!
+            const rules = (view.chains.find((ch) => ch.name === c.chain)?.rules ?? []).map((r) => `-A ${c.chain} ${r}`)
+            expect(rules, `${c.table} ${c.chain}`).toEqual(c.rules)
+          }
         })
       }
     })
