@@ -1,19 +1,15 @@
 /**
- * Per-version statistics of a family plan, computed once at ingest. Cheap string scans only (no
- * rule parsing): they must add little to planning time (bench/diff.ts prints the ratio).
- *
- * The traversal cost is the number of rules a NEW connection to a service's cluster IP is
- * evaluated against before its DNAT: its position in nat KUBE-SERVICES (the chain is a linear
- * list, which is why kube-proxy's rule count matters at scale), plus the rules of its KUBE-SVC /
- * KUBE-SVL chain up to the jump taken (masquerade and affinity rules first, then the random
- * split: the i-th endpoint's rule is evaluated only after the i-1 before it), plus the rules of
- * the KUBE-SEP chain up to its DNAT. Average = mean over service ports of the expected cost with
- * every endpoint equally likely; worst = the last endpoint of the costliest service port.
+ * Per-version statistics of a family plan, summed from each segment's (src/planner/rules/
+ * books.ts, where the traversal cost is defined): the planner keeps them as it writes, and a
+ * segment it did not just write is scanned once. Average traversal = mean over service ports of
+ * the expected cost with every endpoint equally likely; worst = the last endpoint of the
+ * costliest service port.
  */
-import { lineCount, segmentLines, type FamilyPlan, type Plan, type Segment, type SegmentMeta, type SegmentStats, type TableName } from '../types.js'
+import { segmentLines, type FamilyPlan, type Plan, type Segment, type SegmentMeta, type SegmentStats, type TableName } from '../types.js'
 
 export type { SegmentStats } from '../types.js'
-import { chainLines, declaredName, SERVICE_CHAIN_PREFIXES, targetOfLine } from './model.js'
+import { chainLines, declaredName } from './model.js'
+import { CHAIN, classifyNatRule, FILTER_CHAINS, FILTER_RULES, NAT_CHAINS, NAT_RULES, OTHER, OWN, SegmentBooks, SEP_CHAIN } from '../rules/books.js'
 
 export interface TableCounts {
   chains: number
@@ -67,134 +63,26 @@ function inferType(seg: Segment): SegmentMeta['type'] {
 /** Caller-owned memo of SegmentStats by segment object (the planner stays free of caches). */
 export type StatsMemo = WeakMap<Segment, SegmentStats>
 
-const CH_S = 83 // 'S'
-const CH_E = 69 // 'E'
-const CH_R = 82 // 'R'
-const CH_V = 86 // 'V'
-const CH_P = 80 // 'P'
-const CH_N = 78 // 'N'
-const CH_F = 70 // 'F'
-const CH_DASH = 45
-// `-A KUBE-SVC-` + 16 base32 chars: SVC/SVL/SEP names have a fixed width, ending at index 28.
-const SERVICE_CHAIN_END = 28
-// ` -j KUBE-SEP-` + 16 chars
-const SEP_JUMP_TAIL = 29
-/** `-A ` + a service-chain prefix: a rule in one of the segment's own chains. */
-const OWN_CHAIN_RULE = SERVICE_CHAIN_PREFIXES.map((p) => `-A ${p}`)
 // eslint-disable-next-line no-control-regex
 const NON_ASCII = /[^\x00-\x7f]/
 
 /**
- * Line bytes with their newlines. Plan lines are ASCII except for names inside comments
- * (chain names are base32, addresses are parsed and re-printed), and every such name is part of
- * the segment key, so an ASCII key means length is the byte count.
+ * The statistics contribution of one segment, from a full scan of its lines into the same books
+ * the planner's writer keeps as it writes (src/planner/rules/books.ts): for segments the planner
+ * did not just write (the head and tail, segments loaded from the store).
  */
-function linesBytes(lines: readonly string[], ascii: boolean): number {
-  let n = 0
-  for (let i = 0; i < lines.length; i++) n += (ascii ? lines[i]!.length : Buffer.byteLength(lines[i]!)) + 1
-  return n
-}
-
-function countPrefixed(lines: readonly string[], prefix: string): number {
-  let n = 0
-  for (let i = 0; i < lines.length; i++) if (lines[i]!.startsWith(prefix)) n++
-  return n
-}
-
-/**
- * One pass over a segment's nat rules, dispatching on a few characters instead of string
- * searches. Rule indexes inside a chain are run counters: kube-proxy writes each chain's rules
- * in one go (proxier.go), so they are contiguous in the nat rules buffer.
- */
-function scanNat(seg: Segment, out: SegmentStats, ascii: boolean): void {
-  let internal: string | undefined
-  let runChain = ''
-  let run = 0
-  // Small parallel arrays instead of Maps: a segment has a handful of endpoints.
-  const jumpIndex: number[] = []
-  const jumpSep: string[] = []
-  const jumpChain: string[] = []
-  const dnatChain: string[] = []
-  const dnatIndex: number[] = []
-  for (const r of segmentLines(seg, 'natRules')) {
-    const size = (ascii ? r.length : Buffer.byteLength(r)) + 1
-    out.natBytes += size
-    const c8 = r.charCodeAt(8)
-    const c9 = r.charCodeAt(9)
-    const c10 = r.charCodeAt(10)
-    const ownSVC = c8 === CH_S && (c9 === CH_V || (c9 === CH_E && c10 === CH_P)) && r.charCodeAt(11) === CH_DASH
-    if (!(ownSVC || ((c8 === CH_F || c8 === CH_E) && OWN_CHAIN_RULE.some((p) => r.startsWith(p))))) {
-      out.natFixed.bytes += size
-      if (r.startsWith('-A ')) out.natFixed.rules++
-    }
-    if (c8 === CH_S) {
-      if (c9 === CH_E && c10 === CH_R) {
-        out.kubeServices++
-        if (internal === undefined) {
-          const t = targetOfLine(r)
-          if (t !== undefined && (t.startsWith('KUBE-SVC-') || t.startsWith('KUBE-SVL-'))) {
-            internal = t
-            out.clusterPos = out.kubeServices
-          }
-        }
-        continue
-      }
-      if (ownSVC) {
-        if (runChain !== '' && r.startsWith(runChain, 3)) run++
-        else {
-          runChain = r.substring(3, SERVICE_CHAIN_END)
-          run = 1
-        }
-        const last = r.charCodeAt(r.length - 1)
-        if (c9 === CH_V) {
-          // dispatch rules end in ` -j KUBE-SEP-<16>`; affinity checks have `--reap` just before it
-          if (r.startsWith(' -j KUBE-SEP-', r.length - SEP_JUMP_TAIL) && !r.startsWith('--reap', r.length - SEP_JUMP_TAIL - 6)) {
-            jumpIndex.push(run)
-            jumpSep.push(r.substring(r.length - SEP_JUMP_TAIL + 4))
-            jumpChain.push(runChain)
-          }
-        } else if (last >= 48 && last <= 57 && r.lastIndexOf(' -j DNAT') > 0) {
-          // DNAT rules end in a port
-          dnatChain.push(runChain)
-          dnatIndex.push(run)
-        }
-        continue
-      }
-    } else if (c8 === CH_N && r.startsWith('-A KUBE-NODEPORTS ')) out.kubeNodePorts++
-  }
-  let n = 0
-  let sum = 0
-  let worst = 0
-  for (let k = 0; k < jumpIndex.length; k++) {
-    if (jumpChain[k] !== internal) continue
-    const d = dnatChain.indexOf(jumpSep[k]!)
-    const c = jumpIndex[k]! + (d < 0 ? 0 : dnatIndex[d]!)
-    sum += c
-    n++
-    if (c > worst) worst = c
-  }
-  if (n && out.clusterPos) out.cost = { expected: sum / n, worst }
-}
-
-/** The statistics contribution of one segment (a full scan of its lines; see StatsMemo). */
 export function segmentStats(seg: Segment): SegmentStats {
+  // Plan lines are ASCII except, in versions stored by earlier natplan releases, names inside
+  // comments, each of which is part of the segment key.
   const ascii = !NON_ASCII.test(seg.key)
-  const fc = segmentLines(seg, 'filterChains')
-  const fr = segmentLines(seg, 'filterRules')
-  const nc = segmentLines(seg, 'natChains')
-  const out: SegmentStats = {
-    lines: [fc.length, fr.length, nc.length, lineCount(seg.natRules)],
-    declared: { filter: countPrefixed(fc, ':'), nat: countPrefixed(nc, ':') },
-    appended: { filter: countPrefixed(fr, '-A '), nat: countPrefixed(segmentLines(seg, 'natRules'), '-A ') },
-    filterBytes: linesBytes(fc, ascii) + linesBytes(fr, ascii),
-    natBytes: linesBytes(nc, ascii),
-    natFixed: { rules: 0, bytes: 0 },
-    kubeServices: 0,
-    kubeNodePorts: 0,
-    clusterPos: 0,
-    sepChains: countPrefixed(nc, ':KUBE-SEP-'),
-  }
-  scanNat(seg, out, ascii)
+  const size = (l: string): number => (ascii ? l.length : Buffer.byteLength(l)) + 1
+  const books = new SegmentBooks()
+  for (const l of segmentLines(seg, 'filterChains')) books.line(FILTER_CHAINS, size(l), l.startsWith(':') ? CHAIN : OTHER)
+  for (const l of segmentLines(seg, 'filterRules')) books.line(FILTER_RULES, size(l), l.startsWith('-A ') ? OWN : OTHER)
+  for (const l of segmentLines(seg, 'natChains')) books.line(NAT_CHAINS, size(l), l.startsWith(':KUBE-SEP-') ? SEP_CHAIN : l.startsWith(':') ? CHAIN : OTHER)
+  const state = { internal: undefined as string | undefined }
+  for (const l of segmentLines(seg, 'natRules')) books.line(NAT_RULES, size(l), classifyNatRule(l, state))
+  const out = books.finish()
   if (seg.service) {
     out.type = seg.meta?.type ?? inferType(seg)
     out.service = serviceOf(seg.service)

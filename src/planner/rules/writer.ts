@@ -1,190 +1,32 @@
 /**
- * Writing the plan's buffers without a string object per line surviving.
+ * The fast writer of a plan's buffers: the bytes of every line are copied into one reused buffer
+ * per plan buffer (filter chains, filter rules, nat chains, nat rules), which is decoded into a
+ * few large flat strings that the segments slice. No string object per line survives: a
+ * 10k-service plan has ~430k lines, and one string each would be copied by V8's young-generation
+ * GC as they survive. Why each choice, and what it measured, is in docs/performance.md.
  *
- * A 10k-service plan has ~430k lines, and nearly all of them live until the plan is dropped.
- * Built with template literals, each line would be a rope of 4-6 cons-string nodes, every one
- * copied by V8's young-generation GC when it survives. Here fragments are copied as bytes into
- * one reused buffer per plan buffer (filter chains, filter rules, nat chains, nat rules); once
- * it holds FLUSH_CHARS it is decoded into one flat string, and each segment's part becomes a
- * slice of it (one small SlicedString per non-empty buffer, not one per line; text that is not
- * ASCII is decoded a segment at a time, see Bytes). A segment's
- * boundaries are byte offsets recorded at `close`, so the text is never scanned.
- * A slice keeps its whole text alive: a segment kept on its own retains at most ~4 × FLUSH_CHARS
- * (~4 MiB; in practice reused segments share their texts with many others, see docs/planner.md).
+ * A segment is written between `begin()` and `end(seg)`. Each line is begun with what it is for
+ * the statistics (./books.ts) and ended with `end()`: the writer keeps the segment's books, so
+ * callers count nothing. Everything written is ASCII: input words are checked before they are
+ * written (src/planner/iptables/words.ts), and `add` refuses anything else.
  */
 import type { Segment, SegmentBuffer, SegmentStats } from '../types.js'
+import { CHAIN, OWN, SegmentBooks, type BufferIndex } from './books.js'
 
-export const FILTER_CHAINS = 0
-export const FILTER_RULES = 1
-export const NAT_CHAINS = 2
-export const NAT_RULES = 3
-export type BufferIndex = typeof FILTER_CHAINS | typeof FILTER_RULES | typeof NAT_CHAINS | typeof NAT_RULES
+export { FILTER_CHAINS, FILTER_RULES, NAT_CHAINS, NAT_RULES, type BufferIndex } from './books.js'
 
 const NAMES: readonly SegmentBuffer[] = ['filterChains', 'filterRules', 'natChains', 'natRules']
-
-/**
- * 1 MiB, just above Node's threshold for external strings (EXTERN_APEX, 0xFBEE9 characters, in
- * src/string_bytes.cc): each flushed text is copied once into memory from malloc and stays
- * there, outside V8's heap, rather than being copied twice more by the young-generation GC and
- * promoted into old-space pages touched for the first time. Those first touches were most of
- * the gap between a plan and JSON.parse: ~15 us per 4 KiB page on these VMs (a page-table
- * update is a hypercall), ~120 ms for a 10k-service plan's 31 MiB. malloc'd memory can be kept
- * and reused from one plan to the next: natplan's launchers tell glibc not to hand it back
- * (scripts/node, README "Memory"). Without that this size measured about the same as 64 KiB
- * texts on V8's heap (the previous choice), with more spread.
- */
-const FLUSH_CHARS = 1024 * 1024
-
-/**
- * The size of the texts a plan's last, shorter buffer is cut into (a 1k-service plan has only
- * those): below V8's largest regular heap object (128 KiB), since a text above it goes to
- * large-object space, fresh pages every time (~0.6 ms per 140 KiB text here, against ~35 us).
- */
-const PIECE_CHARS = 64 * 1024
-
-/** The segments whose part of one buffer is still in that buffer's bytes. */
-interface Pending {
-  segments: Segment[]
-  /** End offset of each segment's part in the bytes (its start is the previous end, or 0). */
-  ends: number[]
-}
-
-/**
- * One buffer's pending text as bytes: fragments are copied in, one byte per ASCII character, and
- * decoded at flush, ASCII as latin1 into one flat string that the segments slice. Text that is
- * not ASCII (Kubernetes names are, but the planner does not rely on it) is written as UTF-8 and
- * marks the buffer, whose segments are then decoded one by one. A lone UTF-16 surrogate, which
- * only a JSON `\ud800` escape can produce, comes out as U+FFFD, as Go's encoding/json decodes it
- * for kube-proxy (and as node:crypto hashes it for the chain names).
- */
-export class Bytes {
-  bytes: Buffer = Buffer.allocUnsafe(INITIAL_BYTES)
-  /** A view of `bytes`, for copyAscii. */
-  private view = viewOf(this.bytes)
-  /** Bytes written. */
-  length = 0
-  /** Some byte is not ASCII: decode as UTF-8, a segment at a time. */
-  utf8 = false
-  /** Where `again` first wrote each slot's fragment in the current segment (-1: not yet), and its length. */
-  private againAt = new Int32Array(8).fill(-1)
-  private againLen = new Int32Array(8)
-
-  add(a: string): void {
-    const n = a.length
-    let p = this.length
-    let bytes = this.bytes
-    if (p + n > bytes.length) bytes = this.grow(p + n)
-    for (let i = 0; i < n; i++) {
-      const c = a.charCodeAt(i)
-      if (c > 0x7f) {
-        this.length = p
-        return this.addUtf8(a.slice(i))
-      }
-      bytes[p++] = c
-    }
-    this.length = p
-  }
-
-  /** An ASCII fragment already encoded (`asciiBytes`). */
-  put(a: Ascii): void {
-    this.putRange(a, 0, a.bytes.length)
-  }
-
-  /** Appends bytes [from, from + n) of `src`. */
-  putRange(src: Ascii, from: number, n: number): void {
-    const p = this.length
-    if (p + n > this.bytes.length) this.grow(p + n)
-    copyAscii(src.bytes, src.view, from, this.bytes, this.view, p, n)
-    this.length = p + n
-  }
-
-  /** Appends a copy of bytes [from, from + n) of this text. */
-  copy(from: number, n: number): void {
-    const p = this.length
-    if (p + n > this.bytes.length) this.grow(p + n)
-    // UTF-8 bytes may not round-trip through a double (see copyAscii): the builtin copies them.
-    if (this.utf8) this.bytes.copyWithin(p, from, from + n)
-    else copyAscii(this.bytes, this.view, from, this.bytes, this.view, p, n)
-    this.length = p + n
-  }
-
-  /**
-   * Appends `a`, a fragment a service port repeats for each endpoint, kept in `slot` (0-7): the
-   * first time it is copied in, later times copied from where it was first written (a
-   * word copy, not a character loop), until `forget(slot)` or the segment's end (`forgetAll`).
-   */
-  again(slot: number, a: string): void {
-    if (this.repeat(slot)) return
-    const start = this.length
-    this.add(a)
-    this.mark(slot, start)
-  }
-
-  /** Makes bytes [start, length) `slot`'s fragment (see again), for one written in pieces. */
-  mark(slot: number, start: number): void {
-    this.againAt[slot] = start
-    this.againLen[slot] = this.length - start
-  }
-
-  /** Appends `slot`'s fragment if it was written in this segment (see again); whether it was. */
-  repeat(slot: number): boolean {
-    const at = this.againAt[slot]!
-    if (at < 0) return false
-    this.copy(at, this.againLen[slot]!)
-    return true
-  }
-
-  forget(slot: number): void {
-    this.againAt[slot] = -1
-  }
-
-  forgetAll(): void {
-    this.againAt.fill(-1)
-  }
-
-  /** One ASCII character (a newline). */
-  byte(c: number): void {
-    if (this.length === this.bytes.length) this.grow(this.length + 1)
-    this.bytes[this.length++] = c
-  }
-
-  private addUtf8(a: string): void {
-    // At most 3 bytes per UTF-16 code unit (a surrogate pair's 4 bytes are 2 units).
-    if (this.length + 3 * a.length > this.bytes.length) this.grow(this.length + 3 * a.length)
-    this.length += this.bytes.write(a, this.length, 'utf8')
-    this.utf8 = true
-  }
-
-  private grow(min: number): Buffer {
-    const next = Buffer.allocUnsafe(Math.max(min, this.bytes.length * 2))
-    this.bytes.copy(next, 0, 0, this.length)
-    this.bytes = next
-    this.view = viewOf(next)
-    return next
-  }
-
-  /** The text of bytes [from, to) (whole segments' parts: never inside a UTF-8 sequence). */
-  text(from: number, to: number): string {
-    return this.bytes.toString(this.utf8 ? 'utf8' : 'latin1', from, to)
-  }
-
-  /** The byte at offset `i` of the pending text. */
-  code(i: number): number {
-    return this.bytes[i]!
-  }
-
-  reset(): void {
-    this.length = 0
-    this.utf8 = false
-  }
-}
-
-const INITIAL_BYTES = 256 * 1024
 const NEWLINE = 10
+
+/** A full buffer is decoded into one text of this size (docs/performance.md, "external texts"). */
+const FLUSH_CHARS = 1024 * 1024
+/** A plan's last, shorter buffer is cut into texts of at most this size (same place). */
+const PIECE_CHARS = 64 * 1024
+const INITIAL_BYTES = 256 * 1024
 
 const viewOf = (a: Uint8Array): DataView => new DataView(a.buffer, a.byteOffset, a.byteLength)
 
-/** ASCII bytes (a constant fragment, or scratch the rule writers fill), with the view copyAscii reads them through. */
+/** ASCII bytes (a constant fragment, or scratch the rule writers fill), with the view `copyAscii` reads them through. */
 export class Ascii {
   readonly view: DataView
   constructor(readonly bytes: Uint8Array) {
@@ -192,10 +34,7 @@ export class Ascii {
   }
 }
 
-/**
- * A constant ASCII fragment, encoded once: Bytes.put copies its bytes rather than reading a
- * string a character at a time (~4x faster).
- */
+/** A constant ASCII fragment, encoded once (copied rather than read a character at a time). */
 export function asciiBytes(s: string): Ascii {
   const a = new Uint8Array(s.length)
   for (let i = 0; i < s.length; i++) {
@@ -208,11 +47,8 @@ export function asciiBytes(s: string): Ascii {
 
 /**
  * Copies n ASCII bytes from `src` at `from` to `dst` at `to` (regions apart), eight at a time as
- * a double: a byte loop costs ~1.3 ns a byte here, a builtin copy ~17 ns a call, and this ~0.3 ns
- * a byte (a chain name's 25 bytes in ~7 ns instead of ~32). A double holds any 8 ASCII bytes
- * exactly: only NaNs are ever rewritten, and a NaN needs all 11 exponent bits set, so its 7th
- * byte (little-endian: the exponent's low bits on top) >= 0xF0, which ASCII never has. Long runs
- * go to the builtin.
+ * a double: any eight ASCII bytes are an exact, non-NaN double (a NaN needs a byte >= 0xF0), so
+ * nothing is rewritten on the way. Long runs go to the builtin.
  */
 function copyAscii(src: Uint8Array, sv: DataView, from: number, dst: Uint8Array, dv: DataView, to: number, n: number): void {
   if (n > 64) {
@@ -224,68 +60,169 @@ function copyAscii(src: Uint8Array, sv: DataView, from: number, dst: Uint8Array,
   for (; i < n; i++) dst[to + i] = src[from + i]!
 }
 
+/** Bytes being written: one buffer's pending text, or a segment's scratch of fragments. */
+export class Bytes {
+  bytes: Buffer = Buffer.allocUnsafe(INITIAL_BYTES)
+  private view = viewOf(this.bytes)
+  length = 0
+
+  /** An ASCII string (a word from the input, already checked, or text built from constants). */
+  add(a: string): void {
+    const n = a.length
+    let p = this.length
+    const bytes = p + n > this.bytes.length ? this.grow(p + n) : this.bytes
+    for (let i = 0; i < n; i++) {
+      const c = a.charCodeAt(i)
+      if (c > 0x7f) throw new Error(`the writer only writes ASCII: ${JSON.stringify(a)}`)
+      bytes[p++] = c
+    }
+    this.length = p
+  }
+
+  /** A constant fragment. */
+  put(a: Ascii): void {
+    this.putRange(a, 0, a.bytes.length)
+  }
+
+  /** Bytes [from, from + n) of `src`. */
+  putRange(src: Ascii, from: number, n: number): void {
+    const p = this.length
+    if (p + n > this.bytes.length) this.grow(p + n)
+    copyAscii(src.bytes, src.view, from, this.bytes, this.view, p, n)
+    this.length = p + n
+  }
+
+  /** Bytes [from, from + n) of another Bytes (a fragment: see Fragments). */
+  putFrom(src: Bytes, from: number, n: number): void {
+    const p = this.length
+    if (p + n > this.bytes.length) this.grow(p + n)
+    copyAscii(src.bytes, src.view, from, this.bytes, this.view, p, n)
+    this.length = p + n
+  }
+
+  byte(c: number): void {
+    if (this.length === this.bytes.length) this.grow(this.length + 1)
+    this.bytes[this.length++] = c
+  }
+
+  private grow(min: number): Buffer {
+    const next = Buffer.allocUnsafe(Math.max(min, this.bytes.length * 2))
+    this.bytes.copy(next, 0, 0, this.length)
+    this.bytes = next
+    this.view = viewOf(next)
+    return next
+  }
+
+  /** The text of bytes [from, to). */
+  text(from: number, to: number): string {
+    return this.bytes.toString('latin1', from, to)
+  }
+
+  reset(): void {
+    this.length = 0
+  }
+}
+
+/**
+ * A segment's repeated fragments: a service port writes the same ` -m comment --comment NAME`
+ * (and the like) once per endpoint; each is encoded here once and copied from here after. A
+ * fragment is a number, valid until the segment ends.
+ */
+export class Fragments {
+  private readonly scratch = new Bytes()
+  private from: number[] = []
+  private len: number[] = []
+
+  /** A fragment made of `parts`, in order. */
+  of(...parts: Array<string | Ascii>): number {
+    const start = this.scratch.length
+    for (const p of parts) typeof p === 'string' ? this.scratch.add(p) : this.scratch.put(p)
+    this.from.push(start)
+    this.len.push(this.scratch.length - start)
+    return this.from.length - 1
+  }
+
+  copyTo(dst: Bytes, fragment: number): void {
+    dst.putFrom(this.scratch, this.from[fragment]!, this.len[fragment]!)
+  }
+
+  reset(): void {
+    this.scratch.reset()
+    this.from.length = 0
+    this.len.length = 0
+  }
+}
+
+/** One of a plan's four buffers: lines begun with what they are (./books.ts), ended by `end()`. */
+export class Lines {
+  readonly bytes = new Bytes()
+  private start = 0
+  private what = OWN
+
+  constructor(
+    private readonly buffer: BufferIndex,
+    private readonly books: SegmentBooks,
+  ) {}
+
+  /** Begins a line; its text is then written to `bytes`. */
+  begin(what: number): Bytes {
+    this.start = this.bytes.length
+    this.what = what
+    return this.bytes
+  }
+
+  /** Ends the line begun. */
+  end(): void {
+    this.bytes.byte(NEWLINE)
+    this.books.line(this.buffer, this.bytes.length - this.start, this.what)
+  }
+
+  /** A whole line from one string. */
+  line(text: string, what: number = this.buffer === 0 || this.buffer === 2 ? CHAIN : OWN): void {
+    this.begin(what).add(text)
+    this.end()
+  }
+}
+
+/** The segments whose part of one buffer is still in that buffer's bytes. */
+interface Pending {
+  segments: Segment[]
+  /** End offset of each segment's part in the bytes (its start is the previous end, or 0). */
+  ends: number[]
+}
+
 export class SegmentWriter {
-  /** The pending text of each buffer, as bytes. */
-  private t: Bytes[] = [new Bytes(), new Bytes(), new Bytes(), new Bytes()]
+  private readonly books = new SegmentBooks()
+  readonly filterChains = new Lines(0, this.books)
+  readonly filterRules = new Lines(1, this.books)
+  readonly natChains = new Lines(2, this.books)
+  readonly natRules = new Lines(3, this.books)
+  /** The current segment's repeated fragments. */
+  readonly fragments = new Fragments()
+  private readonly buffers = [this.filterChains, this.filterRules, this.natChains, this.natRules]
   private pending: Pending[] = [0, 1, 2, 3].map(() => ({ segments: [], ends: [] }))
-  /** End offsets in `t` when the current segment began. */
+  /** End offsets of each buffer's bytes when the current segment began. */
   private starts = [0, 0, 0, 0]
-  /** Lines per buffer of the current segment. */
-  private counts = [0, 0, 0, 0]
-  /** The current segment's nat rules in chains it does not own (KUBE-SERVICES, KUBE-NODEPORTS), for stats. */
-  private fixed = { kubeServices: 0, kubeNodePorts: 0, bytes: 0 }
 
   /**
-   * `flushChars` 0 flushes every segment on its own: for incremental plans, whose few new
-   * segments are kept across many versions — a shared text would stay alive as long as any one
-   * of its segments is reused, holding the replaced ones' text too.
+   * `flushChars` 0 gives every segment texts of its own: for incremental plans, whose few new
+   * segments are kept across many versions (a shared text lives as long as any of its segments).
    */
   constructor(private readonly flushChars = FLUSH_CHARS) {}
 
-  /** Buffer `buf`'s text, for hot loops that write many fragments of a line (then `lines(buf, n)`). */
-  text(buf: BufferIndex): Bytes {
-    return this.t[buf]!
-  }
-
-  /** Counts `n` lines written to buffer `buf` through `text(buf)`. */
-  lines(buf: BufferIndex, n: number): void {
-    this.counts[buf] += n
-  }
-
-  /** A whole line (already one string, without its newline). */
-  line(buf: BufferIndex, text: string): void {
-    const t = this.t[buf]!
-    const start = t.length
-    t.add(text)
-    t.byte(NEWLINE)
-    this.counts[buf]++
-    if (buf === NAT_RULES) this.natRule(start)
+  begin(): void {
+    this.books.reset()
+    this.fragments.reset()
   }
 
   /**
-   * A nat rule line that began at `start` of the nat rules text is complete: for statistics, is it
-   * in KUBE-SERVICES or KUBE-NODEPORTS, told by the characters at offsets 8-10 of
-   * `-A KUBE-SERVICES` / `-A KUBE-NODEPORTS` (analysis/stats.ts reads the same facts back from the
-   * lines). `line` calls it; so must any fragment-written nat rule that may land in those chains.
+   * The current segment is complete; its statistics are returned (the caller adds its type and
+   * service). Its buffers are filled in when their texts are next flushed (at the latest by
+   * `flush()`).
    */
-  natRule(start: number): void {
-    const t = this.t[NAT_RULES]!
-    const c8 = t.code(start + 8)
-    if (c8 === 83 && t.code(start + 9) === 69 && t.code(start + 10) === 82) this.fixed.kubeServices++
-    else if (c8 === 78) this.fixed.kubeNodePorts++
-    else return
-    this.fixed.bytes += t.length - start
-  }
-
-  /**
-   * The current segment is complete: its text-derived `stats` are filled in now, each of its
-   * buffers when that buffer's text is next flushed (at the latest by `flush()`).
-   */
-  close(seg: Segment, stats?: SegmentStats): void {
-    const c = this.counts
-    if (stats) this.finishStats(stats)
+  end(seg: Segment): SegmentStats {
     for (let b = 0; b < 4; b++) {
-      const end = this.t[b]!.length
+      const end = this.buffers[b]!.bytes.length
       if (end === this.starts[b]) continue
       const p = this.pending[b]!
       p.segments.push(seg)
@@ -293,28 +230,7 @@ export class SegmentWriter {
       this.starts[b] = end
       if (end >= this.flushChars) this.flushBuffer(b)
     }
-    c[0] = c[1] = c[2] = c[3] = 0
-    const f = this.fixed
-    f.kubeServices = f.kubeNodePorts = f.bytes = 0
-    for (const t of this.t) t.forgetAll()
-  }
-
-  /**
-   * The text-derived statistics of the segment being closed, from what was counted while writing:
-   * line counts, bytes (characters: the caller passes stats only for ASCII segments, see
-   * service.ts), and the rules in chains the segment does not own.
-   */
-  private finishStats(st: SegmentStats): void {
-    const c = this.counts
-    const size = (b: number): number => this.t[b]!.length - this.starts[b]!
-    st.lines = [c[0]!, c[1]!, c[2]!, c[3]!]
-    st.declared = { filter: st.lines[0], nat: st.lines[2] }
-    st.appended = { filter: st.lines[1], nat: st.lines[3] }
-    st.filterBytes = size(0) + size(1)
-    st.natBytes = size(2) + size(3)
-    st.kubeServices = this.fixed.kubeServices
-    st.kubeNodePorts = this.fixed.kubeNodePorts
-    st.natFixed = { rules: this.fixed.kubeServices + this.fixed.kubeNodePorts, bytes: this.fixed.bytes }
+    return this.books.finish()
   }
 
   /** Decode every pending text and cut it into its segments' buffers. */
@@ -323,12 +239,11 @@ export class SegmentWriter {
   }
 
   private flushBuffer(b: number): void {
-    const t = this.t[b]!
+    const t = this.buffers[b]!.bytes
     const p = this.pending[b]!
     const name = NAMES[b]!
     // A full buffer is one text; a plan's last, shorter one is cut into PIECE_CHARS texts at
-    // segment boundaries. ASCII texts are decoded once and sliced; UTF-8 is decoded a segment
-    // at a time.
+    // segment boundaries. Each text is decoded once and sliced.
     const piece = t.length >= this.flushChars ? t.length : PIECE_CHARS
     let pos = 0
     for (let i = 0; i < p.segments.length; ) {
@@ -336,11 +251,11 @@ export class SegmentWriter {
       let j = i + 1
       while (j < p.segments.length && p.ends[j]! - pos <= piece) j++
       const end = p.ends[j - 1]!
-      const text = t.utf8 ? '' : t.text(pos, end)
+      const text = t.text(pos, end)
       for (let from = pos; i < j; i++) {
         const seg = p.segments[i]!
         const to = p.ends[i]!
-        const part = t.utf8 ? t.text(from, to) : text.slice(from - pos, to - pos)
+        const part = text.slice(from - pos, to - pos)
         seg[name] = seg[name] === '' ? part : seg[name] + part
         from = to
       }
