@@ -47,7 +47,8 @@ export interface Endpoint {
   ready: boolean
   serving: boolean
   terminating: boolean
-  local: boolean
+  /** The endpoint's `nodeName` ('' when absent): it is local on that node (topology.ts categorize). */
+  nodeName: string
   zoneHints: string[] | null
   nodeHints: string[] | null
   /**
@@ -263,7 +264,7 @@ export interface SliceRef {
 }
 
 /** `id` holds the slice port's identity parts (idParts). */
-function sliceEndpoint(e: SliceEndpoint, ip: string, id: { pre: string; post: string }, nodeName: string): Endpoint {
+function sliceEndpoint(e: SliceEndpoint, ip: string, id: { pre: string; post: string }): Endpoint {
   const c = e.conditions
   return {
     ip,
@@ -272,7 +273,7 @@ function sliceEndpoint(e: SliceEndpoint, ip: string, id: { pre: string; post: st
     ready: c?.ready !== false,
     serving: c?.serving !== false,
     terminating: c?.terminating === true,
-    local: !!e.nodeName && e.nodeName === nodeName,
+    nodeName: e.nodeName ?? '',
     zoneHints: e.hints?.forZones?.length ? e.hints.forZones.map((z) => z.name) : null,
     nodeHints: e.hints?.forNodes?.length ? e.hints.forNodes.map((z) => z.name) : null,
     sep: -1,
@@ -357,7 +358,6 @@ export function sliceEndpoints(
   sp: ServicePort,
   slices: readonly SliceRef[],
   family: Family,
-  nodeName: string,
   read: { slots: number; warnings: SliceWarning[] },
 ): Endpoint[] {
   const out: Endpoint[] = []
@@ -372,7 +372,7 @@ export function sliceEndpoints(
       const id = idParts(p.port, family)
       for (const e of slice.endpoints ?? []) {
         const ip = asIs ? e.addresses![0]! : endpointAddress(e, family)
-        if (ip !== null) out.push(sliceEndpoint(e, ip, id, nodeName))
+        if (ip !== null) out.push(sliceEndpoint(e, ip, id))
       }
     }
   }
@@ -420,7 +420,6 @@ function insertionSort(list: Endpoint[]): void {
 export function collectSlice(
   slice: EndpointSliceObject,
   family: Family,
-  nodeName: string,
   acc: Map<string, Map<string, Endpoint>>,
   planned: ReadonlySet<string>,
 ): void {
@@ -434,7 +433,7 @@ export function collectSlice(
     if (planned.has(key)) continue
     for (const e of slice.endpoints ?? []) {
       const ip = endpointAddress(e, family)
-      if (ip !== null) addEndpoint(acc, key, sliceEndpoint(e, ip, idParts(p.port, family), nodeName))
+      if (ip !== null) addEndpoint(acc, key, sliceEndpoint(e, ip, idParts(p.port, family)))
     }
   }
 }
@@ -447,7 +446,6 @@ export function collectSlice(
 export function collectLegacyEndpoints(
   obj: EndpointsObject,
   family: Family,
-  nodeName: string,
   acc: Map<string, Map<string, Endpoint>>,
 ): void {
   const serviceKey = `${obj.metadata.namespace ?? 'default'}/${obj.metadata.name}`
@@ -467,7 +465,7 @@ export function collectLegacyEndpoints(
           ready,
           serving: ready,
           terminating: false,
-          local: !!a.nodeName && a.nodeName === nodeName,
+          nodeName: a.nodeName ?? '',
           zoneHints: null,
           nodeHints: null,
           sep: -1,

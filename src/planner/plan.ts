@@ -150,7 +150,7 @@ function servicePorts(ix: Indexed, family: Family, warn: Warn, itemOf?: Map<Serv
 }
 
 /** Legacy v1 Endpoints, read only for planned services without any EndpointSlice. */
-function legacyEndpoints(ix: Indexed, family: Family, nodeName: string, ports: ServicePort[], warn: Warn): Map<string, Map<string, Endpoint>> {
+function legacyEndpoints(ix: Indexed, family: Family, ports: ServicePort[], warn: Warn): Map<string, Map<string, Endpoint>> {
   const out = new Map<string, Map<string, Endpoint>>()
   if (ix.legacy.length === 0) return out
   const serviceKeys = new Set(ports.map((p) => p.serviceKey))
@@ -162,7 +162,7 @@ function legacyEndpoints(ix: Indexed, family: Family, nodeName: string, ports: S
       message: `${key}: no EndpointSlice, using the v1 Endpoints object (kube-proxy itself reads only EndpointSlices)`,
       pointer: itemPointer(item),
     })
-    collectLegacyEndpoints(obj, family, nodeName, out)
+    collectLegacyEndpoints(obj, family, out)
   }
   return out
 }
@@ -234,7 +234,7 @@ function serviceSegments(
       continue
     }
     const eps = slices
-      ? sliceEndpoints(sp, slices, ctx.family, ctx.nodeName, read)
+      ? sliceEndpoints(sp, slices, ctx.family, read)
       : sortedEndpoints(input.legacy.get(epKey(sp.serviceKey, sp.portName, sp.protocol)))
     endpoints += eps.length
     const seg = serviceSegment(sp, eps, ctx, w, stats)
@@ -270,13 +270,13 @@ function pushTo(m: Map<string, number[]>, key: string, v: number): void {
  * Plan.counts.endpoints as kube-proxy's cache holds them, never planned). When the ports read
  * every slot of every slice there are none, and the slices need not be read again.
  */
-function unplannedEndpoints(ix: Indexed, input: FamilyInput, family: Family, nodeName: string, allRead: boolean): number {
+function unplannedEndpoints(ix: Indexed, input: FamilyInput, family: Family, allRead: boolean): number {
   if (allRead && input.legacy.size === 0) return 0
   const planned = new Set(input.ports.map((sp) => epKey(sp.serviceKey, sp.portName, sp.protocol)))
   let n = 0
   if (!allRead) {
     const acc = new Map<string, Map<string, Endpoint>>()
-    for (const { obj } of ix.slices) collectSlice(obj, family, nodeName, acc, planned)
+    for (const { obj } of ix.slices) collectSlice(obj, family, acc, planned)
     for (const m of acc.values()) n += m.size
   }
   for (const [key, m] of input.legacy) if (!planned.has(key)) n += m.size
@@ -297,7 +297,6 @@ function familyPlan(
   stats: PlanOptions['stats'],
 ): { fp: FamilyPlan; ports: ServicePort[]; endpoints: number; reuse?: FamilyReuse } {
   const warn = warnings.add
-  const nodeName = env.proxy.nodeName
   const itemOf = inc ? new Map<ServicePort, number>() : undefined
   const ports = servicePorts(ix, family, warn, itemOf)
   let slots = 0
@@ -306,7 +305,7 @@ function familyPlan(
   // service ports first read each slice (scanSlice), and for the rest after the segments.
   const sliceWarningsAt = warnings.list.length
   const sliceWarnings: SliceWarning[] = []
-  const input: FamilyInput = { ports, legacy: legacyEndpoints(ix, family, nodeName, ports, warn) }
+  const input: FamilyInput = { ports, legacy: legacyEndpoints(ix, family, ports, warn) }
   const fps = inc ? fingerprints(ix, ports, itemOf!, inc.hashOf) : undefined
   // Segments are reused only when every family-wide input is as it was (context key).
   const reusing = (ctx: FamilyContext): Reusing | undefined =>
@@ -327,7 +326,7 @@ function familyPlan(
   sliceWarnings.sort((a, b) => a.item - b.item || a.index - b.index)
   warnings.insertAt(sliceWarningsAt, sliceWarnings.map((w) => w.warning))
   const segments = [headSegment(ctx), ...built.segments, tailSegment(ctx)]
-  const unplanned = unplannedEndpoints(ix, input, family, nodeName, built.slots === slots)
+  const unplanned = unplannedEndpoints(ix, input, family, built.slots === slots)
   const reuse = built.memo && { context: contextKey(ctx), segments: built.memo }
   return { fp: { family, segments }, ports, endpoints: built.endpoints + unplanned, reuse }
 }

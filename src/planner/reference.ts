@@ -81,7 +81,7 @@ function add(map: Map<string, Map<string, RefEndpoint>>, key: string, ep: RefEnd
 }
 
 /** Every EndpointSlice of the family, by service port (endpointslicecache.go). */
-function sliceEndpoints(items: readonly Record<string, unknown>[], family: Family, nodeName: string): Map<string, Map<string, RefEndpoint>> {
+function sliceEndpoints(items: readonly Record<string, unknown>[], family: Family): Map<string, Map<string, RefEndpoint>> {
   const out = new Map<string, Map<string, RefEndpoint>>()
   for (const o of items) {
     if (o.kind !== 'EndpointSlice') continue
@@ -103,7 +103,7 @@ function sliceEndpoints(items: readonly Record<string, unknown>[], family: Famil
           ready: c?.ready !== false,
           serving: c?.serving !== false,
           terminating: c?.terminating === true,
-          local: !!e.nodeName && e.nodeName === nodeName,
+          nodeName: e.nodeName ?? '',
           zoneHints: e.hints?.forZones?.length ? e.hints.forZones.map((z) => z.name) : null,
           nodeHints: e.hints?.forNodes?.length ? e.hints.forNodes.map((z) => z.name) : null,
           sep: -1,
@@ -119,7 +119,7 @@ function splitId(ip: string, port: number, family: Family): { ip: string; pre: s
 }
 
 /** natplan's compatibility path: v1 Endpoints, only for a Service that has no EndpointSlice at all. */
-function legacyEndpoints(items: readonly Record<string, unknown>[], family: Family, nodeName: string, out: Map<string, Map<string, RefEndpoint>>): void {
+function legacyEndpoints(items: readonly Record<string, unknown>[], family: Family, out: Map<string, Map<string, RefEndpoint>>): void {
   const sliced = new Set<string>()
   for (const o of items) {
     if (o.kind !== 'EndpointSlice') continue
@@ -149,7 +149,7 @@ function legacyEndpoints(items: readonly Record<string, unknown>[], family: Fami
             ready,
             serving: ready,
             terminating: false,
-            local: !!a.nodeName && a.nodeName === nodeName,
+            nodeName: a.nodeName ?? '',
             zoneHints: null,
             nodeHints: null,
             sep: -1,
@@ -349,8 +349,8 @@ function writeServiceToEndpointRules(b: Buffers, ctx: FamilyContext, sp: Service
 export function referenceRestore(envelope: Envelope): Array<{ family: Family; text: string }> {
   const items = envelope.resources.items as Record<string, unknown>[]
   return nodeFamilies(envelope.proxy).map((family) => {
-    const endpoints = sliceEndpoints(items, family, envelope.proxy.nodeName)
-    legacyEndpoints(items, family, envelope.proxy.nodeName, endpoints)
+    const endpoints = sliceEndpoints(items, family)
+    legacyEndpoints(items, family, endpoints)
     let total = 0
     for (const m of endpoints.values()) total += m.size
     const ctx = familyContext(envelope.proxy, family, total > LARGE_CLUSTER_ENDPOINTS)

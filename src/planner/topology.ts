@@ -66,20 +66,21 @@ export function categorize(sp: ServicePort, eps: Endpoint[], nodeName: string, z
 
   let localReady = false
   let localServingTerminating = false
+  const isLocal = (e: Endpoint): boolean => e.nodeName !== '' && e.nodeName === nodeName
   for (const e of eps) {
     if (e.ready) hasEndpoints = true
     else if (servingTerminating(e)) hasEndpoints = true
-    if (e.local) {
+    if (isLocal(e)) {
       if (e.ready) localReady = true
       else if (servingTerminating(e)) localServingTerminating = true
     }
   }
   let localEndpoints: Endpoint[] = []
   let usedTerminating = false
-  if (localReady) localEndpoints = eps.filter((e) => e.local && e.ready)
+  if (localReady) localEndpoints = eps.filter((e) => isLocal(e) && e.ready)
   else if (localServingTerminating) {
     usedTerminating = true
-    localEndpoints = eps.filter((e) => e.local && servingTerminating(e))
+    localEndpoints = eps.filter((e) => isLocal(e) && servingTerminating(e))
   }
   if (!usesClusterEndpoints(sp)) return { clusterEndpoints, localEndpoints, allReachable: localEndpoints, hasEndpoints }
   if (mode === '' && !usedTerminating) return { clusterEndpoints, localEndpoints, allReachable: clusterEndpoints, hasEndpoints }

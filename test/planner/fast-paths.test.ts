@@ -162,7 +162,7 @@ describe('endpoint identities kept in parts', () => {
   const v4 = fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255), fc.nat(255)).map((b) => b.join('.'))
   const v6 = fc.array(fc.constantFrom('0', '1', 'a', 'f', '10', 'ff', '::', ':', '9'), { minLength: 1, maxLength: 6 }).map((p) => p.join(''))
   const endpoint = (ip: string, port: number, family: 'IPv4' | 'IPv6'): Endpoint =>
-    ({ ip, ...idParts(port, family), ready: true, serving: true, terminating: false, local: false, zoneHints: null, nodeHints: null, sep: -1 })
+    ({ ip, ...idParts(port, family), ready: true, serving: true, terminating: false, nodeName: '', zoneHints: null, nodeHints: null, sep: -1 })
 
   it('compares as the `ip:port` / `[ip]:port` strings do, byte-wise', () => {
     const port = fc.constantFrom(80, 8080, 9, 443)
