@@ -1,9 +1,9 @@
 /**
- * Per-family settings derived from the proxy config: the values kube-proxy's proxier holds
- * (mark string, local detector, effective localhostNodePorts, node-port addresses...).
+ * Per-family settings derived from a node's kube-proxy settings: the values kube-proxy's proxier
+ * holds (mark string, local detector, effective localhostNodePorts, node-port addresses...).
  */
 import type { Family } from './types.js'
-import type { ProxyConfig } from './kube/envelope.js'
+import type { NodeConfig } from './kube/settings.js'
 import { cidrContains, isLoopback, isZeroCIDR, parseCIDRSloppy, parseIPSloppy, type ParsedCIDR, type ParsedIP } from './kube/ip.js'
 
 export interface FamilyContext {
@@ -13,7 +13,11 @@ export interface FamilyContext {
   /** `--mark` value: masqueradeMark verbatim, else Go `%#08x` of 1<<bit (`0x00004000`). */
   mark: string
   masqueradeAll: boolean
-  /** Cluster CIDR text for `-s C` / `! -s C`, or null when no local detector is implemented. */
+  /**
+   * The local-traffic detector's CIDR for `-s C` / `! -s C` (ClusterCIDR: the cluster CIDR of
+   * the family; NodeCIDR: the node's pod CIDR of the family, or LOCAL_CIDR when planning for
+   * many nodes at once), or null when no detector is implemented (pkg/proxy/util/localdetector.go).
+   */
   localCIDR: string | null
   /** Effective: forced off for IPv6 and when nodePortAddresses excludes 127.0.0.1. */
   localhostNodePorts: boolean
@@ -39,17 +43,29 @@ function familyOf(s: string): Family | null {
   return parseIPSloppy(s.split('/')[0]!)?.family ?? null
 }
 
-export function clusterCIDRs(cfg: ProxyConfig): string[] {
-  const c = cfg.clusterCIDR
-  if (c === undefined) return []
-  return (Array.isArray(c) ? c : c.split(',')).map((s) => s.trim()).filter((s) => s !== '')
+/**
+ * What the segments of many nodes hold in place of the NodeCIDR detector's CIDR, each node's own
+ * pod CIDR being put in when its plan is read (plan.ts familyPlanOf). A control character, which
+ * no word of the input can hold (src/planner/iptables/words.ts).
+ */
+export const LOCAL_CIDR = '\u0001'
+
+export function clusterCIDRs(cfg: NodeConfig): string[] {
+  return cfg.clusterCIDR
+}
+
+/** The detector's CIDR of the family, or null when there is none (a no-op detector). */
+function detectorCIDR(cfg: NodeConfig, family: Family): string | null {
+  if (cfg.detectLocalMode === 'ClusterCIDR') return clusterCIDRs(cfg).find((c) => familyOf(c) === family) ?? null
+  if (cfg.detectLocalMode === 'NodeCIDR') return cfg.podCIDRs.find((c) => familyOf(c) === family) ?? null
+  return null
 }
 
 /**
  * Families the node runs, in plan order (IPv4 first): `ipFamilies` if given; else the families
  * of clusterCIDR; else the family of the first node IP; else IPv4.
  */
-export function nodeFamilies(cfg: ProxyConfig): Family[] {
+export function nodeFamilies(cfg: NodeConfig): Family[] {
   let fams: Family[]
   if (cfg.ipFamilies) fams = cfg.ipFamilies
   else {
@@ -64,7 +80,7 @@ export function nodeFamilies(cfg: ProxyConfig): Family[] {
 }
 
 /** `primary` expands to the primary IP of each family as /32 and /128 (cmd/kube-proxy/app/server.go). */
-function nodePortCIDRs(cfg: ProxyConfig, nodeIPs: ParsedIP[]): ParsedCIDR[] {
+function nodePortCIDRs(cfg: NodeConfig, nodeIPs: ParsedIP[]): ParsedCIDR[] {
   let list = cfg.nodePortAddresses
   if (list.length === 1 && list[0] === 'primary') {
     list = []
@@ -76,7 +92,11 @@ function nodePortCIDRs(cfg: ProxyConfig, nodeIPs: ParsedIP[]): ParsedCIDR[] {
   return list.map((s) => parseCIDRSloppy(s.trim())).filter((c): c is ParsedCIDR => c !== null)
 }
 
-export function familyContext(cfg: ProxyConfig, family: Family, largeCluster: boolean): FamilyContext {
+/**
+ * The family's context for the node `cfg` describes. `manyNodes`: for segments shared by many
+ * nodes, whose NodeCIDR detector CIDR is then LOCAL_CIDR.
+ */
+export function familyContext(cfg: NodeConfig, family: Family, largeCluster: boolean, manyNodes = false): FamilyContext {
   const nodeIPs = cfg.nodeIPs.map((s) => parseIPSloppy(s)).filter((p): p is ParsedIP => p !== null)
   const cidrs = nodePortCIDRs(cfg, nodeIPs)
   const famCIDRs = cidrs.filter((c) => c.family === family)
@@ -85,7 +105,7 @@ export function familyContext(cfg: ProxyConfig, family: Family, largeCluster: bo
   // NewNodePortAddresses: containsIPv4Loopback is true for "all addresses" or a CIDR holding 127.0.0.1.
   const containsV4Loopback = cidrs.length === 0 || cidrs.some((c) => cidrContains(c, v4Loopback))
   const localhostNodePorts = family === 'IPv4' && cfg.localhostNodePorts && containsV4Loopback
-  const clusterCIDR = clusterCIDRs(cfg).find((c) => familyOf(c) === family) ?? null
+  const detector = detectorCIDR(cfg, family)
   // The node's interface addresses: its configured IPs plus loopback (GetNodeIPs walks every interface).
   const loopback = parseIPSloppy(family === 'IPv4' ? '127.0.0.1' : '::1')!
   const ifaceIPs = [loopback, ...nodeIPs.filter((ip) => ip.family === family)]
@@ -105,7 +125,7 @@ export function familyContext(cfg: ProxyConfig, family: Family, largeCluster: bo
     zone: cfg.zone ?? '',
     mark: cfg.masqueradeMark ?? markFromBit(cfg.masqueradeBit),
     masqueradeAll: cfg.masqueradeAll,
-    localCIDR: cfg.localDetector === 'ClusterCIDR' ? clusterCIDR : null,
+    localCIDR: manyNodes && cfg.detectLocalMode === 'NodeCIDR' && detector !== null ? LOCAL_CIDR : detector,
     localhostNodePorts,
     nfacct: cfg.nfacct,
     randomFully: cfg.masqueradeRandomFully,

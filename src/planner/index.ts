@@ -2,7 +2,7 @@
  * natplan/planner — the pure planner: snapshot in, kube-proxy's iptables restore input out.
  * No I/O, no clock, no environment: the same envelope always gives the same bytes.
  */
-export type { Family, FamilyPlan, Flavour, Plan, PlanWarning, Protocol, RenderOptions, Segment, SegmentStats, TableName } from './types.js'
+export type { ClusterPlan, PlanVariant, PlannedNode, VariantFamily, Family, FamilyPlan, Flavour, Plan, PlanWarning, Protocol, RenderOptions, Segment, SegmentStats, TableName } from './types.js'
 export { lineCount, linesText, SEGMENT_BUFFERS, segmentLines, textLines, type SegmentBuffer } from './types.js'
 export {
   EnvelopeSchema,
@@ -10,7 +10,8 @@ export {
   KubeObjectSchema,
   toEnvelope,
   type Envelope,
-  type ProxyConfig,
+  type ProxyConfigInput,
+  type NodeSettingsInput,
   type Issue,
   type ToEnvelopeResult,
   type EnvelopeOptions,
@@ -25,7 +26,8 @@ export {
   type EndpointsObject,
   type NodeObject,
 } from './kube/schemas.js'
-export { plan, LARGE_CLUSTER_ENDPOINTS } from './plan.js'
+export { plan, planCluster, nodePlan, variantPlan, variantSegments, PlanInputError, AmbiguousNodeError, LARGE_CLUSTER_ENDPOINTS } from './plan.js'
+export { resolveNodes, nodeConfig, SETTINGS, type NodeConfig, type ResolvedNodes } from './kube/settings.js'
 export type { PlanOptions, PlanReuse, FamilyReuse } from './reuse.js'
 export { renderRestore, renderRestoreChunks, planTables, type TableView } from './iptables/render.js'
 export { segmentHash, canonicalSegment } from './iptables/hash.js'

@@ -1,8 +1,11 @@
 /**
  * Table assembly: snapshot envelope in, one FamilyPlan per IP family out.
  */
-import type { Family, FamilyPlan, Plan, PlanWarning, Segment } from './types.js'
-import type { Envelope } from './kube/envelope.js'
+import type { ClusterPlan, Family, Plan, PlanVariant, PlanWarning, Segment, VariantFamily } from './types.js'
+import type { Envelope, Issue } from './kube/envelope.js'
+import { isKubeProxyConfigMap, resolveNodes, type NodeConfig } from './kube/settings.js'
+import { safeWord } from './iptables/words.js'
+import { nodesReading, usesLocalEndpoints } from './topology.js'
 import type { EndpointSliceObject, EndpointsObject, ServiceObject } from './kube/schemas.js'
 import {
   collectLegacyEndpoints,
@@ -20,7 +23,7 @@ import {
   type SliceRef,
   type SliceWarning,
 } from './model.js'
-import { familyContext, nodeFamilies, type FamilyContext } from './context.js'
+import { familyContext, LOCAL_CIDR, nodeFamilies, type FamilyContext } from './context.js'
 import { headSegment, tailSegment } from './rules/fixed.js'
 import { serviceSegment } from './rules/service.js'
 import { SegmentWriter } from './rules/writer.js'
@@ -95,6 +98,8 @@ function index(env: Envelope): Indexed {
       case 'Node':
         break
       default:
+        // kube-proxy's own ConfigMap is read by kube/settings.ts; any other object is ignored.
+        if (isKubeProxyConfigMap(o)) break
         out.ignored++
         if (!out.ignoredKinds.has(o.kind)) out.ignoredKinds.set(o.kind, itemPointer(i))
     }
@@ -175,7 +180,7 @@ interface FamilyInput {
 /** Per input port: its reuse fingerprint, and the previous plan's segments. */
 interface Reusing {
   fps: string[]
-  from: Map<string, Segment> | undefined
+  from: FamilyReuse | undefined
 }
 
 /**
@@ -208,8 +213,9 @@ function serviceSegments(
   sliceWarnings: SliceWarning[],
   reusing?: Reusing,
   stats?: PlanOptions['stats'],
-): { segments: Segment[]; endpoints: number; slots: number; memo?: Map<string, Segment> } {
-  const from = reusing?.from
+  deps?: Map<number, Endpoint[]>,
+): { segments: Segment[]; endpoints: number; slots: number; memo?: FamilyReuse['segments']; memoEps?: FamilyReuse['endpoints'] } {
+  const from = reusing?.from?.segments
   let misses = input.ports.length
   if (from) {
     misses = 0
@@ -218,6 +224,7 @@ function serviceSegments(
   // A few new segments among reused ones: each gets its own text (see SegmentWriter).
   const w = new SegmentWriter(from && misses * 10 < input.ports.length ? 0 : undefined)
   const memo = reusing ? new Map<string, Segment>() : undefined
+  const memoEps = reusing ? new Map<string, Endpoint[]>() : undefined
   const segments: Segment[] = new Array<Segment>(input.ports.length)
   const read = { slots: 0, warnings: sliceWarnings }
   let endpoints = 0
@@ -231,18 +238,29 @@ function serviceSegments(
       endpoints += hit.meta!.endpoints.total
       segments[k] = hit
       memo!.set(fp!, hit)
+      const eps = reusing!.from!.endpoints.get(fp!)
+      if (eps) {
+        memoEps!.set(fp!, eps)
+        deps?.set(k, eps)
+      }
       continue
     }
     const eps = slices
       ? sliceEndpoints(sp, slices, ctx.family, read)
       : sortedEndpoints(input.legacy.get(epKey(sp.serviceKey, sp.portName, sp.protocol)))
     endpoints += eps.length
+    // Kept for the nodes' own segments where the port's rules may read the node.
+    const readsNode = usesLocalEndpoints(sp) || (sp.sourceRanges.length > 0 && sp.lbVIPs.length > 0) || eps.some(hinted)
+    if (readsNode) deps?.set(k, eps)
     const seg = serviceSegment(sp, eps, ctx, w, stats)
     segments[k] = seg
-    if (fp !== undefined) memo!.set(fp, seg)
+    if (fp !== undefined) {
+      memo!.set(fp, seg)
+      if (readsNode) memoEps!.set(fp, eps)
+    }
   }
   w.flush()
-  return { segments, endpoints, slots: read.slots, memo }
+  return { segments, endpoints, slots: read.slots, memo, memoEps }
 }
 
 /**
@@ -259,7 +277,9 @@ function fingerprints(ix: Indexed, ports: readonly ServicePort[], itemOf: Map<Se
   })
 }
 
-function pushTo(m: Map<string, number[]>, key: string, v: number): void {
+const hinted = (e: Endpoint): boolean => e.nodeHints !== null || e.zoneHints !== null
+
+function pushTo<T>(m: Map<string, T[]>, key: string, v: T): void {
   const list = m.get(key)
   if (list) list.push(v)
   else m.set(key, [v])
@@ -288,14 +308,93 @@ interface Incremental {
   hashOf: (item: number) => string
 }
 
-function familyPlan(
-  env: Envelope,
+/** A node of the snapshot, as planned: its settings, and its context per family. */
+interface NodeRef {
+  cfg: NodeConfig
+  families: Family[]
+}
+
+/** Nodes whose service segments are written alike in one family: one shared context. */
+interface NodeClass {
+  /** The shared context: no node name, zone or primary IP; with many nodes and NodeCIDR, LOCAL_CIDR. */
+  ctx: FamilyContext
+  nodes: NodeRef[]
+}
+
+/** What a node's context holds of its own (the rest is its class's). */
+function nodeContext(shared: FamilyContext, own: FamilyContext): FamilyContext {
+  return { ...shared, nodeName: own.nodeName, zone: own.zone, primaryIP: own.primaryIP, nodePortIPs: own.nodePortIPs, nodePortMatchAll: own.nodePortMatchAll }
+}
+
+/** The shared context of a node's class in `family`, and the class's key. */
+function sharedContext(cfg: NodeConfig, family: Family, large: boolean): { ctx: FamilyContext; key: string } {
+  const own = familyContext(cfg, family, large, true)
+  const ctx: FamilyContext = { ...own, nodeName: '', zone: '', primaryIP: null, nodePortIPs: [], nodePortMatchAll: true }
+  return { ctx, key: contextKey(ctx) }
+}
+
+function classesOf(nodes: NodeRef[], family: Family, large: boolean): NodeClass[] {
+  const byKey = new Map<string, NodeClass>()
+  for (const n of nodes) {
+    if (!n.families.includes(family)) continue
+    const { ctx, key } = sharedContext(n.cfg, family, large)
+    const c = byKey.get(key)
+    if (c) c.nodes.push(n)
+    else byKey.set(key, { ctx, nodes: [n] })
+  }
+  // One node needs no placeholder: its own pod CIDR is written in place.
+  for (const c of byKey.values()) if (c.nodes.length === 1 && c.ctx.localCIDR === LOCAL_CIDR) c.ctx = { ...c.ctx, localCIDR: familyContext(c.nodes[0]!.cfg, family, large).localCIDR }
+  return [...byKey.values()]
+}
+
+/** One family's plan for every node: per class the shared segments, per node what it has of its own. */
+interface FamilyNodes {
+  family: Family
+  classes: Array<{
+    services: Segment[]
+    /** The shared segments hold LOCAL_CIDR (each node's pod CIDR goes in its place). */
+    placeholder: boolean
+    /** Per node of the class: head, tail and overrides, deduplicated (equal texts are one object). */
+    nodes: Map<string, { head: Segment; tail: Segment; overrides: Array<[number, Segment]>; localCIDR?: string }>
+  }>
+  ports: ServicePort[]
+  endpoints: number
+  reuse?: FamilyReuse
+}
+
+/** Where a node's settings are given (pointers in errors about one node). */
+const NODE_POINTER = '/proxy/nodes/'
+
+/** Segments of equal text become one object, so that equal plans can be told by identity. */
+class Interner {
+  private byText = new Map<string, Segment>()
+  private ids = new Map<Segment, number>()
+  intern(seg: Segment, slot: string | number): Segment {
+    const k = `${slot}\0${seg.filterChains}\0${seg.filterRules}\0${seg.natChains}\0${seg.natRules}`
+    const had = this.byText.get(k)
+    if (had) return had
+    this.byText.set(k, seg)
+    this.ids.set(seg, this.ids.size)
+    return seg
+  }
+  id(seg: Segment): number {
+    let id = this.ids.get(seg)
+    if (id === undefined) this.ids.set(seg, (id = this.ids.size))
+    return id
+  }
+}
+
+const sameText = (a: Segment, b: Segment): boolean => a.natRules === b.natRules && a.natChains === b.natChains && a.filterRules === b.filterRules && a.filterChains === b.filterChains
+
+function familyNodes(
   ix: Indexed,
   family: Family,
+  nodes: NodeRef[],
   warnings: Warnings,
+  interner: Interner,
   inc: Incremental | undefined,
   stats: PlanOptions['stats'],
-): { fp: FamilyPlan; ports: ServicePort[]; endpoints: number; reuse?: FamilyReuse } {
+): FamilyNodes {
   const warn = warnings.add
   const itemOf = inc ? new Map<ServicePort, number>() : undefined
   const ports = servicePorts(ix, family, warn, itemOf)
@@ -307,53 +406,124 @@ function familyPlan(
   const sliceWarnings: SliceWarning[] = []
   const input: FamilyInput = { ports, legacy: legacyEndpoints(ix, family, ports, warn) }
   const fps = inc ? fingerprints(ix, ports, itemOf!, inc.hashOf) : undefined
-  // Segments are reused only when every family-wide input is as it was (context key).
-  const reusing = (ctx: FamilyContext): Reusing | undefined =>
-    fps && { fps, from: inc!.previous?.context === contextKey(ctx) ? inc!.previous.segments : undefined }
   // Large-cluster mode counts every endpoint of every service port, usable or not. Endpoints
   // are built one service port at a time, so the mode is decided on an upper bound (every
   // slot of every slice, duplicates and unusable addresses included) and the plan redone in
   // the rare case the exact count is at the threshold or below.
   let bound = slots
   for (const m of input.legacy.values()) bound += m.size
-  let ctx = familyContext(env.proxy, family, bound > LARGE_CLUSTER_ENDPOINTS)
-  let built = serviceSegments(ix, input, ctx, sliceWarnings, reusing(ctx), stats)
-  if (!ctx.comments && built.endpoints <= LARGE_CLUSTER_ENDPOINTS) {
-    ctx = familyContext(env.proxy, family, false)
-    built = serviceSegments(ix, input, ctx, sliceWarnings, reusing(ctx), stats)
+  let large = bound > LARGE_CLUSTER_ENDPOINTS
+  let classes = classesOf(nodes, family, large)
+  // Segments are reused only when every family-wide input is as it was (context key), and
+  // only for a snapshot whose nodes are of one class.
+  const reusing = (ctx: FamilyContext): Reusing | undefined =>
+    fps && classes.length === 1 ? { fps, from: inc!.previous?.context === contextKey(ctx) ? inc!.previous : undefined } : undefined
+  const zones = new Map<string, string[]>()
+  for (const n of nodes) if (n.cfg.zone !== '') pushTo(zones, n.cfg.zone, n.cfg.nodeName)
+  let first = classes[0]!
+  let deps = new Map<number, Endpoint[]>()
+  let built = serviceSegments(ix, input, first.ctx, sliceWarnings, reusing(first.ctx), stats, deps)
+  if (large && built.endpoints <= LARGE_CLUSTER_ENDPOINTS) {
+    large = false
+    classes = classesOf(nodes, family, large)
+    first = classes[0]!
+    deps = new Map()
+    built = serviceSegments(ix, input, first.ctx, sliceWarnings, reusing(first.ctx), stats, deps)
   }
   for (const ref of ix.slices) scanSlice(ref, family, sliceWarnings)
   sliceWarnings.sort((a, b) => a.item - b.item || a.index - b.index)
   warnings.insertAt(sliceWarningsAt, sliceWarnings.map((w) => w.warning))
-  const segments = [headSegment(ctx), ...built.segments, tailSegment(ctx)]
+  const out: FamilyNodes['classes'] = []
+  for (const c of classes) {
+    const shared = c === first ? built : serviceSegments(ix, input, c.ctx, [], undefined, stats, (deps = new Map()))
+    // Classes may write equal segments (a setting that changes nothing here): made one object,
+    // so that planCluster can tell equal plans of different classes by identity.
+    const services = classes.length > 1 ? shared.segments.map((seg, k) => interner.intern(seg, k)) : shared.segments
+    const placeholder = c.ctx.localCIDR === LOCAL_CIDR && services.some((seg) => seg.natRules.includes(LOCAL_CIDR))
+    out.push({ services, placeholder, nodes: nodeSegments(c, services, input.ports, deps, family, large, zones, interner, stats) })
+  }
   const unplanned = unplannedEndpoints(ix, input, family, built.slots === slots)
-  const reuse = built.memo && { context: contextKey(ctx), segments: built.memo }
-  return { fp: { family, segments }, ports, endpoints: built.endpoints + unplanned, reuse }
+  const reuse = built.memo && { context: contextKey(first.ctx), segments: built.memo, endpoints: built.memoEps! }
+  return { family, classes: out, ports, endpoints: built.endpoints + unplanned, reuse }
 }
 
 /**
- * Plans an envelope. With `opts.reuse` (caller-owned, src/planner/reuse.ts) the segments of
- * service ports whose inputs are unchanged since the previous call are reused, and `reuse` is
- * updated to this plan; the result is the same as without it (test/planner/reuse.test.ts).
+ * Each node's head, tail and own segments in its class: the ports whose rules read the node
+ * (topology.ts nodesReading; a firewall chain's allow-from-node rule reads the node's primary
+ * IP) are written again for that node, and kept where they differ from the shared ones.
  */
-export function plan(envelope: Envelope, opts: PlanOptions = {}): Plan {
+function nodeSegments(
+  c: NodeClass,
+  shared: Segment[],
+  ports: ServicePort[],
+  deps: Map<number, Endpoint[]>,
+  family: Family,
+  large: boolean,
+  zones: Map<string, string[]>,
+  interner: Interner,
+  stats: PlanOptions['stats'],
+): FamilyNodes['classes'][number]['nodes'] {
+  const inClass = new Set(c.nodes.map((n) => n.cfg.nodeName))
+  const reading = new Map<string, number[]>()
+  const firewalled: number[] = []
+  for (const [k, eps] of deps) {
+    const sp = ports[k]!
+    if (sp.sourceRanges.length > 0 && sp.lbVIPs.length > 0) firewalled.push(k)
+    const names = nodesReading(sp, eps, (z) => zones.get(z) ?? [])
+    if (names) for (const n of names) if (inClass.has(n)) pushTo(reading, n, k)
+  }
+  const w = new SegmentWriter(0)
+  const out: FamilyNodes['classes'][number]['nodes'] = new Map()
+  for (const n of c.nodes) {
+    const own = familyContext(n.cfg, family, large, true)
+    const ctx = nodeContext(c.ctx, own)
+    const ks = new Set(reading.get(n.cfg.nodeName))
+    if (ctx.primaryIP) for (const k of firewalled) ks.add(k)
+    const overrides: Array<[number, Segment]> = []
+    for (const k of [...ks].sort((a, b) => a - b)) {
+      const seg = serviceSegment(ports[k]!, deps.get(k)!, ctx, w, stats)
+      w.flush()
+      if (!sameText(seg, shared[k]!)) overrides.push([k, interner.intern(seg, k)])
+    }
+    const localCIDR = c.ctx.localCIDR === LOCAL_CIDR ? safeWord(familyContext(n.cfg, family, large).localCIDR!, 'pod CIDR', `${NODE_POINTER}${n.cfg.nodeName}`) : undefined
+    out.set(n.cfg.nodeName, { head: interner.intern(headSegment(ctx), 'head'), tail: interner.intern(tailSegment(ctx), 'tail'), overrides, localCIDR })
+  }
+  return out
+}
+
+/**
+ * Plans every node of an envelope (kube/settings.ts resolveNodes names them and their
+ * settings). The service segments are written once per class of nodes that share their
+ * settings; a node has its own only where its rules read it (local endpoints, hints, its primary
+ * IP), so the cost grows with what differs between nodes. With `opts.reuse` (caller-owned,
+ * src/planner/reuse.ts) the segments of service ports whose inputs are unchanged since the
+ * previous call are reused, and `reuse` is updated to this plan; the result is the same as
+ * without it (test/planner/reuse.test.ts).
+ */
+export function planCluster(envelope: Envelope, opts: PlanOptions = {}): ClusterPlan {
+  const resolved = resolveNodes(envelope)
+  if (resolved.issues.length > 0) throw new PlanInputError(resolved.issues)
   const warnings = new Warnings()
+  for (const w of resolved.warnings) warnings.add(w)
   const ix = index(envelope)
   const items = envelope.resources.items
   const texts: string[] = []
   const hashOf = opts.reuse ? (i: number): string => opts.itemHashes?.[i] ?? (texts[i] ??= JSON.stringify(items[i])) : undefined
   const nextReuse: NonNullable<PlanOptions['reuse']>['families'] = {}
-  const families: FamilyPlan[] = []
+  const nodes: NodeRef[] = resolved.nodes.map((cfg) => ({ cfg, families: nodeFamilies(cfg) }))
+  const interner = new Interner()
   // Services with a planned port in either family, by item (a Set of small integers: keying it
   // by `ns/name` cost ~3 ms at 10k in flattening and hashing those strings). Two objects with
   // one namespace/name, which the API server cannot hold, would count twice.
   const servicesSeen = new Set<number>()
   let servicePortCount = 0
   let endpoints = 0
-  for (const family of nodeFamilies(envelope.proxy)) {
-    const fam = familyPlan(envelope, ix, family, warnings, hashOf && { previous: opts.reuse!.families[family], hashOf }, opts.stats)
+  const fams: FamilyNodes[] = []
+  for (const family of ['IPv4', 'IPv6'] as const) {
+    if (!nodes.some((n) => n.families.includes(family))) continue
+    const fam = familyNodes(ix, family, nodes, warnings, interner, hashOf && { previous: opts.reuse!.families[family], hashOf }, opts.stats)
     if (fam.reuse) nextReuse[family] = fam.reuse
-    families.push(fam.fp)
+    fams.push(fam)
     servicePortCount += fam.ports.length
     for (const p of fam.ports) servicesSeen.add(p.item)
     endpoints += fam.endpoints
@@ -362,9 +532,90 @@ export function plan(envelope: Envelope, opts: PlanOptions = {}): Plan {
     warnings.list.push({ code: 'unknown-kind', message: `objects of kind ${kind} are not read by kube-proxy and were ignored`, pointer: at })
   }
   if (opts.reuse) opts.reuse.families = nextReuse
+  // Nodes whose every family has the same segments (by identity, see Interner) share a variant.
+  // Within a class the shared segments are the same, so the node's own ones tell; across
+  // classes every segment is compared (rare: only per-node settings make classes).
+  const exact = fams.some((f) => f.classes.length > 1)
+  const variants: PlanVariant[] = []
+  const variantOf = new Map<string, number>()
+  const planned = nodes.map(({ cfg, families }) => {
+    const vfs: VariantFamily[] = []
+    let key = ''
+    for (const fam of fams) {
+      if (!families.includes(fam.family)) continue
+      const ci = fam.classes.findIndex((c) => c.nodes.has(cfg.nodeName))
+      const { services, placeholder } = fam.classes[ci]!
+      const own = fam.classes[ci]!.nodes.get(cfg.nodeName)!
+      const localCIDR = placeholder || own.overrides.some(([, seg]) => seg.natRules.includes(LOCAL_CIDR)) ? own.localCIDR : undefined
+      const vf: VariantFamily = { family: fam.family, head: own.head, services, overrides: own.overrides, tail: own.tail, ...(localCIDR !== undefined && { localCIDR }) }
+      const segs = exact ? [vf.head, ...services, vf.tail].map((seg) => interner.id(seg)) : []
+      for (const [k, seg] of own.overrides) if (exact) segs[k + 1] = interner.id(seg)
+      key += exact
+        ? `${fam.family}:${localCIDR ?? ''}:${segs.join(',')};`
+        : `${fam.family}:${ci}:${interner.id(own.head)}:${interner.id(own.tail)}:${localCIDR ?? ''}:${own.overrides.map(([k, seg]) => `${k}=${interner.id(seg)}`).join(',')};`
+      vfs.push(vf)
+    }
+    let v = variantOf.get(key)
+    if (v === undefined) {
+      variantOf.set(key, (v = variants.length))
+      variants.push({ families: vfs, nodes: [] })
+    }
+    variants[v]!.nodes.push(cfg.nodeName)
+    return { name: cfg.nodeName, variant: v }
+  })
   return {
-    families,
+    nodes: planned,
+    variants,
+    defaultNode: resolved.defaultNode,
+    defaulted: resolved.defaulted,
     warnings: warnings.list,
     counts: { services: servicesSeen.size, servicePorts: servicePortCount, endpoints, ignoredObjects: ix.ignored },
   }
+}
+
+/** The segments of one family of a variant, in plan order, with the node's pod CIDR written in. */
+export function variantSegments(vf: VariantFamily): Segment[] {
+  const segs = [vf.head, ...vf.services, vf.tail]
+  for (const [k, seg] of vf.overrides) segs[k + 1] = seg
+  const cidr = vf.localCIDR
+  if (cidr === undefined) return segs
+  return segs.map((s) => (s.natRules.includes(LOCAL_CIDR) ? { ...s, natRules: s.natRules.replaceAll(LOCAL_CIDR, cidr) } : s))
+}
+
+/** A variant's plan, as one node's. */
+export function variantPlan(cp: ClusterPlan, variant: number): Plan {
+  const v = cp.variants[variant]!
+  return { families: v.families.map((vf) => ({ family: vf.family, segments: variantSegments(vf) })), warnings: cp.warnings, counts: cp.counts }
+}
+
+/** One node's plan (by name). */
+export function nodePlan(cp: ClusterPlan, node: string): Plan | undefined {
+  const n = cp.nodes.find((p) => p.name === node)
+  return n && variantPlan(cp, n.variant)
+}
+
+/** The envelope's settings cannot be planned (they contradict each other or the Node objects). */
+export class PlanInputError extends Error {
+  constructor(readonly issues: Issue[]) {
+    super(issues.map((i) => `${i.pointer}: ${i.detail}`).join('; '))
+    this.name = 'PlanInputError'
+  }
+}
+
+/** The snapshot has many nodes and names none: a one-node view must be told which. */
+export class AmbiguousNodeError extends Error {
+  constructor(readonly nodes: string[]) {
+    super(`the snapshot has ${nodes.length} nodes and names none (proxy.nodeName); choose one of ${nodes.slice(0, 5).join(', ')}${nodes.length > 5 ? ', …' : ''}`)
+    this.name = 'AmbiguousNodeError'
+  }
+}
+
+/**
+ * Plans the envelope's default node (the one its settings name, or its only one); throws
+ * AmbiguousNodeError for a snapshot of many nodes that names none. See planCluster.
+ */
+export function plan(envelope: Envelope, opts: PlanOptions = {}): Plan {
+  const cp = planCluster(envelope, opts)
+  if (cp.defaultNode === null) throw new AmbiguousNodeError(cp.nodes.map((n) => n.name))
+  return nodePlan(cp, cp.defaultNode)!
 }

@@ -15,6 +15,7 @@
 import { hash as nodeHash } from 'node:crypto'
 import { base32nopad } from '@scure/base'
 import type { Envelope } from './kube/envelope.js'
+import { resolveNodes } from './kube/settings.js'
 import type { EndpointSliceObject, EndpointsObject, ServiceObject } from './kube/schemas.js'
 import { cidrContains, parseIPSloppy } from './kube/ip.js'
 import { familyContext, nodeFamilies, type FamilyContext } from './context.js'
@@ -345,15 +346,22 @@ function writeServiceToEndpointRules(b: Buffers, ctx: FamilyContext, sp: Service
   })
 }
 
-/** The restore input kube-proxy writes for each family of the envelope's node, in plan order. */
-export function referenceRestore(envelope: Envelope): Array<{ family: Family; text: string }> {
+/**
+ * The restore input kube-proxy writes for each family of one node of the envelope (default:
+ * the one its settings name, or its only one), in plan order.
+ */
+export function referenceRestore(envelope: Envelope, node?: string): Array<{ family: Family; text: string }> {
   const items = envelope.resources.items as Record<string, unknown>[]
-  return nodeFamilies(envelope.proxy).map((family) => {
+  const resolved = resolveNodes(envelope)
+  const name = node ?? resolved.defaultNode
+  const cfg = resolved.nodes.find((n) => n.nodeName === name)
+  if (!cfg) throw new Error(`no node ${String(name)} in the envelope`)
+  return nodeFamilies(cfg).map((family) => {
     const endpoints = sliceEndpoints(items, family)
     legacyEndpoints(items, family, endpoints)
     let total = 0
     for (const m of endpoints.values()) total += m.size
-    const ctx = familyContext(envelope.proxy, family, total > LARGE_CLUSTER_ENDPOINTS)
+    const ctx = familyContext(cfg, family, total > LARGE_CLUSTER_ENDPOINTS)
     const b: Buffers = { filterChains: new LineBuffer(), filterRules: new LineBuffer(), natChains: new LineBuffer(), natRules: new LineBuffer() }
     writeHead(b, ctx)
     for (const sp of servicePorts(items, family)) {

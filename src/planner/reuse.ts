@@ -12,12 +12,15 @@
  */
 import type { Family, Segment, SegmentStats } from './types.js'
 import type { FamilyContext } from './context.js'
+import type { Endpoint } from './model.js'
 
 export interface FamilyReuse {
   /** Fingerprint of the family-wide inputs the segments were built with. */
   context: string
   /** Service-port fingerprint → the segment built from it. */
   segments: Map<string, Segment>
+  /** Fingerprint → the port's endpoints, for ports whose rules may read the node (plan.ts nodeSegments). */
+  endpoints: Map<string, Endpoint[]>
 }
 
 export interface PlanReuse {

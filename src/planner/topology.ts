@@ -91,3 +91,26 @@ export function categorize(sp: ServicePort, eps: Endpoint[], nodeName: string, z
   const allReachable = [...union.values()].sort(compareIds)
   return { clusterEndpoints, localEndpoints, allReachable, hasEndpoints }
 }
+
+/**
+ * The nodes whose rules for this port may differ from those of a node that holds none of its
+ * endpoints, is named by no hint and lies in no hinted zone (such a node's rules are the port's
+ * shared rules, plan.ts): categorize reads the node's name only to find local endpoints and node
+ * hints, and its zone only for zone hints. A superset is harmless (plan.ts keeps a node's own
+ * rules only where they differ).
+ */
+export function nodesReading(sp: ServicePort, eps: readonly Endpoint[], nodesInZone: (zone: string) => readonly string[]): Set<string> | null {
+  let out: Set<string> | null = null
+  const add = (n: string): void => {
+    if (n !== '') (out ??= new Set()).add(n)
+  }
+  if (usesLocalEndpoints(sp)) for (const e of eps) add(e.nodeName)
+  if (usesClusterEndpoints(sp)) {
+    for (const e of eps) {
+      if (!e.ready) continue
+      if (e.nodeHints) for (const n of e.nodeHints) add(n)
+      if (e.zoneHints) for (const z of e.zoneHints) for (const n of nodesInZone(z)) add(n)
+    }
+  }
+  return out
+}

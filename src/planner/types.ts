@@ -141,3 +141,48 @@ export interface RenderOptions {
   /** default 'kube-proxy' */
   flavour?: Flavour
 }
+
+/**
+ * One family of a variant: the rules every node of its class shares (`services`, one segment
+ * per service port, the same array for all of them), the segments a node of this variant has
+ * of its own in their place (`overrides`, by index into `services`, in index order), and its
+ * head and tail.
+ */
+export interface VariantFamily {
+  family: Family
+  head: Segment
+  services: readonly Segment[]
+  overrides: ReadonlyArray<readonly [number, Segment]>
+  tail: Segment
+  /**
+   * With the NodeCIDR detector on many nodes: the node's pod CIDR of this family, which the
+   * shared segments hold as a placeholder (context.ts LOCAL_CIDR) until the plan is read.
+   */
+  localCIDR?: string
+}
+
+/** Nodes whose plans are byte-identical share one variant. */
+export interface PlanVariant {
+  families: VariantFamily[]
+  /** The nodes of this variant, in name order. */
+  nodes: string[]
+}
+
+export interface PlannedNode {
+  name: string
+  /** Index into ClusterPlan.variants. */
+  variant: number
+}
+
+/** Every node of a snapshot (planner/plan.ts planCluster). */
+export interface ClusterPlan {
+  /** In name order. */
+  nodes: PlannedNode[]
+  variants: PlanVariant[]
+  /** The node the one-node views answer for: named in the settings, or the only one; null when neither. */
+  defaultNode: string | null
+  /** Settings no source gave, planned with kube-proxy's defaults (kube/settings.ts SETTINGS). */
+  defaulted: string[]
+  warnings: PlanWarning[]
+  counts: Plan['counts']
+}

@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import ipaddr from 'ipaddr.js'
 import { describe, expect, it } from 'vitest'
-import { plan, toEnvelope, type Protocol } from '../../src/planner/index.js'
+import { nodeConfig, plan, toEnvelope, type Protocol } from '../../src/planner/index.js'
 import { trace } from '../../src/planner/analysis/index.js'
 import { CONFORMANCE } from './fixtures.js'
 
@@ -31,7 +31,7 @@ describe.each(cases)('%s', (name) => {
   it.each(flows)('$name', (f) => {
     const family = ipaddr.parse(f.destination).kind() === 'ipv6' ? 'IPv6' : 'IPv4'
     const fp = p.families.find((x) => x.family === family)!
-    const t = trace(fp, f, r.envelope.proxy.nodeIPs)
+    const t = trace(fp, f, nodeConfig(r.envelope)!.nodeIPs)
     expect(t.output).toBe(f.output)
     expect(t.masqueraded).toBe(f.masq)
   })

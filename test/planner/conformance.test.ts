@@ -8,7 +8,7 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { normaliseRestore, plan, planTables, renderRestore, toEnvelope } from '../../src/planner/index.js'
+import { nodeConfig, normaliseRestore, plan, planTables, renderRestore, toEnvelope } from '../../src/planner/index.js'
 import { checkFlows, type FlowCase } from './trace-helper.js'
 
 /** One literal chain check: the chain's rules, as `-A CHAIN …` lines, in order (no rules: absent or empty). */
@@ -64,7 +64,7 @@ describe('conformance cases', () => {
           const r = toEnvelope(snapshot)
           if (!r.ok) throw new Error('unreachable')
           // LOCAL addresses: the node's IPs plus loopback, as upstream's fake node interfaces.
-          const failures = checkFlows(p, flows, [...r.envelope.proxy.nodeIPs, '127.0.0.1', '::1'])
+          const failures = checkFlows(p, flows, [...nodeConfig(r.envelope)!.nodeIPs, '127.0.0.1', '::1'])
           expect(failures).toEqual([])
         })
       }

@@ -1,6 +1,6 @@
 /** Input validation: kubectl-shaped objects in, clear pointers out. */
 import { describe, expect, it } from 'vitest'
-import { plan, toEnvelope } from '../../src/planner/index.js'
+import { plan, resolveNodes, toEnvelope } from '../../src/planner/index.js'
 import { unvalidatedEnvelope } from './arbitraries.js'
 
 const kubectlService = {
@@ -50,7 +50,10 @@ describe('toEnvelope', () => {
     const r = toEnvelope(list, { clusterCIDR: '10.244.0.0/16' })
     expect(r.ok).toBe(true)
     if (!r.ok) return
-    expect(r.envelope.proxy).toMatchObject({ nodeName: 'node-a', nodeIPs: ['192.168.0.7'], zone: 'z1', masqueradeBit: 14, localhostNodePorts: true, nfacct: true, masqueradeRandomFully: true })
+    expect(r.envelope.proxy).toEqual({ clusterCIDR: '10.244.0.0/16' })
+    const resolved = resolveNodes(r.envelope)
+    expect(resolved.defaultNode).toBe('node-a')
+    expect(resolved.nodes).toEqual([expect.objectContaining({ nodeName: 'node-a', nodeIPs: ['192.168.0.7'], zone: 'z1', masqueradeBit: 14, localhostNodePorts: true, nfacct: true, masqueradeRandomFully: true })])
     const svc = r.envelope.resources.items[0] as unknown as { metadata: Record<string, unknown>; spec: Record<string, unknown> }
     expect(svc.metadata.managedFields).toBeUndefined()
     expect(svc.spec.someFutureField).toEqual({ x: 1 })

@@ -172,3 +172,62 @@ export const snapshotArb = fc
       resources: { apiVersion: 'v1', kind: 'List', items: services.flatMap((s, i) => objects(s, i)) },
     }
   })
+
+/** The Node objects of NODES: addresses per stack, a zone each (two share one), pod CIDRs. */
+function nodeObjects(stack: string, withAddresses: boolean[]): Obj[] {
+  return NODES.map((name, i) => {
+    const v4 = `192.168.0.${2 + i}`
+    const v6 = `2001:db8::${2 + i}`
+    const addrs = stack === 'v4' ? [v4] : stack === 'v6' ? [v6] : [v4, v6]
+    const podCIDRs = stack === 'v4' ? [`10.1.${i}.0/24`] : stack === 'v6' ? [`fd00:10:0:${i}::/64`] : [`10.1.${i}.0/24`, `fd00:10:0:${i}::/64`]
+    return {
+      apiVersion: 'v1',
+      kind: 'Node',
+      metadata: { name, labels: { 'topology.kubernetes.io/zone': ZONES[i % 2]! } },
+      spec: { podCIDR: podCIDRs[0], podCIDRs },
+      status: { addresses: withAddresses[i] ? [...addrs.map((address) => ({ type: 'InternalIP', address })), { type: 'Hostname', address: name }] : [] },
+    }
+  })
+}
+
+/**
+ * Snapshots of a whole cluster (the Node objects of NODES), its settings from the envelope or
+ * from a kube-proxy ConfigMap, with any local-traffic detector, and per-node settings.
+ */
+export const clusterArb = fc
+  .record({
+    services: fc.array(serviceArb, { maxLength: 8 }),
+    proxy: proxyArb,
+    stack: fc.constantFrom('v4', 'v4', 'v6', 'dual'),
+    detectLocalMode: fc.constantFrom('ClusterCIDR', 'NodeCIDR', 'None'),
+    viaConfigMap: fc.boolean(),
+    addresses: fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }),
+    perNode: fc.option(fc.record({ node: fc.constantFrom(...NODES), masqueradeAll: fc.boolean() }), { nil: undefined }),
+  })
+  .map(({ services, proxy, stack, detectLocalMode, viaConfigMap, addresses, perNode }) => {
+    const clusterCIDR = stack === 'v4' ? '10.0.0.0/8' : stack === 'v6' ? 'fd00:10::/64' : '10.0.0.0/8,fd00:10::/64'
+    const { zone: _zone, localDetector: _ld, ...cluster } = proxy
+    const items: Obj[] = [...nodeObjects(stack, addresses), ...services.flatMap((s, i) => objects(s, i))]
+    const settings: Obj = { ...cluster, clusterCIDR, detectLocalMode }
+    let envProxy: Obj = settings
+    if (viaConfigMap) {
+      const conf = [
+        'apiVersion: kubeproxy.config.k8s.io/v1alpha1',
+        'kind: KubeProxyConfiguration',
+        `clusterCIDR: ${clusterCIDR}`,
+        `detectLocalMode: ${detectLocalMode}`,
+        `nodePortAddresses: ${JSON.stringify((cluster.nodePortAddresses as string[] | undefined) ?? null)}`,
+        'iptables:',
+        `  masqueradeAll: ${String(cluster.masqueradeAll ?? false)}`,
+        `  masqueradeBit: ${String(cluster.masqueradeBit ?? 14)}`,
+        `  localhostNodePorts: ${String(cluster.localhostNodePorts ?? true)}`,
+        'mode: iptables',
+      ].join('\n')
+      items.push({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'kube-proxy', namespace: 'kube-system' }, data: { 'config.conf': conf } })
+      envProxy = { nfacct: cluster.nfacct, masqueradeRandomFully: cluster.masqueradeRandomFully, conntrackTCPBeLiberal: cluster.conntrackTCPBeLiberal }
+    }
+    if (perNode) envProxy = { ...envProxy, nodes: { [perNode.node]: { masqueradeAll: perNode.masqueradeAll } } }
+    return { proxy: envProxy, resources: { apiVersion: 'v1', kind: 'List', items } }
+  })
+
+export { NODES }

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { plan, toEnvelope } from '../../src/planner/index.js'
+import { nodeConfig, plan, toEnvelope } from '../../src/planner/index.js'
 import { checkFlows, type FlowCase } from './trace-helper.js'
 
 const dir = join(import.meta.dirname, '../fixtures/conformance/TestNodePorts__ipv4_localhost-nodeports_enabled')
@@ -22,7 +22,7 @@ const upstreamFlows: FlowCase[] = [
 describe('trace-helper', () => {
   const r = toEnvelope(JSON.parse(readFileSync(join(dir, 'snapshot.json'), 'utf8')))
   if (!r.ok) throw new Error('snapshot rejected')
-  const local = [...r.envelope.proxy.nodeIPs, '127.0.0.1', '::1']
+  const local = [...nodeConfig(r.envelope)!.nodeIPs, '127.0.0.1', '::1']
 
   it('reproduces upstream TestNodePorts flow verdicts', () => {
     expect(checkFlows(plan(r.envelope), upstreamFlows, local)).toEqual([])

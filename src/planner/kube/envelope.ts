@@ -5,9 +5,10 @@
  * defaults filled in, or issues with RFC 6901 pointers into the ORIGINAL document.
  */
 import { z } from 'zod'
-import { k8s, KIND_SCHEMAS, type KnownKind, type NodeObject } from './schemas.js'
-import { parseCIDRSloppy, parseIPSloppy } from './ip.js'
-import { isDNS1123Subdomain, isValidIP, isValidLabelValue } from './validation.js'
+import { k8s, KIND_SCHEMAS, type KnownKind } from './schemas.js'
+import { parseCIDRSloppy } from './ip.js'
+import { isDNS1123Subdomain, isValidCIDR, isValidIP, isValidLabelValue } from './validation.js'
+import { resolveNodes } from './settings.js'
 
 const ipString = k8s(isValidIP)
 
@@ -42,40 +43,61 @@ const nodePortAddresses = z.array(z.string()).superRefine((list, ctx) => {
   })
 })
 
-/**
- * kube-proxy settings of the node being planned. Defaults are those of a current kube-proxy
- * (v1.33+) on a modern node: mark bit 14, localhost NodePorts on, nfacct counters and
- * `--random-fully` available, cluster-CIDR local detection.
- */
-export const ProxyConfigSchema = z.strictObject({
-  /** Which endpoints are local (EndpointSlice `nodeName`). Default: the only Node object's name, else ''. */
-  nodeName: z.union([z.literal(''), k8s(isDNS1123Subdomain)]).default(''),
-  /** Node addresses; the first of each family is that family's primary IP. Default: the Node's InternalIPs. */
-  nodeIPs: z.array(ipString).max(64).default([]),
+/** Settings one node may have of its own (`proxy.nodes[name]`): all but which node it is. */
+const nodeSettings = {
+  /** Node addresses; the first of each family is that family's primary IP. Default: the Node's InternalIP, then ExternalIP addresses. */
+  nodeIPs: z.array(ipString).max(64).optional(),
   /** Families the node runs (one FamilyPlan each). Default: families of clusterCIDR, else of nodeIPs[0], else IPv4. */
   ipFamilies: z.array(z.enum(['IPv4', 'IPv6'])).min(1).max(2).optional(),
   /** `--cluster-cidr`: one CIDR per family, as a list or a comma-separated string. */
   clusterCIDR: clusterCIDR.optional(),
-  localDetector: z.enum(['ClusterCIDR', 'None']).default('ClusterCIDR'),
-  masqueradeBit: z.int().min(0).max(31).default(14),
+  /** KubeProxyConfiguration's detectLocalMode (NodeCIDR: the node's spec.podCIDRs). */
+  detectLocalMode: z.enum(['ClusterCIDR', 'NodeCIDR', 'None']).optional(),
+  /** The older name of detectLocalMode. */
+  localDetector: z.enum(['ClusterCIDR', 'NodeCIDR', 'None']).optional(),
+  masqueradeBit: z.int().min(0).max(31).optional(),
   /** Verbatim mark string overriding the one derived from masqueradeBit (upstream tests use `0x4000`): a 32-bit hex value. */
   masqueradeMark: z.string().regex(/^0[xX][0-9a-fA-F]{1,8}$/, 'must be a 32-bit hex mark like 0x4000').optional(),
-  masqueradeAll: z.boolean().default(false),
-  nodePortAddresses: nodePortAddresses.default([]),
-  localhostNodePorts: z.boolean().default(true),
-  nfacct: z.boolean().default(true),
-  masqueradeRandomFully: z.boolean().default(true),
-  conntrackTCPBeLiberal: z.boolean().default(false),
+  masqueradeAll: z.boolean().optional(),
+  nodePortAddresses: nodePortAddresses.optional(),
+  localhostNodePorts: z.boolean().optional(),
+  /** Whether the node has kube-proxy's nfacct counters (natplan cannot see it). */
+  nfacct: z.boolean().optional(),
+  /** Whether the node's iptables supports --random-fully (natplan cannot see it). */
+  masqueradeRandomFully: z.boolean().optional(),
+  /** Whether nf_conntrack_tcp_be_liberal is set on the node (natplan cannot see it). */
+  conntrackTCPBeLiberal: z.boolean().optional(),
   /** Node's `topology.kubernetes.io/zone` (a label value) for topology hints. Default: from the Node object. */
   zone: k8s(isValidLabelValue).optional(),
+  /** The node's spec.podCIDRs, for the NodeCIDR detector. Default: from the Node object. */
+  podCIDRs: z.array(k8s(isValidCIDR)).max(2).optional(),
+}
+
+export const NodeSettingsSchema = z.strictObject(nodeSettings)
+export type NodeSettingsInput = z.output<typeof NodeSettingsSchema>
+
+/**
+ * kube-proxy settings as the envelope gives them: nothing is filled in here (natplan records
+ * which settings it had to guess: src/planner/kube/settings.ts resolves them per node, under
+ * the kube-proxy ConfigMap's, with kube-proxy's defaults under all).
+ */
+export const ProxyConfigSchema = z.strictObject({
+  /**
+   * Without Node objects: the one node planned (which endpoints are local). With them: the node
+   * the one-node routes answer for (default: the only Node).
+   */
+  nodeName: z.union([z.literal(''), k8s(isDNS1123Subdomain)]).optional(),
+  ...nodeSettings,
+  /** Per-node settings, by Node name, over the cluster's. */
+  nodes: z.record(k8s(isDNS1123Subdomain), NodeSettingsSchema).optional(),
 })
-export type ProxyConfig = z.output<typeof ProxyConfigSchema>
+export type ProxyConfigInput = z.output<typeof ProxyConfigSchema>
 
 export const KubeObjectSchema = z.looseObject({ kind: z.string() })
 
 /** Shallow: items are checked per kind by `toEnvelope`; unknown kinds are kept and counted. */
 export const EnvelopeSchema = z.object({
-  proxy: ProxyConfigSchema,
+  proxy: ProxyConfigSchema.default({}),
   resources: z.object({
     apiVersion: z.string().default('v1'),
     kind: z.literal('List').default('List'),
@@ -212,40 +234,38 @@ function stripManagedFields(obj: Record<string, unknown>): Record<string, unknow
   return obj
 }
 
-/** Fill nodeName / nodeIPs / zone from the Node objects when the caller did not say. */
-function defaultsFromNodes(proxy: Record<string, unknown>, items: Record<string, unknown>[]): Record<string, unknown> {
-  const nodes = items.filter((o) => o.kind === 'Node') as unknown as NodeObject[]
-  if (nodes.length === 0) return proxy
-  const out = { ...proxy }
-  if (out.nodeName === undefined && nodes.length === 1) out.nodeName = nodes[0]!.metadata.name
-  const node = nodes.find((n) => n.metadata.name === out.nodeName)
-  if (!node) return out
-  if (out.nodeIPs === undefined) {
-    const addrs = node.status?.addresses ?? []
-    const internal = addrs.filter((a) => a.type === 'InternalIP').map((a) => a.address)
-    const external = addrs.filter((a) => a.type === 'ExternalIP').map((a) => a.address)
-    out.nodeIPs = [...internal, ...external].filter((a) => parseIPSloppy(a) !== null)
-  }
-  const zone = node.metadata.labels?.['topology.kubernetes.io/zone']
-  if (out.zone === undefined && zone !== undefined) out.zone = zone
-  return out
-}
-
 export function toEnvelope(document: unknown, proxyOverrides?: Record<string, unknown>, opts: EnvelopeOptions = {}): ToEnvelopeResult {
   const loc = locate(document)
   if ('detail' in loc) return { ok: false, issues: [loc] }
   const issues: Issue[] = []
   if (loc.proxy !== undefined && !isObject(loc.proxy)) issues.push({ pointer: '/proxy', detail: 'proxy must be an object' })
   const items = validateItems(loc.items, loc.itemsPointer, issues, opts.trusted)
-  const merged = defaultsFromNodes(
-    { ...(isObject(loc.proxy) ? loc.proxy : {}), ...coerceOverrides(proxyOverrides ?? {}) },
-    items,
-  )
+  const merged = { ...(isObject(loc.proxy) ? loc.proxy : {}), ...coerceOverrides(proxyOverrides ?? {}) }
   const proxy = ProxyConfigSchema.safeParse(merged)
   if (!proxy.success) for (const iss of proxy.error.issues) issues.push({ pointer: pointerOf('/proxy', iss.path), detail: `proxy: ${iss.message}` })
   if (issues.length > 0 || !proxy.success) return { ok: false, issues: issues.slice(0, MAX_ISSUES) }
-  return {
-    ok: true,
-    envelope: { proxy: proxy.data, resources: { apiVersion: 'v1', kind: 'List', items: items as Envelope['resources']['items'] } },
+  const envelope: Envelope = { proxy: proxy.data, resources: { apiVersion: 'v1', kind: 'List', items: items as Envelope['resources']['items'] } }
+  // Settings that contradict each other or the Node objects; their pointers name envelope
+  // items, which are mapped back to where the items came from in the document.
+  const contradictions = resolveNodes(envelope).issues
+  if (contradictions.length > 0) {
+    const origins = itemOrigins(loc.items, loc.itemsPointer)
+    const mapped = contradictions.map((i) => {
+      const m = /^\/resources\/items\/(\d+)(.*)$/.exec(i.pointer)
+      return m && origins[Number(m[1])] !== undefined ? { ...i, pointer: origins[Number(m[1])]! + m[2]! } : i
+    })
+    return { ok: false, issues: mapped.slice(0, MAX_ISSUES) }
   }
+  return { ok: true, envelope }
+}
+
+/** The document pointer of each envelope item, in envelope order (nested Lists flattened as validateItems does). */
+function itemOrigins(items: unknown[], base: string): string[] {
+  const out: string[] = []
+  items.forEach((item, i) => {
+    if (!isObject(item)) return
+    if (typeof item.kind === 'string' && item.kind.endsWith('List') && Array.isArray(item.items)) out.push(...itemOrigins(item.items, `${base}/${i}/items`))
+    else out.push(`${base}/${i}`)
+  })
+  return out
 }

@@ -235,6 +235,14 @@ export const NodeSchema = z.looseObject({
     .nullish(),
 })
 
+/** A ConfigMap: the planner reads kube-system/kube-proxy's config.conf (src/planner/kube/settings.ts). */
+export const ConfigMapSchema = z.looseObject({
+  apiVersion: z.string().optional(),
+  kind: z.literal('ConfigMap'),
+  metadata: objectMeta(isDNS1123Subdomain),
+  data: z.record(z.string(), z.string()).nullish(),
+})
+
 export type ServiceObject = z.output<typeof ServiceSchema>
 export type EndpointSliceObject = z.output<typeof EndpointSliceSchema>
 export type EndpointsObject = z.output<typeof EndpointsSchema>
@@ -246,5 +254,6 @@ export const KIND_SCHEMAS = {
   EndpointSlice: EndpointSliceSchema,
   Endpoints: EndpointsSchema,
   Node: NodeSchema,
+  ConfigMap: ConfigMapSchema,
 } as const
 export type KnownKind = keyof typeof KIND_SCHEMAS

@@ -8,7 +8,7 @@
  * test/planner/reference.test.ts holds the output to the reference's, byte for byte.
  */
 import type { Segment, SegmentStats } from '../types.js'
-import type { FamilyContext } from '../context.js'
+import { LOCAL_CIDR, type FamilyContext } from '../context.js'
 import { itemPointer, type Endpoint, type ServicePort } from '../model.js'
 import { categorize, externallyAccessible, usesClusterEndpoints, usesLocalEndpoints, type Categorized } from '../topology.js'
 import { prefixState, sepHashInto, type PrefixState } from '../iptables/chains.js'
@@ -55,7 +55,7 @@ function checkWords(sp: ServicePort, ctx: FamilyContext): void {
   for (const ip of sp.externalIPs) safeWord(ip, 'external IP', `${at}/spec/externalIPs`)
   for (const ip of sp.lbVIPs) safeWord(ip, 'load-balancer IP', `${at}/status/loadBalancer/ingress`)
   for (const r of sp.sourceRanges) safeWord(r.text, 'source range', `${at}/spec/loadBalancerSourceRanges`)
-  if (ctx.localCIDR !== null) safeWord(ctx.localCIDR, 'clusterCIDR', '/proxy/clusterCIDR')
+  if (ctx.localCIDR !== null && ctx.localCIDR !== LOCAL_CIDR) safeWord(ctx.localCIDR, 'clusterCIDR', '/proxy/clusterCIDR')
 }
 
 function decide(sp: ServicePort, eps: Endpoint[], ctx: FamilyContext): Decided {

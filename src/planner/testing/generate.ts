@@ -6,7 +6,7 @@
  * round moves the endpoints of a deterministic ~f fraction of the services (new pod IPs), and
  * nothing else. `round: 0` (default) is the base snapshot.
  */
-import type { Envelope, ProxyConfig } from '../kube/envelope.js'
+import type { Envelope, ProxyConfigInput } from '../kube/envelope.js'
 
 export interface GenerateOptions {
   services: number
@@ -43,7 +43,7 @@ export interface GenerateOptions {
   /** include the Node objects (default true) */
   includeNodes?: boolean
   /** proxy settings merged over the generated ones */
-  proxy?: Partial<ProxyConfig>
+  proxy?: ProxyConfigInput
 }
 
 /** A 32-bit integer hash (splitmix-like); `rand(...)` is uniform in [0, 1). */
@@ -186,6 +186,8 @@ function nodeObject(n: number): Record<string, unknown> {
     apiVersion: 'v1',
     kind: 'Node',
     metadata: { name: `node-${n}`, labels: { 'kubernetes.io/hostname': `node-${n}`, 'topology.kubernetes.io/zone': `zone-${n % 3}` } },
+    // A /24 of the cluster CIDR (10.128.0.0/9) per node, as the node IPAM controller hands out.
+    spec: { podCIDR: `10.${128 + (n >> 8)}.${n & 255}.0/24`, podCIDRs: [`10.${128 + (n >> 8)}.${n & 255}.0/24`] },
     status: { addresses: [{ type: 'InternalIP', address: ipv4((192 << 24) | (168 << 16), n + 2) }, { type: 'Hostname', address: `node-${n}` }] },
   }
 }
@@ -214,7 +216,7 @@ export function generateSnapshot(opts: GenerateOptions): Envelope {
   if (o.includeNodes) for (let n = 0; n < o.nodes; n++) items.push(nodeObject(n))
   for (let i = 0; i < o.services; i++) items.push(serviceObject(o, i, shapeOf(o, i)))
   for (let i = 0; i < o.services; i++) items.push(...sliceObjects(o, i, generation(o.seed, i, o.churn, o.round)))
-  const proxy: ProxyConfig = {
+  const proxy: ProxyConfigInput = {
     nodeName: 'node-0',
     nodeIPs: ['192.168.0.2'],
     clusterCIDR: '10.128.0.0/9',

@@ -1,0 +1,294 @@
+/**
+ * kube-proxy's settings for every node of a snapshot, resolved. Sources, later ones winning:
+ *
+ * 1. kube-proxy's own defaults (pkg/proxy/apis/config/v1alpha1/defaults.go
+ *    SetDefaults_KubeProxyConfiguration, and for facts of the node natplan cannot see — its
+ *    iptables' `--random-fully`, the nfacct counters, `nf_conntrack_tcp_be_liberal` — those of
+ *    a current node);
+ * 2. the `kube-system/kube-proxy` ConfigMap's `config.conf` (a KubeProxyConfiguration, as
+ *    kubeadm writes it: a field that is null or empty means kube-proxy's default, and counts as
+ *    given, not guessed);
+ * 3. the envelope's `proxy`, with the query parameters over it;
+ * 4. per node: the Node object (name, InternalIP then ExternalIP addresses per family, as
+ *    GetNodeHostIPs orders them, `spec.podCIDRs`, the `topology.kubernetes.io/zone` label), then
+ *    `proxy.nodes[name]`.
+ *
+ * Every setting no source gave is listed in `defaulted`, so that nobody mistakes a guessed plan
+ * for the node's.
+ */
+import { parse as parseYaml } from 'yaml'
+import { z } from 'zod'
+import type { Family, PlanWarning } from '../types.js'
+import type { Envelope, Issue, ProxyConfigInput, NodeSettingsInput } from './envelope.js'
+import type { NodeObject } from './schemas.js'
+import { parseIPSloppy } from './ip.js'
+
+export type DetectLocalMode = 'ClusterCIDR' | 'NodeCIDR' | 'None'
+
+/** Every setting the planner reads for one node. */
+export interface NodeConfig {
+  nodeName: string
+  /** The node's addresses; the first of each family is that family's primary IP. */
+  nodeIPs: string[]
+  zone: string
+  podCIDRs: string[]
+  ipFamilies?: Family[]
+  /** `--cluster-cidr`, one per family (as given: the detector writes it as it is). */
+  clusterCIDR: string[]
+  detectLocalMode: DetectLocalMode
+  masqueradeBit: number
+  masqueradeMark?: string
+  masqueradeAll: boolean
+  nodePortAddresses: string[]
+  localhostNodePorts: boolean
+  nfacct: boolean
+  masqueradeRandomFully: boolean
+  conntrackTCPBeLiberal: boolean
+}
+
+/** The settings `defaulted` may name: what a source can give and natplan otherwise guesses. */
+export const SETTINGS = [
+  'nodeName',
+  'nodeIPs',
+  'clusterCIDR',
+  'detectLocalMode',
+  'masqueradeBit',
+  'masqueradeAll',
+  'nodePortAddresses',
+  'localhostNodePorts',
+  'nfacct',
+  'masqueradeRandomFully',
+  'conntrackTCPBeLiberal',
+] as const
+type Setting = (typeof SETTINGS)[number]
+
+const DEFAULTS: Omit<NodeConfig, 'nodeName' | 'nodeIPs' | 'zone' | 'podCIDRs'> = {
+  clusterCIDR: [],
+  detectLocalMode: 'ClusterCIDR',
+  masqueradeBit: 14,
+  masqueradeAll: false,
+  nodePortAddresses: [],
+  localhostNodePorts: true,
+  nfacct: true,
+  masqueradeRandomFully: true,
+  conntrackTCPBeLiberal: false,
+}
+
+/**
+ * The KubeProxyConfiguration fields that shape iptables rules
+ * (pkg/proxy/apis/config/v1alpha1 types.go); the others pass.
+ */
+const KubeProxyConfigurationSchema = z.looseObject({
+  kind: z.literal('KubeProxyConfiguration', { error: 'kind must be KubeProxyConfiguration' }).nullish(),
+  mode: z.string().nullish(),
+  clusterCIDR: z.string().nullish(),
+  detectLocalMode: z.enum(['', 'ClusterCIDR', 'NodeCIDR', 'None', 'BridgeInterface', 'InterfaceNamePrefix'], { error: 'detectLocalMode must be ClusterCIDR, NodeCIDR, BridgeInterface or InterfaceNamePrefix' }).nullish(),
+  nodePortAddresses: z.array(z.string()).nullish(),
+  iptables: z
+    .looseObject({
+      masqueradeBit: z.int().min(0).max(31).nullish(),
+      masqueradeAll: z.boolean().nullish(),
+      localhostNodePorts: z.boolean().nullish(),
+    })
+    .nullish(),
+  conntrack: z.looseObject({ tcpBeLiberal: z.boolean().nullish() }).nullish(),
+})
+
+/** `kube-system/kube-proxy`, where kubeadm (and most installers) keep kube-proxy's configuration. */
+export function isKubeProxyConfigMap(o: { kind?: unknown; metadata?: unknown }): boolean {
+  const m = o.metadata as { name?: unknown; namespace?: unknown } | undefined
+  return o.kind === 'ConfigMap' && m?.name === 'kube-proxy' && m?.namespace === 'kube-system'
+}
+
+/** The kube-proxy ConfigMap's item, when the snapshot has one. */
+export function kubeProxyConfigMap(items: readonly Record<string, unknown>[]): { item: number; text: unknown } | null {
+  for (let i = 0; i < items.length; i++) {
+    const o = items[i] as { kind?: unknown; metadata?: unknown; data?: Record<string, unknown> }
+    if (isKubeProxyConfigMap(o)) return { item: i, text: o.data?.['config.conf'] }
+  }
+  return null
+}
+
+/** Nesting deeper than this in config.conf is refused before the YAML parser sees it. */
+const MAX_DEPTH = 32
+
+function tooDeep(text: string): boolean {
+  let depth = 0
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c === 0x5b || c === 0x7b) {
+      if (++depth > MAX_DEPTH) return true
+    } else if (c === 0x5d || c === 0x7d) depth--
+  }
+  return false
+}
+
+/** Settings given by config.conf (as ProxyConfigInput fields), or issues pointing into it. */
+export function settingsFromConfigMap(text: unknown, pointer: string): { given: ProxyConfigInput; warnings: PlanWarning[] } | { issues: Issue[] } {
+  const at = `${pointer}/data/config.conf`
+  if (typeof text !== 'string') return { issues: [{ pointer: at, detail: "the kube-proxy ConfigMap has no data['config.conf'] (kubeadm keeps the KubeProxyConfiguration there)" }] }
+  if (text.length > 1024 * 1024) return { issues: [{ pointer: at, detail: 'config.conf is larger than a ConfigMap may be (1 MiB)' }] }
+  if (tooDeep(text)) return { issues: [{ pointer: at, detail: `config.conf nests deeper than ${MAX_DEPTH} levels` }] }
+  let doc: unknown
+  try {
+    doc = parseYaml(text, { maxAliasCount: 16, prettyErrors: false })
+  } catch (err) {
+    return { issues: [{ pointer: at, detail: `config.conf is not YAML: ${(err as Error).message.split('\n')[0]}` }] }
+  }
+  const r = KubeProxyConfigurationSchema.safeParse(doc)
+  if (!r.success) return { issues: r.error.issues.slice(0, 20).map((i) => ({ pointer: `${at}/${i.path.join('/')}`, detail: `KubeProxyConfiguration: ${i.message}` })) }
+  const c = r.data
+  const given: ProxyConfigInput = {}
+  const warnings: PlanWarning[] = []
+  // Present means given: kubeadm writes null, "" and false for "kube-proxy's default".
+  if (c.clusterCIDR !== undefined) given.clusterCIDR = c.clusterCIDR ? c.clusterCIDR.split(',') : []
+  if (c.detectLocalMode !== undefined) {
+    const mode = c.detectLocalMode || 'ClusterCIDR'
+    if (mode === 'BridgeInterface' || mode === 'InterfaceNamePrefix') {
+      return { issues: [{ pointer: `${at}/detectLocalMode`, detail: `detectLocalMode ${mode} is not planned by this natplan (ClusterCIDR, NodeCIDR)` }] }
+    }
+    given.detectLocalMode = mode
+  }
+  if (c.nodePortAddresses !== undefined) given.nodePortAddresses = c.nodePortAddresses ?? []
+  if (c.iptables?.masqueradeBit !== undefined) given.masqueradeBit = c.iptables.masqueradeBit ?? DEFAULTS.masqueradeBit
+  if (c.iptables?.masqueradeAll !== undefined) given.masqueradeAll = c.iptables.masqueradeAll ?? false
+  if (c.iptables?.localhostNodePorts !== undefined) given.localhostNodePorts = c.iptables.localhostNodePorts ?? true
+  // tcpBeLiberal: true makes kube-proxy set the sysctl; false leaves it as the node has it.
+  if (c.conntrack?.tcpBeLiberal === true) given.conntrackTCPBeLiberal = true
+  if (c.mode && c.mode !== 'iptables') {
+    warnings.push({ code: 'proxy-mode', message: `the ConfigMap runs kube-proxy in ${c.mode} mode; natplan plans what iptables mode writes`, pointer: `${at}/mode` })
+  }
+  return { given, warnings }
+}
+
+/** A Node's facts: its addresses (InternalIP, then ExternalIP), zone and pod CIDRs. */
+export function nodeFacts(node: NodeObject): { nodeIPs: string[]; zone: string; podCIDRs: string[] } {
+  const addrs = node.status?.addresses ?? []
+  const ips = [...addrs.filter((a) => a.type === 'InternalIP'), ...addrs.filter((a) => a.type === 'ExternalIP')].map((a) => a.address).filter((a) => parseIPSloppy(a) !== null)
+  const podCIDRs = node.spec?.podCIDRs?.length ? node.spec.podCIDRs : node.spec?.podCIDR ? [node.spec.podCIDR] : []
+  return { nodeIPs: ips, zone: node.metadata.labels?.['topology.kubernetes.io/zone'] ?? '', podCIDRs }
+}
+
+export interface ResolvedNodes {
+  /** Every node to plan: the Node objects' in name order, or the one node of a snapshot without any. */
+  nodes: NodeConfig[]
+  /** The node the settings name, or the only one; null when neither. */
+  defaultNode: string | null
+  defaulted: Setting[]
+  warnings: PlanWarning[]
+  /** Settings that contradict each other or the Node objects (a 400 at ingest). */
+  issues: Issue[]
+}
+
+const NODE_FACTS = ['nodeIPs', 'zone', 'podCIDRs'] as const
+
+function clusterCIDRList(v: string | string[] | undefined): string[] | undefined {
+  if (v === undefined) return undefined
+  return (Array.isArray(v) ? v : v === '' ? [] : v.split(',')).map((s) => s.trim()).filter((s) => s !== '')
+}
+
+/** The envelope's settings with the legacy `localDetector` read as `detectLocalMode`. */
+function normalise(p: ProxyConfigInput | NodeSettingsInput, at: string, issues: Issue[]): ProxyConfigInput {
+  const out: ProxyConfigInput = { ...p }
+  if (p.localDetector !== undefined) {
+    if (p.detectLocalMode !== undefined && p.detectLocalMode !== p.localDetector) {
+      issues.push({ pointer: `${at}/localDetector`, detail: `localDetector ${p.localDetector} contradicts detectLocalMode ${p.detectLocalMode} (localDetector is the older name of detectLocalMode)` })
+    }
+    out.detectLocalMode = p.detectLocalMode ?? p.localDetector
+    delete out.localDetector
+  }
+  if (p.clusterCIDR !== undefined) out.clusterCIDR = clusterCIDRList(p.clusterCIDR)
+  return out
+}
+
+export function resolveNodes(env: Envelope): ResolvedNodes {
+  const items = env.resources.items as Record<string, unknown>[]
+  const issues: Issue[] = []
+  const warnings: PlanWarning[] = []
+  let fromConfigMap: ProxyConfigInput = {}
+  const cm = kubeProxyConfigMap(items)
+  if (cm) {
+    const r = settingsFromConfigMap(cm.text, `/resources/items/${cm.item}`)
+    if ('issues' in r) issues.push(...r.issues)
+    else {
+      fromConfigMap = r.given
+      warnings.push(...r.warnings)
+    }
+  }
+  const { nodes: perNode = {}, ...clusterGiven } = env.proxy
+  const proxy = normalise(clusterGiven, '/proxy', issues)
+  const cluster: ProxyConfigInput = { ...fromConfigMap, ...proxy }
+  const nodeObjects = (items.filter((o) => o.kind === 'Node') as unknown as NodeObject[]).sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0))
+  const names = new Set(nodeObjects.map((n) => n.metadata.name))
+  for (const name of Object.keys(perNode)) {
+    if (!names.has(name) && name !== (proxy.nodeName ?? '')) {
+      issues.push({ pointer: `/proxy/nodes/${name}`, detail: `no Node named ${JSON.stringify(name)} in the snapshot` })
+    }
+  }
+  let defaultNode: string | null
+  let planned: Array<{ name: string; facts: Pick<ProxyConfigInput, (typeof NODE_FACTS)[number]> }>
+  if (nodeObjects.length === 0) {
+    defaultNode = proxy.nodeName ?? ''
+    planned = [{ name: defaultNode, facts: {} }]
+  } else {
+    defaultNode = proxy.nodeName ? proxy.nodeName : nodeObjects.length === 1 ? nodeObjects[0]!.metadata.name : null
+    // proxy.nodeIPs / zone / podCIDRs describe one node: the default one.
+    for (const f of NODE_FACTS) {
+      if (proxy[f] !== undefined && defaultNode === null) {
+        issues.push({ pointer: `/proxy/${f}`, detail: `${f} describes one node, and the snapshot has ${nodeObjects.length}: name it with nodeName, or give each node's in proxy.nodes` })
+      }
+    }
+    planned = nodeObjects.map((n) => ({ name: n.metadata.name, facts: nodeFacts(n) }))
+    // A node the snapshot holds no Node object of (kube-proxy, which reads its own Node, would
+    // wait for it): planned from the envelope's settings alone, beside the others.
+    if (defaultNode !== null && !names.has(defaultNode)) {
+      warnings.push({
+        code: 'node-not-in-snapshot',
+        message: `no Node named ${JSON.stringify(defaultNode)} in the snapshot (it has ${[...names].slice(0, 5).join(', ')}${names.size > 5 ? ', …' : ''}): it is planned from the envelope's settings alone`,
+        pointer: '/proxy/nodeName',
+      })
+      planned.push({ name: defaultNode, facts: {} })
+      planned.sort((a, b) => (a.name < b.name ? -1 : 1))
+    }
+  }
+  const defaulted = new Set<Setting>()
+  const nodes = planned.map(({ name, facts }) => {
+    const own = normalise(perNode[name] ?? {}, `/proxy/nodes/${name}`, issues)
+    const isDefault = name === defaultNode
+    const given: ProxyConfigInput = { ...cluster, ...facts }
+    // The envelope's node facts apply to the default node, over its Node object's.
+    if (isDefault) for (const f of NODE_FACTS) if (proxy[f] !== undefined) Object.assign(given, { [f]: proxy[f] })
+    Object.assign(given, own)
+    for (const s of SETTINGS) if (s !== 'nodeName' && given[s] === undefined) defaulted.add(s)
+    const cfg: NodeConfig = {
+      ...DEFAULTS,
+      ...(Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) as Partial<NodeConfig>),
+      nodeName: name,
+      nodeIPs: given.nodeIPs ?? [],
+      zone: given.zone ?? '',
+      podCIDRs: given.podCIDRs ?? [],
+      clusterCIDR: clusterCIDRList(given.clusterCIDR) ?? [],
+    }
+    if (cfg.nodeIPs.length === 0 && nodeObjects.length > 0) {
+      warnings.push({
+        code: 'node-without-address',
+        message: `node ${name} has no InternalIP or ExternalIP address: kube-proxy cannot tell its node IP and assumes loopback (127.0.0.1, ::1)`,
+        pointer: `/resources/items/${items.indexOf(nodeObjects.find((n) => n.metadata.name === name) as unknown as Record<string, unknown>)}/status/addresses`,
+      })
+    }
+    if (cfg.detectLocalMode === 'NodeCIDR' && cfg.podCIDRs.length === 0) {
+      const at = nodeObjects.length ? `/resources/items/${items.indexOf(nodeObjects.find((n) => n.metadata.name === name) as unknown as Record<string, unknown>)}/spec/podCIDRs` : '/proxy/podCIDRs'
+      issues.push({ pointer: at, detail: `node ${name || '(unnamed)'} has no pod CIDRs, which the NodeCIDR local-traffic detector needs (kube-proxy waits for them and writes no rules until it has them)` })
+    }
+    return cfg
+  })
+  if (nodeObjects.length === 0 && defaultNode === '') defaulted.add('nodeName')
+  return { nodes, defaultNode, defaulted: SETTINGS.filter((s) => defaulted.has(s)), warnings, issues }
+}
+
+/** One node's settings (default: the default node's), or undefined when there is no such node. */
+export function nodeConfig(env: Envelope, node?: string): NodeConfig | undefined {
+  const r = resolveNodes(env)
+  const name = node ?? r.defaultNode
+  return r.nodes.find((n) => n.nodeName === name)
+}
