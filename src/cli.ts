@@ -4,8 +4,11 @@
  *
  *   natplan plan FILE|-  [--table nat|filter|all] [--flavour kube-proxy|standalone]
  *                        [--family IPv4|IPv6] [--format text|json] [--proxy key=value ...]
+ *                        [--node NAME | --all-nodes DIR]
  *       Print the restore script of a snapshot (envelope, bare List, YAML) with no database,
- *       with the same defaults as the API (all tables, kube-proxy flavour, first family).
+ *       with the same defaults as the API (all tables, kube-proxy flavour, first family): of the
+ *       node its settings name or its only node, of --node NAME, or every node's into DIR
+ *       (DIR/NODE.rules and DIR/nodes.json).
  *
  *   natplan push --url URL --cluster NAME [--token T] [--proxy key=value ...] [FILE|-]
  *       POST a snapshot (JSON or YAML) to a natplan server and print the result, e.g.
@@ -14,17 +17,18 @@
  * Exit codes: 0 ok, 1 the server or the snapshot said no (problem printed on stderr), 2 usage.
  */
 import { realpathSync } from 'node:fs'
-import { readFile } from 'node:fs/promises'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { parse as parseYamlDoc } from 'yaml'
 import { parseYaml } from './plugins/app/yaml.js'
 import { DomainError } from './errors.js'
-import { plan, renderRestore, toEnvelope } from './planner/index.js'
+import { nodePlan, PlanInputError, planCluster, renderRestore, toEnvelope, UnsafeWordError, variantPlan, type ClusterPlan } from './planner/index.js'
 
 const USAGE = `usage:
   natplan plan FILE|- [--table nat|filter|all] [--flavour kube-proxy|standalone] [--family IPv4|IPv6]
-                      [--format text|json] [--proxy key=value ...]
+                      [--format text|json] [--proxy key=value ...] [--node NAME | --all-nodes DIR]
   natplan push --url URL --cluster NAME [--token T | env NATPLAN_TOKEN] [--proxy key=value ...] [FILE|-]
 `
 
@@ -86,9 +90,12 @@ async function planCommand(args: string[], io: Io): Promise<number> {
       family: { type: 'string' },
       format: { type: 'string', default: 'text' },
       proxy: { type: 'string', multiple: true },
+      node: { type: 'string' },
+      'all-nodes': { type: 'string' },
     },
   })
   if (positionals.length > 1) throw new UsageError('plan takes one FILE (or - for stdin)')
+  if (values.node !== undefined && values['all-nodes'] !== undefined) throw new UsageError('--node and --all-nodes exclude each other')
   const table = oneOf(values.table, ['nat', 'filter', 'all'] as const, 'table') ?? 'all'
   const flavour = oneOf(values.flavour, ['kube-proxy', 'standalone'] as const, 'flavour') ?? 'kube-proxy'
   const familyWanted = oneOf(values.family, ['IPv4', 'IPv6'] as const, 'family')
@@ -100,7 +107,26 @@ async function planCommand(args: string[], io: Io): Promise<number> {
     for (const issue of result.issues) io.stderr.write(`  ${issue.pointer || '/'}: ${issue.detail}\n`)
     return 1
   }
-  const planned = plan(result.envelope)
+  let cp: ClusterPlan
+  try {
+    cp = planCluster(result.envelope)
+  } catch (err) {
+    if (!(err instanceof PlanInputError || err instanceof UnsafeWordError)) throw err
+    io.stderr.write(`natplan: invalid snapshot: ${err.message}\n`)
+    return 1
+  }
+  const names = cp.nodes.map((n) => n.name)
+  if (values['all-nodes'] !== undefined) return writeAllNodes(cp, values['all-nodes'], { table, flavour, family: familyWanted }, io)
+  const node = values.node ?? cp.defaultNode
+  if (node === null) {
+    io.stderr.write(`natplan: the snapshot has ${names.length} nodes and names none: choose one with --node (${names.slice(0, 5).join(', ')}${names.length > 5 ? ', …' : ''}), or write every node's with --all-nodes DIR\n`)
+    return 2
+  }
+  const planned = nodePlan(cp, node)
+  if (!planned) {
+    io.stderr.write(`natplan: no node ${node} in the snapshot (it has ${names.slice(0, 5).join(', ')}${names.length > 5 ? ', …' : ''})\n`)
+    return 1
+  }
   for (const w of planned.warnings) io.stderr.write(`natplan: warning: ${w.code}: ${w.message}${w.pointer ? ` (${w.pointer})` : ''}\n`)
   if (format === 'json') {
     io.stdout.write(JSON.stringify(planned, null, 2) + '\n')
@@ -112,6 +138,24 @@ async function planCommand(args: string[], io: Io): Promise<number> {
     return 1
   }
   io.stdout.write(renderRestore(familyPlan, { table, flavour }))
+  return 0
+}
+
+/** One file per node: DIR/NODE.rules (the family asked for, else the first), and DIR/nodes.json listing them. */
+async function writeAllNodes(cp: ClusterPlan, dir: string, opts: { table: 'nat' | 'filter' | 'all'; flavour: 'kube-proxy' | 'standalone'; family?: 'IPv4' | 'IPv6' }, io: Io): Promise<number> {
+  await mkdir(dir, { recursive: true })
+  for (const w of cp.warnings) io.stderr.write(`natplan: warning: ${w.code}: ${w.message}${w.pointer ? ` (${w.pointer})` : ''}\n`)
+  const listed: Array<{ name: string; variant: number; file: string }> = []
+  for (const n of cp.nodes) {
+    const p = variantPlan(cp, n.variant)
+    const fp = opts.family ? p.families.find((f) => f.family === opts.family) : p.families[0]
+    if (!fp) continue
+    const file = `${n.name || 'node'}.rules`
+    await writeFile(join(dir, file), renderRestore(fp, { table: opts.table, flavour: opts.flavour }))
+    listed.push({ name: n.name, variant: n.variant, file })
+  }
+  await writeFile(join(dir, 'nodes.json'), JSON.stringify({ defaultNode: cp.defaultNode, defaulted: cp.defaulted, variants: cp.variants.length, nodes: listed }, null, 2) + '\n')
+  io.stderr.write(`natplan: wrote ${listed.length} nodes (${cp.variants.length} distinct plans) to ${dir}\n`)
   return 0
 }
 

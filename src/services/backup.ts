@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url'
 import type pg from 'pg'
 import { BadRequestError, NotFoundError, UnprocessableError, ValidationError } from '../errors.js'
 import { renderRestoreChunks, toEnvelope } from '../planner/index.js'
-import type { Plan } from '../planner/types.js'
+import type { ClusterPlan, Plan } from '../planner/types.js'
 import { canonicalJson, sha256Hex } from '../store/canonical.js'
 import { BACKUP_CHUNK_BYTES, completeBackup, findBackup, insertBackup, insertBackupChunk, listBackupRows, readBackupChunks, type BackupMeta } from '../store/backups.js'
 import { insertHistoryEvent } from '../store/history.js'
@@ -249,8 +249,9 @@ function planArchived(archive: VerifiedArchive, v: ManifestVersion, index: numbe
     )
   }
   let planned: Plan
+  let cluster: ClusterPlan
   try {
-    planned = planOrReject(parsed.envelope)
+    ;({ plan: planned, cluster } = planOrReject(parsed.envelope))
   } catch (err) {
     if (!(err instanceof ValidationError)) throw err
     throw new UnprocessableError(`${v.snapshot} is not a snapshot this natplan accepts; nothing was imported`, err.issues.map((i) => ({ pointer: `/${v.snapshot}${i.pointer}`, detail: i.detail })))
@@ -263,7 +264,7 @@ function planArchived(archive: VerifiedArchive, v: ManifestVersion, index: numbe
     for (const c of renderRestoreChunks(fp)) text += c
     return sha256Hex(text) === archive.fileSha256.get(path)
   })
-  return { index, planned, snapshot: canonicalSnapshot(parsed.envelope), replanned: !same || planned.families.length !== v.restore.length }
+  return { index, planned, cluster, snapshot: canonicalSnapshot(parsed.envelope), replanned: !same || planned.families.length !== v.restore.length }
 }
 
 export async function importBackup(pool: pg.Pool, input: ImportInput & { limits: ImportLimits }): Promise<ImportResult> {
@@ -280,7 +281,7 @@ export async function importBackup(pool: pg.Pool, input: ImportInput & { limits:
       if (p.replanned) replanned.push(v.version)
       const snap = await putSnapshot(client, p.snapshot)
       const stored = await putPlan(client, planContent(p.planned))
-      prepared.push({ v, snapshotId: snap.id, planId: stored.id, counts: versionCounts(p.planned), plan: p.planned })
+      prepared.push({ v, snapshotId: snap.id, planId: stored.id, counts: versionCounts(p.planned, p.cluster), plan: p.planned })
     }
     const cluster = await lockCluster(client, input.cluster)
     const out: ImportResult['versions'] = []

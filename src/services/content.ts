@@ -3,7 +3,7 @@
  * JSON), plan segments keyed by the planner's segmentHash, the plan's own hash, and the counts
  * precomputed for listings, growth statistics and /metrics.
  */
-import { plan, segmentHash, UnsafeWordError, type Envelope, type PlanOptions } from '../planner/index.js'
+import { nodePlan, PlanInputError, planCluster, segmentHash, UnsafeWordError, type ClusterPlan, type Envelope, type PlanOptions } from '../planner/index.js'
 import { ValidationError } from '../errors.js'
 import { segmentLines, type Plan, type Segment, type TableName } from '../planner/types.js'
 import { canonicalJson, planSha256, sha256Hex, snapshotSha256 } from '../store/canonical.js'
@@ -22,18 +22,39 @@ export function canonicalSnapshot(envelope: Envelope): SnapshotInput {
   return { sha256: snapshotSha256(proxyJson, objects), proxyJson, objects }
 }
 
+/** A version's plans: every node's, and the one the version stores and counts. */
+export interface VersionPlans {
+  cluster: ClusterPlan
+  /**
+   * The version's plan: its default node's (named in the settings, or the only node), else the
+   * first node's by name. Growth statistics and the version's counts are this node's.
+   */
+  plan: Plan
+  /** The node `plan` is. */
+  node: string
+}
+
 /**
- * plan(), with a word the rule writers refuse (src/planner/iptables/words.ts) reported as the
- * client's mistake — a 400 pointing at the field — rather than a failure of natplan's. Validation
- * refuses such words first; this keeps it so whatever path an envelope came by.
+ * planCluster(), with a word the rule writers refuse (src/planner/iptables/words.ts) or settings
+ * that contradict each other reported as the client's mistake — a 400 pointing at the field —
+ * rather than a failure of natplan's. Validation refuses such input first; this keeps it so
+ * whatever path an envelope came by.
  */
-export function planOrReject(envelope: Envelope, opts?: PlanOptions): Plan {
+export function planOrReject(envelope: Envelope, opts?: PlanOptions): VersionPlans {
   try {
-    return plan(envelope, opts)
+    const cluster = planCluster(envelope, opts)
+    const node = cluster.defaultNode ?? cluster.nodes[0]!.name
+    return { cluster, plan: nodePlan(cluster, node)!, node }
   } catch (err) {
+    if (err instanceof PlanInputError) throw new ValidationError('The snapshot is not valid.', err.issues)
     if (!(err instanceof UnsafeWordError)) throw err
     throw new ValidationError('The snapshot is not valid.', [{ pointer: err.pointer ?? '', detail: err.message }])
   }
+}
+
+/** What the version's counts say of its nodes. */
+export function nodeCounts(cp: ClusterPlan): NonNullable<VersionCounts['nodes']> {
+  return { count: cp.nodes.length, variants: cp.variants.length, defaultNode: cp.defaultNode, defaulted: cp.defaulted }
 }
 
 export function planContent(plan: Plan): PlanInput {
@@ -70,7 +91,7 @@ function scriptBytesOf(segments: Segment[]): number {
   return n
 }
 
-export function versionCounts(plan: Plan): VersionCounts {
+export function versionCounts(plan: Plan, cluster?: ClusterPlan): VersionCounts {
   const families: VersionCounts['families'] = {}
   let scriptBytes = 0
   for (const fp of plan.families) {
@@ -84,5 +105,6 @@ export function versionCounts(plan: Plan): VersionCounts {
     ignoredObjects: plan.counts.ignoredObjects,
     families,
     scriptBytes,
+    ...(cluster && { nodes: nodeCounts(cluster) }),
   }
 }

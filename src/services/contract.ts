@@ -27,6 +27,37 @@ export interface VersionCounts {
   families: Partial<Record<Family, Record<TableName, TableCounts>>>
   /** Bytes of the kube-proxy-flavour restore script(s), all tables, all families. */
   scriptBytes: number
+  /**
+   * The nodes the snapshot plans (absent on versions stored before natplan planned every node).
+   * The other counts are those of the version's plan: `defaultNode`'s, else the first node's.
+   */
+  nodes?: {
+    count: number
+    /** Distinct plans among the nodes (nodes with byte-identical plans share one). */
+    variants: number
+    /** The node the one-node views answer for; null when the snapshot has many and names none. */
+    defaultNode: string | null
+    /** Settings no source gave, planned with kube-proxy's defaults. */
+    defaulted: string[]
+  }
+}
+
+export interface NodeSummary {
+  name: string
+  /** Nodes with byte-identical plans share a variant (0, 1, …, in order of first node). */
+  variant: number
+  /** sha256 (hex) of the node's restore input (kube-proxy flavour, every table, its families in order). */
+  planSha256: string
+  counts: Pick<VersionCounts, 'families' | 'scriptBytes'>
+}
+
+export interface NodeList {
+  cluster: string
+  version: number
+  defaultNode: string | null
+  defaulted: string[]
+  variants: number
+  items: NodeSummary[]
 }
 
 export type VersionKind = 'snapshot' | 'rollback' | 'import'
@@ -117,8 +148,11 @@ export interface Services {
   getVersions(keys: Array<{ cluster: string; version: number }>): Promise<Array<VersionSummary | null>>
   /** The stored snapshot as an envelope ({proxy, resources: List}). */
   getSnapshot(cluster: string, ref: VersionRef): Promise<unknown>
-  getPlan(cluster: string, ref: VersionRef): Promise<Plan>
-  getRestoreScript(cluster: string, ref: VersionRef, query?: RestoreScriptQuery): Promise<RestoreScript>
+  /** Without `node`: the version's node (400 when it has many and names none). */
+  getPlan(cluster: string, ref: VersionRef, node?: string): Promise<Plan>
+  getRestoreScript(cluster: string, ref: VersionRef, query?: RestoreScriptQuery, node?: string): Promise<RestoreScript>
+  /** Every node of a version, in name order. */
+  listNodes(cluster: string, ref: VersionRef): Promise<NodeList>
   /** Database reachable and every migration applied. */
   readiness(): Promise<{ ok: boolean; detail: string }>
   /** Per-cluster gauges for /metrics (latest version's rule counts per table). */

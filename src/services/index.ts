@@ -5,7 +5,6 @@
  */
 import { createHash } from 'node:crypto'
 import type { RetentionPolicy } from '../config.js'
-import { renderRestoreChunks } from '../planner/index.js'
 import type { Family } from '../planner/types.js'
 import type { Database } from '../db/index.js'
 import { guard } from '../db/errors.js'
@@ -22,6 +21,7 @@ import { ingest, type IngestStats } from './ingest.js'
 import { servableRef } from './history-db.js'
 import { assertServable } from './servable.js'
 import { ScriptCache } from './script-cache.js'
+import { renderFamily, VersionNodes } from './nodes.js'
 
 export interface ServicesOptions {
   /** Bytes of rendered restore scripts kept in memory (default 256 MiB). */
@@ -90,9 +90,20 @@ export function createServices(db: Database, opts: ServicesOptions = {}): Servic
 
   async function renderScript(planId: number, family: Family, query: Required<Omit<RestoreScriptQuery, 'family'>>): Promise<Buffer> {
     const { plan } = await loadPlan(db.pool, planId, family)
-    const chunks: Buffer[] = []
-    for (const chunk of renderRestoreChunks(plan.families[0]!, query)) chunks.push(Buffer.from(chunk))
-    return Buffer.concat(chunks)
+    return renderFamily(plan.families[0]!, query)
+  }
+
+  const nodes = new VersionNodes(db.pool)
+
+  /** The one-node views of a version of many nodes that names none must be told which. */
+  function assertOneNode(row: VersionRow, cluster: string): void {
+    const n = row.summary.counts.nodes
+    if (!n || n.defaultNode !== null || n.count <= 1) return
+    const base = `/v1/clusters/${encodeURIComponent(cluster)}/versions/${row.summary.version}/nodes`
+    throw new BadRequestError(
+      `version ${row.summary.version} of ${cluster} plans ${n.count} nodes and its settings name none (proxy.nodeName): choose a node under ${base}/{node}/, or list them at ${base}`,
+      [{ pointer: '/node', detail: `one of the version's ${n.count} nodes (${base})` }],
+    )
   }
 
   const services: Services = {
@@ -136,17 +147,31 @@ export function createServices(db: Database, opts: ServicesOptions = {}): Servic
         return { proxy: snap.proxy, resources: { apiVersion: 'v1', kind: 'List', items: snap.items.map((b) => JSON.parse(b) as unknown) } }
       }),
 
-    getPlan: (cluster, ref) =>
+    getPlan: (cluster, ref, node) =>
       guard(async () => {
         const row = await resolve(cluster, ref)
+        if (node !== undefined) return (await nodes.node(row, cluster, node)).plan
+        assertOneNode(row, cluster)
         return (await loadPlan(db.pool, row.planId)).plan
       }),
 
-    getRestoreScript: (cluster, ref, query = {}) =>
+    listNodes: (cluster, ref) => guard(async () => nodes.list(await resolve(cluster, ref), cluster)),
+
+    getRestoreScript: (cluster, ref, query = {}, node) =>
       guard(async () => {
         const row = await resolve(cluster, ref)
         const table = query.table ?? 'all'
         const flavour = query.flavour ?? 'kube-proxy'
+        if (node !== undefined) {
+          const n = await nodes.node(row, cluster, node)
+          const fp = n.plan.families.find((f) => f.family === (query.family ?? n.plan.families[0]?.family))
+          if (!fp) throw new NotFoundError(`node ${node} of version ${row.summary.version} of ${cluster} has no ${query.family ?? 'IP'} family plan`)
+          const key = `node:${n.summary.planSha256}:${fp.family}:${table}:${flavour}`
+          const body = await scripts.getOrCreate(key, async () => renderFamily(fp, { table, flavour }))
+          const etag = `"${createHash('sha256').update(key).digest('hex').slice(0, 40)}"`
+          return { etag, filename: `${cluster}-v${row.summary.version}-${node}.rules`, body, bytes: body.length }
+        }
+        assertOneNode(row, cluster)
         const families = await planFamilies(db.pool, row.planId)
         const family = query.family ?? families[0]
         if (!family || !families.includes(family)) {

@@ -12,7 +12,7 @@
  * already knows. Results are identical to a cold ingest (test/services/incremental.test.ts).
  */
 import { toEnvelope } from '../planner/index.js'
-import { planOrReject } from './content.js'
+import { nodeCounts, planOrReject } from './content.js'
 import type { Database } from '../db/index.js'
 import { ValidationError } from '../errors.js'
 import { putPlan } from '../store/plans.js'
@@ -82,9 +82,10 @@ export async function ingest(db: Database, input: IngestInput, onStats?: (s: Ing
 
   // The planner's memory is per cluster; a new one when this process has not planned the cluster.
   const reuse = state?.reuse ?? { families: {} }
-  const p = planOrReject(parsed.envelope, { reuse, itemHashes: snapshot.objects.map((o) => o.sha256), stats: sharedMemo })
+  const planned = planOrReject(parsed.envelope, { reuse, itemHashes: snapshot.objects.map((o) => o.sha256), stats: sharedMemo })
+  const p = planned.plan
   const content = planInput(p, cache.segmentKeys)
-  const counts = countsOf(p, sharedMemo)
+  const counts = { ...countsOf(p, sharedMemo), nodes: nodeCounts(planned.cluster) }
   const t2 = performance.now()
   stats.planMs = t2 - t1
 

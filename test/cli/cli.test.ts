@@ -3,11 +3,14 @@
  * stdin, `push` to a real app listening on 127.0.0.1.
  */
 import { spawn, spawnSync } from 'node:child_process'
-import { existsSync, readFileSync, statSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { stringify } from 'yaml'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { normaliseRestore } from '../../src/planner/index.js'
+import { normaliseRestore, toEnvelope } from '../../src/planner/index.js'
+import { referenceRestore } from '../../src/planner/reference.js'
 import { FIXTURES, fixture, fixtureCases, smallEnvelope, startTestApp, uniqueName, type TestApp } from '../api/helpers.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
@@ -60,6 +63,29 @@ describe('natplan plan', () => {
     const plan = JSON.parse(json.stdout)
     expect(plan.families[0].family).toBe('IPv4')
     expect(plan.counts.services).toBe(1)
+  })
+
+  it('plans one node with --node, every node with --all-nodes, and asks which when the snapshot names none', async () => {
+    const file = fileURLToPath(new URL('../fixtures/cluster/three-nodes.json', import.meta.url))
+    const r = toEnvelope(JSON.parse(readFileSync(file, 'utf8')))
+    if (!r.ok) throw new Error('fixture rejected')
+    const ambiguous = await cli(['plan', file])
+    expect(ambiguous.code).toBe(2)
+    expect(ambiguous.stderr).toContain('--node')
+    const one = await cli(['plan', file, '--node', 'worker-c'])
+    expect(one.code).toBe(0)
+    expect(one.stdout).toBe(referenceRestore(r.envelope, 'worker-c')[0]!.text)
+    expect((await cli(['plan', file, '--node', 'worker-z'])).code).toBe(1)
+    const dir = mkdtempSync(join(tmpdir(), 'natplan-nodes-'))
+    try {
+      const all = await cli(['plan', file, '--all-nodes', dir])
+      expect(all.code).toBe(0)
+      const listed = JSON.parse(readFileSync(join(dir, 'nodes.json'), 'utf8'))
+      expect(listed.nodes.map((n: { name: string }) => n.name)).toEqual(['worker-a', 'worker-b', 'worker-c'])
+      for (const n of listed.nodes) expect(readFileSync(join(dir, n.file), 'utf8')).toBe(referenceRestore(r.envelope, n.name)[0]!.text)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 
   it('takes proxy settings for a bare List from --proxy', async () => {

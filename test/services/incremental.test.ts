@@ -4,11 +4,11 @@
  * changed between versions, and must never trust row ids whose version is gone.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { plan, toEnvelope, type Envelope } from '../../src/planner/index.js'
+import { toEnvelope, type Envelope } from '../../src/planner/index.js'
 import { generateSnapshot, type GenerateOptions } from '../../src/planner/testing/generate.js'
 import type { Database } from '../../src/db/index.js'
 import type { Services } from '../../src/services/contract.js'
-import { canonicalSnapshot, planContent, versionCounts } from '../../src/services/content.js'
+import { canonicalSnapshot, planContent, planOrReject, versionCounts } from '../../src/services/content.js'
 import { computeVersionStats } from '../../src/store/stats-record.js'
 import { loadPlan, loadPlanForDelta } from '../../src/store/plans.js'
 import { findVersion } from '../../src/store/versions.js'
@@ -32,8 +32,8 @@ function envelopeOf(doc: unknown): Envelope {
 /** What the original, non-incremental code path computes for a document. */
 function reference(doc: unknown) {
   const env = envelopeOf(doc)
-  const p = plan(env)
-  return { plan: p, snapshotSha256: canonicalSnapshot(env).sha256, planSha256: planContent(p).sha256, counts: versionCounts(p) }
+  const { plan: p, cluster } = planOrReject(env)
+  return { plan: p, snapshotSha256: canonicalSnapshot(env).sha256, planSha256: planContent(p).sha256, counts: versionCounts(p, cluster) }
 }
 
 const base: GenerateOptions = { services: 60, endpointsPerService: 4, churn: 0.1, nodePort: 0.2, loadBalancer: 0.1, sourceRanges: 0.5, clientIPAffinity: 0.1, externalLocal: 0.3, notReady: 0.1, portsPerService: 2 }

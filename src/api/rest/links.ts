@@ -15,6 +15,7 @@ export function versionLinks(v: Pick<VersionSummary, 'cluster' | 'version' | 'so
     snapshot: `${base}/snapshot`,
     plan: `${base}/plan`,
     restoreScript: `${base}/restore-script`,
+    nodes: `${base}/nodes`,
     versions: `/v1/clusters/${enc(v.cluster)}/versions`,
   }
   if (v.version > 1) links.previous = `/v1/clusters/${enc(v.cluster)}/versions/${v.version - 1}`

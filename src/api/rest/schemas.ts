@@ -38,6 +38,8 @@ export const Warning = z
   })
   .meta({ id: 'Warning' })
 
+export const Links = z.record(z.string(), z.string()).describe('Related resources (relative URLs)')
+
 export const Counts = z
   .object({
     services: z.number().int(),
@@ -46,10 +48,48 @@ export const Counts = z
     ignoredObjects: z.number().int().describe('Objects of kinds the planner does not read'),
     families: z.object({ IPv4: z.object({ filter: TableCounts, nat: TableCounts }).optional(), IPv6: z.object({ filter: TableCounts, nat: TableCounts }).optional() }),
     scriptBytes: z.number().int().describe('Bytes of the kube-proxy-flavour restore script(s)'),
+    nodes: z
+      .object({
+        count: z.number().int(),
+        variants: z.number().int().describe('Distinct plans among the nodes'),
+        defaultNode: z.string().nullable().describe('The node the one-node routes answer for; null when the snapshot has many and names none'),
+        defaulted: z.array(z.string()).describe('Settings no source gave, planned with kube-proxy\'s defaults'),
+      })
+      .optional()
+      .describe('The nodes the snapshot plans; the other counts are the version\'s node\'s (absent on versions stored before every node was planned)'),
   })
   .meta({ id: 'Counts' })
 
-export const Links = z.record(z.string(), z.string()).describe('Related resources (relative URLs)')
+/** Node names, as the API server validates them (a DNS subdomain). */
+export const NodeName = z
+  .string()
+  .min(1)
+  .max(253)
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, 'must be a DNS subdomain (RFC 1123), as Node names are')
+  .describe('A Node name')
+
+export const NodeParams = VersionParams.extend({ node: NodeName })
+
+export const NodeSummary = z
+  .object({
+    name: z.string(),
+    variant: z.number().int().describe('Nodes with byte-identical plans share a variant'),
+    planSha256: z.string().describe('sha256 of the node\'s restore input (kube-proxy flavour, every table and family)'),
+    counts: Counts.pick({ families: true, scriptBytes: true }),
+    links: Links,
+  })
+  .meta({ id: 'NodeSummary' })
+
+export const NodeList = z
+  .object({
+    cluster: z.string(),
+    version: z.number().int(),
+    defaultNode: z.string().nullable(),
+    defaulted: z.array(z.string()),
+    variants: z.number().int(),
+    items: z.array(NodeSummary),
+  })
+  .meta({ id: 'NodeList' })
 
 export const Version = z
   .object({

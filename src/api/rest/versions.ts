@@ -7,7 +7,7 @@ import { z } from 'zod'
 import { segmentLines, type Plan } from '../../planner/types.js'
 import { etagMatches } from './etag.js'
 import { pageLinks, withClusterLinks, withVersionLinks } from './links.js'
-import { ClusterPage, ClusterParams, PageQuery, Problem, RestoreQuery, toVersionRef, Version, VersionPage, VersionParams } from './schemas.js'
+import { ClusterPage, ClusterParams, NodeList, NodeParams, PageQuery, Problem, RestoreQuery, toVersionRef, Version, VersionPage, VersionParams } from './schemas.js'
 
 const problems = { 400: Problem, 401: Problem, 403: Problem, 404: Problem, 429: Problem, 503: Problem }
 
@@ -94,47 +94,84 @@ const versionRoutes: FastifyPluginAsyncZod = async (app) => {
     },
   )
 
-  app.get(
-    '/clusters/:cluster/versions/:version/plan',
-    { schema: { tags: ['versions'], summary: 'The plan: chains and rules as JSON', params: VersionParams, response: { 200: PlanSchema, ...problems } } },
-    async (request, reply) => {
-      const plan = await app.services.getPlan(request.params.cluster, toVersionRef(request.params.version))
-      return reply.serializer(JSON.stringify).send(planJson(plan))
-    },
-  )
-
-  app.get(
-    '/clusters/:cluster/versions/:version/restore-script',
-    {
-      schema: {
-        tags: ['versions'],
-        summary: 'The iptables-restore input (text/plain), streamed',
-        description:
-          'Defaults: all tables, kube-proxy flavour, the plan\'s first family — byte for byte what kube-proxy writes. ' +
-          'Strong ETag; send If-None-Match for a 304.',
-        params: VersionParams,
-        querystring: RestoreQuery,
-        response: {
-          200: { description: 'iptables-restore input', content: { 'text/plain': { schema: z.string() } } },
-          304: z.undefined().describe('Not modified'),
-          ...problems,
+  for (const [path, what] of [
+    ['/clusters/:cluster/versions/:version/plan', "the version's node"],
+    ['/clusters/:cluster/versions/:version/nodes/:node/plan', 'one node'],
+  ] as const) {
+    const perNode = path.includes(':node')
+    app.get(
+      path,
+      {
+        schema: {
+          tags: [perNode ? 'nodes' : 'versions'],
+          summary: `The plan of ${what}: chains and rules as JSON`,
+          ...(!perNode && { description: 'A version of many nodes whose settings name none answers 400: use /nodes/{node}/plan.' }),
+          params: perNode ? NodeParams : VersionParams,
+          response: { 200: PlanSchema, ...problems },
         },
       },
+      async (request, reply) => {
+        const { cluster, version, node } = request.params as { cluster: string; version: string; node?: string }
+        const plan = await app.services.getPlan(cluster, toVersionRef(version), node)
+        return reply.serializer(JSON.stringify).send(planJson(plan))
+      },
+    )
+
+    const scriptPath = path.replace(/plan$/, 'restore-script')
+    app.get(
+      scriptPath,
+      {
+        schema: {
+          tags: [perNode ? 'nodes' : 'versions'],
+          summary: `The iptables-restore input of ${what} (text/plain), streamed`,
+          description:
+            'Defaults: all tables, kube-proxy flavour, the plan\'s first family — byte for byte what kube-proxy writes. ' +
+            'Strong ETag; send If-None-Match for a 304.' +
+            (perNode ? '' : ' A version of many nodes whose settings name none answers 400: use /nodes/{node}/restore-script.'),
+          params: perNode ? NodeParams : VersionParams,
+          querystring: RestoreQuery,
+          response: {
+            200: { description: 'iptables-restore input', content: { 'text/plain': { schema: z.string() } } },
+            304: z.undefined().describe('Not modified'),
+            ...problems,
+          },
+        },
+      },
+      async (request, reply) => {
+        const { cluster, version, node } = request.params as { cluster: string; version: string; node?: string }
+        const script = await app.services.getRestoreScript(cluster, toVersionRef(version), request.query, node)
+        reply.header('etag', script.etag).header('cache-control', 'no-cache')
+        if (etagMatches(request.headers['if-none-match'], script.etag)) {
+          if (!Buffer.isBuffer(script.body)) await drain(script.body)
+          return reply.code(304).send()
+        }
+        reply
+          .type('text/plain; charset=utf-8')
+          .header('content-disposition', `attachment; filename="${script.filename}"`)
+        if (Buffer.isBuffer(script.body)) return reply.send(script.body as never)
+        if (script.bytes !== undefined) reply.header('content-length', script.bytes)
+        return reply.send(Readable.from(script.body) as never)
+      },
+    )
+  }
+
+  app.get(
+    '/clusters/:cluster/versions/:version/nodes',
+    {
+      schema: {
+        tags: ['nodes'],
+        summary: 'The nodes of a version, with their plan sha256, counts and variant',
+        params: VersionParams,
+        response: { 200: NodeList, ...problems },
+      },
     },
-    async (request, reply) => {
-      const { cluster, version } = request.params
-      const script = await app.services.getRestoreScript(cluster, toVersionRef(version), request.query)
-      reply.header('etag', script.etag).header('cache-control', 'no-cache')
-      if (etagMatches(request.headers['if-none-match'], script.etag)) {
-        if (!Buffer.isBuffer(script.body)) await drain(script.body)
-        return reply.code(304).send()
+    async (request) => {
+      const list = await app.services.listNodes(request.params.cluster, toVersionRef(request.params.version))
+      const base = `/v1/clusters/${encodeURIComponent(list.cluster)}/versions/${list.version}/nodes`
+      return {
+        ...list,
+        items: list.items.map((n) => ({ ...n, links: { plan: `${base}/${n.name}/plan`, restoreScript: `${base}/${n.name}/restore-script` } })),
       }
-      reply
-        .type('text/plain; charset=utf-8')
-        .header('content-disposition', `attachment; filename="${script.filename}"`)
-      if (Buffer.isBuffer(script.body)) return reply.send(script.body as never)
-      if (script.bytes !== undefined) reply.header('content-length', script.bytes)
-      return reply.send(Readable.from(script.body) as never)
     },
   )
 }

@@ -1,0 +1,101 @@
+/**
+ * Every node of a cluster from one snapshot, over HTTP: a kubectl List of three Nodes, the
+ * kubeadm kube-proxy ConfigMap and Services with Local traffic policies becomes one version whose
+ * every node has its own plan, served under /nodes/{node}/ byte for byte as the reference planner
+ * writes that node's.
+ */
+import { readFileSync } from 'node:fs'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { toEnvelope } from '../../src/planner/index.js'
+import { referenceRestore } from '../../src/planner/reference.js'
+import { startTestApp, uniqueName, type TestApp } from './helpers.js'
+
+const doc = JSON.parse(readFileSync(new URL('../fixtures/cluster/three-nodes.json', import.meta.url), 'utf8')) as { items: Array<Record<string, unknown>> }
+let t: TestApp
+const cluster = uniqueName('nodes')
+const base = `/v1/clusters/${cluster}/versions/1`
+const get = (url: string) => t.app.inject({ method: 'GET', url })
+
+beforeAll(async () => {
+  t = await startTestApp()
+})
+afterAll(async () => {
+  await t?.close()
+})
+
+describe('a version plans every node', () => {
+  it('ingests the snapshot and lists what it had to guess', async () => {
+    const res = await t.app.inject({ method: 'POST', url: `/v1/clusters/${cluster}/snapshots`, payload: doc })
+    expect(res.statusCode).toBe(201)
+    // clusterCIDR comes from the ConfigMap; what no snapshot can hold is listed as defaulted.
+    expect(res.json().version.counts.nodes).toEqual({ count: 3, variants: 3, defaultNode: null, defaulted: ['nfacct', 'masqueradeRandomFully', 'conntrackTCPBeLiberal'] })
+    expect(res.json().version.warnings).toEqual([])
+  })
+
+  it('lists the nodes with their variant, plan sha256 and counts', async () => {
+    const res = await get(`${base}/nodes`)
+    expect(res.statusCode).toBe(200)
+    const list = res.json()
+    expect(list).toMatchObject({ cluster, version: 1, defaultNode: null, variants: 3 })
+    expect(list.items.map((n: { name: string }) => n.name)).toEqual(['worker-a', 'worker-b', 'worker-c'])
+    for (const n of list.items) {
+      expect(n.planSha256).toMatch(/^[0-9a-f]{64}$/)
+      expect(n.counts.families.IPv4.nat.rules).toBeGreaterThan(10)
+      expect(n.links.restoreScript).toBe(`${base}/nodes/${n.name}/restore-script`)
+    }
+    expect(new Set(list.items.map((n: { planSha256: string }) => n.planSha256)).size).toBe(3)
+  })
+
+  it("serves each node's restore script as the reference plans that node", async () => {
+    const r = toEnvelope(doc)
+    if (!r.ok) throw new Error(JSON.stringify(r.issues))
+    for (const node of ['worker-a', 'worker-b', 'worker-c']) {
+      const res = await get(`${base}/nodes/${node}/restore-script`)
+      expect(res.statusCode).toBe(200)
+      expect(res.headers['content-disposition']).toContain(`-v1-${node}.rules`)
+      expect(res.body).toBe(referenceRestore(r.envelope, node)[0]!.text)
+      const plan = await get(`${base}/nodes/${node}/plan`)
+      expect(plan.statusCode).toBe(200)
+    }
+    // worker-c has no local endpoint of the Local services: DROP there, DNAT on worker-a.
+    const c = (await get(`${base}/nodes/worker-c/restore-script`)).body
+    expect(c).toContain('"shop/web:http has no local endpoints"')
+    expect(c).toContain('"shop/cache:http has no local endpoints"')
+    const a = (await get(`${base}/nodes/worker-a/restore-script`)).body
+    expect(a).not.toContain('has no local endpoints')
+    expect(a).toContain('-A KUBE-SVL-')
+  })
+
+  it('answers 400 naming the choice on the one-node routes, 404 for an unknown node', async () => {
+    for (const path of ['restore-script', 'plan']) {
+      const res = await get(`${base}/${path}`)
+      expect(res.statusCode).toBe(400)
+      expect(res.headers['content-type']).toContain('application/problem+json')
+      expect(res.json().detail).toContain(`${base}/nodes`)
+      expect(res.json().errors[0].pointer).toBe('/node')
+    }
+    const missing = await get(`${base}/nodes/worker-z/restore-script`)
+    expect(missing.statusCode).toBe(404)
+    expect(missing.headers['content-type']).toContain('application/problem+json')
+    expect(missing.json().detail).toContain('worker-z')
+    expect((await get(`${base}/nodes/Not_A_Node/plan`)).statusCode).toBe(400)
+  })
+
+  it('serves the one-node routes when the settings name the node', async () => {
+    const named = uniqueName('nodes-named')
+    const res = await t.app.inject({ method: 'POST', url: `/v1/clusters/${named}/snapshots?nodeName=worker-b`, payload: doc })
+    expect(res.statusCode).toBe(201)
+    expect(res.json().version.counts.nodes.defaultNode).toBe('worker-b')
+    const one = await get(`/v1/clusters/${named}/versions/1/restore-script`)
+    expect(one.statusCode).toBe(200)
+    expect(one.body).toBe((await get(`/v1/clusters/${named}/versions/1/nodes/worker-b/restore-script`)).body)
+  })
+
+  it('refuses a kube-proxy ConfigMap whose config.conf does not parse, pointing at it', async () => {
+    const bad = structuredClone(doc)
+    ;(bad.items[0]!.data as Record<string, string>)['config.conf'] = 'clusterCIDR: [unclosed'
+    const res = await t.app.inject({ method: 'POST', url: `/v1/clusters/${uniqueName('nodes-bad')}/snapshots`, payload: bad })
+    expect(res.statusCode).toBe(400)
+    expect(res.json().errors[0].pointer).toBe('/items/0/data/config.conf')
+  })
+})
