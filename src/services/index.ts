@@ -107,7 +107,7 @@ export function createServices(db: Database, opts: ServicesOptions = {}): Servic
   }
 
   const services: Services = {
-    ingest: (input) => guard(() => ingest(db, input, opts.onIngest)),
+    ingest: (input) => guard(() => ingest(db, input, opts.onIngest, (sha, cp) => nodes.remember(sha, cp))),
 
     listClusters: (query) =>
       guard(async () => {

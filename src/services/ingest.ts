@@ -18,7 +18,7 @@ import { ValidationError } from '../errors.js'
 import { putPlan } from '../store/plans.js'
 import { putSnapshot } from '../store/snapshots.js'
 import { recordVersionStats } from '../store/stats-record.js'
-import type { Plan } from '../planner/types.js'
+import type { ClusterPlan, Plan } from '../planner/types.js'
 import type { PlanReuse } from '../planner/reuse.js'
 import { findVersion, insertVersion, latestSnapshotSha, lockCluster } from '../store/versions.js'
 import { recordDuplicateIngest, recordIngestEvent } from '../store/history.js'
@@ -48,7 +48,11 @@ function cacheOf(db: Database): IngestCache {
   return c
 }
 
-export async function ingest(db: Database, input: IngestInput, onStats?: (s: IngestStats) => void): Promise<IngestResult> {
+/**
+ * `onPlanned`: every node's plan of a version this ingest stored, by snapshot sha256, so that the
+ * node views need not plan the snapshot again (./nodes.ts).
+ */
+export async function ingest(db: Database, input: IngestInput, onStats?: (s: IngestStats) => void, onPlanned?: (snapshotSha256: string, cp: ClusterPlan) => void): Promise<IngestResult> {
   const cache = cacheOf(db)
   const state = cache.get(input.cluster)
   const t0 = performance.now()
@@ -124,6 +128,7 @@ export async function ingest(db: Database, input: IngestInput, onStats?: (s: Ing
     await recordVersionStats(client, { clusterId: cluster.id, number, plan: p, keys, ...(previous && { previous: previous.plan, previousKeys: previous.keys }) })
     const row = await findVersion(client, input.cluster, number)
     await client.query('COMMIT')
+    onPlanned?.(snapshot.sha256, planned.cluster)
     cache.set(input.cluster, nextState(cluster.id, number, p, keys, snapshot.objects, snap.ids, content.families, pl.ids, fingerprints, reuse))
     Object.assign(stats, { created: true, storeMs: performance.now() - t2, insertedContent: snap.insertedContent + pl.insertedContent })
     return report({ created: true, version: row!.summary as VersionSummary })

@@ -4,14 +4,14 @@
  * versions read most recently. The version's own plan (the stored one) is one node's; the others
  * are not stored, as the snapshot determines them.
  */
-import { createHash } from 'node:crypto'
 import type pg from 'pg'
 import { LRUCache } from 'lru-cache'
 import { planCluster, renderRestoreChunks, variantPlan, type ClusterPlan, type Envelope, type FamilyPlan, type Plan, type RenderOptions } from '../planner/index.js'
 import { NotFoundError } from '../errors.js'
 import { loadSnapshot } from '../store/snapshots.js'
 import type { VersionRow } from '../store/versions.js'
-import { versionCounts } from './content.js'
+import { variantSummaries, type VariantSummary } from '../planner/analysis/index.js'
+import { sharedMemo } from '../store/stats-record.js'
 import type { NodeList, NodeSummary } from './contract.js'
 
 export function renderFamily(fp: FamilyPlan, query: Required<Pick<RenderOptions, 'table' | 'flavour'>>): Buffer {
@@ -20,10 +20,13 @@ export function renderFamily(fp: FamilyPlan, query: Required<Pick<RenderOptions,
   return Buffer.concat(chunks)
 }
 
-interface Planned {
-  cp: ClusterPlan
-  /** Per variant, its summary without the node's name (computed when first listed). */
-  variants: Map<number, { plan: Plan; planSha256: string; counts: NodeSummary['counts'] }>
+class Planned {
+  private computed?: VariantSummary[]
+  constructor(readonly cp: ClusterPlan) {}
+  /** Per variant: digest and counts (analysis/variants.ts), when first asked for. */
+  get summaries(): VariantSummary[] {
+    return (this.computed ??= variantSummaries(this.cp, sharedMemo))
+  }
 }
 
 /** Versions whose nodes are kept planned (by snapshot: versions of one snapshot share them). */
@@ -34,6 +37,11 @@ export class VersionNodes {
 
   constructor(private readonly pool: pg.Pool) {}
 
+  /** A snapshot's nodes just planned (by ingest): kept as if read. */
+  remember(snapshotSha256: string, cp: ClusterPlan): void {
+    this.planned.set(snapshotSha256, Promise.resolve(new Planned(cp)))
+  }
+
   private plannedOf(row: VersionRow): Promise<Planned> {
     const key = row.summary.snapshotSha256
     let p = this.planned.get(key)
@@ -42,7 +50,7 @@ export class VersionNodes {
         const snap = await loadSnapshot(this.pool, row.snapshotId)
         // Stored snapshots were validated when they came in (and are checked when read, ./servable.ts).
         const env = { proxy: snap.proxy, resources: { apiVersion: 'v1', kind: 'List', items: snap.items.map((b) => JSON.parse(b) as Record<string, unknown>) } } as unknown as Envelope
-        return { cp: planCluster(env), variants: new Map() }
+        return new Planned(planCluster(env, { stats: sharedMemo }))
       })()
       p.catch(() => this.planned.delete(key))
       this.planned.set(key, p)
@@ -50,16 +58,9 @@ export class VersionNodes {
     return p
   }
 
-  private variant(pl: Planned, v: number): { plan: Plan; planSha256: string; counts: NodeSummary['counts'] } {
-    let out = pl.variants.get(v)
-    if (!out) {
-      const plan = variantPlan(pl.cp, v)
-      const h = createHash('sha256')
-      for (const fp of plan.families) for (const chunk of renderRestoreChunks(fp)) h.update(chunk)
-      const { families, scriptBytes } = versionCounts(plan)
-      pl.variants.set(v, (out = { plan, planSha256: h.digest('hex'), counts: { families, scriptBytes } }))
-    }
-    return out
+  private summary(pl: Planned, name: string, v: number): NodeSummary {
+    const { digest, families, scriptBytes } = pl.summaries[v]!
+    return { name, variant: v, planSha256: digest, counts: { families, scriptBytes } }
   }
 
   async list(row: VersionRow, cluster: string): Promise<NodeList> {
@@ -70,10 +71,7 @@ export class VersionNodes {
       defaultNode: pl.cp.defaultNode,
       defaulted: pl.cp.defaulted,
       variants: pl.cp.variants.length,
-      items: pl.cp.nodes.map((n) => {
-        const { planSha256, counts } = this.variant(pl, n.variant)
-        return { name: n.name, variant: n.variant, planSha256, counts }
-      }),
+      items: pl.cp.nodes.map((n) => this.summary(pl, n.name, n.variant)),
     }
   }
 
@@ -81,7 +79,6 @@ export class VersionNodes {
     const pl = await this.plannedOf(row)
     const n = pl.cp.nodes.find((x) => x.name === name)
     if (!n) throw new NotFoundError(`version ${row.summary.version} of ${cluster} has no node ${name}`)
-    const v = this.variant(pl, n.variant)
-    return { plan: v.plan, summary: { name, variant: n.variant, planSha256: v.planSha256, counts: v.counts } }
+    return { plan: variantPlan(pl.cp, n.variant), summary: this.summary(pl, name, n.variant) }
   }
 }

@@ -5,7 +5,9 @@
  */
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { nodePlan, planCluster, renderRestore, toEnvelope, type Envelope } from '../../src/planner/index.js'
+import { nodePlan, planCluster, renderRestore, toEnvelope, variantPlan, type Envelope } from '../../src/planner/index.js'
+import { variantSummaries } from '../../src/planner/analysis/index.js'
+import { versionCounts } from '../../src/services/content.js'
 import { referenceRestore } from '../../src/planner/reference.js'
 import { generateSnapshot } from '../../src/planner/testing/generate.js'
 import { clusterArb } from './snapshot-arb.js'
@@ -18,6 +20,13 @@ function texts(env: Envelope): Map<string, string> {
 function expectEveryNode(env: Envelope): void {
   const cp = planCluster(env)
   const fast = texts(env)
+  // Each variant's summary is what its plan, written out, counts (services/content.ts versionCounts).
+  const summaries = variantSummaries(cp)
+  cp.variants.forEach((_, v) => {
+    const { families, scriptBytes } = versionCounts(variantPlan(cp, v))
+    expect({ families: summaries[v]!.families, scriptBytes: summaries[v]!.scriptBytes }).toEqual({ families, scriptBytes })
+  })
+  expect(new Set(summaries.map((s) => s.digest)).size).toBe(cp.variants.length)
   for (const n of cp.nodes) {
     const ref = referenceRestore(env, n.name).map((r) => `${r.family}\n${r.text}`).join('')
     expect(fast.get(n.name), n.name).toBe(ref)

@@ -24,6 +24,7 @@ export {
 export { tokenize, saveQuote } from './tokens.js'
 export { drift, serviceFromComment, type DriftReport, type ChainDrift, type ServiceDrift, type TableDrift } from './drift.js'
 export { trace, traceSave, traceChains, type TracePacket, type TraceResult, type TraceEndpoint, type Verdict } from './trace.js'
+export { variantSummaries, type VariantSummary } from './variants.js'
 export { planStats, segmentStats, statsOf, type PlanStats, type SegmentStats, type StatsMemo } from './stats.js'
 export { tablesOfPlan, restoreText, hashSegment, pairSegments, isServiceChain, SERVICE_CHAIN_PREFIXES } from './model.js'
 export { unifiedDiff, type UnifiedDiffOptions } from './unified.js'
