@@ -12,7 +12,8 @@
  */
 import type pg from 'pg'
 import { diffPlans, minimalRestore, unifiedDiff, type DiffSummary, type PlanDiff } from '../planner/analysis/index.js'
-import type { Family, FamilyPlan } from '../planner/types.js'
+import type { Family, FamilyPlan, Plan } from '../planner/types.js'
+import type { VersionNodes } from './nodes.js'
 import { NotFoundError } from '../errors.js'
 import { decodeIds } from '../store/manifest.js'
 import { loadSegments } from '../store/content.js'
@@ -119,7 +120,36 @@ async function diffEnds(db: pg.Pool, cluster: string, q: DiffQuery): Promise<[Di
   return [await pick(q.from), await pick(q.to)]
 }
 
-export async function diffJson(db: pg.Pool, cluster: string, q: DiffQuery): Promise<JsonDiff> {
+/** A diff that names a node, or whose versions plan many nodes: the nodes' plans, in memory. */
+const byNode = (q: DiffQuery): boolean => q.fromNode !== undefined || q.toNode !== undefined
+
+async function nodePlans(db: pg.Pool, nodes: VersionNodes, cluster: string, q: DiffQuery): Promise<{ from: VersionRow; to: VersionRow; a: Plan; b: Plan }> {
+  const [from, to] = await versionPair(db, cluster, q)
+  const [a, b] = await Promise.all([nodes.planOf(from, cluster, q.fromNode), nodes.planOf(to, cluster, q.toNode)])
+  return { from, to, a, b }
+}
+
+const manyNodes = (row: VersionRow): boolean => (row.summary.counts.nodes?.count ?? 1) > 1 && row.summary.counts.nodes?.defaultNode === null
+
+export async function diffJson(db: pg.Pool, cluster: string, q: DiffQuery, nodes?: VersionNodes): Promise<JsonDiff> {
+  if (nodes && (byNode(q) || (await versionPair(db, cluster, q)).some(manyNodes))) {
+    const { from, to, a, b } = await nodePlans(db, nodes, cluster, q)
+    const fams: Family[] = [...b.families.map((f) => f.family), ...a.families.map((f) => f.family).filter((f) => !b.families.some((x) => x.family === f))]
+    const empty = (family: Family): FamilyPlan => ({ family, segments: [] })
+    const families = fams.map((f) => diffPlans(a.families.find((x) => x.family === f) ?? empty(f), b.families.find((x) => x.family === f) ?? empty(f)))
+    const summary = addSummaries(families.map((f) => f.summary))
+    const changed = Object.entries(summary).some(([k, n]) => k !== 'unchangedSegments' && n !== 0)
+    return {
+      cluster,
+      from: from.summary.version,
+      to: to.summary.version,
+      identical: !changed,
+      ...(q.fromNode !== undefined && { fromNode: q.fromNode }),
+      ...(q.toNode !== undefined && { toNode: q.toNode }),
+      summary,
+      families,
+    }
+  }
   const [from, to] = await diffEnds(db, cluster, q)
   const families: PlanDiff[] = []
   for (const p of familyPairs(from.layout, to.layout)) families.push(await diffFamily(db, p.family, p.a, p.b))
@@ -134,7 +164,19 @@ export async function diffJson(db: pg.Pool, cluster: string, q: DiffQuery): Prom
 }
 
 /** Both plans for one family; `from` may lack it (a fresh node), `to` must have it. */
-async function familyPlans(db: pg.Pool, cluster: string, q: DiffQuery): Promise<{ from: VersionRow; to: VersionRow; a: FamilyPlan; b: FamilyPlan; ha: string[]; hb: string[] }> {
+async function familyPlans(
+  db: pg.Pool,
+  cluster: string,
+  q: DiffQuery,
+  nodes?: VersionNodes,
+): Promise<{ from: VersionRow; to: VersionRow; a: FamilyPlan; b: FamilyPlan; ha?: string[]; hb?: string[] }> {
+  if (nodes && (byNode(q) || (await versionPair(db, cluster, q)).some(manyNodes))) {
+    const { from, to, a, b } = await nodePlans(db, nodes, cluster, q)
+    const family = q.family ?? b.families[0]?.family ?? 'IPv4'
+    const fb = b.families.find((f) => f.family === family)
+    if (!fb) throw new NotFoundError(`version ${to.summary.version} of cluster "${cluster}" has no ${family} plan${q.toNode ? ` for node ${q.toNode}` : ''}`)
+    return { from, to, a: a.families.find((f) => f.family === family) ?? { family, segments: [] }, b: fb }
+  }
   const [from, to] = await versionPair(db, cluster, q)
   const [pa, pb] = await Promise.all([loadPlan(db, from.planId), loadPlan(db, to.planId)])
   const family = q.family ?? pb.plan.families[0]?.family ?? 'IPv4'
@@ -151,17 +193,17 @@ async function familyPlans(db: pg.Pool, cluster: string, q: DiffQuery): Promise<
   }
 }
 
-export async function diffRestore(db: pg.Pool, cluster: string, q: DiffQuery): Promise<TextDiff> {
-  const p = await familyPlans(db, cluster, q)
+export async function diffRestore(db: pg.Pool, cluster: string, q: DiffQuery, nodes?: VersionNodes): Promise<TextDiff> {
+  const p = await familyPlans(db, cluster, q, nodes)
   const text = minimalRestore(p.a, p.b, { hashesA: p.ha, hashesB: p.hb })
   return { cluster, from: p.from.summary.version, to: p.to.summary.version, family: p.b.family, text }
 }
 
 /** Unified diff of the normalised scripts (sorted as upstream compares): the analysis unifiedDiff. */
-export async function diffUnified(db: pg.Pool, cluster: string, q: DiffQuery): Promise<TextDiff> {
-  const p = await familyPlans(db, cluster, q)
+export async function diffUnified(db: pg.Pool, cluster: string, q: DiffQuery, nodes?: VersionNodes): Promise<TextDiff> {
+  const p = await familyPlans(db, cluster, q, nodes)
   const from = p.from.summary.version
   const to = p.to.summary.version
-  const text = p.from.planId === p.to.planId ? '' : unifiedDiff(p.a, p.b, { fromLabel: `v${from}/restore.rules`, toLabel: `v${to}/restore.rules` })
+  const text = p.from.planId === p.to.planId && !byNode(q) && !manyNodes(p.from) ? '' : unifiedDiff(p.a, p.b, { fromLabel: `v${from}/restore.rules`, toLabel: `v${to}/restore.rules` })
   return { cluster, from, to, family: p.b.family, text }
 }

@@ -17,6 +17,12 @@ export interface DiffQuery {
   to: VersionRef
   /** unified/restore: which family's script; default the first family of `to`. */
   family?: Family
+  /**
+   * Which node of each version (default: the version's node; a version of many nodes that names
+   * none needs one). Two nodes of one version: from = to, fromNode ≠ toNode.
+   */
+  fromNode?: string
+  toNode?: string
 }
 
 export interface JsonDiff {
@@ -25,6 +31,9 @@ export interface JsonDiff {
   to: number
   /** True when both versions have the same plan (nothing to apply). */
   identical: boolean
+  /** The nodes compared, when the query named any. */
+  fromNode?: string
+  toNode?: string
   /** Summed over families. */
   summary: DiffSummary
   families: PlanDiff[]

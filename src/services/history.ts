@@ -11,6 +11,7 @@ import type { Page } from './contract.js'
 import { createBackup, downloadBackup, getBackup, importBackup, listBackups, type ImportLimits } from './backup.js'
 import { clampLimit, decodeCursor, encodeCursor, requireCluster } from './history-db.js'
 import { diffJson, diffRestore, diffUnified } from './history-diff.js'
+import { VersionNodes } from './nodes.js'
 import type { HistoryEvent, HistoryQuery, HistoryServices } from './history-types.js'
 import type { RetentionPolicy } from '../config.js'
 import { deleteCluster, prune, sweepRetention } from './retention.js'
@@ -21,6 +22,8 @@ export interface HistoryServicesOptions {
   retention?: RetentionPolicy
   /** Import limits; default 64 MiB compressed (the default body limit), 1 GiB unpacked. */
   importLimits?: Partial<ImportLimits>
+  /** Every node's plan of a version (./nodes.ts), for diffs between nodes. */
+  nodes?: VersionNodes
 }
 
 const isIdCursor = (v: unknown): v is { e: string } => typeof v === 'object' && v !== null && /^[0-9]{1,19}$/.test(String((v as { e: unknown }).e))
@@ -54,6 +57,7 @@ export async function listHistory(pool: pg.Pool, cluster: string, q: HistoryQuer
 
 export function createHistoryServices(db: { pool: pg.Pool }, opts: HistoryServicesOptions = {}): HistoryServices {
   const pool = db.pool
+  const nodes = opts.nodes ?? new VersionNodes(pool)
   const policy = opts.retention ?? { intervalSeconds: 3600 }
   const limits: ImportLimits = {
     maxCompressedBytes: opts.importLimits?.maxCompressedBytes ?? 64 * 1024 * 1024,
@@ -61,9 +65,9 @@ export function createHistoryServices(db: { pool: pg.Pool }, opts: HistoryServic
   }
   // guard: connection failures become UnavailableError (503 + Retry-After), as in createServices.
   return {
-    diffJson: (cluster, q) => guard(() => diffJson(pool, cluster, q)),
-    diffUnified: (cluster, q) => guard(() => diffUnified(pool, cluster, q)),
-    diffRestore: (cluster, q) => guard(() => diffRestore(pool, cluster, q)),
+    diffJson: (cluster, q) => guard(() => diffJson(pool, cluster, q, nodes)),
+    diffUnified: (cluster, q) => guard(() => diffUnified(pool, cluster, q, nodes)),
+    diffRestore: (cluster, q) => guard(() => diffRestore(pool, cluster, q, nodes)),
     rollback: (input) => guard(() => rollback(pool, input)),
     history: (cluster, q) => guard(() => listHistory(pool, cluster, q)),
     createBackup: (input) => guard(() => createBackup(pool, input)),

@@ -21,7 +21,7 @@ import { ingest, type IngestStats } from './ingest.js'
 import { servableRef } from './history-db.js'
 import { assertServable } from './servable.js'
 import { ScriptCache } from './script-cache.js'
-import { renderFamily, VersionNodes } from './nodes.js'
+import { assertOneNode, renderFamily, VersionNodes } from './nodes.js'
 
 export interface ServicesOptions {
   /** Bytes of rendered restore scripts kept in memory (default 256 MiB). */
@@ -88,22 +88,11 @@ export function createServices(db: Database, opts: ServicesOptions = {}): Servic
     return row
   }
 
+  const nodes = new VersionNodes(db.pool)
+
   async function renderScript(planId: number, family: Family, query: Required<Omit<RestoreScriptQuery, 'family'>>): Promise<Buffer> {
     const { plan } = await loadPlan(db.pool, planId, family)
     return renderFamily(plan.families[0]!, query)
-  }
-
-  const nodes = new VersionNodes(db.pool)
-
-  /** The one-node views of a version of many nodes that names none must be told which. */
-  function assertOneNode(row: VersionRow, cluster: string): void {
-    const n = row.summary.counts.nodes
-    if (!n || n.defaultNode !== null || n.count <= 1) return
-    const base = `/v1/clusters/${encodeURIComponent(cluster)}/versions/${row.summary.version}/nodes`
-    throw new BadRequestError(
-      `version ${row.summary.version} of ${cluster} plans ${n.count} nodes and its settings name none (proxy.nodeName): choose a node under ${base}/{node}/, or list them at ${base}`,
-      [{ pointer: '/node', detail: `one of the version's ${n.count} nodes (${base})` }],
-    )
   }
 
   const services: Services = {
@@ -150,9 +139,7 @@ export function createServices(db: Database, opts: ServicesOptions = {}): Servic
     getPlan: (cluster, ref, node) =>
       guard(async () => {
         const row = await resolve(cluster, ref)
-        if (node !== undefined) return (await nodes.node(row, cluster, node)).plan
-        assertOneNode(row, cluster)
-        return (await loadPlan(db.pool, row.planId)).plan
+        return nodes.planOf(row, cluster, node)
       }),
 
     listNodes: (cluster, ref) => guard(async () => nodes.list(await resolve(cluster, ref), cluster)),
@@ -203,7 +190,7 @@ export function createServices(db: Database, opts: ServicesOptions = {}): Servic
         ),
       ),
 
-    history: createHistoryServices(db, { retention: opts.retention }),
+    history: createHistoryServices(db, { retention: opts.retention, nodes }),
 
     growth: createGrowthServices(db.pool, { getPlan: async (cluster, version) => (await loadPlan(db.pool, (await resolve(cluster, version)).planId)).plan }),
   }

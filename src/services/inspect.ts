@@ -11,6 +11,7 @@ import { BadRequestError } from '../errors.js'
 import { drift as driftOf, type DriftReport } from '../planner/analysis/drift.js'
 import { trace as traceOf, type TracePacket, type TraceResult } from '../planner/analysis/trace.js'
 import { segmentLines, type Family, type FamilyPlan, type Plan, type Segment } from '../planner/types.js'
+import { nodeConfig, type Envelope } from '../planner/index.js'
 import type { Services, VersionRef } from './contract.js'
 
 export interface TraceRequest extends TracePacket {
@@ -57,9 +58,10 @@ export interface CleanupReport {
 }
 
 export interface InspectServices {
-  trace(cluster: string, ref: VersionRef, request: TraceRequest): Promise<TraceReport>
-  drift(cluster: string, ref: VersionRef, saveText: string, opts?: { family?: Family }): Promise<DriftCheck>
-  cleanup(cluster: string, ref: VersionRef): Promise<CleanupReport>
+  /** `node`: one node of the version (default: the version's, see Services.getPlan). */
+  trace(cluster: string, ref: VersionRef, request: TraceRequest, node?: string): Promise<TraceReport>
+  drift(cluster: string, ref: VersionRef, saveText: string, opts?: { family?: Family; node?: string }): Promise<DriftCheck>
+  cleanup(cluster: string, ref: VersionRef, node?: string): Promise<CleanupReport>
 }
 
 type Reader = Pick<Services, 'getVersion' | 'getPlan' | 'getSnapshot'>
@@ -80,10 +82,10 @@ function pickFamily(plan: Plan, family: Family | undefined, pointer: string): Fa
   return fp
 }
 
-async function nodeIPsOf(reader: Reader, cluster: string, version: number): Promise<string[]> {
-  const env = (await reader.getSnapshot(cluster, version)) as { proxy?: { nodeIPs?: unknown } } | null
-  const ips = env?.proxy?.nodeIPs
-  return Array.isArray(ips) ? ips.filter((x): x is string => typeof x === 'string') : []
+/** The node's addresses, as the planner resolved them (its Node object's, or the envelope's). */
+async function nodeIPsOf(reader: Reader, cluster: string, version: number, node?: string): Promise<string[]> {
+  const env = (await reader.getSnapshot(cluster, version)) as unknown as Envelope
+  return nodeConfig(env, node)?.nodeIPs ?? []
 }
 
 /**
@@ -139,13 +141,13 @@ export function cleanupOfPlan(plan: Plan): { summary: Record<CleanupKind, number
 
 export function createInspectServices(reader: Reader): InspectServices {
   return {
-    async trace(cluster, ref, request) {
+    async trace(cluster, ref, request, node) {
       const meta = await reader.getVersion(cluster, ref)
-      const plan = await reader.getPlan(cluster, meta.version)
+      const plan = await reader.getPlan(cluster, meta.version, node)
       const family = familyOfAddress(request.destination)
       if (!family) throw new BadRequestError('invalid trace request', [{ pointer: '/destination', detail: 'must be an IPv4 or IPv6 address' }])
       const fp = pickFamily(plan, family, '/destination')
-      const nodeAddresses = request.nodeAddresses ?? (await nodeIPsOf(reader, cluster, meta.version))
+      const nodeAddresses = request.nodeAddresses ?? (await nodeIPsOf(reader, cluster, meta.version, node))
       const packet: TracePacket = { source: request.source, destination: request.destination, port: request.port, protocol: request.protocol }
       const result = traceOf(fp, packet, nodeAddresses)
       return { cluster: meta.cluster, version: meta.version, family: fp.family, packet, nodeAddresses, ...result }
@@ -158,7 +160,7 @@ export function createInspectServices(reader: Reader): InspectServices {
         ])
       }
       const meta = await reader.getVersion(cluster, ref)
-      const plan = await reader.getPlan(cluster, meta.version)
+      const plan = await reader.getPlan(cluster, meta.version, opts.node)
       const fp = pickFamily(plan, opts.family ?? guessFamily(saveText), '/family')
       let report: DriftReport
       try {
@@ -170,9 +172,9 @@ export function createInspectServices(reader: Reader): InspectServices {
       return { cluster: meta.cluster, version: meta.version, ...report }
     },
 
-    async cleanup(cluster, ref) {
+    async cleanup(cluster, ref, node) {
       const meta = await reader.getVersion(cluster, ref)
-      const plan = await reader.getPlan(cluster, meta.version)
+      const plan = await reader.getPlan(cluster, meta.version, node)
       return { cluster: meta.cluster, version: meta.version, ...cleanupOfPlan(plan) }
     },
   }

@@ -7,12 +7,24 @@
 import type pg from 'pg'
 import { LRUCache } from 'lru-cache'
 import { planCluster, renderRestoreChunks, variantPlan, type ClusterPlan, type Envelope, type FamilyPlan, type Plan, type RenderOptions } from '../planner/index.js'
-import { NotFoundError } from '../errors.js'
+import { BadRequestError, NotFoundError } from '../errors.js'
+import { loadPlan } from '../store/plans.js'
 import { loadSnapshot } from '../store/snapshots.js'
 import type { VersionRow } from '../store/versions.js'
 import { variantSummaries, type VariantSummary } from '../planner/analysis/index.js'
 import { sharedMemo } from '../store/stats-record.js'
 import type { NodeList, NodeSummary } from './contract.js'
+
+/** The one-node views of a version of many nodes that names none must be told which. */
+export function assertOneNode(row: VersionRow, cluster: string): void {
+  const n = row.summary.counts.nodes
+  if (!n || n.defaultNode !== null || n.count <= 1) return
+  const base = `/v1/clusters/${encodeURIComponent(cluster)}/versions/${row.summary.version}/nodes`
+  throw new BadRequestError(
+    `version ${row.summary.version} of ${cluster} plans ${n.count} nodes and its settings name none (proxy.nodeName): choose a node under ${base}/{node}/, or list them at ${base}`,
+    [{ pointer: '/node', detail: `one of the version's ${n.count} nodes (${base})` }],
+  )
+}
 
 export function renderFamily(fp: FamilyPlan, query: Required<Pick<RenderOptions, 'table' | 'flavour'>>): Buffer {
   const chunks: Buffer[] = []
@@ -73,6 +85,13 @@ export class VersionNodes {
       variants: pl.cp.variants.length,
       items: pl.cp.nodes.map((n) => this.summary(pl, n.name, n.variant)),
     }
+  }
+
+  /** A node's plan, or without a name the version's own (stored) plan where it has one node. */
+  async planOf(row: VersionRow, cluster: string, name: string | undefined): Promise<Plan> {
+    if (name !== undefined) return (await this.node(row, cluster, name)).plan
+    assertOneNode(row, cluster)
+    return (await loadPlan(this.pool, row.planId)).plan
   }
 
   async node(row: VersionRow, cluster: string, name: string): Promise<{ plan: Plan; summary: NodeSummary }> {

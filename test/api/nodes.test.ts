@@ -98,4 +98,51 @@ describe('a version plans every node', () => {
     expect(res.statusCode).toBe(400)
     expect(res.json().errors[0].pointer).toBe('/items/0/data/config.conf')
   })
+
+  it('traces, checks drift and reports cleanup per node', async () => {
+    // NodePort 30080 of the eTP Local service: delivered locally on worker-a, dropped on worker-c.
+    const packet = { source: '203.0.113.9', destination: '192.168.50.11', port: 30080, protocol: 'tcp' }
+    const a = await t.app.inject({ method: 'POST', url: `${base}/nodes/worker-a/trace`, payload: packet })
+    expect(a.statusCode).toBe(200)
+    expect(a.json().nodeAddresses).toEqual(['192.168.50.11'])
+    expect(a.json().endpoints.map((e: { endpoint: string }) => e.endpoint)).toEqual(['10.244.0.5:8080'])
+    const c = await t.app.inject({ method: 'POST', url: `${base}/nodes/worker-c/trace`, payload: { ...packet, destination: '192.168.50.13' } })
+    expect(c.statusCode).toBe(200)
+    expect(c.json().verdict).toBe('DROP')
+    expect((await t.app.inject({ method: 'POST', url: `${base}/trace`, payload: packet })).statusCode).toBe(400)
+
+    const script = (await get(`${base}/nodes/worker-b/restore-script`)).body
+    const same = await t.app.inject({ method: 'POST', url: `${base}/nodes/worker-b/drift`, payload: script, headers: { 'content-type': 'text/plain' } })
+    expect(same.statusCode).toBe(200)
+    expect(same.json().inSync).toBe(true)
+    const other = await t.app.inject({ method: 'POST', url: `${base}/nodes/worker-c/drift`, payload: script, headers: { 'content-type': 'text/plain' } })
+    expect(other.json().inSync).toBe(false)
+
+    const cleanup = await get(`${base}/nodes/worker-c/cleanup`)
+    expect(cleanup.statusCode).toBe(200)
+    expect(cleanup.json().summary['no-local-endpoints']).toBeGreaterThan(0)
+    expect((await get(`${base}/nodes/worker-a/cleanup`)).json().summary['no-local-endpoints']).toBe(0)
+  })
+
+  it('diffs two nodes of one version, and one node across versions', async () => {
+    const d = await get(`/v1/clusters/${cluster}/diff?from=1&to=1&fromNode=worker-a&toNode=worker-c`)
+    expect(d.statusCode).toBe(200)
+    expect(d.json()).toMatchObject({ from: 1, to: 1, fromNode: 'worker-a', toNode: 'worker-c', identical: false })
+    expect(d.json().families[0].services.map((s: { service: string }) => s.service).sort()).toEqual(['shop/cache:http', 'shop/web:http'])
+    const u = await get(`/v1/clusters/${cluster}/diff?from=1&to=1&fromNode=worker-a&toNode=worker-c&format=unified`)
+    expect(u.statusCode).toBe(200)
+    expect(u.body).toContain('has no local endpoints')
+    // Version 2: worker-c gets a local endpoint of web; worker-a's plan does not change.
+    const next = structuredClone(doc)
+    const web = next.items.find((o) => o.kind === 'EndpointSlice' && (o.metadata as { name: string }).name.startsWith('web'))!
+    ;(web.endpoints as unknown[]).push({ addresses: ['10.244.2.8'], conditions: { ready: true }, nodeName: 'worker-c' })
+    expect((await t.app.inject({ method: 'POST', url: `/v1/clusters/${cluster}/snapshots`, payload: next })).statusCode).toBe(201)
+    const c = await get(`/v1/clusters/${cluster}/diff?from=1&to=2&fromNode=worker-c&toNode=worker-c`)
+    expect(c.json().identical).toBe(false)
+    const restore = await get(`/v1/clusters/${cluster}/diff?from=1&to=2&fromNode=worker-c&toNode=worker-c&format=restore`)
+    expect(restore.statusCode).toBe(200)
+    expect(restore.body).toContain('10.244.2.8:8080')
+    expect((await get(`/v1/clusters/${cluster}/diff?from=1&to=2`)).statusCode).toBe(400)
+    expect((await get(`/v1/clusters/${cluster}/diff?from=1&to=2&fromNode=worker-z&toNode=worker-a`)).statusCode).toBe(404)
+  })
 })

@@ -64,22 +64,23 @@ const historyRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (request, reply) => {
       const { cluster } = request.params
-      const { format, family } = request.query
-      const q = { from: toVersionRef(request.query.from), to: toVersionRef(request.query.to), family }
+      const { format, family, fromNode, toNode } = request.query
+      const q = { from: toVersionRef(request.query.from), to: toVersionRef(request.query.to), family, fromNode, toNode }
       if (format === 'json') {
         const d = await history(app).diffJson(cluster, q)
         const base = `/v1/clusters/${enc(cluster)}`
+        const nodes = `${fromNode ? `&fromNode=${enc(fromNode)}` : ''}${toNode ? `&toNode=${enc(toNode)}` : ''}`
         const links = {
-          self: `${base}/diff?from=${d.from}&to=${d.to}`,
-          unified: `${base}/diff?from=${d.from}&to=${d.to}&format=unified`,
-          restore: `${base}/diff?from=${d.from}&to=${d.to}&format=restore`,
+          self: `${base}/diff?from=${d.from}&to=${d.to}${nodes}`,
+          unified: `${base}/diff?from=${d.from}&to=${d.to}&format=unified${nodes}`,
+          restore: `${base}/diff?from=${d.from}&to=${d.to}&format=restore${nodes}`,
           from: `${base}/versions/${d.from}`,
           to: `${base}/versions/${d.to}`,
         }
         return reply.type('application/json; charset=utf-8').serializer(JSON.stringify).send({ ...d, links })
       }
       const d = format === 'unified' ? await history(app).diffUnified(cluster, q) : await history(app).diffRestore(cluster, q)
-      const name = `${cluster}-v${d.from}-v${d.to}${format === 'unified' ? '.diff' : '.rules'}`
+      const name = `${cluster}-v${d.from}${fromNode ? `-${fromNode}` : ''}-v${d.to}${toNode ? `-${toNode}` : ''}${format === 'unified' ? '.diff' : '.rules'}`
       return reply
         .type(format === 'unified' ? 'text/x-diff; charset=utf-8' : 'text/plain; charset=utf-8')
         .header('content-disposition', `inline; filename="${name}"`)

@@ -1,7 +1,7 @@
 /** zod schemas of the history routes: validation, serialisation and the OpenAPI document. */
 import { z } from 'zod'
 import { HISTORY_EVENT_TYPES } from '../../../store/history.js'
-import { ClusterName, Links, Version, VersionRefParam } from '../schemas.js'
+import { ClusterName, Links, NodeName, Version, VersionRefParam } from '../schemas.js'
 
 export const DiffQuery = z.object({
   from: VersionRefParam.describe('The version the node has (number or `latest`)'),
@@ -11,6 +11,8 @@ export const DiffQuery = z.object({
       'restore: the minimal `iptables-restore --noflush` input from `from` to `to` (kube-proxy partial-sync style)',
   ),
   family: z.enum(['IPv4', 'IPv6']).optional().describe('unified/restore: which family (default: the first family of `to`)'),
+  fromNode: NodeName.optional().describe("The node of `from` (default: the version's node; needed when it plans many and names none)"),
+  toNode: NodeName.optional().describe('The node of `to`; two nodes of one version: from = to, fromNode ≠ toNode'),
 })
 
 const TableDiff = z.object({
@@ -42,6 +44,8 @@ export const JsonDiff = z
     from: z.number().int(),
     to: z.number().int(),
     identical: z.boolean().describe('Both versions have the same plan'),
+    fromNode: z.string().optional(),
+    toNode: z.string().optional(),
     summary: Summary,
     families: z.array(
       z.object({

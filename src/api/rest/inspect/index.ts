@@ -6,7 +6,9 @@ import { serializerCompiler, validatorCompiler, type FastifyPluginAsyncZod } fro
 import { z } from 'zod'
 import type { InspectServices } from '../../../services/inspect.js'
 import { serviceOf } from '../../optional.js'
-import { Problem, toVersionRef, VersionParams } from '../schemas.js'
+import { NodeParams, Problem, toVersionRef, VersionParams } from '../schemas.js'
+
+const nodeOf = (params: unknown): string | undefined => (params as { node?: string }).node
 
 const problems = { 400: Problem, 401: Problem, 403: Problem, 404: Problem, 413: Problem, 415: Problem, 429: Problem, 503: Problem }
 
@@ -106,57 +108,61 @@ const inspectRoutes: FastifyPluginAsyncZod = async (app) => {
   if (app.hasContentTypeParser('text/plain')) app.removeContentTypeParser('text/plain')
   app.addContentTypeParser('text/plain', { parseAs: 'string' }, (_req, body, done) => done(null, body))
 
-  app.post(
-    '/clusters/:cluster/versions/:version/trace',
-    {
-      config: { scope: 'read' },
-      schema: {
-        tags: ['inspect'],
-        summary: 'Trace a new connection through the version\'s plan',
-        description: 'Walks nat then filter like upstream\'s tracePacket: rules matched in order, the endpoints reached with their probabilities, masquerade, and the verdict.',
-        params: VersionParams,
-        body: TraceBody,
-        response: { 200: TraceResponse, ...problems },
+  // The version's node (400 when it has many and names none), and any node under /nodes/{node}/.
+  for (const base of ['/clusters/:cluster/versions/:version', '/clusters/:cluster/versions/:version/nodes/:node']) {
+    const perNode = base.endsWith(':node')
+    app.post(
+      `${base}/trace`,
+      {
+        config: { scope: 'read' },
+        schema: {
+          tags: perNode ? ['inspect', 'nodes'] : ['inspect'],
+          summary: 'Trace a new connection through the version\'s plan',
+          description: 'Walks nat then filter like upstream\'s tracePacket: rules matched in order, the endpoints reached with their probabilities, masquerade, and the verdict.',
+          params: perNode ? NodeParams : VersionParams,
+          body: TraceBody,
+          response: { 200: TraceResponse, ...problems },
+        },
       },
-    },
-    async (request) => inspectOf(app).trace(request.params.cluster, toVersionRef(request.params.version), request.body),
-  )
+      async (request) => inspectOf(app).trace(request.params.cluster, toVersionRef(request.params.version), request.body, nodeOf(request.params)),
+    )
 
-  app.post(
-    '/clusters/:cluster/versions/:version/drift',
-    {
-      config: { scope: 'read' },
-      // A JSON body would parse and then fail as "not a string"; say what is wrong instead.
-      preValidation: async (request) => {
-        if (!/^text\/plain\b/i.test(request.headers['content-type'] ?? '')) {
-          throw Object.assign(new Error('the drift body must be text/plain (the output of iptables-save)'), { statusCode: 415 })
-        }
+    app.post(
+      `${base}/drift`,
+      {
+        config: { scope: 'read' },
+        // A JSON body would parse and then fail as "not a string"; say what is wrong instead.
+        preValidation: async (request) => {
+          if (!/^text\/plain\b/i.test(request.headers['content-type'] ?? '')) {
+            throw Object.assign(new Error('the drift body must be text/plain (the output of iptables-save)'), { statusCode: 415 })
+          }
+        },
+        schema: {
+          tags: perNode ? ['inspect', 'nodes'] : ['inspect'],
+          summary: 'Compare a node\'s iptables-save output (text/plain body) with the version\'s plan',
+          description: 'Stale, missing and changed chains and rules, grouped by Service. Rules are compared in canonical form, so the kernel\'s printed form of a planned rule is not drift.',
+          params: perNode ? NodeParams : VersionParams,
+          querystring: z.object({ family: Family.optional().describe('Which family plan to compare with (default: guessed from the addresses in the dump, else the first family)') }),
+          body: z.string().min(1).max(256 * 1024 * 1024).describe('iptables-save output'),
+          response: { 200: DriftResponse, ...problems },
+        },
       },
-      schema: {
-        tags: ['inspect'],
-        summary: 'Compare a node\'s iptables-save output (text/plain body) with the version\'s plan',
-        description: 'Stale, missing and changed chains and rules, grouped by Service. Rules are compared in canonical form, so the kernel\'s printed form of a planned rule is not drift.',
-        params: VersionParams,
-        querystring: z.object({ family: Family.optional().describe('Which family plan to compare with (default: guessed from the addresses in the dump, else the first family)') }),
-        body: z.string().min(1).max(256 * 1024 * 1024).describe('iptables-save output'),
-        response: { 200: DriftResponse, ...problems },
-      },
-    },
-    async (request) => inspectOf(app).drift(request.params.cluster, toVersionRef(request.params.version), request.body, { family: request.query.family }),
-  )
+      async (request) => inspectOf(app).drift(request.params.cluster, toVersionRef(request.params.version), request.body, { family: request.query.family, node: nodeOf(request.params) }),
+    )
 
-  app.get(
-    '/clusters/:cluster/versions/:version/cleanup',
-    {
-      schema: {
-        tags: ['inspect'],
-        summary: 'Services that cannot be reached and traffic policies that drop',
-        params: VersionParams,
-        response: { 200: CleanupResponse, ...problems },
+    app.get(
+      `${base}/cleanup`,
+      {
+        schema: {
+          tags: perNode ? ['inspect', 'nodes'] : ['inspect'],
+          summary: 'Services that cannot be reached and traffic policies that drop',
+          params: perNode ? NodeParams : VersionParams,
+          response: { 200: CleanupResponse, ...problems },
+        },
       },
-    },
-    async (request) => inspectOf(app).cleanup(request.params.cluster, toVersionRef(request.params.version)),
-  )
+      async (request) => inspectOf(app).cleanup(request.params.cluster, toVersionRef(request.params.version), nodeOf(request.params)),
+    )
+  }
 }
 
 export default inspectRoutes
