@@ -52,10 +52,49 @@ async function readInput(source: string | undefined, io: Io): Promise<string> {
 
 /** JSON when it parses as JSON, otherwise YAML (JSON is YAML, but JSON.parse is faster and stricter). */
 export function parseDocument(text: string): { document: unknown; format: 'json' | 'yaml' } {
+  const json = jsonText(text)
+  if (json !== null) return { document: JSON.parse(json), format: 'json' }
+  return { document: parseYaml(text), format: 'yaml' }
+}
+
+/**
+ * The text as one JSON document: itself, or — for several JSON documents one after another, as
+ * `{ kubectl get … -o json; kubectl get … -o json; }` prints them — an array of them (the
+ * server takes an array of documents). null when it is not JSON.
+ */
+export function jsonText(text: string): string | null {
   try {
-    return { document: JSON.parse(text), format: 'json' }
+    JSON.parse(text)
+    return text
   } catch {
-    return { document: parseYaml(text), format: 'yaml' }
+    // maybe a sequence
+  }
+  const docs: string[] = []
+  let depth = 0
+  let inString = false
+  let start = -1
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!
+    if (inString) {
+      if (c === '\\') i++
+      else if (c === '"') inString = false
+      continue
+    }
+    if (c === '"') inString = true
+    else if (c === '{' || c === '[') {
+      if (depth++ === 0) start = i
+    } else if (c === '}' || c === ']') {
+      if (--depth === 0) docs.push(text.slice(start, i + 1))
+      if (depth < 0) return null
+    } else if (depth === 0 && !/\s/.test(c)) return null
+  }
+  if (depth !== 0 || docs.length < 2) return null
+  const joined = `[${docs.join(',')}]`
+  try {
+    JSON.parse(joined)
+    return joined
+  } catch {
+    return null
   }
 }
 
@@ -174,15 +213,11 @@ async function pushCommand(args: string[], io: Io): Promise<number> {
   if (!values.cluster) throw new UsageError('push needs --cluster NAME')
   if (positionals.length > 1) throw new UsageError('push takes one FILE (or - for stdin)')
   const text = await readInput(positionals[0], io)
-  // Send the bytes as they are (YAML stays YAML): the server reports errors against them.
-  const format = (() => {
-    try {
-      JSON.parse(text)
-      return 'json'
-    } catch {
-      return 'yaml'
-    }
-  })()
+  // Send the bytes as they are (YAML stays YAML; JSON documents one after another become one
+  // array of them): the server reports errors against them.
+  const json = jsonText(text)
+  const format = json === null ? 'yaml' : 'json'
+  const sent = json ?? text
   const target = new URL(`v1/clusters/${encodeURIComponent(values.cluster)}/snapshots`, values.url.endsWith('/') ? values.url : values.url + '/')
   for (const [key, value] of Object.entries(parseProxyFlags(values.proxy) ?? {})) {
     target.searchParams.set(key, Array.isArray(value) ? value.join(',') : String(value))
@@ -193,7 +228,7 @@ async function pushCommand(args: string[], io: Io): Promise<number> {
     accept: 'application/json, application/problem+json',
   }
   if (token) headers.authorization = `Bearer ${token}`
-  const response = await fetch(target, { method: 'POST', headers, body: text })
+  const response = await fetch(target, { method: 'POST', headers, body: sent })
   const body = await response.text()
   if (!response.ok) {
     io.stderr.write(`natplan: ${response.status} ${response.statusText}\n${formatProblem(body)}`)
