@@ -145,4 +145,29 @@ describe('a version plans every node', () => {
     expect((await get(`/v1/clusters/${cluster}/diff?from=1&to=2`)).statusCode).toBe(400)
     expect((await get(`/v1/clusters/${cluster}/diff?from=1&to=2&fromNode=worker-z&toNode=worker-a`)).statusCode).toBe(404)
   })
+
+  it('GraphQL has the same: counts.nodes, the nodes of a version and one node\'s restore script', async () => {
+    const query = `query($c: String!) { cluster(name: $c) { version(ref: "1") {
+      counts { nodes { count variants defaultNode defaulted } }
+      nodes { name variant planSha256 plan { scriptBytes } }
+      node(name: "worker-c") { name restoreScript(table: "nat") }
+      missing: node(name: "worker-z") { name }
+    } } }`
+    const res = await t.app.inject({ method: 'POST', url: '/graphql', payload: { query, variables: { c: cluster } } })
+    expect(res.statusCode).toBe(200)
+    const v = res.json().data.cluster.version
+    expect(v.counts.nodes).toMatchObject({ count: 3, variants: 3, defaultNode: null })
+    const rest = (await get(`${base}/nodes`)).json()
+    expect(v.nodes.map((n: { name: string; planSha256: string }) => [n.name, n.planSha256])).toEqual(rest.items.map((n: { name: string; planSha256: string }) => [n.name, n.planSha256]))
+    expect(v.node.restoreScript).toBe((await get(`${base}/nodes/worker-c/restore-script?table=nat`)).body)
+    expect(v.missing).toBeNull()
+  })
+
+  it('GraphQL diffs two nodes of one version', async () => {
+    const query = `query($c: String!) { diff(cluster: $c, from: "1", to: "1", fromNode: "worker-a", toNode: "worker-c") { fromNode toNode identical unified } }`
+    const res = await t.app.inject({ method: 'POST', url: '/graphql', payload: { query, variables: { c: cluster } } })
+    const d = res.json().data.diff
+    expect(d).toMatchObject({ fromNode: 'worker-a', toNode: 'worker-c', identical: false })
+    expect(d.unified).toBe((await get(`/v1/clusters/${cluster}/diff?from=1&to=1&fromNode=worker-a&toNode=worker-c&format=unified`)).body)
+  })
 })

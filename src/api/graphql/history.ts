@@ -12,7 +12,7 @@ import type { Scope } from '../../config.js'
 import type { DiffQuery, HistoryServices, JsonDiff } from '../../services/history-types.js'
 import { HISTORY_EVENT_TYPES, type HistoryEventType } from '../../store/history.js'
 import { serviceOf } from '../optional.js'
-import { ClusterName } from '../rest/schemas.js'
+import { ClusterName, NodeName } from '../rest/schemas.js'
 import { ForbiddenError, type GraphQLContext } from './resolvers.js'
 
 export const typeDefs = /* GraphQL */ `
@@ -21,7 +21,7 @@ export const typeDefs = /* GraphQL */ `
     Diff two versions of a cluster (either order; from/to: a number or "latest"), computed from
     stored segment hashes. The unified and restore texts are fields of the result.
     """
-    diff(cluster: String!, from: String!, to: String!): Diff!
+    diff(cluster: String!, from: String!, to: String!, fromNode: String, toNode: String): Diff!
     """
     A cluster's history, newest first: snapshot.ingested, snapshot.duplicate, rollback,
     backup.created, backup.imported, versions.pruned. since/until: ISO 8601.
@@ -50,6 +50,9 @@ export const typeDefs = /* GraphQL */ `
     cluster: String!
     from: Int!
     to: Int!
+    "The nodes compared, when the query named any (two nodes of one version: from = to)."
+    fromNode: String
+    toNode: String
     identical: Boolean!
     "Summed over families: services/ports/chains added, removed, changed; rules added, removed."
     summary: JSON!
@@ -163,9 +166,14 @@ type DiffParent = JsonDiff & { query: DiffQuery }
 
 export const historyResolvers: IResolvers = {
   Query: {
-    diff: async (_root, args: { cluster: string; from: string; to: string }, ctx: GraphQLContext): Promise<DiffParent> => {
+    diff: async (_root, args: { cluster: string; from: string; to: string; fromNode?: string | null; toNode?: string | null }, ctx: GraphQLContext): Promise<DiffParent> => {
       const cluster = arg(ClusterName, args.cluster, 'cluster')
-      const query = { from: arg(Ref, args.from, 'from'), to: arg(Ref, args.to, 'to') }
+      const query = {
+        from: arg(Ref, args.from, 'from'),
+        to: arg(Ref, args.to, 'to'),
+        fromNode: arg(NodeName.nullish(), args.fromNode, 'fromNode') ?? undefined,
+        toNode: arg(NodeName.nullish(), args.toNode, 'toNode') ?? undefined,
+      }
       return { ...(await history(ctx).diffJson(cluster, query)), query }
     },
     history: (_root, args: Record<string, unknown>, ctx: GraphQLContext) =>
@@ -234,9 +242,9 @@ export const historyResolvers: IResolvers = {
   },
   Diff: {
     unified: async (d: DiffParent, args: { family?: string | null }, ctx: GraphQLContext) =>
-      (await history(ctx).diffUnified(d.cluster, { from: d.from, to: d.to, family: arg(Family, args.family, 'family') })).text,
+      (await history(ctx).diffUnified(d.cluster, { ...d.query, from: d.from, to: d.to, family: arg(Family, args.family, 'family') })).text,
     restore: async (d: DiffParent, args: { family?: string | null }, ctx: GraphQLContext) =>
-      (await history(ctx).diffRestore(d.cluster, { from: d.from, to: d.to, family: arg(Family, args.family, 'family') })).text,
+      (await history(ctx).diffRestore(d.cluster, { ...d.query, from: d.from, to: d.to, family: arg(Family, args.family, 'family') })).text,
   },
   Backup: {
     downloadUrl: (b: { id: string }) => `/v1/backups/${b.id}/download`,

@@ -9,8 +9,8 @@ import type { IResolvers, MercuriusContext, MercuriusLoaders } from 'mercurius'
 import { z } from 'zod'
 import { BadRequestError, DomainError } from '../../errors.js'
 import { hasScope, type Principal } from '../../plugins/app/auth.js'
-import { ClusterName } from '../rest/schemas.js'
-import type { ClusterSummary, RestoreScript, Services, VersionSummary } from '../../services/contract.js'
+import { ClusterName, NodeName } from '../rest/schemas.js'
+import type { ClusterSummary, NodeSummary, RestoreScript, Services, VersionSummary } from '../../services/contract.js'
 
 declare module 'mercurius' {
   interface MercuriusContext {
@@ -97,19 +97,39 @@ export const resolvers: IResolvers = {
       orNull(ctx.services.getVersion(c.name, parseArg(RefArg, args.ref, 'ref'))),
   },
   Version: {
-    plan: (v: VersionSummary) => ({
-      scriptBytes: v.counts.scriptBytes,
-      families: Object.entries(v.counts.families).map(([family, tables]) => ({
-        family,
-        tables: Object.entries(tables ?? {}).map(([table, c]) => ({ table, chains: c.chains, rules: c.rules })),
-      })),
-    }),
+    plan: (v: VersionSummary) => planSummary(v.counts),
     counts: (v: VersionSummary) => v.counts,
     restoreScript: async (v: VersionSummary, args: Record<string, unknown>, ctx: GraphQLContext) => {
       const query = parseArg(RestoreArgs, args, 'restoreScript')
       return readAll((await ctx.services.getRestoreScript(v.cluster, v.version, query)).body)
     },
+    nodes: async (v: VersionSummary, _args: unknown, ctx: GraphQLContext) => {
+      const list = await ctx.services.listNodes(v.cluster, v.version)
+      return list.items.map((n) => ({ ...n, cluster: v.cluster, version: v.version }))
+    },
+    node: async (v: VersionSummary, args: { name: string }, ctx: GraphQLContext) => {
+      const name = parseArg(NodeName, args.name, 'name')
+      const n = (await ctx.services.listNodes(v.cluster, v.version)).items.find((x) => x.name === name)
+      return n ? { ...n, cluster: v.cluster, version: v.version } : null
+    },
   },
+  Node: {
+    plan: (n: NodeSummary) => planSummary(n.counts),
+    restoreScript: async (n: NodeSummary & { cluster: string; version: number }, args: Record<string, unknown>, ctx: GraphQLContext) => {
+      const query = parseArg(RestoreArgs, args, 'restoreScript')
+      return readAll((await ctx.services.getRestoreScript(n.cluster, n.version, query, n.name)).body)
+    },
+  },
+}
+
+function planSummary(counts: Pick<VersionSummary['counts'], 'families' | 'scriptBytes'>) {
+  return {
+    scriptBytes: counts.scriptBytes,
+    families: Object.entries(counts.families).map(([family, tables]) => ({
+      family,
+      tables: Object.entries(tables ?? {}).map(([table, c]) => ({ table, chains: c.chains, rules: c.rules })),
+    })),
+  }
 }
 
 /** The versions behind `keys` in one services.getVersions call; version 0 means none. */
