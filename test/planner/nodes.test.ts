@@ -64,4 +64,18 @@ describe('planCluster', () => {
       expect(own.length).toBeLessThan(200 * 0.3 * cp.variants.length)
     }
   })
+
+  it('warns when a snapshot without Node objects has endpoints on nodes it does not describe', () => {
+    const env = generateSnapshot({ services: 5, endpointsPerService: 3, nodes: 3, includeNodes: false, internalLocal: 1 })
+    const r = toEnvelope(env)
+    if (!r.ok) throw new Error(JSON.stringify(r.issues))
+    const cp = planCluster(r.envelope)
+    expect(cp.nodes.map((n) => n.name)).toEqual(['node-0'])
+    const w = cp.warnings.find((x) => x.code === 'endpoints-on-undescribed-nodes')
+    expect(w?.message).toContain('node-1, node-2')
+    expect(w?.pointer).toBe('/proxy/nodeName')
+    const withNodes = toEnvelope(generateSnapshot({ services: 5, endpointsPerService: 3, nodes: 3, internalLocal: 1 }))
+    if (!withNodes.ok) throw new Error('unreachable')
+    expect(planCluster(withNodes.envelope).warnings.map((x) => x.code)).not.toContain('endpoints-on-undescribed-nodes')
+  })
 })

@@ -283,7 +283,38 @@ export function resolveNodes(env: Envelope): ResolvedNodes {
     return cfg
   })
   if (nodeObjects.length === 0 && defaultNode === '') defaulted.add('nodeName')
+  if (nodeObjects.length === 0) {
+    const others = endpointNodes(items, defaultNode ?? '')
+    if (others.size > 0) {
+      const names = [...others].sort()
+      warnings.push({
+        code: 'endpoints-on-undescribed-nodes',
+        message:
+          `endpoints name node${names.length > 1 ? 's' : ''} ${names.slice(0, 5).join(', ')}${names.length > 5 ? `, … (${names.length})` : ''} the snapshot has no Node objects of: ` +
+          `only ${defaultNode ? `node ${defaultNode}` : 'a node without a name'} is planned, and to it their endpoints are remote (Local traffic policies drop there). ` +
+          'Include the Node objects (kubectl get …,nodes) to plan every node',
+        pointer: defaultNode ? '/proxy/nodeName' : '/resources/items',
+      })
+    }
+  }
   return { nodes, defaultNode, defaulted: SETTINGS.filter((s) => defaulted.has(s)), warnings, issues }
+}
+
+/** The nodes EndpointSlice and Endpoints endpoints name, other than `planned`. */
+function endpointNodes(items: readonly Record<string, unknown>[], planned: string): Set<string> {
+  const out = new Set<string>()
+  const add = (n: unknown): void => {
+    if (typeof n === 'string' && n !== '' && n !== planned) out.add(n)
+  }
+  for (const o of items) {
+    if (o.kind === 'EndpointSlice') for (const e of (o.endpoints as Array<{ nodeName?: unknown }> | undefined) ?? []) add(e.nodeName)
+    else if (o.kind === 'Endpoints') {
+      for (const sub of (o.subsets as Array<{ addresses?: Array<{ nodeName?: unknown }>; notReadyAddresses?: Array<{ nodeName?: unknown }> }> | undefined) ?? []) {
+        for (const a of [...(sub.addresses ?? []), ...(sub.notReadyAddresses ?? [])]) add(a.nodeName)
+      }
+    }
+  }
+  return out
 }
 
 /** One node's settings (default: the default node's), or undefined when there is no such node. */
