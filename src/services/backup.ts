@@ -28,7 +28,9 @@ import { loadSnapshot, putSnapshot } from '../store/snapshots.js'
 import { recordVersionStats } from '../store/stats-record.js'
 import { findVersions, insertVersion, lockCluster } from '../store/versions.js'
 import type { Page, VersionCounts } from './contract.js'
-import { canonicalSnapshot, planContent, planOrReject, versionCounts } from './content.js'
+import { canonicalSnapshot, nodeStatsRows, planContent, planOrReject, versionCounts } from './content.js'
+import { insertNodeStats, type NodeStatsRow } from '../store/node-stats.js'
+import { variantSummaries } from '../planner/analysis/index.js'
 import { chunker, packArchive, readArchive, type ArchiveFile, type Manifest, type ManifestVersion, type VerifiedArchive } from './backup-archive.js'
 import { clampLimit, decodeCursor, encodeCursor, inTransaction, requireCluster, servableRef } from './history-db.js'
 import { assertServable } from './servable.js'
@@ -274,14 +276,14 @@ export async function importBackup(pool: pg.Pool, input: ImportInput & { limits:
   return inTransaction(pool, async (client) => {
     // Content first (planning is the slow part), the cluster row lock last and briefly — as
     // ingest does — so an import does not hold up the cluster's ingests while it re-plans.
-    const prepared: Array<{ v: ManifestVersion; snapshotId: number; planId: number; counts: VersionCounts; plan: Plan }> = []
+    const prepared: Array<{ v: ManifestVersion; snapshotId: number; planId: number; counts: VersionCounts; plan: Plan; nodes: NodeStatsRow[] }> = []
     const replanned: number[] = []
     for (const [i, v] of ordered.entries()) {
       const p = planArchived(archive, v, i)
       if (p.replanned) replanned.push(v.version)
       const snap = await putSnapshot(client, p.snapshot)
       const stored = await putPlan(client, planContent(p.planned))
-      prepared.push({ v, snapshotId: snap.id, planId: stored.id, counts: versionCounts(p.planned, p.cluster), plan: p.planned })
+      prepared.push({ v, snapshotId: snap.id, planId: stored.id, counts: versionCounts(p.planned, p.cluster), plan: p.planned, nodes: nodeStatsRows(p.cluster, variantSummaries(p.cluster)) })
     }
     const cluster = await lockCluster(client, input.cluster)
     const out: ImportResult['versions'] = []
@@ -298,6 +300,7 @@ export async function importBackup(pool: pg.Pool, input: ImportInput & { limits:
       })
       // Growth statistics for each imported version (src/store/stats-record.ts), in this transaction.
       await recordVersionStats(client, { clusterId: cluster.id, number, plan: p.plan })
+      await insertNodeStats(client, cluster.id, number, p.nodes)
       out.push({ version: number, archivedVersion: p.v.version })
     }
     const known = await client.query<{ id: string }>("SELECT id FROM backups WHERE sha256 = decode($1, 'hex') ORDER BY created_at LIMIT 1", [archive.sha256])

@@ -8,6 +8,8 @@ import { ValidationError } from '../errors.js'
 import { segmentLines, type Plan, type Segment, type TableName } from '../planner/types.js'
 import { canonicalJson, planSha256, sha256Hex, snapshotSha256 } from '../store/canonical.js'
 import { storageKey, type SegmentRow } from '../store/content.js'
+import type { NodeStatsRow } from '../store/node-stats.js'
+import type { VariantSummary } from '../planner/analysis/index.js'
 import type { PlanInput } from '../store/plans.js'
 import type { SnapshotInput } from '../store/snapshots.js'
 import type { VersionCounts } from './contract.js'
@@ -50,6 +52,21 @@ export function planOrReject(envelope: Envelope, opts?: PlanOptions): VersionPla
     if (!(err instanceof UnsafeWordError)) throw err
     throw new ValidationError('The snapshot is not valid.', [{ pointer: err.pointer ?? '', detail: err.message }])
   }
+}
+
+/** Each node's row of node_stats (store/node-stats.ts), from its variant's summary. */
+export function nodeStatsRows(cp: ClusterPlan, summaries: readonly VariantSummary[]): NodeStatsRow[] {
+  return cp.nodes.map((n) => {
+    const s = summaries[n.variant]!
+    const t = { natChains: 0, natRules: 0, filterChains: 0, filterRules: 0 }
+    for (const f of Object.values(s.families)) {
+      t.natChains += f!.nat.chains
+      t.natRules += f!.nat.rules
+      t.filterChains += f!.filter.chains
+      t.filterRules += f!.filter.rules
+    }
+    return { node: n.name, variant: n.variant, ...t, kubeServices: s.kubeServices, scriptBytes: s.scriptBytes }
+  })
 }
 
 /** What the version's counts say of its nodes. */

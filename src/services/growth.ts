@@ -7,6 +7,8 @@
  * query over 1,000 versions is one index range scan (bench/growth.ts).
  */
 import { BadRequestError, NotFoundError } from '../errors.js'
+import { readNodeSeries, readNodeSpread, type NodePoint, type NodeSpreadPoint } from '../store/node-stats.js'
+import type { PrismaClient } from '../generated/prisma/client.js'
 import type { Plan } from '../planner/types.js'
 import type { Queryable as PgQueryable } from '../store/db.js'
 import { backfillVersionStats } from '../store/stats-record.js'
@@ -148,6 +150,14 @@ export interface GrowthServices {
   namespaceGrowth(cluster: string, namespace: string, query?: { from?: string; to?: string }): Promise<{ cluster: string; namespace: string; points: Array<{ version: number; createdAt: string } & NamespaceCounts> }>
   topGrowers(cluster: string, query?: { from?: string; to?: string; by?: string; limit?: number }): Promise<TopGrowers>
   projection(cluster: string, query?: ProjectionQuery): Promise<Projection>
+  /** Per version: the spread of table sizes across its nodes, and `node`'s own sizes when asked. */
+  nodes(cluster: string, query?: { from?: string; to?: string; node?: string }): Promise<NodeGrowth>
+}
+
+export interface NodeGrowth {
+  cluster: string
+  node?: string
+  points: Array<Omit<NodeSpreadPoint, 'createdAt'> & { createdAt: string; node?: Omit<NodePoint, 'version' | 'createdAt'> | null }>
 }
 
 const RELATIVE = /^-(\d+)([smhdw])$/
@@ -303,6 +313,8 @@ export interface GrowthOptions {
    * stored plans before a query answers — loading, never re-planning.
    */
   getPlan?: (cluster: string, version: number) => Promise<Plan>
+  /** For the per-node statistics (store/node-stats.ts). */
+  prisma?: PrismaClient
 }
 
 export function createGrowthServices(db: PgQueryable, opts: GrowthOptions = {}): GrowthServices {
@@ -358,6 +370,29 @@ export function createGrowthServices(db: PgQueryable, opts: GrowthOptions = {}):
         cluster: c.name,
         namespace,
         points: rows.map((row) => ({ version: row.version, createdAt: row.createdAt.toISOString(), ...(row.counts ?? ZERO) })),
+      }
+    },
+
+    async nodes(name, query = {}) {
+      const r = range(query)
+      const c = await cluster(name)
+      if (!opts.prisma) throw new Error('growth per node needs the Prisma client')
+      const [spread, own] = await Promise.all([
+        readNodeSpread(opts.prisma, c.id, r),
+        query.node === undefined ? Promise.resolve(undefined) : readNodeSeries(opts.prisma, c.id, query.node, r),
+      ])
+      const byVersion = new Map((own ?? []).map((p) => [p.version, p]))
+      return {
+        cluster: c.name,
+        ...(query.node !== undefined && { node: query.node }),
+        points: spread.map((p) => {
+          const mine = byVersion.get(p.version)
+          const point = { ...p, createdAt: p.createdAt.toISOString() }
+          if (query.node === undefined) return point
+          if (!mine) return { ...point, node: null }
+          const { version: _v, createdAt: _c, ...sizes } = mine
+          return { ...point, node: sizes }
+        }),
       }
     },
 

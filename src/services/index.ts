@@ -96,7 +96,7 @@ export function createServices(db: Database, opts: ServicesOptions = {}): Servic
   }
 
   const services: Services = {
-    ingest: (input) => guard(() => ingest(db, input, opts.onIngest, (sha, cp) => nodes.remember(sha, cp))),
+    ingest: (input) => guard(() => ingest(db, input, opts.onIngest, (sha, cp, summaries) => nodes.remember(sha, cp, summaries))),
 
     listClusters: (query) =>
       guard(async () => {
@@ -192,7 +192,7 @@ export function createServices(db: Database, opts: ServicesOptions = {}): Servic
 
     history: createHistoryServices(db, { retention: opts.retention, nodes }),
 
-    growth: createGrowthServices(db.pool, { getPlan: async (cluster, version) => (await loadPlan(db.pool, (await resolve(cluster, version)).planId)).plan }),
+    growth: createGrowthServices(db.pool, { prisma: db.prisma, getPlan: async (cluster, version) => (await loadPlan(db.pool, (await resolve(cluster, version)).planId)).plan }),
   }
   services.inspect = createInspectServices(services)
   return services

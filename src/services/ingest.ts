@@ -12,7 +12,9 @@
  * already knows. Results are identical to a cold ingest (test/services/incremental.test.ts).
  */
 import { toEnvelope } from '../planner/index.js'
-import { nodeCounts, planOrReject } from './content.js'
+import { nodeCounts, nodeStatsRows, planOrReject } from './content.js'
+import { variantSummaries, type VariantSummary } from '../planner/analysis/index.js'
+import { insertNodeStats } from '../store/node-stats.js'
 import type { Database } from '../db/index.js'
 import { ValidationError } from '../errors.js'
 import { putPlan } from '../store/plans.js'
@@ -52,7 +54,7 @@ function cacheOf(db: Database): IngestCache {
  * `onPlanned`: every node's plan of a version this ingest stored, by snapshot sha256, so that the
  * node views need not plan the snapshot again (./nodes.ts).
  */
-export async function ingest(db: Database, input: IngestInput, onStats?: (s: IngestStats) => void, onPlanned?: (snapshotSha256: string, cp: ClusterPlan) => void): Promise<IngestResult> {
+export async function ingest(db: Database, input: IngestInput, onStats?: (s: IngestStats) => void, onPlanned?: (snapshotSha256: string, cp: ClusterPlan, summaries: VariantSummary[]) => void): Promise<IngestResult> {
   const cache = cacheOf(db)
   const state = cache.get(input.cluster)
   const t0 = performance.now()
@@ -126,9 +128,12 @@ export async function ingest(db: Database, input: IngestInput, onStats?: (s: Ing
     const keys = content.families.map((f) => f.segments.map((s) => s.sha256))
     const previous = state && state.clusterId === cluster.id && state.number === number - 1 ? state : undefined
     await recordVersionStats(client, { clusterId: cluster.id, number, plan: p, keys, ...(previous && { previous: previous.plan, previousKeys: previous.keys }) })
+    // Every node's sizes, for growth per node (store/node-stats.ts).
+    const summaries = variantSummaries(planned.cluster, sharedMemo)
+    await insertNodeStats(client, cluster.id, number, nodeStatsRows(planned.cluster, summaries))
     const row = await findVersion(client, input.cluster, number)
     await client.query('COMMIT')
-    onPlanned?.(snapshot.sha256, planned.cluster)
+    onPlanned?.(snapshot.sha256, planned.cluster, summaries)
     cache.set(input.cluster, nextState(cluster.id, number, p, keys, snapshot.objects, snap.ids, content.families, pl.ids, fingerprints, reuse))
     Object.assign(stats, { created: true, storeMs: performance.now() - t2, insertedContent: snap.insertedContent + pl.insertedContent })
     return report({ created: true, version: row!.summary as VersionSummary })

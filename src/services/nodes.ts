@@ -33,8 +33,10 @@ export function renderFamily(fp: FamilyPlan, query: Required<Pick<RenderOptions,
 }
 
 class Planned {
-  private computed?: VariantSummary[]
-  constructor(readonly cp: ClusterPlan) {}
+  constructor(
+    readonly cp: ClusterPlan,
+    private computed?: VariantSummary[],
+  ) {}
   /** Per variant: digest and counts (analysis/variants.ts), when first asked for. */
   get summaries(): VariantSummary[] {
     return (this.computed ??= variantSummaries(this.cp, sharedMemo))
@@ -50,8 +52,8 @@ export class VersionNodes {
   constructor(private readonly pool: pg.Pool) {}
 
   /** A snapshot's nodes just planned (by ingest): kept as if read. */
-  remember(snapshotSha256: string, cp: ClusterPlan): void {
-    this.planned.set(snapshotSha256, Promise.resolve(new Planned(cp)))
+  remember(snapshotSha256: string, cp: ClusterPlan, summaries?: VariantSummary[]): void {
+    this.planned.set(snapshotSha256, Promise.resolve(new Planned(cp, summaries)))
   }
 
   private plannedOf(row: VersionRow): Promise<Planned> {

@@ -13,6 +13,7 @@ import { insertHistoryEvent } from '../store/history.js'
 import { findVersion, insertVersion } from '../store/versions.js'
 import { loadPlan } from '../store/plans.js'
 import { recordVersionStats } from '../store/stats-record.js'
+import { copyNodeStats } from '../store/node-stats.js'
 import type { Plan } from '../planner/types.js'
 import { inTransaction, lockExistingCluster, requireServableVersion } from './history-db.js'
 import type { RollbackInput, RollbackResult } from './history-types.js'
@@ -58,6 +59,7 @@ export async function rollback(pool: pg.Pool, input: RollbackInput): Promise<Rol
     })
     // Growth statistics for the new version (src/store/stats-record.ts), in this transaction.
     await recordVersionStats(client, { clusterId: cluster.id, number, plan })
+    await copyNodeStats(client, cluster.id, input.toVersion, number)
     await insertHistoryEvent(client, {
       clusterId: cluster.id,
       type: 'rollback',

@@ -170,4 +170,51 @@ describe('a version plans every node', () => {
     expect(d).toMatchObject({ fromNode: 'worker-a', toNode: 'worker-c', identical: false })
     expect(d.unified).toBe((await get(`/v1/clusters/${cluster}/diff?from=1&to=1&fromNode=worker-a&toNode=worker-c&format=unified`)).body)
   })
+
+  it('has growth per node and the spread across nodes', async () => {
+    const res = await get(`/v1/clusters/${cluster}/growth/nodes?node=worker-c`)
+    expect(res.statusCode).toBe(200)
+    const g = res.json()
+    expect(g.points.map((p: { version: number }) => p.version)).toEqual([1, 2])
+    const [v1, v2] = g.points
+    expect(v1).toMatchObject({ nodes: 3, variants: 3 })
+    expect(v1.natRules.min).toBeLessThan(v1.natRules.max)
+    // worker-c gained a local endpoint of web in version 2: more rules there.
+    expect(v2.node.natRules).toBeGreaterThan(v1.node.natRules)
+    const list = (await get(`${base}/nodes`)).json()
+    const c = list.items.find((n: { name: string }) => n.name === 'worker-c')
+    expect(v1.node).toMatchObject({ variant: c.variant, natRules: c.counts.families.IPv4.nat.rules, scriptBytes: c.counts.scriptBytes })
+    expect((await get(`/v1/clusters/${cluster}/growth/nodes?node=Bad_Name`)).statusCode).toBe(400)
+  })
+
+  it('carries every node through a rollback, a backup and its import', async () => {
+    const post = (url: string, payload: Record<string, unknown>) => t.app.inject({ method: 'POST', url, payload })
+    expect((await post(`/v1/clusters/${cluster}/rollbacks`, { toVersion: 1, reason: 'test' })).statusCode).toBe(201)
+    const g = (await get(`/v1/clusters/${cluster}/growth/nodes?node=worker-c`)).json()
+    expect(g.points.map((p: { version: number }) => p.version)).toEqual([1, 2, 3])
+    expect(g.points[2].node).toEqual(g.points[0].node)
+    expect((await get(`/v1/clusters/${cluster}/versions/3/nodes`)).json().items).toEqual((await get(`${base}/nodes`)).json().items.map((n: { links: Record<string, string> }) => ({ ...n, links: expect.any(Object) })))
+
+    const backup = await post(`/v1/clusters/${cluster}/backups`, { note: 'nodes' })
+    expect(backup.statusCode).toBe(201)
+    const archive = (await get(`/v1/backups/${backup.json().id}/download`)).rawPayload
+    const copy = uniqueName('nodes-import')
+    const imported = await t.app.inject({ method: 'POST', url: `/v1/backups/import?cluster=${copy}`, payload: archive, headers: { 'content-type': 'application/gzip' } })
+    expect(imported.statusCode).toBe(201)
+    const v1 = (await get(`/v1/clusters/${copy}/versions/1`)).json()
+    expect(v1.counts.nodes).toMatchObject({ count: 3, variants: 3, defaultNode: null })
+    const nodesOf = async (c: string) => (await get(`/v1/clusters/${c}/versions/1/nodes`)).json().items.map((n: { name: string; planSha256: string }) => [n.name, n.planSha256])
+    expect(await nodesOf(copy)).toEqual(await nodesOf(cluster))
+    expect((await get(`/v1/clusters/${copy}/growth/nodes`)).json().points).toHaveLength(3)
+  })
+
+  it('GraphQL traces per node and has growth per node', async () => {
+    const query = `query($c: String!) {
+      trace(cluster: $c, version: "1", node: "worker-c", packet: { source: "203.0.113.9", destination: "192.168.50.13", port: 30080 }) { verdict }
+      growthNodes(cluster: $c, node: "worker-a")
+    }`
+    const res = await t.app.inject({ method: 'POST', url: '/graphql', payload: { query, variables: { c: cluster } } })
+    expect(res.json().data.trace.verdict).toBe('DROP')
+    expect(res.json().data.growthNodes).toEqual((await get(`/v1/clusters/${cluster}/growth/nodes?node=worker-a`)).json())
+  })
 })

@@ -11,6 +11,7 @@ import type { Services, VersionRef } from '../../services/contract.js'
 import type { GrowthServices } from '../../services/growth.js'
 import type { InspectServices } from '../../services/inspect.js'
 import { serviceOf } from '../optional.js'
+import { NodeName } from '../rest/schemas.js'
 import type { GraphQLContext } from './resolvers.js'
 
 export const typeDefs = /* GraphQL */ `
@@ -29,12 +30,14 @@ export const typeDefs = /* GraphQL */ `
     topGrowers(cluster: String!, from: String, to: String, by: String = "rules", limit: Int = 10): TopGrowers!
     "When a metric crosses a threshold at the current rate (least squares over time)."
     growthProjection(cluster: String!, metric: String = "kubeServicesRules", threshold: Float = 10000, from: String, to: String): Projection!
-    "Trace a new connection through a version's plan (version: a number or 'latest')."
-    trace(cluster: String!, version: String!, packet: PacketInput!): TraceResult!
+    "Per version: the spread of table sizes across its nodes (min/max), and node's own when given."
+    growthNodes(cluster: String!, from: String, to: String, node: String): JSON!
+    "Trace a new connection through a version's plan (version: a number or 'latest'; node: one of its nodes)."
+    trace(cluster: String!, version: String!, packet: PacketInput!, node: String): TraceResult!
     "Compare a node's iptables-save output with a version's plan: stale, missing and changed, by Service."
-    drift(cluster: String!, version: String!, saveText: String!, family: String): DriftReport!
-    "Services that cannot be reached and traffic policies that drop, in a version."
-    cleanup(cluster: String!, version: String!): CleanupReport!
+    drift(cluster: String!, version: String!, saveText: String!, family: String, node: String): DriftReport!
+    "Services that cannot be reached and traffic policies that drop, in a version (or one of its nodes)."
+    cleanup(cluster: String!, version: String!, node: String): CleanupReport!
   }
 
   type GrowthMetric {
@@ -177,6 +180,14 @@ function family(f: string | null | undefined): Family | undefined {
 type Args = Record<string, any>
 const opt = <T>(v: T | null | undefined): T | undefined => (v === null ? undefined : v)
 
+/** A node argument, checked as REST checks it (a 400 naming the argument). */
+function node(v: unknown): string | undefined {
+  if (v === undefined || v === null) return undefined
+  const r = NodeName.safeParse(v)
+  if (!r.success) throw new BadRequestError(`invalid argument node: ${r.error.issues[0]?.message ?? 'invalid'}`, [{ pointer: '/node', detail: r.error.issues[0]?.message ?? 'invalid' }])
+  return r.data
+}
+
 export const growthResolvers: IResolvers = {
   Query: {
     growth: (_root, a: Args, ctx) => growth(ctx).growth(a.cluster, { from: opt(a.from), to: opt(a.to), metrics: opt(a.metrics) }),
@@ -185,18 +196,24 @@ export const growthResolvers: IResolvers = {
     topGrowers: (_root, a: Args, ctx) => growth(ctx).topGrowers(a.cluster, { from: opt(a.from), to: opt(a.to), by: opt(a.by), limit: opt(a.limit) }),
     growthProjection: (_root, a: Args, ctx) =>
       growth(ctx).projection(a.cluster, { metric: opt(a.metric), threshold: opt(a.threshold), from: opt(a.from), to: opt(a.to) }),
+    growthNodes: (_root, a: Args, ctx) => growth(ctx).nodes(a.cluster, { from: opt(a.from), to: opt(a.to), node: node(a.node) }),
     trace: (_root, a: Args, ctx) => {
       const p = a.packet as Args
-      return inspect(ctx).trace(a.cluster, versionRef(a.version), {
-        source: p.source,
-        destination: p.destination,
-        port: p.port,
-        protocol: p.protocol ?? 'tcp',
-        ...(p.nodeAddresses ? { nodeAddresses: p.nodeAddresses } : {}),
-      })
+      return inspect(ctx).trace(
+        a.cluster,
+        versionRef(a.version),
+        {
+          source: p.source,
+          destination: p.destination,
+          port: p.port,
+          protocol: p.protocol ?? 'tcp',
+          ...(p.nodeAddresses ? { nodeAddresses: p.nodeAddresses } : {}),
+        },
+        node(a.node),
+      )
     },
-    drift: (_root, a: Args, ctx) => inspect(ctx).drift(a.cluster, versionRef(a.version), a.saveText, { family: family(a.family) }),
-    cleanup: (_root, a: Args, ctx) => inspect(ctx).cleanup(a.cluster, versionRef(a.version)),
+    drift: (_root, a: Args, ctx) => inspect(ctx).drift(a.cluster, versionRef(a.version), a.saveText, { family: family(a.family), node: node(a.node) }),
+    cleanup: (_root, a: Args, ctx) => inspect(ctx).cleanup(a.cluster, versionRef(a.version), node(a.node)),
   },
 }
 

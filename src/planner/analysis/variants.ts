@@ -19,6 +19,8 @@ export interface VariantSummary {
   families: Partial<Record<Family, Record<TableName, { chains: number; rules: number }>>>
   /** Bytes of the kube-proxy-flavour restore script(s), all tables, all families. */
   scriptBytes: number
+  /** Rules in KUBE-SERVICES (nat), all families: what kube-proxy walks for every new connection. */
+  kubeServices: number
 }
 
 interface Totals {
@@ -27,11 +29,12 @@ interface Totals {
   natChains: number
   natRules: number
   bytes: number
+  kubeServices: number
   /** LOCAL_CIDR occurrences (each becomes the node's pod CIDR). */
   placeholders: number
 }
 
-const zero = (): Totals => ({ filterChains: 0, filterRules: 0, natChains: 0, natRules: 0, bytes: 0, placeholders: 0 })
+const zero = (): Totals => ({ filterChains: 0, filterRules: 0, natChains: 0, natRules: 0, bytes: 0, kubeServices: 0, placeholders: 0 })
 
 function occurrences(text: string): number {
   let n = 0
@@ -59,6 +62,7 @@ export function variantSummaries(cp: ClusterPlan, memo?: StatsMemo): VariantSumm
     t.natChains += sign * s.declared.nat
     t.natRules += sign * s.appended.nat
     t.bytes += sign * (s.filterBytes + s.natBytes)
+    t.kubeServices += sign * s.kubeServices
     t.placeholders += sign * occurrences(seg.natRules)
   }
   const shared = new Map<readonly Segment[], Shared>()
@@ -75,12 +79,14 @@ export function variantSummaries(cp: ClusterPlan, memo?: StatsMemo): VariantSumm
     const h = createHash('sha256').update('natplan-plan/v1\n')
     const families: VariantSummary['families'] = {}
     let scriptBytes = 0
+    let kubeServices = 0
     for (const vf of v.families) {
       const t = familyTotals(vf, sharedOf(vf.services), add, hashOf, h)
       families[vf.family] = { filter: { chains: t.filterChains, rules: t.filterRules }, nat: { chains: t.natChains, rules: t.natRules } }
       scriptBytes += '*filter\nCOMMIT\n*nat\nCOMMIT\n'.length + t.bytes + t.placeholders * ((vf.localCIDR?.length ?? 1) - 1)
+      kubeServices += t.kubeServices
     }
-    return { digest: h.digest('hex'), families, scriptBytes }
+    return { digest: h.digest('hex'), families, scriptBytes, kubeServices }
   })
 }
 

@@ -6,7 +6,7 @@ import { serializerCompiler, validatorCompiler, type FastifyPluginAsyncZod } fro
 import { z } from 'zod'
 import type { GrowthServices } from '../../../services/growth.js'
 import { serviceOf } from '../../optional.js'
-import { ClusterParams, Problem } from '../schemas.js'
+import { ClusterParams, NodeName, Problem } from '../schemas.js'
 import { growthCsv, growthSvg } from './render.js'
 
 const problems = { 400: Problem, 401: Problem, 403: Problem, 404: Problem, 429: Problem, 503: Problem }
@@ -22,6 +22,38 @@ const MetricParam = z
   .optional()
   .transform((v) => (v === undefined ? undefined : Array.isArray(v) ? v : [v]))
   .describe('Metric name(s), comma-separated or repeated; see GET /v1/growth/metrics. Default: rules, chains, kubeServicesRules, services, endpoints')
+
+const MinMax = z.object({ min: z.number(), max: z.number() })
+const NodeGrowth = z
+  .object({
+    cluster: z.string(),
+    node: z.string().optional(),
+    points: z.array(
+      z.object({
+        version: z.number().int(),
+        createdAt: z.string(),
+        nodes: z.number().int(),
+        variants: z.number().int(),
+        natRules: MinMax,
+        kubeServices: MinMax,
+        scriptBytes: MinMax,
+        node: z
+          .object({
+            variant: z.number().int(),
+            natChains: z.number().int(),
+            natRules: z.number().int(),
+            filterChains: z.number().int(),
+            filterRules: z.number().int(),
+            kubeServices: z.number().int(),
+            scriptBytes: z.number(),
+          })
+          .nullable()
+          .optional()
+          .describe('The node asked for (null in a version that does not have it)'),
+      }),
+    ),
+  })
+  .meta({ id: 'NodeGrowth' })
 
 const GrowthQuery = z.object({
   from: BoundParam,
@@ -186,6 +218,20 @@ const growthRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request) => growthOf(app).namespaceGrowth(request.params.cluster, request.params.namespace, request.query),
+  )
+
+  app.get(
+    '/clusters/:cluster/growth/nodes',
+    {
+      schema: {
+        tags: ['growth', 'nodes'],
+        summary: "Per version: the spread of table sizes across the version's nodes, and one node's own",
+        params: ClusterParams,
+        querystring: z.object({ from: BoundParam, to: BoundParam, node: NodeName.optional().describe('A node whose own sizes to add') }),
+        response: { 200: NodeGrowth, ...problems },
+      },
+    },
+    async (request) => growthOf(app).nodes(request.params.cluster, request.query),
   )
 
   app.get(
