@@ -34,6 +34,9 @@ export interface FamilyContext {
   loopbackCIDR: string
 }
 
+/** RFC 5735's 127.0.0.0/8 starts here (nodeport_addresses.go ipv4LoopbackStart). */
+const V4_LOOPBACK_START = parseIPSloppy('127.0.0.0')!
+
 /** Go's fmt.Sprintf("%#08x", 1<<bit): the digits are zero-padded to 8, then `0x` prepended. */
 export function markFromBit(bit: number): string {
   return '0x' + (2 ** bit).toString(16).padStart(8, '0')
@@ -98,12 +101,12 @@ function nodePortCIDRs(cfg: NodeConfig, nodeIPs: ParsedIP[]): ParsedCIDR[] {
  */
 export function familyContext(cfg: NodeConfig, family: Family, largeCluster: boolean, manyNodes = false): FamilyContext {
   const nodeIPs = cfg.nodeIPs.map((s) => parseIPSloppy(s)).filter((p): p is ParsedIP => p !== null)
-  const cidrs = nodePortCIDRs(cfg, nodeIPs)
-  const famCIDRs = cidrs.filter((c) => c.family === family)
+  // NewNodePortAddresses (pkg/proxy/util/nodeport_addresses.go) keeps only the CIDRs of the
+  // family planned (none left: all addresses), and only then asks whether one holds IPv4
+  // loopback: its network address is loopback, or it contains 127.0.0.0.
+  const famCIDRs = nodePortCIDRs(cfg, nodeIPs).filter((c) => c.family === family)
   const matchAll = famCIDRs.length === 0 || famCIDRs.some(isZeroCIDR)
-  const v4Loopback = parseIPSloppy('127.0.0.1')!
-  // NewNodePortAddresses: containsIPv4Loopback is true for "all addresses" or a CIDR holding 127.0.0.1.
-  const containsV4Loopback = cidrs.length === 0 || cidrs.some((c) => cidrContains(c, v4Loopback))
+  const containsV4Loopback = family === 'IPv4' && (matchAll || famCIDRs.some((c) => isLoopback(parseIPSloppy(c.text.split('/')[0]!)!) || cidrContains(c, V4_LOOPBACK_START)))
   const localhostNodePorts = family === 'IPv4' && cfg.localhostNodePorts && containsV4Loopback
   const detector = detectorCIDR(cfg, family)
   // The node's interface addresses: its configured IPs plus loopback (GetNodeIPs walks every interface).
