@@ -59,6 +59,11 @@ export async function openDatabase(opts: OpenDatabaseOptions = {}): Promise<Data
   // An idle client whose server went away emits 'error' on the pool; unhandled, that would kill
   // the process. The pool drops the client and the next query reconnects.
   pool.on('error', (err) => opts.logger?.warn({ err: err.message }, 'idle PostgreSQL connection lost'))
+  // A client checked out of the pool (a transaction, a COPY, Prisma's adapter between queries)
+  // emits 'error' on itself when the server goes away, and pg.Pool listens only while it is
+  // idle: without a listener of our own that event would kill the process. The query in flight
+  // rejects by itself (a 503 through src/db/errors.ts), and the pool discards the client.
+  pool.on('connect', (client) => client.on('error', (err) => opts.logger?.warn({ err: err.message }, 'PostgreSQL connection lost while in use')))
   try {
     await waitForDatabase(pool, opts.startupTimeoutMs ?? 30_000, opts.logger)
     if (opts.migrate !== false) await migrate(pool, { logger: opts.logger })
