@@ -11,7 +11,8 @@
  * reuse the segments of unchanged service ports, and lets the store skip looking up rows it
  * already knows. Results are identical to a cold ingest (test/services/incremental.test.ts).
  */
-import { toEnvelope } from '../planner/index.js'
+import { toEnvelope, type Envelope } from '../planner/index.js'
+import { IngestQueue } from './ingest-queue.js'
 import { nodeCounts, nodeStatsRows, planOrReject } from './content.js'
 import { variantSummaries, type VariantSummary } from '../planner/analysis/index.js'
 import { insertNodeStats } from '../store/node-stats.js'
@@ -39,6 +40,15 @@ export interface IngestStats {
   storeMs: number
   /** Content rows newly written (objects + segments): the churn this version added. */
   insertedContent: number
+}
+
+/** One queue per database handle, as the caches. */
+const queues = new WeakMap<Database, IngestQueue>()
+
+function queueOf(db: Database): IngestQueue {
+  let q = queues.get(db)
+  if (!q) queues.set(db, (q = new IngestQueue({ waitMs: 30_000, maxWaiting: 200 })))
+  return q
 }
 
 /** One cache per database handle (the services layer's lifetime); a WeakMap, so it goes with it. */
@@ -73,8 +83,34 @@ export async function ingest(db: Database, input: IngestInput, onStats?: (s: Ing
   const items = parsed.envelope.resources.items
   if (fingerprints && fingerprints.length !== items.length) fingerprints = null
   let snapshot = snapshotInput(parsed.envelope.proxy, items, fingerprints, state)
+  stats.validateMs = performance.now() - t0
+  // One cluster's ingests in turn; identical content in flight is stored once (./ingest-queue.ts).
+  return queueOf(db).run(
+    input.cluster,
+    snapshot.sha256,
+    () => store(db, input, { parsed: parsed.envelope, items, fingerprints, snapshot, state, stats, report }, onPlanned),
+    (theirs) => report({ created: false, version: theirs.version }),
+  )
+}
+
+interface Prepared {
+  parsed: Envelope
+  items: Envelope['resources']['items']
+  fingerprints: string[] | null
+  snapshot: ReturnType<typeof snapshotInput>
+  state: ClusterState | undefined
+  stats: IngestStats
+  report: <T>(r: T) => T
+}
+
+async function store(db: Database, input: IngestInput, prep: Prepared, onPlanned?: (snapshotSha256: string, cp: ClusterPlan, summaries: VariantSummary[]) => void): Promise<IngestResult> {
+  const { items, fingerprints, stats, report } = prep
+  let { snapshot } = prep
+  const cache = cacheOf(db)
+  // What the snapshot's hashing above relied on (stateStillValid checks it inside the transaction).
+  const state = prep.state
+  const parsed = { envelope: prep.parsed }
   const t1 = performance.now()
-  stats.validateMs = t1 - t0
 
   // Cheap early exit before planning: agents re-POST unchanged snapshots all the time.
   if ((await latestSnapshotSha(db.pool, input.cluster)) === snapshot.sha256) {
