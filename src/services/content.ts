@@ -14,6 +14,27 @@ import type { PlanInput } from '../store/plans.js'
 import type { SnapshotInput } from '../store/snapshots.js'
 import type { VersionCounts } from './contract.js'
 
+/**
+ * The items' canonical order — by kind, namespace, name, then as sent (objects the API server
+ * cannot hold twice keep their order) — as a permutation, or null when they are in it already.
+ */
+export function canonicalOrder(items: ReadonlyArray<{ kind: string; metadata?: unknown }>): number[] | null {
+  const keys = items.map((o) => {
+    const m = o.metadata as { namespace?: unknown; name?: unknown } | undefined
+    return `${o.kind}\u0000${typeof m?.namespace === 'string' ? m.namespace : ''}\u0000${typeof m?.name === 'string' ? m.name : ''}`
+  })
+  let sorted = true
+  for (let i = 1; i < keys.length && sorted; i++) if (keys[i - 1]! > keys[i]!) sorted = false
+  if (sorted) return null
+  return keys.map((_, i) => i).sort((a, b) => (keys[a]! < keys[b]! ? -1 : keys[a]! > keys[b]! ? 1 : a - b))
+}
+
+/** The envelope as it is stored: its items in their canonical order (canonicalOrder). */
+export function canonicalEnvelope(envelope: Envelope): Envelope {
+  const order = canonicalOrder(envelope.resources.items)
+  return order ? { ...envelope, resources: { ...envelope.resources, items: order.map((i) => envelope.resources.items[i]!) } } : envelope
+}
+
 /** The snapshot's storable form: canonical objects and the snapshot's identity. */
 export function canonicalSnapshot(envelope: Envelope): SnapshotInput {
   const proxyJson = canonicalJson(envelope.proxy)

@@ -13,7 +13,7 @@
  */
 import { toEnvelope, type Envelope } from '../planner/index.js'
 import { IngestQueue } from './ingest-queue.js'
-import { nodeCounts, nodeStatsRows, planOrReject } from './content.js'
+import { canonicalOrder, nodeCounts, nodeStatsRows, planOrReject } from './content.js'
 import { variantSummaries, type VariantSummary } from '../planner/analysis/index.js'
 import { insertNodeStats } from '../store/node-stats.js'
 import type { Database } from '../db/index.js'
@@ -80,8 +80,14 @@ export async function ingest(db: Database, input: IngestInput, onStats?: (s: Ing
   if (raw && fingerprints && state) raw.forEach((item, i) => state.objectsByRaw.has(fingerprints![i]!) && trusted.add(item))
   const parsed = toEnvelope(input.document, input.proxy, { trusted })
   if (!parsed.ok) throw new ValidationError('The snapshot is not valid.', parsed.issues)
+  if (fingerprints && fingerprints.length !== parsed.envelope.resources.items.length) fingerprints = null
+  // The same cluster state is the same version whatever order the objects came in.
+  const order = canonicalOrder(parsed.envelope.resources.items)
+  if (order) {
+    parsed.envelope.resources.items = order.map((i) => parsed.envelope.resources.items[i]!)
+    if (fingerprints) fingerprints = order.map((i) => fingerprints![i]!)
+  }
   const items = parsed.envelope.resources.items
-  if (fingerprints && fingerprints.length !== items.length) fingerprints = null
   let snapshot = snapshotInput(parsed.envelope.proxy, items, fingerprints, state)
   stats.validateMs = performance.now() - t0
   // One cluster's ingests in turn; identical content in flight is stored once (./ingest-queue.ts).

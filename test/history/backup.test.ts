@@ -225,7 +225,7 @@ describe('backup and restore round trip', () => {
       const files = await untar(archive)
       const bad = new Map(files)
       const snap = JSON.parse(files.get('versions/3/snapshot.json')!.toString())
-      snap.resources.items[0].spec.ports[0].port = 'eighty'
+      snap.resources.items.find((o: { kind: string }) => o.kind === 'Service').spec.ports[0].port = 'eighty'
       bad.set('versions/3/snapshot.json', Buffer.from(JSON.stringify(snap)))
       // Re-sign the manifest so every checksum matches: only the content is wrong.
       const manifest = JSON.parse(files.get('manifest.json')!.toString())
@@ -236,7 +236,7 @@ describe('backup and restore round trip', () => {
       bad.set('manifest.json', Buffer.from(JSON.stringify(manifest)))
       const problem = await expectRejected(await tarOf(bad))
       expect(problem.detail).toContain('versions/3/snapshot.json')
-      expect(problem.errors[0].pointer).toMatch(/^\/versions\/3\/snapshot\.json\/resources\/items\/0\/spec\/ports\/0\/port/)
+      expect(problem.errors[0].pointer).toMatch(/^\/versions\/3\/snapshot\.json\/resources\/items\/\d+\/spec\/ports\/0\/port/)
     })
 
     it('a wrong content type is 415; a bad cluster name 400', async () => {

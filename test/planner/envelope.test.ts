@@ -50,7 +50,7 @@ describe('toEnvelope', () => {
     const r = toEnvelope(list, { clusterCIDR: '10.244.0.0/16' })
     expect(r.ok).toBe(true)
     if (!r.ok) return
-    expect(r.envelope.proxy).toEqual({ clusterCIDR: '10.244.0.0/16' })
+    expect(r.envelope.proxy).toEqual({ clusterCIDR: ['10.244.0.0/16'] })
     const resolved = resolveNodes(r.envelope)
     expect(resolved.defaultNode).toBe('node-a')
     expect(resolved.nodes).toEqual([expect.objectContaining({ nodeName: 'node-a', nodeIPs: ['192.168.0.7'], zone: 'z1', masqueradeBit: 14, localhostNodePorts: true, nfacct: true, masqueradeRandomFully: true })])

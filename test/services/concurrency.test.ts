@@ -57,3 +57,19 @@ describe('concurrent ingests', () => {
     expect(reads).toBeGreaterThan(0)
   })
 })
+
+describe('dedupe by meaning', () => {
+  it('is the same version for the same objects in another order and equivalent settings', async () => {
+    const cluster = uniqueName('meaning')
+    const env = generateSnapshot({ services: 30, endpointsPerService: 2 }) as unknown as { proxy: Record<string, unknown>; resources: { items: unknown[] } }
+    env.proxy.clusterCIDR = '10.128.0.0/9'
+    const first = await post(cluster, JSON.stringify(env))
+    expect(first.status).toBe(201)
+    const shuffled = { proxy: { ...env.proxy, clusterCIDR: ['10.128.0.0/9'] }, resources: { ...env.resources, items: [...env.resources.items].reverse() } }
+    const again = await post(cluster, JSON.stringify(shuffled))
+    expect(again.status).toBe(200)
+    expect(again.body.version.version).toBe(1)
+    const renamed = { ...shuffled, proxy: { ...shuffled.proxy, detectLocalMode: env.proxy.localDetector, localDetector: undefined } }
+    expect((await post(cluster, JSON.stringify(renamed))).status).toBe(200)
+  })
+})

@@ -8,7 +8,7 @@ import { toEnvelope, type Envelope } from '../../src/planner/index.js'
 import { generateSnapshot, type GenerateOptions } from '../../src/planner/testing/generate.js'
 import type { Database } from '../../src/db/index.js'
 import type { Services } from '../../src/services/contract.js'
-import { canonicalSnapshot, planContent, planOrReject, versionCounts } from '../../src/services/content.js'
+import { canonicalEnvelope, canonicalSnapshot, planContent, planOrReject, versionCounts } from '../../src/services/content.js'
 import { computeVersionStats } from '../../src/store/stats-record.js'
 import { loadPlan, loadPlanForDelta } from '../../src/store/plans.js'
 import { findVersion } from '../../src/store/versions.js'
@@ -26,7 +26,7 @@ afterAll(async () => db?.close())
 function envelopeOf(doc: unknown): Envelope {
   const r = toEnvelope(doc)
   if (!r.ok) throw new Error(JSON.stringify(r.issues))
-  return r.envelope
+  return canonicalEnvelope(r.envelope)
 }
 
 /** What the original, non-incremental code path computes for a document. */

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { plan, renderRestore, toEnvelope } from '../../src/planner/index.js'
+import { canonicalEnvelope } from '../../src/services/content.js'
 import { generateSnapshot } from '../../src/planner/testing/generate.js'
 import type { Database } from '../../src/db/index.js'
 import { BadRequestError, NotFoundError, ValidationError } from '../../src/errors.js'
@@ -47,7 +48,7 @@ describe('ingest and read back', () => {
   it('returns the normalised snapshot, the plan and the restore script byte for byte', async () => {
     const parsed = toEnvelope(doc)
     if (!parsed.ok) throw new Error('generator produced an invalid snapshot')
-    expect(await services.getSnapshot(cluster, 1)).toEqual(JSON.parse(JSON.stringify(parsed.envelope)))
+    expect(await services.getSnapshot(cluster, 1)).toEqual(JSON.parse(JSON.stringify(canonicalEnvelope(parsed.envelope))))
     const expectedPlan = plan(parsed.envelope)
     expect(await services.getPlan(cluster, 'latest')).toEqual(expectedPlan)
     const rs = await services.getRestoreScript(cluster, 1)
@@ -103,7 +104,7 @@ describe('concurrency', () => {
       const i = Number(r.version.actor.slice('agent-'.length))
       const parsed = toEnvelope(docs[i])
       if (!parsed.ok) throw new Error('invalid generated snapshot')
-      expect(await services.getSnapshot(cluster, r.version.version)).toEqual(JSON.parse(JSON.stringify(parsed.envelope)))
+      expect(await services.getSnapshot(cluster, r.version.version)).toEqual(JSON.parse(JSON.stringify(canonicalEnvelope(parsed.envelope))))
     }
   })
 

@@ -256,7 +256,28 @@ export function toEnvelope(document: unknown, proxyOverrides?: Record<string, un
     })
     return { ok: false, issues: mapped.slice(0, MAX_ISSUES) }
   }
+  envelope.proxy = canonicalProxy(envelope.proxy)
   return { ok: true, envelope }
+}
+
+/**
+ * Equivalent settings written one way, so that the same settings are the same snapshot:
+ * `clusterCIDR` as a list, `localDetector` under its current name `detectLocalMode` (when they
+ * contradict, resolveNodes has refused the envelope already).
+ */
+function canonicalProxy(p: ProxyConfigInput): ProxyConfigInput {
+  const one = <T extends NodeSettingsInput>(s: T): T => {
+    const out: T = { ...s }
+    if (typeof out.clusterCIDR === 'string') out.clusterCIDR = out.clusterCIDR === '' ? [] : out.clusterCIDR.split(',').map((c) => c.trim()).filter((c) => c !== '')
+    if (out.localDetector !== undefined) {
+      out.detectLocalMode ??= out.localDetector
+      delete out.localDetector
+    }
+    return out
+  }
+  const out = one(p)
+  if (p.nodes) out.nodes = Object.fromEntries(Object.entries(p.nodes).map(([k, v]) => [k, one(v)]))
+  return out
 }
 
 /** The document pointer of each envelope item, in envelope order (nested Lists flattened as validateItems does). */
