@@ -125,7 +125,7 @@ export interface ProjectionQuery {
   to?: string
 }
 
-export type ProjectionStatus = 'projected' | 'reached' | 'never' | 'insufficient-data'
+export type ProjectionStatus = 'projected' | 'reached' | 'never' | 'insufficient-data' | 'poor-fit'
 
 export interface Projection {
   cluster: string
@@ -136,12 +136,26 @@ export interface Projection {
   at: string | null
   /** Least-squares slope, per day. */
   slopePerDay: number | null
-  /** The fitted value now. */
+  /** The last measured value. */
   current: number | null
+  /** The fitted line's value now. */
+  fitted: number | null
   r2: number | null
   points: number
+  /** Time between the first and the last point, days. */
+  spanDays: number
+  /**
+   * When the 95 % prediction band crosses the threshold: `from` when its upper edge does, `to`
+   * when its lower edge does (null: not within 100 years). Only for a projection.
+   */
+  interval: { from: string; to: string | null } | null
   message: string
 }
+
+/** A projection needs this much history, and this good a fit, to be made at all. */
+export const PROJECTION_MIN_POINTS = 5
+export const PROJECTION_MIN_SPAN_DAYS = 1
+export const PROJECTION_MIN_R2 = 0.5
 
 export interface GrowthServices {
   metrics(): readonly MetricInfo[]
@@ -256,24 +270,67 @@ export function project(
   threshold: number,
   now: number,
 ): Omit<Projection, 'cluster' | 'metric' | 'threshold' | 'message'> {
-  const base = { points: points.length }
-  const reached = points.find((p) => p.value >= threshold)
   const last = points[points.length - 1]
-  if (last && last.value >= threshold) {
-    return { ...base, status: 'reached', at: reached!.at.toISOString(), slopePerDay: fitSlope(points), current: last.value, r2: null }
-  }
   const t0 = points[0]?.at.getTime() ?? 0
-  const fit = leastSquares(
-    points.map((p) => (p.at.getTime() - t0) / DAY_MS),
-    points.map((p) => p.value),
-  )
-  if (!fit) return { ...base, status: 'insufficient-data', at: null, slopePerDay: null, current: last?.value ?? null, r2: null }
-  const current = fit.intercept + fit.slope * ((now - t0) / DAY_MS)
-  const common = { ...base, slopePerDay: fit.slope, current, r2: fit.r2 }
+  const base = { points: points.length, current: last?.value ?? null, spanDays: last ? (last.at.getTime() - t0) / DAY_MS : 0, interval: null }
+  const reached = points.find((p) => p.value >= threshold)
+  if (last && last.value >= threshold) {
+    return { ...base, status: 'reached', at: reached!.at.toISOString(), slopePerDay: fitSlope(points), fitted: null, r2: null }
+  }
+  const xs = points.map((p) => (p.at.getTime() - t0) / DAY_MS)
+  const ys = points.map((p) => p.value)
+  const fit = leastSquares(xs, ys)
+  const none = { ...base, at: null, slopePerDay: fit?.slope ?? null, fitted: null, r2: fit?.r2 ?? null }
+  if (!fit || points.length < PROJECTION_MIN_POINTS || base.spanDays < PROJECTION_MIN_SPAN_DAYS) return { ...none, status: 'insufficient-data' }
+  const xNow = (now - t0) / DAY_MS
+  const common = { ...base, slopePerDay: fit.slope, fitted: fit.intercept + fit.slope * xNow, r2: fit.r2 }
   if (fit.slope <= 0) return { ...common, status: 'never', at: null }
+  if (fit.r2 < PROJECTION_MIN_R2) return { ...common, status: 'poor-fit', at: null }
   const crossing = t0 + ((threshold - fit.intercept) / fit.slope) * DAY_MS
   if (crossing - now > MAX_PROJECTION_MS) return { ...common, status: 'never', at: null }
-  return { ...common, status: 'projected', at: new Date(Math.max(crossing, now)).toISOString() }
+  return { ...common, status: 'projected', at: new Date(Math.max(crossing, now)).toISOString(), interval: predictionInterval(xs, ys, fit, threshold, xNow, t0) }
+}
+
+/** Student's t, two-sided 95 %, for `dof` degrees of freedom (the table's; ≥ 30: the normal's). */
+function t95(dof: number): number {
+  const table = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11, 2.101, 2.093, 2.086, 2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045]
+  return dof >= 30 ? 1.96 : table[dof - 1]!
+}
+
+/**
+ * When the 95 % prediction band of the fit crosses `threshold`: the upper edge first, the lower
+ * edge last (ŷ ± t·s·√(1 + 1/n + (x − x̄)²/Sxx)), found by bisection from now on.
+ */
+function predictionInterval(xs: number[], ys: number[], fit: { slope: number; intercept: number }, threshold: number, xNow: number, t0: number): { from: string; to: string | null } {
+  const n = xs.length
+  const mx = xs.reduce((a, b) => a + b, 0) / n
+  let sxx = 0
+  let sse = 0
+  for (let i = 0; i < n; i++) {
+    sxx += (xs[i]! - mx) ** 2
+    sse += (ys[i]! - (fit.intercept + fit.slope * xs[i]!)) ** 2
+  }
+  const s = Math.sqrt(sse / (n - 2))
+  const t = t95(n - 2)
+  const half = (x: number): number => t * s * Math.sqrt(1 + 1 / n + (x - mx) ** 2 / sxx)
+  const yhat = (x: number): number => fit.intercept + fit.slope * x
+  const maxX = xNow + MAX_PROJECTION_MS / DAY_MS
+  const crossing = (edge: (x: number) => number): number | null => {
+    if (edge(xNow) >= threshold) return xNow
+    if (edge(maxX) < threshold) return null
+    let lo = xNow
+    let hi = maxX
+    for (let i = 0; i < 80; i++) {
+      const mid = (lo + hi) / 2
+      if (edge(mid) >= threshold) hi = mid
+      else lo = mid
+    }
+    return hi
+  }
+  const upper = crossing((x) => yhat(x) + half(x))!
+  const lower = crossing((x) => yhat(x) - half(x))
+  const iso = (x: number): string => new Date(t0 + x * DAY_MS).toISOString()
+  return { from: iso(upper), to: lower === null ? null : iso(lower) }
 }
 
 function fitSlope(points: ReadonlyArray<{ at: Date; value: number }>): number | null {
@@ -297,10 +354,12 @@ function describe(metric: string, threshold: number, p: ReturnType<typeof projec
       return `${what} already passed ${amount} (first on ${p.at!.slice(0, 10)})`
     case 'projected':
       return `at this rate ${what} passes ${amount} around ${p.at!.slice(0, 10)} (least squares over ${p.points} versions spanning ${span})`
+    case 'poor-fit':
+      return `${what} moves too unevenly over ${p.points} versions spanning ${span} for a projection (r² ${p.r2!.toFixed(2)} < ${PROJECTION_MIN_R2})`
     case 'never':
       return `at this rate ${what} never passes ${amount} (${p.slopePerDay !== null && p.slopePerDay <= 0 ? 'it is not growing' : 'not within 100 years'})`
     default:
-      return `not enough versions to project ${what} (need two at different times)`
+      return `not enough history to project ${what}: ${p.points} versions spanning ${span} (a projection needs ${PROJECTION_MIN_POINTS} versions over at least ${PROJECTION_MIN_SPAN_DAYS} day)`
   }
 }
 

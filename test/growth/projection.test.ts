@@ -25,26 +25,48 @@ describe('leastSquares', () => {
 })
 
 describe('project', () => {
-  it('finds when +100 rules a day from 1000 passes 10,000: day 90', () => {
-    const p = project(pts([1000, 1100, 1200, 1300]), 10_000, T0 + 3 * DAY)
+  it('finds when +100 rules a day from 1000 passes 10,000: day 90, current the last value measured', () => {
+    const p = project(pts([1000, 1100, 1200, 1300, 1400]), 10_000, T0 + 4 * DAY)
     expect(p.status).toBe('projected')
     expect(p.slopePerDay).toBeCloseTo(100, 9)
     expect(p.at).toBe(new Date(T0 + 90 * DAY).toISOString())
+    expect(p.current).toBe(1400)
+    expect(p.fitted).toBeCloseTo(1400, 6)
+    expect(p.r2).toBe(1)
+    // An exact line: the prediction band has no width.
+    expect(p.interval).toEqual({ from: p.at, to: p.at })
+  })
+  it('gives a prediction interval around the crossing of a noisy line', () => {
+    const p = project(pts([1000, 1180, 1150, 1330, 1390, 1520, 1580]), 10_000, T0 + 6 * DAY)
+    expect(p.status).toBe('projected')
+    const [from, at, to] = [p.interval!.from, p.at!, p.interval!.to!].map((x) => Date.parse(x))
+    expect(from).toBeLessThan(at!)
+    expect(to).toBeGreaterThan(at!)
+    expect(p.current).toBe(1580)
   })
   it('says never when the metric shrinks or stays flat', () => {
-    expect(project(pts([500, 400, 300]), 10_000, T0 + 2 * DAY).status).toBe('never')
-    expect(project(pts([500, 500, 500]), 10_000, T0 + 2 * DAY).status).toBe('never')
+    expect(project(pts([500, 400, 300, 200, 100]), 10_000, T0 + 4 * DAY).status).toBe('never')
+    expect(project(pts([500, 500, 500, 500, 500]), 10_000, T0 + 4 * DAY).status).toBe('never')
   })
   it('says never when the crossing is more than 100 years away', () => {
-    expect(project(pts([1, 1.001, 1.002]), 1e9, T0 + 2 * DAY).status).toBe('never')
+    expect(project(pts([1, 1.001, 1.002, 1.003, 1.004]), 1e9, T0 + 4 * DAY).status).toBe('never')
   })
   it('reports an already reached threshold with the first version that reached it', () => {
     const p = project(pts([9000, 11000, 12000]), 10_000, T0 + 2 * DAY)
-    expect(p).toMatchObject({ status: 'reached', at: new Date(T0 + DAY).toISOString() })
+    expect(p).toMatchObject({ status: 'reached', at: new Date(T0 + DAY).toISOString(), current: 12000 })
   })
-  it('needs two versions at different times', () => {
+  it('will not project from too few versions or too short a history', () => {
     expect(project(pts([5]), 10, T0).status).toBe('insufficient-data')
     expect(project([], 10, T0).status).toBe('insufficient-data')
+    expect(project(pts([1, 2, 3, 4]), 10, T0 + 3 * DAY).status).toBe('insufficient-data')
+    // Seven minutes of history, however many versions: not a trend.
+    const minutes = [1, 2, 3, 4, 5, 6, 7].map((value, i) => ({ at: new Date(T0 + i * 60_000), value, version: i + 1 }))
+    expect(project(minutes, 100, T0 + 7 * 60_000)).toMatchObject({ status: 'insufficient-data', at: null, current: 7 })
+  })
+  it('will not project from a poor fit (r² 0.44)', () => {
+    const p = project(pts([100, 300, 120, 280, 160, 330]), 10_000, T0 + 5 * DAY)
+    expect(p.r2).toBeLessThan(0.5)
+    expect(p).toMatchObject({ status: 'poor-fit', at: null, interval: null })
   })
 })
 

@@ -96,14 +96,25 @@ export const typeDefs = /* GraphQL */ `
     cluster: String!
     metric: String!
     threshold: Float!
-    "projected, reached, never or insufficient-data"
+    "projected, reached, never, insufficient-data (fewer than 5 versions or less than a day) or poor-fit (r² below 0.5)"
     status: String!
     at: String
     slopePerDay: Float
+    "The last measured value"
     current: Float
+    "The fitted line's value now"
+    fitted: Float
     r2: Float
     points: Int!
+    spanDays: Float!
+    "When the 95 % prediction band crosses the threshold"
+    interval: ProjectionInterval
     message: String!
+  }
+
+  type ProjectionInterval {
+    from: String!
+    to: String
   }
 
   input PacketInput {

@@ -115,12 +115,18 @@ const Projection = z
     cluster: z.string(),
     metric: z.string(),
     threshold: z.number(),
-    status: z.enum(['projected', 'reached', 'never', 'insufficient-data']),
+    status: z.enum(['projected', 'reached', 'never', 'insufficient-data', 'poor-fit']).describe('insufficient-data: fewer than 5 versions or less than a day of history; poor-fit: r² below 0.5'),
     at: z.string().nullable().describe('Projected crossing (or first reached) time'),
     slopePerDay: z.number().nullable(),
-    current: z.number().nullable().describe('The fitted value now'),
-    r2: z.number().nullable(),
+    current: z.number().nullable().describe('The last measured value'),
+    fitted: z.number().nullable().describe("The fitted line's value now"),
+    r2: z.number().nullable().describe('Fit quality (coefficient of determination)'),
     points: z.number().int(),
+    spanDays: z.number().describe('Time between the first and the last version, days'),
+    interval: z
+      .object({ from: z.string(), to: z.string().nullable() })
+      .nullable()
+      .describe('When the 95 % prediction band crosses the threshold: from its upper edge, to its lower edge (null: not within 100 years)'),
     message: z.string(),
   })
   .meta({ id: 'Projection' })
