@@ -101,6 +101,28 @@ describe('POST …/drift', () => {
     expect(body.services.map((s: { service: string }) => s.service)).toContain('ins/web:http')
   })
 
+  it('reads what it can of a redacted, cut-short and edited dump, lists the rest by line and compares it', async () => {
+    const lines = script.split('\n')
+    // As dumps come from the field: an address redacted, a line cut short, a note added, the
+    // trailing COMMIT lost.
+    const redacted = lines.findIndex((l) => l.startsWith('-A KUBE-SEP-') && l.includes(' -j DNAT '))
+    const cut = lines.findIndex((l, i) => i > redacted && l.startsWith('-A KUBE-SVC-') && l.includes(' -j KUBE-SEP-'))
+    const edited = lines.map((l, i) => (i === redacted ? l.replace(/--to-destination \S+/, '--to-destination x.x.x.x:yyyy') : i === cut ? l.slice(0, l.length - 10) : l))
+    edited.splice(1, 0, '# edited by hand on the node, 03 Dec')
+    while (edited.at(-1) === '' || edited.at(-1) === 'COMMIT') edited.pop()
+    const res = await drift(edited.join('\n'))
+    expect(res.statusCode, res.body).toBe(200)
+    const body = res.json()
+    expect(body.inSync).toBe(false)
+    expect(body.unreadable.map((u: { line: number }) => u.line)).toEqual([redacted + 2, cut + 2, edited.length])
+    expect(body.unreadable[0].text).toContain('x.x.x.x')
+    expect(body.summary.unreadableLines).toBe(3)
+    // The rest is compared: nothing else differs, and the planned rules that may be the unreadable ones are not called missing.
+    expect(body.summary).toMatchObject({ staleChains: 0, missingChains: 0, missingRules: 0, staleRules: 0 })
+    const unverified = body.tables.nat.changedChains.flatMap((c: { unverifiedRules?: Array<{ rule: string }> }) => (c.unverifiedRules ?? []).map((r) => r.rule))
+    expect(unverified).toContain(lines[redacted])
+  })
+
   it('rejects a body that is not iptables-save text', async () => {
     const res = await drift('hello world')
     expect(res.statusCode).toBe(400)

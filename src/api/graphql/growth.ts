@@ -158,6 +158,8 @@ export const typeDefs = /* GraphQL */ `
     tables: JSON!
     services: JSON!
     ignoredChains: JSON!
+    "Lines of the dump that could not be read (line numbers 1-based): skipped, the rest compared."
+    unreadable: JSON!
   }
 
   type CleanupReport {

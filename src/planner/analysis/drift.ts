@@ -13,7 +13,8 @@ import { diffArrays } from 'diff'
 import type { FamilyPlan, TableName } from '../types.js'
 import { isServiceChain, tablesOfPlan, TABLES, type PlanTable } from './model.js'
 import { canonicalRule, parseRule, ruleComment } from './rule.js'
-import { canonicalSavedRule, getTable, parseSave, type SavedTable } from './save.js'
+import { canonicalSavedRule, getTable, parseSave, SaveParseError, type SavedTable } from './save.js'
+import { tokenize } from './tokens.js'
 
 export interface DriftRule {
   /** As printed by the node (stale) or as written in the plan (missing). */
@@ -26,6 +27,11 @@ export interface ChainDrift {
   service?: string
   staleRules: DriftRule[]
   missingRules: DriftRule[]
+  /**
+   * Planned rules the node's readable lines lack, in a chain where some of the node's lines could
+   * not be read: they may be among those, so they are not counted as missing.
+   */
+  unverifiedRules?: DriftRule[]
 }
 
 export interface WholeChainDrift {
@@ -52,12 +58,17 @@ export interface ServiceDrift {
 export interface DriftReport {
   family: FamilyPlan['family']
   inSync: boolean
-  summary: { staleChains: number; missingChains: number; changedChains: number; staleRules: number; missingRules: number }
+  summary: { staleChains: number; missingChains: number; changedChains: number; staleRules: number; missingRules: number; unreadableLines: number }
   tables: Record<TableName, TableDrift>
   /** Grouped by servicePortName; rules and chains that belong to no service are under `(node)`. */
   services: ServiceDrift[]
   /** Chains on the node outside kube-proxy's scope (built-in and foreign), not compared. */
   ignoredChains: Array<{ table: string; chain: string }>
+  /**
+   * Lines of the dump that could not be read (redacted addresses, lines cut short, edits), with
+   * their line numbers (1-based): skipped, and the rest compared. `inSync` is false while any.
+   */
+  unreadable: Array<{ line: number; text: string; detail: string }>
 }
 
 const BUILTIN = new Set(['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING'])
@@ -84,6 +95,36 @@ function commentService(text: string, family: FamilyPlan['family']): string | un
   }
 }
 
+/** The match extensions kube-proxy's rules and a node's own chains use; another is a cut-short or edited word. */
+const KNOWN_MODULES = new Set(['comment', 'tcp', 'udp', 'sctp', 'mark', 'addrtype', 'conntrack', 'state', 'statistic', 'recent', 'nfacct', 'multiport', 'set', 'physdev', 'limit', 'icmp', 'icmp6', 'owner', 'socket', 'pkttype', 'iprange', 'mac', 'connmark', 'rpfilter', 'length', 'hashlimit', 'string', 'u32', 'bpf', 'cgroup', 'devgroup', 'dscp', 'esp', 'ah', 'policy', 'rt', 'frag', 'hbh', 'ipv6header', 'realm', 'tos', 'ttl', 'hl', 'time', 'connlimit', 'connbytes', 'helper', 'cluster', 'cpu', 'dccp', 'ecn', 'quota', 'rateest'])
+const FULL_ADDRESS = /^(\d{1,3}(\.\d{1,3}){3}|[0-9a-fA-F:]*:[0-9a-fA-F:.]*)(\/\d{1,3})?$/
+const ENDPOINT = /^(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-fA-F:.]+\])(:\d{1,5}(-\d{1,5})?)?$/
+
+/**
+ * Why a line of the node's dump that the rule parser accepts cannot be what it seems (redacted
+ * addresses, a line cut short in a word), or null: such a line is listed as unreadable rather
+ * than compared.
+ */
+const TARGETS = new Set(['ACCEPT', 'DROP', 'REJECT', 'RETURN', 'MARK', 'MASQUERADE', 'DNAT', 'SNAT', 'LOG', 'CONNMARK', 'NOTRACK', 'CT', 'TPROXY', 'REDIRECT', 'NFLOG', 'TCPMSS', 'CHECKSUM', 'CLASSIFY', 'TRACE', 'SET', 'AUDIT', 'NETMAP', 'TEE', 'DSCP', 'TOS', 'TTL', 'HL', 'NFQUEUE', 'QUEUE'])
+
+function unreadableReason(text: string, declared: ReadonlySet<string>): string | null {
+  let tokens: string[]
+  try {
+    tokens = tokenize(text)
+  } catch (err) {
+    return (err as Error).message
+  }
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i]!
+    const v = tokens[i + 1]
+    if ((t === '-s' || t === '-d' || t === '--source' || t === '--destination') && v !== undefined && !FULL_ADDRESS.test(v)) return `${t} ${v} is not an address (redacted, or cut short?)`
+    if (t === '--to-destination' && v !== undefined && !ENDPOINT.test(v)) return `--to-destination ${v} is not an address and port (redacted, or cut short?)`
+    if ((t === '-m' || t === '--match') && v !== undefined && !KNOWN_MODULES.has(v)) return `-m ${v} is not a match extension (the line cut short, or edited?)`
+    if ((t === '-j' || t === '--jump' || t === '-g' || t === '--goto') && v !== undefined && !TARGETS.has(v) && !declared.has(v)) return `${t} ${v}: no such target or chain in the dump (the line cut short, or edited?)`
+  }
+  return null
+}
+
 interface Side {
   canonical: string[]
   raw: string[]
@@ -95,7 +136,8 @@ interface Side {
 const canonicalCache = new WeakMap<FamilyPlan, { tables: Record<TableName, PlanTable>; canonical: Map<string, string> }>()
 
 export function drift(plan: FamilyPlan, saveText: string): DriftReport {
-  const dump = parseSave(saveText)
+  const dump = parseSave(saveText, { lenient: true })
+  const unreadable = (dump.unreadable ?? []).map((u) => ({ line: u.line + 1, text: u.text, detail: u.detail }))
   let cached = canonicalCache.get(plan)
   if (!cached) canonicalCache.set(plan, (cached = { tables: tablesOfPlan(plan), canonical: new Map() }))
   const planTables = cached.tables
@@ -107,14 +149,16 @@ export function drift(plan: FamilyPlan, saveText: string): DriftReport {
   const report: DriftReport = {
     family: plan.family,
     inSync: true,
-    summary: { staleChains: 0, missingChains: 0, changedChains: 0, staleRules: 0, missingRules: 0 },
+    summary: { staleChains: 0, missingChains: 0, changedChains: 0, staleRules: 0, missingRules: 0, unreadableLines: 0 },
     tables: { filter: emptyTable(), nat: emptyTable() },
     services: [],
     ignoredChains: [],
+    unreadable,
   }
   for (const t of TABLES) {
-    report.tables[t] = driftTable(plan, planTables[t], getTable(dump, t), report.ignoredChains, canonicalOfPlan)
+    report.tables[t] = driftTable(plan, planTables[t], getTable(dump, t), report.ignoredChains, canonicalOfPlan, unreadable)
   }
+  unreadable.sort((a, b) => a.line - b.line)
   for (const tbl of dump.tables) {
     if (TABLES.includes(tbl.name as TableName)) continue
     for (const c of tbl.chains) if (!BUILTIN.has(c.name)) report.ignoredChains.push({ table: tbl.name, chain: c.name })
@@ -131,6 +175,7 @@ function driftTable(
   node: SavedTable | undefined,
   ignored: DriftReport['ignoredChains'],
   canonicalOfPlan: (rule: string) => string,
+  unreadable: DriftReport['unreadable'],
 ): TableDrift {
   const out = emptyTable()
   const family = plan.family
@@ -145,6 +190,7 @@ function driftTable(
     l.push(r)
   }
   const nodeChains = new Set<string>()
+  const declaredOnNode = new Set((node?.chains ?? []).map((c) => c.name))
   for (const c of node?.chains ?? []) {
     if (planTable.chains.has(c.name)) nodeChains.add(c.name)
     else if (isServiceChain(c.name)) {
@@ -160,10 +206,29 @@ function driftTable(
       continue
     }
     const planSide: Side = { raw: pc.rules, canonical: pc.rules.map(canonicalOfPlan), services: [] }
-    const saved = nodeRules.get(name) ?? []
-    const nodeSide: Side = { raw: saved.map((r) => r.text), canonical: saved.map((r) => canonicalSavedRule(r, family)), services: [] }
+    const nodeSide: Side = { raw: [], canonical: [], services: [] }
+    let unread = 0
+    for (const r of nodeRules.get(name) ?? []) {
+      const why = unreadableReason(r.text, declaredOnNode)
+      if (why !== null) {
+        unreadable.push({ line: r.line + 1, text: r.text.slice(0, 200), detail: why })
+        unread++
+        continue
+      }
+      try {
+        nodeSide.canonical.push(canonicalSavedRule(r, family))
+        nodeSide.raw.push(r.text)
+      } catch (err) {
+        if (!(err instanceof SaveParseError)) throw err
+        unreadable.push({ line: r.line + 1, text: r.text.slice(0, 200), detail: err.issues[0]?.detail.replace(/^line \d+: /, '') ?? err.message })
+        unread++
+      }
+    }
     const d = compareChain(planSide, nodeSide, service, family)
-    if (d.staleRules.length || d.missingRules.length) out.changedChains.push({ chain: name, ...(service ? { service } : {}), ...d })
+    // Some of the node's lines are unreadable: a planned rule not found may be one of them.
+    if (unread > 0 && d.missingRules.length > 0) {
+      out.changedChains.push({ chain: name, ...(service ? { service } : {}), staleRules: d.staleRules, missingRules: [], unverifiedRules: d.missingRules })
+    } else if (d.staleRules.length || d.missingRules.length) out.changedChains.push({ chain: name, ...(service ? { service } : {}), ...d })
   }
   return out
 }
@@ -234,5 +299,6 @@ function summarise(report: DriftReport): void {
     }
   }
   report.services = [...by.values()].sort((x, y) => (x.service < y.service ? -1 : x.service > y.service ? 1 : 0))
-  report.inSync = s.staleChains + s.missingChains + s.changedChains === 0
+  s.unreadableLines = report.unreadable.length
+  report.inSync = s.staleChains + s.missingChains + s.changedChains + s.unreadableLines === 0
 }

@@ -41,6 +41,15 @@ export interface SavedTable {
 
 export interface SaveDump {
   tables: SavedTable[]
+  /** Lenient parsing only: the lines it could not read (0-based line index), skipped. */
+  unreadable?: UnreadableLine[]
+}
+
+export interface UnreadableLine {
+  /** 0-based index of the line in the text (line number − 1). */
+  line: number
+  text: string
+  detail: string
 }
 
 export class SaveParseError extends BadRequestError {
@@ -52,23 +61,52 @@ export class SaveParseError extends BadRequestError {
 const CHAIN_LINE = /^:(\S+)\s+(\S+)(?:\s+(\[\d+:\d+\]))?$/
 const COUNTERS_PREFIX = /^\[\d+:\d+\]\s+/
 
-/** Parses a dump. Throws SaveParseError (400, pointer `/lines/N`) on malformed input. */
-export function parseSave(text: string): SaveDump {
+/**
+ * Parses a dump. Throws SaveParseError (400, pointer `/lines/N`) on malformed input; with
+ * `lenient`, as dumps from the field come (redacted, cut short, edited), a line it cannot read is
+ * listed in `unreadable` and skipped instead, a rule of an undeclared chain declares it, and a
+ * table left open at the end is closed.
+ */
+export function parseSave(text: string, opts: { lenient?: boolean } = {}): SaveDump {
   const tables: SavedTable[] = []
   let cur: SavedTable | undefined
   let declared = new Set<string>()
   const lines = text.split('\n')
+  const unreadable: UnreadableLine[] = []
+  class Skip extends Error {}
   const fail = (i: number, detail: string): never => {
+    if (opts.lenient) {
+      unreadable.push({ line: i, text: lines[i]!.trim().slice(0, 200), detail })
+      throw new Skip()
+    }
     throw new SaveParseError([{ pointer: `/lines/${i}`, detail: `line ${i + 1}: ${detail}` }])
   }
   for (let i = 0; i < lines.length; i++) {
+    try {
+      readLine(i)
+    } catch (err) {
+      if (!(err instanceof Skip)) throw err
+    }
+  }
+  if (cur && opts.lenient) {
+    unreadable.push({ line: lines.length - 1, text: '', detail: `table ${cur.name} not closed with COMMIT (the dump ends here)` })
+    tables.push(cur)
+    cur = undefined
+  }
+  if (cur) throw new SaveParseError([{ pointer: `/lines/${lines.length - 1}`, detail: `table ${cur.name} not closed with COMMIT` }])
+  return opts.lenient ? { tables, unreadable } : { tables }
+
+  function readLine(i: number): void {
     const line = lines[i]!.trim()
-    if (line === '' || line.startsWith('#')) continue
+    if (line === '' || line.startsWith('#')) return
     if (line.startsWith('*')) {
-      if (cur) fail(i, `table ${cur.name} not closed with COMMIT before ${line}`)
+      if (cur && opts.lenient) {
+        unreadable.push({ line: i, text: line, detail: `table ${cur.name} not closed with COMMIT before ${line}` })
+        tables.push(cur)
+      } else if (cur) fail(i, `table ${cur.name} not closed with COMMIT before ${line}`)
       cur = { name: line.slice(1), chains: [], rules: [], deleted: [] }
       declared = new Set()
-      continue
+      return
     }
     if (!cur) fail(i, `expected "*table", got ${JSON.stringify(line.slice(0, 80))}`)
     const table = cur!
@@ -88,12 +126,14 @@ export function parseSave(text: string): SaveDump {
       const body = line.replace(COUNTERS_PREFIX, '')
       const m = /^(?:-A|--append)\s+(\S+)/.exec(body)
       if (!m) fail(i, `expected a rule, chain or COMMIT line, got ${JSON.stringify(line.slice(0, 80))}`)
-      if (!declared.has(m![1]!)) fail(i, `rule appended to undeclared chain ${m![1]}`)
+      if (!declared.has(m![1]!)) {
+        if (!opts.lenient) fail(i, `rule appended to undeclared chain ${m![1]}`)
+        table.chains.push({ name: m![1]!, policy: '-', counters: '[0:0]', line: i })
+        declared.add(m![1]!)
+      }
       table.rules.push({ chain: m![1]!, text: body, line: i })
     }
   }
-  if (cur) throw new SaveParseError([{ pointer: `/lines/${lines.length - 1}`, detail: `table ${cur.name} not closed with COMMIT` }])
-  return { tables }
 }
 
 export function getTable(dump: SaveDump, name: string): SavedTable | undefined {

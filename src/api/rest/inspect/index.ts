@@ -45,7 +45,7 @@ const DriftRule = z.object({ rule: z.string(), service: z.string().optional() })
 const TableDrift = z.object({
   staleChains: z.array(WholeChain),
   missingChains: z.array(WholeChain),
-  changedChains: z.array(z.object({ chain: z.string(), service: z.string().optional(), staleRules: z.array(DriftRule), missingRules: z.array(DriftRule) })),
+  changedChains: z.array(z.object({ chain: z.string(), service: z.string().optional(), staleRules: z.array(DriftRule), missingRules: z.array(DriftRule), unverifiedRules: z.array(DriftRule).optional().describe("Planned rules not found where some of the node's lines were unreadable") })),
 })
 
 const DriftResponse = z
@@ -60,6 +60,7 @@ const DriftResponse = z
       changedChains: z.number().int(),
       staleRules: z.number().int(),
       missingRules: z.number().int(),
+      unreadableLines: z.number().int(),
     }),
     tables: z.object({ filter: TableDrift, nat: TableDrift }),
     services: z.array(
@@ -73,6 +74,9 @@ const DriftResponse = z
       }),
     ),
     ignoredChains: z.array(z.object({ table: z.string(), chain: z.string() })),
+    unreadable: z
+      .array(z.object({ line: z.number().int().describe('1-based'), text: z.string(), detail: z.string() }))
+      .describe('Lines of the dump that could not be read (redacted, cut short, edited): skipped, the rest compared'),
   })
   .meta({ id: 'DriftReport' })
 
