@@ -31,6 +31,8 @@ export interface RetentionPolicy {
   keepDays?: number
   /** NATPLAN_RETAIN_INTERVAL: seconds between sweeps, default 3600; 0 disables the timer. */
   intervalSeconds: number
+  /** NATPLAN_RETAIN_DRY_RUN: sweeps only log what they would remove (default false). */
+  dryRun?: boolean
 }
 
 export interface Config {
@@ -116,12 +118,21 @@ function positiveInt(env: NodeJS.ProcessEnv, name: string, allowZero = false): n
   return n
 }
 
-/** NATPLAN_RETAIN_VERSIONS, NATPLAN_RETAIN_DAYS, NATPLAN_RETAIN_INTERVAL. */
+function flag(env: NodeJS.ProcessEnv, name: string): boolean {
+  const raw = env[name]
+  if (raw === undefined || raw.trim() === '') return false
+  const parsed = bool.safeParse(raw.trim().toLowerCase())
+  if (!parsed.success) throw new ConfigError(`${name} must be true or false, got "${raw}"`)
+  return parsed.data
+}
+
+/** NATPLAN_RETAIN_VERSIONS, NATPLAN_RETAIN_DAYS, NATPLAN_RETAIN_INTERVAL, NATPLAN_RETAIN_DRY_RUN. */
 export function parseRetention(env: NodeJS.ProcessEnv): RetentionPolicy {
   return {
     keepVersions: positiveInt(env, 'NATPLAN_RETAIN_VERSIONS'),
     keepDays: positiveInt(env, 'NATPLAN_RETAIN_DAYS'),
     intervalSeconds: positiveInt(env, 'NATPLAN_RETAIN_INTERVAL', true) ?? 3600,
+    dryRun: flag(env, 'NATPLAN_RETAIN_DRY_RUN'),
   }
 }
 

@@ -206,20 +206,26 @@ export async function readArchive(body: Readable, limits: ReadArchiveLimits): Pr
   })()
   async function readEntries(): Promise<void> {
     for await (const entry of extract) {
-      const name = entry.header.name
+      const name = entryName(entry.header.name)
+      // GNU tar, bsdtar and Python's tarfile list the folders they walk: nothing to read there.
+      if (entry.header.type === 'directory') {
+        entry.resume()
+        continue
+      }
       if (entry.header.type !== 'file') fail(`archive entry ${name} is not a regular file`)
       if (seen.has(name)) fail(`archive entry ${name} appears twice`)
       const parts: Buffer[] = []
       const h = createHash('sha256')
       let n = 0
-      const keep = name === 'manifest.json' || name.endsWith('/snapshot.json')
+      const isManifest = name === 'manifest.json' || /^[^/]+\/manifest\.json$/.test(name)
+      const keep = isManifest || name.endsWith('/snapshot.json')
       for await (const chunk of entry as AsyncIterable<Buffer>) {
         h.update(chunk)
         n += chunk.length
         if (keep) parts.push(chunk)
       }
       seen.set(name, { sha256: h.digest('hex'), bytes: n })
-      if (name === 'manifest.json') manifestText = Buffer.concat(parts).toString('utf8')
+      if (isManifest && (manifestText === null || name === 'manifest.json')) manifestText = Buffer.concat(parts).toString('utf8')
       // Kept compressed: memory stays near the archive's own size.
       else if (keep) snapshots.set(name, gzipSync(Buffer.concat(parts), { level: 1 }))
     }
@@ -237,6 +243,7 @@ export async function readArchive(body: Readable, limits: ReadArchiveLimits): Pr
     }
     fail(`not a readable natplan archive (truncated or corrupt gzip/tar): ${(err as Error).message}`)
   }
+  rebase(seen, snapshots)
   const manifest = verifyManifest(manifestText, seen)
   return {
     manifest,
@@ -248,6 +255,31 @@ export async function readArchive(body: Readable, limits: ReadArchiveLimits): Pr
       return gunzipSync(z).toString('utf8')
     },
     fileSha256: new Map([...seen].map(([k, v]) => [k, v.sha256])),
+  }
+}
+
+/** An entry's path without the `./` that `tar -C dir .` puts before every name. */
+function entryName(raw: string): string {
+  let name = raw
+  while (name.startsWith('./')) name = name.slice(2)
+  return name
+}
+
+/**
+ * Archives packed by hand from an unpacked backup (`tar czf b.tgz backup/`) hold it under one
+ * folder: the folder that holds manifest.json is the archive's root, and every file must be in it.
+ */
+function rebase(seen: Map<string, unknown>, snapshots: Map<string, Buffer>): void {
+  if (seen.has('manifest.json')) return
+  const roots = [...seen.keys()].filter((n) => /^[^/]+\/manifest\.json$/.test(n))
+  if (roots.length !== 1) return
+  const prefix = roots[0]!.slice(0, -'manifest.json'.length)
+  for (const map of [seen, snapshots] as Array<Map<string, unknown>>) {
+    for (const [name, value] of [...map]) {
+      if (!name.startsWith(prefix)) fail(`archive entry ${name} is outside the backup's folder ${prefix}`)
+      map.delete(name)
+      map.set(name.slice(prefix.length), value)
+    }
   }
 }
 

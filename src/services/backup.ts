@@ -286,8 +286,24 @@ export async function importBackup(pool: pg.Pool, input: ImportInput & { limits:
       prepared.push({ v, snapshotId: snap.id, planId: stored.id, counts: versionCounts(p.planned, p.cluster), plan: p.planned, nodes: nodeStatsRows(p.cluster, variantSummaries(p.cluster)) })
     }
     const cluster = await lockCluster(client, input.cluster)
+    // Idempotent: an archived version whose content (snapshot and plan) the cluster already had
+    // before this import is reported as existing, not copied again, so importing an archive twice
+    // (or restoring a backup into the cluster it came from) adds nothing.
+    const before = new Map<string, number>()
+    const had = await client.query<{ number: number; snapshot_id: string; plan_id: string }>(
+      'SELECT number, snapshot_id, plan_id FROM versions WHERE cluster_id = $1 ORDER BY number',
+      [cluster.id],
+    )
+    // The newest version with that content is the one reported.
+    for (const r of had.rows) before.set(`${r.snapshot_id}:${r.plan_id}`, r.number)
     const out: ImportResult['versions'] = []
+    const existing: ImportResult['existing'] = []
     for (const p of prepared) {
+      const same = before.get(`${p.snapshotId}:${p.planId}`)
+      if (same !== undefined) {
+        existing.push({ version: same, archivedVersion: p.v.version })
+        continue
+      }
       const number = await insertVersion(client, {
         clusterId: cluster.id,
         kind: 'import',
@@ -303,6 +319,8 @@ export async function importBackup(pool: pg.Pool, input: ImportInput & { limits:
       await insertNodeStats(client, cluster.id, number, p.nodes)
       out.push({ version: number, archivedVersion: p.v.version })
     }
+    const result = { cluster: input.cluster, versions: out, existing, archiveSha256: archive.sha256, sourceCluster: m.cluster, replanned }
+    if (out.length === 0) return result
     const known = await client.query<{ id: string }>("SELECT id FROM backups WHERE sha256 = decode($1, 'hex') ORDER BY created_at LIMIT 1", [archive.sha256])
     await insertHistoryEvent(client, {
       clusterId: cluster.id,
@@ -316,13 +334,14 @@ export async function importBackup(pool: pg.Pool, input: ImportInput & { limits:
       details: {
         archiveSha256: archive.sha256,
         sourceCluster: m.cluster,
-        archivedVersions: ordered.map((v) => v.version),
+        archivedVersions: out.map((v) => v.archivedVersion),
+        existing,
         natplanVersion: m.natplanVersion,
         plannerVersion: m.plannerVersion,
         replanned,
       },
     })
-    return { cluster: input.cluster, versions: out, archiveSha256: archive.sha256, sourceCluster: m.cluster, replanned }
+    return result
   })
 }
 

@@ -98,6 +98,8 @@ export interface ImportResult {
   cluster: string
   /** Version numbers assigned in this cluster, in archive order. */
   versions: Array<{ version: number; archivedVersion: number }>
+  /** Archived versions the cluster already had (same snapshot and plan): reported, not copied. */
+  existing: Array<{ version: number; archivedVersion: number }>
   archiveSha256: string
   sourceCluster: string
   /** Versions whose re-planned restore script differs from the archived one (planner changed). */
@@ -112,10 +114,14 @@ export interface PruneInput {
   olderThan?: string
   actor: Actor
   reason?: string
+  /** List what would be pruned; delete nothing. */
+  dryRun?: boolean
 }
 
 export interface PruneResult {
   cluster: string
+  /** true: nothing was deleted; `pruned` is what would have been. */
+  dryRun: boolean
   pruned: number[]
   kept: number
   /** Content rows garbage-collected after the prune. */
@@ -135,8 +141,8 @@ export interface HistoryServices {
   importBackup(input: ImportInput): Promise<ImportResult>
   prune(input: PruneInput): Promise<PruneResult>
   /** Applies the configured retention policy (NATPLAN_RETAIN_*) to every cluster. */
-  sweepRetention(): Promise<PruneResult[]>
+  sweepRetention(options?: { dryRun?: boolean }): Promise<PruneResult[]>
   deleteCluster(cluster: string, actor: Actor): Promise<{ cluster: string; versions: number }>
   /** The retention policy in force (for the periodic sweep and the docs). */
-  retentionPolicy(): { keepVersions?: number; keepDays?: number; intervalSeconds: number }
+  retentionPolicy(): { keepVersions?: number; keepDays?: number; intervalSeconds: number; dryRun?: boolean }
 }

@@ -77,7 +77,7 @@ export function createHistoryServices(db: { pool: pg.Pool }, opts: HistoryServic
     importBackup: (input) =>
       guard(() => importBackup(pool, { ...input, limits: { ...limits, maxCompressedBytes: input.maxBytes ?? limits.maxCompressedBytes } })),
     prune: (input) => guard(() => prune(pool, input)),
-    sweepRetention: () => guard(() => sweepRetention(pool, policy)),
+    sweepRetention: (options) => guard(() => sweepRetention(pool, policy, new Date(), undefined, options?.dryRun ?? policy.dryRun === true)),
     deleteCluster: (cluster) => guard(() => deleteCluster(pool, cluster)),
     retentionPolicy: () => policy,
   }

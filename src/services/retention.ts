@@ -44,7 +44,7 @@ export async function prune(pool: pg.Pool, input: PruneInput): Promise<PruneResu
       .filter((r, rank) => r.number !== cluster.lastVersion && ((input.keep !== undefined && rank >= input.keep) || (cutoff !== undefined && r.created_at < cutoff)))
       .map((r) => r.number)
       .sort((a, b) => a - b)
-    if (doomed.length > 0) {
+    if (doomed.length > 0 && !input.dryRun) {
       await client.query('DELETE FROM versions WHERE cluster_id = $1 AND number = ANY($2::int[])', [cluster.id, doomed])
       await insertHistoryEvent(client, {
         clusterId: cluster.id,
@@ -58,8 +58,8 @@ export async function prune(pool: pg.Pool, input: PruneInput): Promise<PruneResu
     }
     return { pruned: doomed, kept: res.rows.length - doomed.length }
   })
-  const collected = result.pruned.length > 0 ? await collectGarbage(pool) : { snapshots: 0, plans: 0, objects: 0, segments: 0 }
-  return { cluster: input.cluster, ...result, collected }
+  const collected = result.pruned.length > 0 && !input.dryRun ? await collectGarbage(pool) : { snapshots: 0, plans: 0, objects: 0, segments: 0 }
+  return { cluster: input.cluster, dryRun: input.dryRun === true, ...result, collected }
 }
 
 /** Removes a cluster with its versions and history; its backups stay (re-importable). */
@@ -117,15 +117,24 @@ async function sweep(client: pg.PoolClient, table: 'objects' | 'segments', owner
   return res.rowCount ?? 0
 }
 
-/** The configured policy, applied to every cluster (or those in `only`), as actor `retention`. */
-export async function sweepRetention(pool: pg.Pool, policy: RetentionPolicy, now = new Date(), only?: readonly string[]): Promise<PruneResult[]> {
+/**
+ * The configured policy, applied to every cluster (or those in `only`), as actor `retention`.
+ * `dryRun` (NATPLAN_RETAIN_DRY_RUN, or the GET /v1/retention preview) lists what it would remove.
+ */
+export async function sweepRetention(
+  pool: pg.Pool,
+  policy: RetentionPolicy,
+  now = new Date(),
+  only?: readonly string[],
+  dryRun = policy.dryRun === true,
+): Promise<PruneResult[]> {
   if (!policyIsActive(policy)) return []
   const clusters = await pool.query<{ name: string }>('SELECT name FROM clusters WHERE ($1::text[] IS NULL OR name = ANY($1)) ORDER BY name', [only ?? null])
   const olderThan = policy.keepDays === undefined ? undefined : new Date(now.getTime() - policy.keepDays * 86_400_000).toISOString()
   const results: PruneResult[] = []
   for (const { name } of clusters.rows) {
     try {
-      const r = await prune(pool, { cluster: name, keep: policy.keepVersions, olderThan, actor: 'retention', reason: 'retention policy' })
+      const r = await prune(pool, { cluster: name, keep: policy.keepVersions, olderThan, actor: 'retention', reason: 'retention policy', dryRun })
       if (r.pruned.length > 0) results.push(r)
     } catch (err) {
       // Deleted between the listing and its prune: nothing left to retain.

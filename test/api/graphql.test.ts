@@ -1,5 +1,6 @@
 /** GraphQL on the real services: queries, the mutation, errors, and the cost of lists. */
 import pg from 'pg'
+import YAML from 'yaml'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { normaliseRestore } from '../../src/planner/index.js'
 import { fixture, smallEnvelope, startTestApp, uniqueName, type TestApp } from './helpers.js'
@@ -60,6 +61,19 @@ describe('graphql', () => {
     expect(c.latest).toMatchObject({ version: 1, kind: 'snapshot', actor: 'anonymous' })
     expect(c.latest.plan.families[0].family).toBe('IPv4')
     expect(normaliseRestore(c.version.restoreScript)).toBe(expected)
+  })
+
+  it('ingests YAML and JSON text as the REST route does (the same version), and says where malformed YAML breaks', async () => {
+    const cluster = uniqueName('gqlyaml')
+    const { snapshot } = fixture('TestNodePorts__ipv4_localhost-nodeports_enabled')
+    const rest = await t.app.inject({ method: 'POST', url: `/v1/clusters/${cluster}/snapshots`, payload: YAML.stringify(snapshot), headers: { 'content-type': 'application/yaml' } })
+    expect(rest.statusCode).toBe(201)
+    // The same state as YAML text, as JSON text and as several YAML documents: one version.
+    expect(await ingest(cluster, YAML.stringify(snapshot))).toEqual({ created: false, version: { version: 1 } })
+    expect(await ingest(cluster, JSON.stringify(snapshot))).toEqual({ created: false, version: { version: 1 } })
+    const bad = await gql('mutation($d: JSON!) { ingestSnapshot(cluster: "x", document: $d) { created } }', { d: 'kind: List\nitems: [\n' })
+    expect(bad.body.errors?.[0]?.extensions).toMatchObject({ status: 400 })
+    expect(bad.body.errors?.[0]?.message).toMatch(/malformed YAML in document 0/)
   })
 
   it('returns null for unknown clusters and versions, and errors for bad arguments', async () => {

@@ -165,11 +165,29 @@ describe('backup and restore round trip', () => {
     expect(events[0]).toMatchObject({ fromVersion: 1, toVersion: 4, backupId })
   })
 
-  it('importing into an existing cluster appends the versions', async () => {
+  it('importing the same archive again is idempotent: every version is reported as existing, nothing copied', async () => {
     const res = await importArchive(cluster, archive)
-    expect(res.statusCode).toBe(201)
-    expect(res.json().versions.map((v: { version: number }) => v.version)).toEqual([5, 6, 7, 8])
-    expect(await restoreScript(t.app, cluster, 8)).toBe(scripts[3])
+    expect(res.statusCode).toBe(200)
+    expect(res.json().versions).toEqual([])
+    // Archived 4 was a rollback to 2: both are the content of version 4, the newest with it.
+    expect(res.json().existing).toEqual([1, 4, 3, 4].map((v, i) => ({ version: v, archivedVersion: i + 1 })))
+    expect(await versionCount(cluster)).toBe(4)
+    const events = (await get(`/v1/clusters/${cluster}/history`)).json().items
+    expect(events.map((e: { type: string }) => e.type)).toEqual(['backup.imported'])
+  })
+
+  it('importing into a cluster with other versions appends only what it lacks', async () => {
+    const other = uniqueName('hmix')
+    const first = await importArchive(other, archive)
+    expect(first.statusCode).toBe(201)
+    await t.app.inject({ method: 'POST', url: `/v1/clusters/${other}/prune`, payload: { keep: 1 } })
+    expect(await versionCount(other)).toBe(1)
+    const again = await importArchive(other, archive)
+    expect(again.statusCode).toBe(201)
+    // Version 4 (kept) has the content of archived 4, and of archived 2 (4 was a rollback to 2).
+    expect(again.json().existing).toEqual([{ version: 4, archivedVersion: 2 }, { version: 4, archivedVersion: 4 }])
+    expect(again.json().versions).toEqual([{ version: 5, archivedVersion: 1 }, { version: 6, archivedVersion: 3 }])
+    expect(await restoreScript(t.app, other, 6)).toBe(scripts[2])
   })
 
   describe('bad archives: 422, nothing written', () => {

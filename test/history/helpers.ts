@@ -25,7 +25,7 @@ export interface HistoryTestApp {
 }
 
 export async function startHistoryApp(overrides: Partial<Config> = {}, poolSize = 6): Promise<HistoryTestApp> {
-  const { db, services } = await openTestServices({ poolSize })
+  const { db, services } = await openTestServices({ poolSize, services: { retention: overrides.retention } })
   const app = await buildApp({ config: defaultConfig({ rateLimit: null, ...overrides }), services, logger: false })
   if (!app.hasRoute({ method: 'GET', url: '/v1/clusters/:cluster/history' })) {
     await app.register(

@@ -103,17 +103,80 @@ describe('prune', () => {
     expect((await prune(uniqueName('none'), { keep: 1 })).statusCode).toBe(404)
     expect((await t.app.inject({ method: 'DELETE', url: `/v1/clusters/${cluster}`, headers: as(WRITER) })).statusCode).toBe(403)
   })
+
+  it('a dry run lists what would go and deletes nothing; a misspelt field is refused, not ignored', async () => {
+    const cluster = uniqueName('hretdry')
+    await seed(cluster, '10.7.9')
+    const dry = await prune(cluster, { keep: 1, dryRun: true })
+    expect(dry.statusCode).toBe(200)
+    expect(dry.json()).toMatchObject({ dryRun: true, pruned: [1, 2, 3, 4], kept: 1, collected: { snapshots: 0, plans: 0, objects: 0, segments: 0 } })
+    expect(await numbers(cluster)).toEqual([1, 2, 3, 4, 5])
+    // Once, `dryRun` was dropped as unknown and six versions went: unknown fields are 400s now.
+    const typo = await prune(cluster, { keep: 1, dry_run: true })
+    expect(typo.statusCode).toBe(400)
+    expect(typo.json().errors).toEqual([expect.objectContaining({ pointer: '/dry_run', detail: 'unknown field "dry_run"', location: 'body' })])
+    expect(await numbers(cluster)).toEqual([1, 2, 3, 4, 5])
+    const events = (await t.app.inject({ method: 'GET', url: `/v1/clusters/${cluster}/history?type=versions.pruned`, headers: as(ADMIN) })).json().items
+    expect(events).toEqual([])
+    // GraphQL alike.
+    const gql = await t.app.inject({
+      method: 'POST', url: '/graphql', headers: as(ADMIN),
+      payload: { query: `mutation { prune(cluster: "${cluster}", keep: 2, dryRun: true) { dryRun pruned kept } }` },
+    })
+    expect(gql.json().data.prune).toEqual({ dryRun: true, pruned: [1, 2, 3], kept: 2 })
+    expect(await numbers(cluster)).toEqual([1, 2, 3, 4, 5])
+  })
+})
+
+describe('unknown query parameters', () => {
+  it('are 400s naming them, on routes with and without parameters', async () => {
+    const cluster = uniqueName('hstrict')
+    await ingest(t.app, cluster, smallEnvelope(), WRITER)
+    for (const url of [
+      `/v1/clusters/${cluster}/versions/1?fromat=json`,
+      `/v1/clusters/${cluster}/versions/1/restore-script?tabel=nat`,
+      `/v1/clusters/${cluster}/history?since=2026-01-01T00:00:00Z&form=x`,
+      `/v1/clusters?limit=5&fromat=1`,
+    ]) {
+      const res = await t.app.inject({ method: 'GET', url, headers: as(ADMIN) })
+      expect(res.statusCode, url).toBe(400)
+      const name = [...new URL(url, 'http://x').searchParams.keys()].find((k) => !['since', 'limit'].includes(k))!
+      expect(res.json().errors, url).toEqual([expect.objectContaining({ pointer: `/${name}`, location: 'query', detail: `unknown query parameter "${name}"` })])
+    }
+  })
 })
 
 describe('retention policy from the environment', () => {
   it('parses NATPLAN_RETAIN_* and rejects nonsense', () => {
-    expect(parseRetention({})).toEqual({ keepVersions: undefined, keepDays: undefined, intervalSeconds: 3600 })
-    expect(parseRetention({ NATPLAN_RETAIN_VERSIONS: '30', NATPLAN_RETAIN_DAYS: '7', NATPLAN_RETAIN_INTERVAL: '0' })).toEqual({ keepVersions: 30, keepDays: 7, intervalSeconds: 0 })
+    expect(parseRetention({})).toEqual({ keepVersions: undefined, keepDays: undefined, intervalSeconds: 3600, dryRun: false })
+    expect(parseRetention({ NATPLAN_RETAIN_VERSIONS: '30', NATPLAN_RETAIN_DAYS: '7', NATPLAN_RETAIN_INTERVAL: '0' })).toEqual({ keepVersions: 30, keepDays: 7, intervalSeconds: 0, dryRun: false })
     expect(() => parseRetention({ NATPLAN_RETAIN_VERSIONS: '0' })).toThrow(/NATPLAN_RETAIN_VERSIONS/)
     expect(() => parseRetention({ NATPLAN_RETAIN_DAYS: 'soon' })).toThrow(/NATPLAN_RETAIN_DAYS/)
     // part of the process configuration, checked at start like the rest
-    expect(loadConfig({ NATPLAN_RETAIN_VERSIONS: '5' }).retention).toEqual({ keepVersions: 5, keepDays: undefined, intervalSeconds: 3600 })
+    expect(loadConfig({ NATPLAN_RETAIN_VERSIONS: '5' }).retention).toEqual({ keepVersions: 5, keepDays: undefined, intervalSeconds: 3600, dryRun: false })
+    expect(() => parseRetention({ NATPLAN_RETAIN_DRY_RUN: 'maybe' })).toThrow(/NATPLAN_RETAIN_DRY_RUN/)
     expect(() => loadConfig({ NATPLAN_RETAIN_INTERVAL: '-1' })).toThrow(/NATPLAN_RETAIN_INTERVAL/)
+  })
+
+  it('GET /v1/retention previews the policy per cluster and deletes nothing', async () => {
+    const cluster = uniqueName('hpreview')
+    await seed(cluster, '10.9.9')
+    const p = await startHistoryApp({ tokens: parseTokens(`root:admin:${ADMIN}`), retention: { keepVersions: 2, intervalSeconds: 0 } })
+    try {
+      const res = await p.app.inject({ method: 'GET', url: '/v1/retention', headers: as(ADMIN) })
+      expect(res.statusCode).toBe(200)
+      expect(res.json().policy).toEqual({ keepVersions: 2, keepDays: null, intervalSeconds: 0, dryRun: false })
+      expect(res.json().clusters.find((c: { cluster: string }) => c.cluster === cluster)).toMatchObject({ dryRun: true, pruned: [1, 2, 3], kept: 2 })
+      expect(await numbers(cluster)).toEqual([1, 2, 3, 4, 5])
+      // NATPLAN_RETAIN_DRY_RUN: the policy's own sweeps only say what they would do.
+      expect(parseRetention({ NATPLAN_RETAIN_DAYS: '7', NATPLAN_RETAIN_DRY_RUN: 'true' }).dryRun).toBe(true)
+      const dry = await sweepRetention(t.db.pool, { keepVersions: 1, intervalSeconds: 0, dryRun: true }, new Date(), [cluster])
+      expect(dry).toEqual([expect.objectContaining({ cluster, dryRun: true, pruned: [1, 2, 3, 4] })])
+      expect(await numbers(cluster)).toEqual([1, 2, 3, 4, 5])
+      expect((await p.app.inject({ method: 'GET', url: '/v1/retention', headers: as('nope-not-a-token-000000') })).statusCode).toBe(401)
+    } finally {
+      await p.close()
+    }
   })
 
   it('a sweep prunes every cluster by count and age, as actor "retention"', async () => {

@@ -41,7 +41,7 @@ export const typeDefs = /* GraphQL */ `
     "Import an archive (base64 of the tar.gz) into a cluster; verified before anything is written. Needs write."
     importBackup(cluster: String!, archiveBase64: String!): ImportResult!
     "Prune versions beyond the newest keep and/or older than olderThan (never the latest). Needs admin."
-    prune(cluster: String!, keep: Int, olderThan: String, reason: String): PruneResult!
+    prune(cluster: String!, keep: Int, olderThan: String, reason: String, "true: list what would be pruned, delete nothing" dryRun: Boolean = false): PruneResult!
     "Delete a cluster with its versions and history; backups stay. Needs admin."
     deleteCluster(cluster: String!): ClusterDeleted!
   }
@@ -117,6 +117,8 @@ export const typeDefs = /* GraphQL */ `
   type ImportResult {
     cluster: String!
     versions: [ImportedVersion!]!
+    "Archived versions the cluster already had (same snapshot and plan): not copied again"
+    existing: [ImportedVersion!]!
     archiveSha256: String!
     sourceCluster: String!
     replanned: [Int!]!
@@ -124,6 +126,8 @@ export const typeDefs = /* GraphQL */ `
 
   type PruneResult {
     cluster: String!
+    "true: nothing was deleted; pruned lists what would have been"
+    dryRun: Boolean!
     pruned: [Int!]!
     kept: Int!
     collected: JSON!
@@ -232,6 +236,7 @@ export const historyResolvers: IResolvers = {
         keep: arg(z.number().int().min(1).nullish().transform((v) => v ?? undefined), args.keep, 'keep'),
         olderThan: arg(Instant, args.olderThan, 'olderThan'),
         reason: (args.reason as string | null) ?? undefined,
+        dryRun: args.dryRun === true,
         actor,
       })
     },

@@ -9,6 +9,7 @@ import type { IResolvers, MercuriusContext, MercuriusLoaders } from 'mercurius'
 import { z } from 'zod'
 import { BadRequestError, DomainError } from '../../errors.js'
 import { hasScope, type Principal } from '../../plugins/app/auth.js'
+import { parseYaml } from '../../plugins/app/yaml.js'
 import { ClusterName, NodeName } from '../rest/schemas.js'
 import type { ClusterSummary, NodeSummary, RestoreScript, Services, VersionSummary } from '../../services/contract.js'
 
@@ -85,7 +86,9 @@ export const resolvers: IResolvers = {
       }
       const proxy = parseArg(z.record(z.string(), z.unknown()).nullish(), args.proxy, 'proxy')
       const cluster = parseArg(ClusterName, args.cluster, 'cluster')
-      return ctx.services.ingest({ cluster, document: args.document, proxy: proxy ?? undefined, actor: ctx.principal?.actor ?? 'anonymous' })
+      // Text is what kubectl printed (-o yaml or -o json): read it as the REST route reads YAML bodies.
+      const document = typeof args.document === 'string' ? parseYaml(args.document) : args.document
+      return ctx.services.ingest({ cluster, document, proxy: proxy ?? undefined, actor: ctx.principal?.actor ?? 'anonymous' })
     },
   },
   Cluster: {

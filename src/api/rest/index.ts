@@ -1,18 +1,15 @@
 /**
- * The REST API under /v1. The zod validator and serializer compilers are set inside this
- * encapsulated scope only: on the root they would also apply to mercurius' JSON-schema routes
- * and break them (reference/stack.md §3, pitfall 1).
+ * The REST API under /v1, in a zod scope of its own (zod-scope.ts: the compilers, strict input).
  */
 import type { FastifyInstance } from 'fastify'
-import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod'
 import yaml from '../../plugins/app/yaml.js'
 import historyRoutes from './history/index.js'
 import snapshotRoutes from './snapshots.js'
 import versionRoutes from './versions.js'
+import { zodScope } from './zod-scope.js'
 
 export default async function restApi(app: FastifyInstance): Promise<void> {
-  app.setValidatorCompiler(validatorCompiler)
-  app.setSerializerCompiler(serializerCompiler)
+  zodScope(app)
   // Snapshots are JSON or YAML; a text/plain body is a client mistake (415), not a string.
   app.removeContentTypeParser('text/plain')
   await app.register(yaml)

@@ -22,7 +22,7 @@ export const toVersionRef = (v: string): number | 'latest' => (v === 'latest' ? 
 export const ClusterParams = z.object({ cluster: ClusterName })
 export const VersionParams = z.object({ cluster: ClusterName, version: VersionRefParam })
 
-export const PageQuery = z.object({
+export const PageQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(500).default(50).describe('Page size, 1..500'),
   cursor: z.string().min(1).max(512).optional().describe('Opaque cursor from `next` of the previous page'),
 })
@@ -153,7 +153,7 @@ const csv = z.string().transform((v) => v.split(',').map((s) => s.trim()).filter
  * kube-proxy settings as query parameters, for bodies that are a bare `List` (or single
  * object) rather than an envelope. For an envelope they override its `proxy` fields.
  */
-export const ProxyQuery = z.object({
+export const ProxyQuery = z.strictObject({
   nodeName: z.string().min(1).max(253).optional().describe('Node being planned (which endpoints are local)'),
   nodeIPs: csv.optional().describe('Comma-separated node IPs; the first of each family is primary'),
   ipFamilies: csv.pipe(z.array(z.enum(['IPv4', 'IPv6'])).min(1).max(2)).optional().describe('IPv4, IPv6 or both, comma-separated'),
@@ -189,7 +189,7 @@ export const SnapshotBody = z
   ])
   .meta({ id: 'SnapshotDocument', description: 'An envelope `{proxy, resources}`, a bare kubectl List, one object, or several YAML documents' })
 
-export const RestoreQuery = z.object({
+export const RestoreQuery = z.strictObject({
   table: z.enum(['nat', 'filter', 'all']).default('all'),
   flavour: z.enum(['kube-proxy', 'standalone']).default('kube-proxy').describe('kube-proxy: exactly what kube-proxy writes; standalone: loadable without kube-proxy'),
   family: Family.optional().describe('Default: the first family of the plan (IPv4 on dual-stack)'),

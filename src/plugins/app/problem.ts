@@ -67,17 +67,27 @@ export function sendProblem(reply: FastifyReply, problem: Problem): FastifyReply
 /** Route validation issues (fastify-type-provider-zod puts zod issues in `error.validation`). */
 function validationProblem(request: FastifyRequest, error: FastifyError): Problem {
   const location = LOCATION[error.validationContext ?? 'body'] ?? 'body'
-  const errors: ProblemIssueOut[] = (error.validation ?? []).map((v) => ({
-    pointer: v.instancePath === '' ? '' : v.instancePath,
-    detail: v.message ?? 'invalid',
-    location,
-  }))
+  const errors: ProblemIssueOut[] = (error.validation ?? []).flatMap((v) => {
+    const at = v.instancePath === '/' ? '' : v.instancePath
+    // A strict object's unknown keys: one error per key, pointing at it (zod reports the object).
+    const keys = v.keyword === 'unrecognized_keys' ? (v.params as { keys?: unknown }).keys : undefined
+    if (Array.isArray(keys)) {
+      const what = location === 'query' ? 'unknown query parameter' : 'unknown field'
+      return keys.map((k) => ({ pointer: `${at}/${escapePointer(String(k))}`, detail: `${what} "${String(k)}"`, location }))
+    }
+    return [{ pointer: at, detail: v.message ?? 'invalid', location }]
+  })
   const first = errors[0]
   const where = first ? `${location}${first.pointer ? ` at ${first.pointer}` : ''}` : location
   return makeProblem(request, 400, `invalid ${where}: ${first?.detail ?? 'invalid input'}`, {
     type: problemType('validation'),
     errors,
   })
+}
+
+/** RFC 6901: "~" and "/" inside a key. */
+function escapePointer(key: string): string {
+  return key.replace(/~/g, '~0').replace(/\//g, '~1')
 }
 
 const LOCATION: Record<string, ProblemIssueOut['location']> = {

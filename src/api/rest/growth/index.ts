@@ -2,12 +2,13 @@
  * Growth routes: series (JSON/CSV), the SVG chart, per-namespace breakdown, top growers and the
  * least-squares projection. Thin: validate, call the growth use-case, render.
  */
-import { serializerCompiler, validatorCompiler, type FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import type { GrowthServices } from '../../../services/growth.js'
 import { serviceOf } from '../../optional.js'
 import { ClusterParams, NodeName, Problem } from '../schemas.js'
 import { growthCsv, growthSvg } from './render.js'
+import { zodScope } from '../zod-scope.js'
 
 const problems = { 400: Problem, 401: Problem, 403: Problem, 404: Problem, 429: Problem, 503: Problem }
 
@@ -55,7 +56,7 @@ const NodeGrowth = z
   })
   .meta({ id: 'NodeGrowth' })
 
-const GrowthQuery = z.object({
+const GrowthQuery = z.strictObject({
   from: BoundParam,
   to: BoundParam,
   metric: MetricParam,
@@ -137,8 +138,7 @@ function growthOf(app: { services: { growth?: GrowthServices } }): GrowthService
 
 /** Registered by app.ts under /v1 as its own encapsulated scope (hence the zod compilers here). */
 const growthRoutes: FastifyPluginAsyncZod = async (app) => {
-  app.setValidatorCompiler(validatorCompiler)
-  app.setSerializerCompiler(serializerCompiler)
+  zodScope(app)
   app.get(
     '/growth/metrics',
     { schema: { tags: ['growth'], summary: 'Metrics a growth query can ask for', response: { 200: z.object({ metrics: z.array(MetricInfo) }), ...problems } } },
@@ -178,7 +178,7 @@ const growthRoutes: FastifyPluginAsyncZod = async (app) => {
         tags: ['growth'],
         summary: 'Growth chart (SVG): rules and chains over time by default',
         params: ClusterParams,
-        querystring: z.object({
+        querystring: z.strictObject({
           from: BoundParam,
           to: BoundParam,
           metric: MetricParam,
@@ -205,7 +205,7 @@ const growthRoutes: FastifyPluginAsyncZod = async (app) => {
         tags: ['growth'],
         summary: 'Per-namespace counts of the newest version at or before `at`',
         params: ClusterParams,
-        querystring: z.object({ at: BoundParam }),
+        querystring: z.strictObject({ at: BoundParam }),
         response: { 200: NamespaceBreakdown, ...problems },
       },
     },
@@ -219,7 +219,7 @@ const growthRoutes: FastifyPluginAsyncZod = async (app) => {
         tags: ['growth'],
         summary: 'One namespace over versions',
         params: ClusterParams.extend({ namespace: z.string().min(1).max(253) }),
-        querystring: z.object({ from: BoundParam, to: BoundParam }),
+        querystring: z.strictObject({ from: BoundParam, to: BoundParam }),
         response: { 200: NamespaceSeries, ...problems },
       },
     },
@@ -233,7 +233,7 @@ const growthRoutes: FastifyPluginAsyncZod = async (app) => {
         tags: ['growth', 'nodes'],
         summary: "Per version: the spread of table sizes across the version's nodes, and one node's own",
         params: ClusterParams,
-        querystring: z.object({ from: BoundParam, to: BoundParam, node: NodeName.optional().describe('A node whose own sizes to add') }),
+        querystring: z.strictObject({ from: BoundParam, to: BoundParam, node: NodeName.optional().describe('A node whose own sizes to add') }),
         response: { 200: NodeGrowth, ...problems },
       },
     },
@@ -247,7 +247,7 @@ const growthRoutes: FastifyPluginAsyncZod = async (app) => {
         tags: ['growth'],
         summary: 'Namespaces that grew most between two times (or versions)',
         params: ClusterParams,
-        querystring: z.object({
+        querystring: z.strictObject({
           from: BoundParam,
           to: BoundParam,
           by: z.enum(['rules', 'chains', 'services', 'servicePorts', 'endpoints']).default('rules'),
@@ -266,7 +266,7 @@ const growthRoutes: FastifyPluginAsyncZod = async (app) => {
         tags: ['growth'],
         summary: 'When a metric crosses a threshold at the current rate (least squares over time)',
         params: ClusterParams,
-        querystring: z.object({
+        querystring: z.strictObject({
           metric: z.string().max(100).default('kubeServicesRules'),
           threshold: z.coerce.number().positive().default(10_000),
           from: BoundParam,

@@ -245,9 +245,10 @@ const historyRoutes: FastifyPluginAsyncZod = async (app) => {
         description:
           'Body: the tar.gz archive (application/gzip), streamed. Every checksum is verified before anything is written; ' +
           'a tampered or truncated archive is a 422 and nothing is stored. Versions are appended (kind `import`) in ' +
-          'archive order; the cluster is created if absent.',
+          'archive order; the cluster is created if absent. Idempotent: an archived version whose snapshot and plan the ' +
+          'cluster already had is listed under `existing` and not copied (200 when nothing was new).',
         querystring: S.ImportQuery,
-        response: { 201: S.ImportResponse, 413: Problem, 415: Problem, 422: Problem, ...problems },
+        response: { 200: S.ImportResponse, 201: S.ImportResponse, 413: Problem, 415: Problem, 422: Problem, ...problems },
       },
     },
     async (request, reply) => {
@@ -264,8 +265,10 @@ const historyRoutes: FastifyPluginAsyncZod = async (app) => {
       }
       const r = await history(app).importBackup({ cluster, body, actor: request.principal?.actor ?? 'anonymous', maxBytes: limit })
       const base = `/v1/clusters/${enc(cluster)}`
-      const last = r.versions[r.versions.length - 1]!.version
-      const links = { cluster: `${base}/versions`, latest: `${base}/versions/${last}`, history: `${base}/history` }
+      const last = r.versions[r.versions.length - 1]?.version
+      const links = { cluster: `${base}/versions`, latest: `${base}/versions/${last ?? 'latest'}`, history: `${base}/history` }
+      // Nothing new (every archived version was already there): 200, as a repeated ingest is.
+      if (last === undefined) return reply.code(200).send({ ...r, links })
       reply.header('location', links.latest)
       return reply.code(201).send({ ...r, links })
     },
@@ -287,6 +290,28 @@ const historyRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request) => history(app).prune({ cluster: request.params.cluster, ...request.body, actor: request.principal?.actor ?? 'anonymous' }),
+  )
+
+  app.get(
+    '/retention',
+    {
+      config: { scope: 'admin' },
+      schema: {
+        tags: ['history'],
+        summary: 'Preview the retention policy (admin): what a sweep would prune now, per cluster',
+        description: 'A dry run of NATPLAN_RETAIN_VERSIONS / NATPLAN_RETAIN_DAYS over every cluster; deletes nothing.',
+        response: { 200: S.RetentionPreview, ...problems },
+      },
+    },
+    async () => {
+      const h = history(app)
+      const p = h.retentionPolicy()
+      const clusters = await h.sweepRetention({ dryRun: true })
+      return {
+        policy: { keepVersions: p.keepVersions ?? null, keepDays: p.keepDays ?? null, intervalSeconds: p.intervalSeconds, dryRun: p.dryRun === true },
+        clusters,
+      }
+    },
   )
 
   app.delete(
@@ -314,7 +339,12 @@ function retentionTimer(app: FastifyInstance): void {
     if (!h || !policy || (policy.keepVersions === undefined && policy.keepDays === undefined) || policy.intervalSeconds === 0) return
     const sweep = () => {
       h.sweepRetention()
-        .then((r) => r.length > 0 && app.log.info({ pruned: r.map((x) => ({ cluster: x.cluster, versions: x.pruned })) }, 'retention sweep'))
+        .then((results) => {
+          // One line per cluster, so an operator can see (and grep) what each sweep removed.
+          for (const r of results) {
+            app.log.info({ cluster: r.cluster, versions: r.pruned, kept: r.kept, dryRun: r.dryRun }, r.dryRun ? 'retention would prune (dry run)' : 'retention pruned')
+          }
+        })
         .catch((err: unknown) => app.log.warn({ err }, 'retention sweep failed'))
     }
     timer = setInterval(sweep, policy.intervalSeconds * 1000)

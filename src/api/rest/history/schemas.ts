@@ -3,7 +3,7 @@ import { z } from 'zod'
 import { HISTORY_EVENT_TYPES } from '../../../store/history.js'
 import { ClusterName, Links, NodeName, Version, VersionRefParam } from '../schemas.js'
 
-export const DiffQuery = z.object({
+export const DiffQuery = z.strictObject({
   from: VersionRefParam.describe('The version the node has (number or `latest`)'),
   to: VersionRefParam.describe('The version to go to (number or `latest`); either order works'),
   format: z.enum(['json', 'unified', 'restore']).default('json').describe(
@@ -70,7 +70,7 @@ export const JsonDiff = z
   .meta({ id: 'Diff' })
 
 export const RollbackBody = z
-  .object({
+  .strictObject({
     toVersion: z.number().int().positive().describe('The version whose content the new version takes'),
     reason: z.string().trim().min(1).max(1000).describe('Why (recorded in the history)'),
   })
@@ -86,7 +86,7 @@ export const RollbackResponse = z
 
 const EventType = z.enum(HISTORY_EVENT_TYPES)
 
-export const HistoryQuery = z.object({
+export const HistoryQuery = z.strictObject({
   type: z
     .string()
     .optional()
@@ -116,7 +116,7 @@ export const HistoryEvent = z
 export const HistoryPage = z.object({ items: z.array(HistoryEvent), next: z.string().nullable(), links: Links }).meta({ id: 'HistoryPage' })
 
 export const BackupBody = z
-  .object({
+  .strictObject({
     fromVersion: z.number().int().positive().optional().describe('Default: the oldest stored version'),
     toVersion: z.number().int().positive().optional().describe('Default: the latest version'),
     note: z.string().max(1000).optional(),
@@ -142,7 +142,7 @@ export const Backup = z
 
 export const BackupPage = z.object({ items: z.array(Backup), next: z.string().nullable(), links: Links }).meta({ id: 'BackupPage' })
 
-export const BackupListQuery = z.object({
+export const BackupListQuery = z.strictObject({
   cluster: ClusterName.optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
   cursor: z.string().min(1).max(512).optional(),
@@ -150,12 +150,15 @@ export const BackupListQuery = z.object({
 
 export const BackupParams = z.object({ id: z.string().min(1).max(64) })
 
-export const ImportQuery = z.object({ cluster: ClusterName.describe('The cluster to import into (created if absent)') })
+export const ImportQuery = z.strictObject({ cluster: ClusterName.describe('The cluster to import into (created if absent)') })
 
 export const ImportResponse = z
   .object({
     cluster: z.string(),
-    versions: z.array(z.object({ version: z.number().int(), archivedVersion: z.number().int() })),
+    versions: z.array(z.object({ version: z.number().int(), archivedVersion: z.number().int() })).describe('Versions created, in archive order'),
+    existing: z
+      .array(z.object({ version: z.number().int(), archivedVersion: z.number().int() }))
+      .describe('Archived versions the cluster already had (same snapshot and plan): not copied again'),
     archiveSha256: z.string(),
     sourceCluster: z.string(),
     replanned: z.array(z.number().int()).describe('Archived versions this natplan plans to different rules (planner changed)'),
@@ -164,10 +167,11 @@ export const ImportResponse = z
   .meta({ id: 'ImportResult' })
 
 export const PruneBody = z
-  .object({
+  .strictObject({
     keep: z.number().int().min(1).optional().describe('Keep the newest N versions'),
     olderThan: z.iso.datetime({ offset: true }).optional().describe('Prune versions created before this instant'),
     reason: z.string().max(1000).optional(),
+    dryRun: z.boolean().default(false).describe('true: answer what would be pruned and delete nothing'),
   })
   .refine((b) => b.keep !== undefined || b.olderThan !== undefined, { message: 'keep or olderThan is required', path: ['keep'] })
   .meta({ id: 'PruneRequest' })
@@ -175,10 +179,23 @@ export const PruneBody = z
 export const PruneResponse = z
   .object({
     cluster: z.string(),
-    pruned: z.array(z.number().int()),
+    dryRun: z.boolean().describe('true: nothing was deleted; `pruned` lists what would have been'),
+    pruned: z.array(z.number().int()).describe('Versions pruned (or, in a dry run, that would be)'),
     kept: z.number().int(),
     collected: z.object({ snapshots: z.number().int(), plans: z.number().int(), objects: z.number().int(), segments: z.number().int() }),
   })
   .meta({ id: 'PruneResult' })
+
+export const RetentionPreview = z
+  .object({
+    policy: z.object({
+      keepVersions: z.number().int().nullable(),
+      keepDays: z.number().int().nullable(),
+      intervalSeconds: z.number().int(),
+      dryRun: z.boolean().describe('NATPLAN_RETAIN_DRY_RUN: the timer only logs what it would remove'),
+    }),
+    clusters: z.array(PruneResponse).describe('Every cluster the policy would prune now, with the versions it would remove'),
+  })
+  .meta({ id: 'RetentionPreview' })
 
 export const DeleteClusterResponse = z.object({ cluster: z.string(), versions: z.number().int().describe('Versions deleted') }).meta({ id: 'ClusterDeleted' })

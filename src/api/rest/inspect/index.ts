@@ -2,11 +2,12 @@
  * Inspecting a stored version: packet trace, drift of a node's iptables-save dump, cleanup report.
  * All three only read (scope `read`, even the POSTs: the body is a question, not a change).
  */
-import { serializerCompiler, validatorCompiler, type FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import type { InspectServices } from '../../../services/inspect.js'
 import { serviceOf } from '../../optional.js'
 import { NodeParams, Problem, toVersionRef, VersionParams } from '../schemas.js'
+import { zodScope } from '../zod-scope.js'
 
 const nodeOf = (params: unknown): string | undefined => (params as { node?: string }).node
 
@@ -16,7 +17,7 @@ const Family = z.enum(['IPv4', 'IPv6'])
 const Table = z.enum(['filter', 'nat'])
 
 const TraceBody = z
-  .object({
+  .strictObject({
     source: z.string().min(1).max(64).describe('Source IP of the new connection'),
     destination: z.string().min(1).max(64).describe('Destination IP (cluster IP, external IP, LB IP or a node IP for NodePorts)'),
     port: z.number().int().min(1).max(65535),
@@ -106,8 +107,7 @@ function inspectOf(app: { services: { inspect?: InspectServices } }): InspectSer
 
 /** Registered by app.ts under /v1 as its own encapsulated scope: zod compilers and a text/plain body here. */
 const inspectRoutes: FastifyPluginAsyncZod = async (app) => {
-  app.setValidatorCompiler(validatorCompiler)
-  app.setSerializerCompiler(serializerCompiler)
+  zodScope(app)
   // The drift body is iptables-save text; take it as a string whatever the parent scope does.
   if (app.hasContentTypeParser('text/plain')) app.removeContentTypeParser('text/plain')
   app.addContentTypeParser('text/plain', { parseAs: 'string' }, (_req, body, done) => done(null, body))
@@ -146,7 +146,7 @@ const inspectRoutes: FastifyPluginAsyncZod = async (app) => {
           summary: 'Compare a node\'s iptables-save output (text/plain body) with the version\'s plan',
           description: 'Stale, missing and changed chains and rules, grouped by Service. Rules are compared in canonical form, so the kernel\'s printed form of a planned rule is not drift.',
           params: perNode ? NodeParams : VersionParams,
-          querystring: z.object({ family: Family.optional().describe('Which family plan to compare with (default: guessed from the addresses in the dump, else the first family)') }),
+          querystring: z.strictObject({ family: Family.optional().describe('Which family plan to compare with (default: guessed from the addresses in the dump, else the first family)') }),
           body: z.string().min(1).max(256 * 1024 * 1024).describe('iptables-save output'),
           response: { 200: DriftResponse, ...problems },
         },
