@@ -111,6 +111,8 @@ export interface RestoreScript {
   /** Rendered lazily: a 30k-service script never has to sit in one string. */
   body: Buffer | AsyncIterable<string | Buffer>
   bytes?: number
+  /** The body's Content-Encoding; absent: the plain text. */
+  encoding?: 'gzip' | 'zstd'
 }
 
 export interface ListVersionsQuery {
@@ -150,7 +152,11 @@ export interface Services {
   getSnapshot(cluster: string, ref: VersionRef): Promise<unknown>
   /** Without `node`: the version's node (400 when it has many and names none). */
   getPlan(cluster: string, ref: VersionRef, node?: string): Promise<Plan>
-  getRestoreScript(cluster: string, ref: VersionRef, query?: RestoreScriptQuery, node?: string): Promise<RestoreScript>
+  /**
+   * `accept`: the content encodings the client takes, preferred first; the script comes in the
+   * first of them this process can serve (compressed once, then kept), else as plain text.
+   */
+  getRestoreScript(cluster: string, ref: VersionRef, query?: RestoreScriptQuery, node?: string, accept?: ReadonlyArray<'gzip' | 'zstd'>): Promise<RestoreScript>
   /** Every node of a version, in name order. */
   listNodes(cluster: string, ref: VersionRef): Promise<NodeList>
   /** Database reachable and every migration applied. */

@@ -13,14 +13,14 @@ import { BadRequestError, NotFoundError } from '../errors.js'
 import { loadPlan, planFamilies } from '../store/plans.js'
 import { loadSnapshot } from '../store/snapshots.js'
 import { findCluster, findVersion, findVersions, latestCounts, listClusterRows, listVersionRows, type VersionRow } from '../store/versions.js'
-import type { ListVersionsQuery, RestoreScriptQuery, Services, VersionRef } from './contract.js'
+import type { ListVersionsQuery, RestoreScript, RestoreScriptQuery, Services, VersionRef } from './contract.js'
 import { createGrowthServices } from './growth.js'
 import { createHistoryServices } from './history.js'
 import { createInspectServices } from './inspect.js'
 import { ingest, type IngestStats } from './ingest.js'
 import { servableRef } from './history-db.js'
 import { assertServable } from './servable.js'
-import { ScriptCache } from './script-cache.js'
+import { ENCODINGS, ScriptCache } from './script-cache.js'
 import { assertOneNode, renderFamily, VersionNodes } from './nodes.js'
 
 export interface ServicesOptions {
@@ -32,7 +32,7 @@ export interface ServicesOptions {
   retention?: RetentionPolicy
 }
 
-export { ScriptCache } from './script-cache.js'
+export { ENCODINGS, ScriptCache, type ContentEncoding } from './script-cache.js'
 export type { IngestStats } from './ingest.js'
 
 function pageSize(query?: ListVersionsQuery): number {
@@ -144,8 +144,17 @@ export function createServices(db: Database, opts: ServicesOptions = {}): Servic
 
     listNodes: (cluster, ref) => guard(async () => nodes.list(await resolve(cluster, ref), cluster)),
 
-    getRestoreScript: (cluster, ref, query = {}, node) =>
+    getRestoreScript: (cluster, ref, query = {}, node, accept = []) =>
       guard(async () => {
+        // The identity script, or its compressed form in the first encoding the client accepts.
+        const represent = async (key: string, body: Buffer, filename: string): Promise<RestoreScript> => {
+          const tag = createHash('sha256').update(key).digest('hex').slice(0, 40)
+          const encoding = accept.find((e) => ENCODINGS.includes(e))
+          if (!encoding) return { etag: `"${tag}"`, filename, body, bytes: body.length }
+          const packed = await scripts.encoded(key, body, encoding)
+          // A strong ETag names one representation: each encoding has its own (RFC 9110 §8.8.3).
+          return { etag: `"${tag}-${encoding}"`, filename, body: packed, bytes: packed.length, encoding }
+        }
         const row = await resolve(cluster, ref)
         const table = query.table ?? 'all'
         const flavour = query.flavour ?? 'kube-proxy'
@@ -155,8 +164,7 @@ export function createServices(db: Database, opts: ServicesOptions = {}): Servic
           if (!fp) throw new NotFoundError(`node ${node} of version ${row.summary.version} of ${cluster} has no ${query.family ?? 'IP'} family plan`)
           const key = `node:${n.summary.planSha256}:${fp.family}:${table}:${flavour}`
           const body = await scripts.getOrCreate(key, async () => renderFamily(fp, { table, flavour }))
-          const etag = `"${createHash('sha256').update(key).digest('hex').slice(0, 40)}"`
-          return { etag, filename: `${cluster}-v${row.summary.version}-${node}.rules`, body, bytes: body.length }
+          return represent(key, body, `${cluster}-v${row.summary.version}-${node}.rules`)
         }
         assertOneNode(row, cluster)
         const families = await planFamilies(db.pool, row.planId)
@@ -166,8 +174,7 @@ export function createServices(db: Database, opts: ServicesOptions = {}): Servic
         }
         const key = `${row.summary.planSha256}:${family}:${table}:${flavour}`
         const body = await scripts.getOrCreate(key, () => renderScript(row.planId, family, { table, flavour }))
-        const etag = `"${createHash('sha256').update(key).digest('hex').slice(0, 40)}"`
-        return { etag, filename: `${cluster}-v${row.summary.version}.rules`, body, bytes: body.length }
+        return represent(key, body, `${cluster}-v${row.summary.version}.rules`)
       }),
 
     readiness: async () => {

@@ -8,6 +8,8 @@ import { segmentLines, type Plan } from '../../planner/types.js'
 import { etagMatches } from './etag.js'
 import { pageLinks, withClusterLinks, withVersionLinks } from './links.js'
 import { ClusterPage, ClusterParams, NodeList, NodeParams, PageQuery, Problem, RestoreQuery, toVersionRef, Version, VersionPage, VersionParams } from './schemas.js'
+import Negotiator from 'negotiator'
+import { ENCODINGS, type ContentEncoding } from '../../services/script-cache.js'
 
 const problems = { 400: Problem, 401: Problem, 403: Problem, 404: Problem, 429: Problem, 503: Problem }
 
@@ -126,7 +128,8 @@ const versionRoutes: FastifyPluginAsyncZod = async (app) => {
           summary: `The iptables-restore input of ${what} (text/plain), streamed`,
           description:
             'Defaults: all tables, kube-proxy flavour, the plan\'s first family — byte for byte what kube-proxy writes. ' +
-            'Strong ETag; send If-None-Match for a 304.' +
+            'Strong ETag; send If-None-Match for a 304. With Accept-Encoding gzip (or zstd, where the runtime has it) the ' +
+            'script comes compressed (compressed once per script and kept, not per request), with its own ETag.' +
             (perNode ? '' : ' A version of many nodes whose settings name none answers 400: use /nodes/{node}/restore-script.'),
           params: perNode ? NodeParams : VersionParams,
           querystring: RestoreQuery,
@@ -139,8 +142,9 @@ const versionRoutes: FastifyPluginAsyncZod = async (app) => {
       },
       async (request, reply) => {
         const { cluster, version, node } = request.params as { cluster: string; version: string; node?: string }
-        const script = await app.services.getRestoreScript(cluster, toVersionRef(version), request.query, node)
-        reply.header('etag', script.etag).header('cache-control', 'no-cache')
+        const accept = new Negotiator(request.raw).encodings([...ENCODINGS]).filter((e): e is ContentEncoding => e !== 'identity')
+        const script = await app.services.getRestoreScript(cluster, toVersionRef(version), request.query, node, accept)
+        reply.header('etag', script.etag).header('cache-control', 'no-cache').header('vary', 'Accept-Encoding')
         if (etagMatches(request.headers['if-none-match'], script.etag)) {
           if (!Buffer.isBuffer(script.body)) await drain(script.body)
           return reply.code(304).send()
@@ -148,6 +152,7 @@ const versionRoutes: FastifyPluginAsyncZod = async (app) => {
         reply
           .type('text/plain; charset=utf-8')
           .header('content-disposition', `attachment; filename="${script.filename}"`)
+        if (script.encoding) reply.header('content-encoding', script.encoding)
         if (Buffer.isBuffer(script.body)) return reply.send(script.body as never)
         if (script.bytes !== undefined) reply.header('content-length', script.bytes)
         return reply.send(Readable.from(script.body) as never)
