@@ -50,6 +50,10 @@ export interface Config {
   trustProxy: boolean
   graphiql: boolean
   retention: RetentionPolicy
+  /** NATPLAN_DB_POOL_SIZE (10), NATPLAN_DB_POOL_WAIT_MS (5000): PostgreSQL connections, and how long a request waits for one. */
+  database: { poolSize: number; poolWaitMs: number }
+  /** NATPLAN_INGEST_WAIT_MS (30000), NATPLAN_INGEST_MAX_WAITING (200): a cluster's ingest queue. */
+  ingestQueue: { waitMs: number; maxWaiting: number }
 }
 
 export class ConfigError extends Error {
@@ -174,6 +178,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     trustProxy: e.NATPLAN_TRUST_PROXY,
     graphiql: e.NATPLAN_GRAPHIQL,
     retention: parseRetention(present),
+    database: { poolSize: positiveInt(present, 'NATPLAN_DB_POOL_SIZE') ?? 10, poolWaitMs: positiveInt(present, 'NATPLAN_DB_POOL_WAIT_MS') ?? 5_000 },
+    ingestQueue: { waitMs: positiveInt(present, 'NATPLAN_INGEST_WAIT_MS') ?? 30_000, maxWaiting: positiveInt(present, 'NATPLAN_INGEST_MAX_WAITING') ?? 200 },
   }
 }
 

@@ -9,7 +9,7 @@ import { PrismaPg } from '@prisma/adapter-pg'
 import pg from 'pg'
 import { PrismaClient } from '../generated/prisma/client.js'
 import { startEmbedded, type EmbeddedServer } from './embedded.js'
-import { isUnavailable } from './errors.js'
+import { isUnavailable, registerPool } from './errors.js'
 import { migrate } from './migrate.js'
 
 export interface DbLogger {
@@ -27,6 +27,8 @@ export interface OpenDatabaseOptions {
   logger?: DbLogger
   /** Pool size, default 10. */
   poolSize?: number
+  /** How long a query waits for a free connection (or a new one to open), default 5 s. */
+  poolWaitMs?: number
   /** Apply pending migrations at open (default true). */
   migrate?: boolean
   /**
@@ -53,11 +55,12 @@ export async function openDatabase(opts: OpenDatabaseOptions = {}): Promise<Data
   const pool = new pg.Pool({
     connectionString: url,
     max: opts.poolSize ?? 10,
-    connectionTimeoutMillis: 5_000,
+    connectionTimeoutMillis: opts.poolWaitMs ?? 5_000,
     idleTimeoutMillis: 30_000,
   })
   // An idle client whose server went away emits 'error' on the pool; unhandled, that would kill
   // the process. The pool drops the client and the next query reconnects.
+  const unregister = registerPool(pool)
   pool.on('error', (err) => opts.logger?.warn({ err: err.message }, 'idle PostgreSQL connection lost'))
   // A client checked out of the pool (a transaction, a COPY, Prisma's adapter between queries)
   // emits 'error' on itself when the server goes away, and pg.Pool listens only while it is
@@ -68,6 +71,7 @@ export async function openDatabase(opts: OpenDatabaseOptions = {}): Promise<Data
     await waitForDatabase(pool, opts.startupTimeoutMs ?? 30_000, opts.logger)
     if (opts.migrate !== false) await migrate(pool, { logger: opts.logger })
   } catch (err) {
+    unregister()
     await pool.end().catch(() => {})
     await embedded?.stop().catch(() => {})
     throw err
@@ -82,6 +86,7 @@ export async function openDatabase(opts: OpenDatabaseOptions = {}): Promise<Data
       if (closed) return
       closed = true
       await prisma.$disconnect().catch(() => {})
+      unregister()
       await pool.end().catch(() => {})
       await embedded?.stop()
     },

@@ -18,6 +18,7 @@ import { createGrowthServices } from './growth.js'
 import { createHistoryServices } from './history.js'
 import { createInspectServices } from './inspect.js'
 import { ingest, type IngestStats } from './ingest.js'
+import type { IngestQueueOptions } from './ingest-queue.js'
 import { servableRef } from './history-db.js'
 import { assertServable } from './servable.js'
 import { ENCODINGS, ScriptCache } from './script-cache.js'
@@ -30,6 +31,8 @@ export interface ServicesOptions {
   onIngest?: (stats: IngestStats) => void
   /** The timed retention policy (Config.retention); default: none. */
   retention?: RetentionPolicy
+  /** A cluster's ingest queue (Config.ingestQueue); default: 30 s wait, 200 waiting. */
+  ingestQueue?: IngestQueueOptions
 }
 
 export { ENCODINGS, ScriptCache, type ContentEncoding } from './script-cache.js'
@@ -96,7 +99,7 @@ export function createServices(db: Database, opts: ServicesOptions = {}): Servic
   }
 
   const services: Services = {
-    ingest: (input) => guard(() => ingest(db, input, opts.onIngest, (sha, cp, summaries) => nodes.remember(sha, cp, summaries))),
+    ingest: (input) => guard(() => ingest(db, input, opts.onIngest, (sha, cp, summaries) => nodes.remember(sha, cp, summaries), opts.ingestQueue)),
 
     listClusters: (query) =>
       guard(async () => {

@@ -10,6 +10,7 @@ import { DomainError } from '../errors.js'
 
 /** The cluster has more ingests queued than it can take in time: retry later. */
 export class BusyError extends DomainError {
+  readonly retryAfterSeconds = 2
   constructor(detail: string) {
     super(503, 'Service Unavailable', detail)
   }

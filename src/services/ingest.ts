@@ -12,7 +12,7 @@
  * already knows. Results are identical to a cold ingest (test/services/incremental.test.ts).
  */
 import { toEnvelope, type Envelope } from '../planner/index.js'
-import { IngestQueue } from './ingest-queue.js'
+import { IngestQueue, type IngestQueueOptions } from './ingest-queue.js'
 import { canonicalOrder, nodeCounts, nodeStatsRows, planOrReject } from './content.js'
 import { variantSummaries, type VariantSummary } from '../planner/analysis/index.js'
 import { insertNodeStats } from '../store/node-stats.js'
@@ -45,9 +45,9 @@ export interface IngestStats {
 /** One queue per database handle, as the caches. */
 const queues = new WeakMap<Database, IngestQueue>()
 
-function queueOf(db: Database): IngestQueue {
+function queueOf(db: Database, options: IngestQueueOptions = { waitMs: 30_000, maxWaiting: 200 }): IngestQueue {
   let q = queues.get(db)
-  if (!q) queues.set(db, (q = new IngestQueue({ waitMs: 30_000, maxWaiting: 200 })))
+  if (!q) queues.set(db, (q = new IngestQueue(options)))
   return q
 }
 
@@ -64,7 +64,7 @@ function cacheOf(db: Database): IngestCache {
  * `onPlanned`: every node's plan of a version this ingest stored, by snapshot sha256, so that the
  * node views need not plan the snapshot again (./nodes.ts).
  */
-export async function ingest(db: Database, input: IngestInput, onStats?: (s: IngestStats) => void, onPlanned?: (snapshotSha256: string, cp: ClusterPlan, summaries: VariantSummary[]) => void): Promise<IngestResult> {
+export async function ingest(db: Database, input: IngestInput, onStats?: (s: IngestStats) => void, onPlanned?: (snapshotSha256: string, cp: ClusterPlan, summaries: VariantSummary[]) => void, queue?: IngestQueueOptions): Promise<IngestResult> {
   const cache = cacheOf(db)
   const state = cache.get(input.cluster)
   const t0 = performance.now()
@@ -91,7 +91,7 @@ export async function ingest(db: Database, input: IngestInput, onStats?: (s: Ing
   let snapshot = snapshotInput(parsed.envelope.proxy, items, fingerprints, state)
   stats.validateMs = performance.now() - t0
   // One cluster's ingests in turn; identical content in flight is stored once (./ingest-queue.ts).
-  return queueOf(db).run(
+  return queueOf(db, queue).run(
     input.cluster,
     snapshot.sha256,
     () => store(db, input, { parsed: parsed.envelope, items, fingerprints, snapshot, state, stats, report }, onPlanned),
@@ -109,7 +109,7 @@ interface Prepared {
   report: <T>(r: T) => T
 }
 
-async function store(db: Database, input: IngestInput, prep: Prepared, onPlanned?: (snapshotSha256: string, cp: ClusterPlan, summaries: VariantSummary[]) => void): Promise<IngestResult> {
+async function store(db: Database, input: IngestInput, prep: Prepared, onPlanned?: (snapshotSha256: string, cp: ClusterPlan, summaries: VariantSummary[]) => void, queue?: IngestQueueOptions): Promise<IngestResult> {
   const { items, fingerprints, stats, report } = prep
   let { snapshot } = prep
   const cache = cacheOf(db)

@@ -142,6 +142,9 @@ async function problemPlugin(app: FastifyInstance): Promise<void> {
     } else {
       request.log.info({ status: problem.status, detail: problem.detail }, 'client error')
     }
+    // A busy pool or cluster lane clears in about a second, an outage in more (sendProblem's 5).
+    const retryAfter = (error as { retryAfterSeconds?: unknown }).retryAfterSeconds
+    if (problem.status === 503 && typeof retryAfter === 'number') reply.header('retry-after', String(retryAfter))
     return sendProblem(reply, problem)
   })
 }
