@@ -1,14 +1,15 @@
 # Build stage: dev dependencies are needed for `prisma generate` and `tsc`.
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 ENV CHECKPOINT_DISABLE=1
 COPY package.json package-lock.json ./
+# Dependencies only (prepare skips the build: no sources in this layer yet).
 RUN npm ci
 COPY . .
 RUN npm run build && npm prune --omit=dev
 
 # Runtime stage: compiled app, production dependencies, committed migrations.
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production
 # malloc keeps freed memory for reuse: the planner's text lives there (README, "Memory", scripts/node).
