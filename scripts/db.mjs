@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Offline replacement for `prisma migrate` (the native schema engine cannot be downloaded on
-// this project's machines; see /work/shared/reference/stack.md). It drives Prisma's own schema
+// our machines: only npm is reachable). It drives Prisma's own schema
 // engine compiled to wasm through @prisma/adapter-pg, so it writes the same migration folders,
 // migration_lock.toml and _prisma_migrations rows as the real CLI.
 //

@@ -5,7 +5,7 @@
  * ids, and a segment id IS its content hash (segments are content-addressed, one row per
  * sha256). So the segments two versions share are found by comparing id lists, and only the
  * changed/added/removed segments are read from PostgreSQL — a 10k-service version with 1%
- * churn loads ~200 segments, not 20 MB of rules (kpng's diffstore model, STYLE.md).
+ * churn loads ~200 segments, not 20 MB of rules (the model of kpng's diffstore, kubernetes-sigs/kpng).
  *
  * The unified and restore formats need whole scripts (the minimal restore rewrites every
  * service's KUBE-SERVICES rules, as kube-proxy's partial sync does), so they load both plans.

@@ -1,5 +1,5 @@
 /**
- * The history use-cases' contract (issue 4): diffs between stored versions, rollbacks, the
+ * The history use-cases' contract: diffs between stored versions, rollbacks, the
  * event history, backups and retention. Implemented by createHistoryServices (history.ts);
  * shared by the REST routes under src/api/rest/history and the GraphQL resolvers.
  */

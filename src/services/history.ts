@@ -1,5 +1,5 @@
 /**
- * The history use-cases (issue 4): diffs between stored versions, rollbacks, the event
+ * The history use-cases: diffs between stored versions, rollbacks, the event
  * history, backups, imports and retention — `createHistoryServices(db)`, kept apart from the
  * core Services so each area evolves on its own; `Services.history` exposes it to the API.
  */

@@ -1,7 +1,7 @@
 /**
  * The semantic rule normaliser: kube-proxy's restore form and iptables-save's printed form must
  * canonicalise to the same text. The expected save forms below are what iptables 1.8.9 printed
- * on this project's machines (legacy and nft identical; shared/reference/real-iptables.md §2.2
+ * on this project's machines (legacy and nft identical; docs/kernel.md, "Facts of the tools"
  * and a probe of the extra cases: MARK --set-mark/--and-mark, conntrack state order, implicit
  * -m tcp, address masking). test/kernel-analysis proves the same against the live kernel for
  * whole plans.

@@ -1,6 +1,6 @@
 /**
  * Backups through the real app: deterministic archives with a verifiable manifest, immutable
- * byte-identical downloads, and the round trip the issue asks for — back up, delete the cluster,
+ * byte-identical downloads, and the round trip — back up, delete the cluster,
  * import into the same name, every version's restore script byte-identical. Tampered and
  * truncated archives are 422 and leave no trace.
  */

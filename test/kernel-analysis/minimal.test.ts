@@ -4,7 +4,7 @@
  * iptables-save must print exactly what applying B in full prints. The pairs walk a generated
  * snapshot through services added, removed, scaled up and down, ClusterIP -> NodePort ->
  * LoadBalancer (with source ranges), eTP Cluster <-> Local, and ClientIP affinity on and off.
- * Inputs stay small: nft `--noflush` is quadratic (shared/reference/real-iptables.md §4).
+ * Inputs stay small: nft `--noflush` is quadratic (docs/kernel.md, "Facts of the tools").
  */
 import { expect, it } from 'vitest'
 import { plan, renderRestore, type Envelope, type FamilyPlan } from '../../src/planner/index.js'

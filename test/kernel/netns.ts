@@ -3,7 +3,7 @@
  * backends, and a small traffic rig (client -> node -> pod namespaces joined by veth pairs).
  *
  * Why this exists: `iptables-nft-restore --test` misses undeclared jumps, `-A` to missing chains,
- * busy `-X` and wrong-table targets (shared/reference/real-iptables.md §2.4), so the only
+ * busy `-X` and wrong-table targets (docs/kernel.md, "Facts of the tools"), so the only
  * trustworthy check of a generated restore script is to commit it into a kernel. Every
  * namespace here is created by us, named with our pid, and deleted in a `finally` (plus an
  * exit hook as a last resort); nothing touches the root namespace, and traffic only flows

@@ -1,6 +1,6 @@
 /**
  * The save-form model, checked against read-backs recorded on both backends
- * (shared/reference/real-iptables.md §2.1–§2.2). Needs no kernel; the kernel tests then
+ * (docs/kernel.md, "Facts of the tools"). Needs no kernel; the kernel tests then
  * compare the model with live iptables-save output.
  */
 import { describe, expect, it } from 'vitest'

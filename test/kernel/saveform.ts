@@ -4,7 +4,7 @@
  *
  * iptables 1.8 prints a rule from the kernel's binary form, not from the text it was given
  * (iptables/iptables.c print_rule / nft-ruleparse + each extension's `save` hook in
- * extensions/libxt_*.c), so the text is canonicalised (shared/reference/real-iptables.md §2.2):
+ * extensions/libxt_*.c), so the text is canonicalised (docs/kernel.md, "Facts of the tools"):
  *   - general options first, in the fixed order `[!] -s`, `[!] -d`, `-i`, `-o`, `-p`;
  *   - then the `-m` matches in the order they were loaded, each with its options re-emitted in
  *     the extension's own order (`recent` adds its defaults, `conntrack` reorders states);

@@ -3,7 +3,7 @@
  * is committed into a real kernel on both backends and read back rule for rule.
  *
  * Applied in flush mode on purpose: `iptables-nft-restore --noflush` of a full dump this size
- * takes ~430 s (quadratic in the chain count; shared/reference/real-iptables.md §4), and a fresh
+ * takes ~430 s (quadratic in the chain count; docs/kernel.md, "Facts of the tools"), and a fresh
  * namespace has nothing to keep anyway. Timings are printed, not asserted (see docs/kernel.md).
  */
 import { expect, it } from 'vitest'

@@ -1,5 +1,5 @@
 /**
- * GraphQL parity for growth and inspection (issue 5): growth series, namespace breakdown, top
+ * GraphQL parity for growth and inspection: growth series, namespace breakdown, top
  * growers, projection; packet trace, drift and cleanup of a version. Thin like the REST routes:
  * each resolver calls one GrowthServices/InspectServices method; validation errors carry the same
  * pointers as problem+json (extensions.errors).

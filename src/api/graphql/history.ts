@@ -1,5 +1,5 @@
 /**
- * GraphQL parity for the history area (issue 4): diff and history queries; rollback, backup,
+ * GraphQL parity for the history area: diff and history queries; rollback, backup,
  * import (base64 archive), prune and cluster-delete mutations. Thin like the REST routes: check
  * scope, validate arguments, call one HistoryServices method.
  */

@@ -124,7 +124,7 @@ export interface SegmentPairing {
 
 /**
  * Pairs the segments of two plans by key and compares their hashes; only changed, added and
- * removed segments need to be looked at (kpng's diffstore model, STYLE.md).
+ * removed segments need to be looked at (the model of kpng's diffstore, kubernetes-sigs/kpng).
  */
 export function pairSegments(a: FamilyPlan, b: FamilyPlan, hashesA?: readonly string[], hashesB?: readonly string[]): SegmentPairing {
   const same = (i: number, j: number): boolean => {

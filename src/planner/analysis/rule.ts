@@ -3,7 +3,7 @@
  * form share, and a canonical text that maps both forms to one string.
  *
  * The canonical text IS iptables-save's printed form (iptables 1.8, identical on the legacy and
- * nft backends — shared/reference/real-iptables.md §2.2, re-checked on this machine), so that
+ * nft backends — docs/kernel.md, "Facts of the tools"), so that
  * canonicalising a line iptables-save printed is the identity, and canonicalising the line
  * kube-proxy wrote predicts what the kernel will print back:
  *

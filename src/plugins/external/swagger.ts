@@ -12,8 +12,8 @@ type TransformInput = Parameters<typeof jsonSchemaTransform>[0]
 
 /**
  * jsonSchemaTransform assumes every route schema is zod; mercurius' routes carry plain JSON
- * schema and make it throw ("reading 'parent'"). Only hand zod schemas to it
- * (reference/stack.md §3, pitfall 2).
+ * schema and make it throw ("Cannot read properties of undefined (reading 'parent')" from
+ * /docs/json). Only hand zod schemas to it.
  */
 export function zodOnlyTransform(input: TransformInput): ReturnType<typeof jsonSchemaTransform> {
   const schema = input.schema as Record<string, unknown> | undefined

@@ -1,5 +1,5 @@
 /**
- * History routes (issue 4): diffs, rollbacks, the event history, backups (create, list, get,
+ * History routes: diffs, rollbacks, the event history, backups (create, list, get,
  * download, import), pruning and cluster deletion. Thin: validate, call one HistoryServices
  * method (app.services.history), shape the response.
  *
