@@ -13,6 +13,7 @@ import growthRoutes from './api/rest/growth/index.js'
 import inspectRoutes from './api/rest/inspect/index.js'
 import restApi from './api/rest/index.js'
 import auth from './plugins/app/auth.js'
+import json from './plugins/app/json.js'
 import metrics from './plugins/app/metrics.js'
 import problem, { makeProblem, sendProblem } from './plugins/app/problem.js'
 import servicesPlugin from './plugins/app/services.js'
@@ -83,6 +84,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   // external plugins
   await app.register(helmet)
   await app.register(problem)
+  await app.register(json, { limits: config.parseLimits })
   await app.register(auth, { tokens: config.tokens })
   await app.register(rateLimit, { rateLimit: config.rateLimit })
   await app.register(swagger)
@@ -91,7 +93,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   await app.register(metrics, { services })
   // routes
   await app.register(opsRoutes)
-  await app.register(restApi, { prefix: '/v1' })
+  await app.register(restApi, { prefix: '/v1', limits: config.parseLimits })
   // Growth and inspect (trace/drift/cleanup): own encapsulated scopes (zod compilers, text/plain drift bodies).
   await app.register(growthRoutes, { prefix: '/v1' })
   await app.register(inspectRoutes, { prefix: '/v1' })

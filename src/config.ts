@@ -5,6 +5,7 @@
  */
 import ipaddr from 'ipaddr.js'
 import { z } from 'zod'
+import type { ParseLimits } from './plugins/app/bounded.js'
 
 export type Scope = 'read' | 'write' | 'admin'
 
@@ -48,6 +49,8 @@ export interface Config {
   trustProxy: boolean
   graphiql: boolean
   retention: RetentionPolicy
+  /** Request parsing limits (NATPLAN_MAX_DEPTH, NATPLAN_YAML_MAX_ALIASES). */
+  parseLimits: ParseLimits
 }
 
 export class ConfigError extends Error {
@@ -140,6 +143,8 @@ const EnvSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   NATPLAN_TRUST_PROXY: bool.default(false),
   NATPLAN_GRAPHIQL: bool.default(true),
+  NATPLAN_MAX_DEPTH: z.coerce.number().int().min(8).max(1000).default(64),
+  NATPLAN_YAML_MAX_ALIASES: z.coerce.number().int().min(0).max(100_000).default(100),
 })
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -163,6 +168,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     trustProxy: e.NATPLAN_TRUST_PROXY,
     graphiql: e.NATPLAN_GRAPHIQL,
     retention: parseRetention(present),
+    parseLimits: { maxDepth: e.NATPLAN_MAX_DEPTH, yamlMaxAliases: e.NATPLAN_YAML_MAX_ALIASES },
   }
 }
 

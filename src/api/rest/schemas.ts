@@ -17,6 +17,12 @@ export const VersionRefParam = z
   .regex(/^(latest|[1-9][0-9]{0,8})$/, 'must be a positive version number or "latest"')
   .describe('A version number (1, 2, …) or `latest`')
 
+/**
+ * A version number in a body: the same range as VersionRefParam (at most 9 digits), which also
+ * keeps it inside PostgreSQL's integer (a larger one failed there as a 500, "integer out of range").
+ */
+export const VersionNumber = z.number().int().positive().max(999_999_999)
+
 export const toVersionRef = (v: string): number | 'latest' => (v === 'latest' ? 'latest' : Number(v))
 
 export const ClusterParams = z.object({ cluster: ClusterName })

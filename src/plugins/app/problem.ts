@@ -6,7 +6,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { STATUS_CODES } from 'node:http'
-import { DomainError, type ProblemIssue } from '../../errors.js'
+import { DomainError, LimitError, type ProblemIssue } from '../../errors.js'
 
 export interface ProblemIssueOut extends ProblemIssue {
   /** Where the pointer points: the body (default), the query string, the path or a header. */
@@ -104,6 +104,10 @@ export function isDatabaseUnavailable(error: unknown, depth = 0): boolean {
 }
 
 export function toProblem(request: FastifyRequest, error: unknown): Problem {
+  if (error instanceof LimitError) {
+    const errors = error.issues.length ? error.issues : [{ pointer: '', detail: `limit ${error.limit.name} is ${error.limit.value}` }]
+    return makeProblem(request, error.status, error.message, { type: problemType('limit-exceeded'), limit: error.limit, errors })
+  }
   if (error instanceof DomainError) {
     return makeProblem(request, error.status, error.message, error.issues.length ? { errors: error.issues } : {})
   }
