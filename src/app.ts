@@ -99,7 +99,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   await app.register(inspectRoutes, { prefix: '/v1' })
   // The small UI at /ui (static files; its API calls carry the user's token).
   await app.register(uiPlugin)
-  await app.register(graphqlApi, { services, graphiql: config.graphiql })
+  await app.register(graphqlApi, { services, graphiql: config.graphiql, limits: config.graphqlLimits })
 
   // Unknown routes are rate-limited like everything else, so probing for paths is throttled.
   app.setNotFoundHandler(

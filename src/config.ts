@@ -51,6 +51,19 @@ export interface Config {
   retention: RetentionPolicy
   /** Request parsing limits (NATPLAN_MAX_DEPTH, NATPLAN_YAML_MAX_ALIASES). */
   parseLimits: ParseLimits
+  /** GraphQL document limits (NATPLAN_GRAPHQL_MAX_*). */
+  graphqlLimits: GraphqlLimits
+}
+
+export interface GraphqlLimits {
+  /** Aliased fields per operation (1,000 aliases of an expensive field was a fan-out attack). */
+  maxAliases: number
+  /** Field nesting depth (version.source.source…). */
+  maxDepth: number
+  /** Lexical tokens of the document, counted while parsing (big inputs go in variables). */
+  maxTokens: number
+  /** graphql-armor's static cost: objects 2, scalars 1, ×1.5 per level. */
+  maxCost: number
 }
 
 export class ConfigError extends Error {
@@ -145,6 +158,10 @@ const EnvSchema = z.object({
   NATPLAN_GRAPHIQL: bool.default(true),
   NATPLAN_MAX_DEPTH: z.coerce.number().int().min(8).max(1000).default(64),
   NATPLAN_YAML_MAX_ALIASES: z.coerce.number().int().min(0).max(100_000).default(100),
+  NATPLAN_GRAPHQL_MAX_ALIASES: z.coerce.number().int().min(0).max(10_000).default(15),
+  NATPLAN_GRAPHQL_MAX_DEPTH: z.coerce.number().int().min(2).max(100).default(10),
+  NATPLAN_GRAPHQL_MAX_TOKENS: z.coerce.number().int().min(100).max(1_000_000).default(5000),
+  NATPLAN_GRAPHQL_MAX_COST: z.coerce.number().int().min(10).max(10_000_000).default(5000),
 })
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -169,6 +186,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     graphiql: e.NATPLAN_GRAPHIQL,
     retention: parseRetention(present),
     parseLimits: { maxDepth: e.NATPLAN_MAX_DEPTH, yamlMaxAliases: e.NATPLAN_YAML_MAX_ALIASES },
+    graphqlLimits: {
+      maxAliases: e.NATPLAN_GRAPHQL_MAX_ALIASES,
+      maxDepth: e.NATPLAN_GRAPHQL_MAX_DEPTH,
+      maxTokens: e.NATPLAN_GRAPHQL_MAX_TOKENS,
+      maxCost: e.NATPLAN_GRAPHQL_MAX_COST,
+    },
   }
 }
 

@@ -71,6 +71,9 @@ describe('bounded parsing', () => {
     const body = '{"proxy":{},"resources":{"items":[{"kind":"Service","metadata":{"labels":' + '{"a":'.repeat(10000) + '1' + '}'.repeat(10000) + '}}]}}'
     const p = expectLimit(await post(body, 'application/json'), 'maxDepth')
     expect(p.detail).toMatch(/JSON body nests deeper than 64/)
+    // GraphQL variables go through the same parser.
+    const gql = '{"query":"mutation($d: JSON!){ingestSnapshot(cluster:\\"x\\",document:$d){created}}","variables":{"d":' + '['.repeat(5000) + ']'.repeat(5000) + '}}'
+    expectLimit(await post(gql, 'application/json', '/graphql'), 'maxDepth')
     await alive()
   })
 
