@@ -15,7 +15,7 @@ import restApi from './api/rest/index.js'
 import auth from './plugins/app/auth.js'
 import json from './plugins/app/json.js'
 import metrics from './plugins/app/metrics.js'
-import problem, { makeProblem, sendProblem } from './plugins/app/problem.js'
+import problem, { clientErrorHandler, frameworkError, makeProblem, sendProblem } from './plugins/app/problem.js'
 import servicesPlugin from './plugins/app/services.js'
 import helmet from './plugins/external/helmet.js'
 import rateLimit from './plugins/external/rate-limit.js'
@@ -56,6 +56,10 @@ function fastifyOptions(opts: BuildAppOptions): FastifyServerOptions & { loggerI
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     // Keep plugin start-up (embedded schema compilation) from tripping the default 10 s on 2 cores.
     pluginTimeout: 60_000,
+    // Every 4xx is problem+json, also those answered before routing (bad percent-encoding, a
+    // too-long path parameter) and by Node's HTTP parser (bad Content-Length, 431, 408).
+    frameworkErrors: frameworkError,
+    clientErrorHandler,
   }
   if (opts.logger === false) return { ...base, logger: false }
   if (opts.logger) return { ...base, loggerInstance: opts.logger }

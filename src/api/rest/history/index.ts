@@ -238,7 +238,7 @@ const historyRoutes: FastifyPluginAsyncZod = async (app) => {
   app.post(
     '/backups/import',
     {
-      config: { scope: 'write' },
+      config: { scope: 'write', accepts: ARCHIVE_CONTENT_TYPES },
       schema: {
         tags: ['backups'],
         summary: 'Import an archive into a cluster',
@@ -253,7 +253,7 @@ const historyRoutes: FastifyPluginAsyncZod = async (app) => {
     async (request, reply) => {
       const body = request.body as unknown
       if (!(body instanceof Readable)) {
-        throw new DomainError(415, 'Unsupported Media Type', `send the archive as ${ARCHIVE_CONTENT_TYPES[0]}`)
+        throw Object.assign(new Error('unsupported media type'), { statusCode: 415 })
       }
       const { cluster } = request.query
       const declared = Number(request.headers['content-length'])
