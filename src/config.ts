@@ -53,6 +53,8 @@ export interface Config {
   parseLimits: ParseLimits
   /** GraphQL document limits (NATPLAN_GRAPHQL_MAX_*). */
   graphqlLimits: GraphqlLimits
+  /** NATPLAN_IMPORT_MAX_UNPACKED: unpacked bytes of a backup archive being imported. */
+  importMaxUnpackedBytes: number
 }
 
 export interface GraphqlLimits {
@@ -116,11 +118,11 @@ export function parseRateLimit(raw: string): RateLimitConfig | null {
 
 const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, kb: 1000, kib: 1024, mb: 1e6, mib: 1024 ** 2, gb: 1e9, gib: 1024 ** 3 }
 
-/** NATPLAN_BODY_LIMIT: bytes, or with a unit (`64MiB`, `10mb`). */
-export function parseSize(raw: string): number {
+/** NATPLAN_BODY_LIMIT, NATPLAN_IMPORT_MAX_UNPACKED: bytes, or with a unit (`64MiB`, `10mb`). */
+export function parseSize(raw: string, name = 'NATPLAN_BODY_LIMIT'): number {
   const match = /^(\d+)\s*([a-z]*)$/i.exec(raw.trim())
   const unit = match ? SIZE_UNITS[match[2]!.toLowerCase()] : undefined
-  if (!match || unit === undefined) throw new ConfigError(`NATPLAN_BODY_LIMIT: expected bytes or e.g. "64MiB", got "${raw}"`)
+  if (!match || unit === undefined) throw new ConfigError(`${name}: expected bytes or e.g. "64MiB", got "${raw}"`)
   return Number(match[1]) * unit
 }
 
@@ -152,6 +154,7 @@ const EnvSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   NATPLAN_TOKENS: z.string().default(''),
   NATPLAN_BODY_LIMIT: z.string().default('64MiB'),
+  NATPLAN_IMPORT_MAX_UNPACKED: z.string().default('1GiB'),
   NATPLAN_RATE_LIMIT: z.string().default('600/min'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   NATPLAN_TRUST_PROXY: bool.default(false),
@@ -180,6 +183,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: e.PORT,
     tokens: parseTokens(e.NATPLAN_TOKENS),
     bodyLimit: parseSize(e.NATPLAN_BODY_LIMIT),
+    importMaxUnpackedBytes: parseSize(e.NATPLAN_IMPORT_MAX_UNPACKED, 'NATPLAN_IMPORT_MAX_UNPACKED'),
     rateLimit: parseRateLimit(e.NATPLAN_RATE_LIMIT),
     logLevel: e.LOG_LEVEL,
     trustProxy: e.NATPLAN_TRUST_PROXY,

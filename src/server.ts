@@ -14,7 +14,10 @@ import { createServices } from './services/index.js'
 export async function start(config: Config): Promise<void> {
   const logger = pino(loggerOptions(config) as pino.LoggerOptions)
   const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: join(config.dataDir, 'pg'), logger })
-  const app = await buildApp({ config, services: createServices(db, { retention: config.retention }), logger })
+  const app = await buildApp({ config, services: createServices(db, {
+      retention: config.retention,
+      importLimits: { maxUncompressedBytes: config.importMaxUnpackedBytes, maxSnapshotBytes: config.bodyLimit },
+    }), logger })
   closeWithGrace({ delay: 10_000, logger }, async ({ err, signal }) => {
     if (err) logger.error({ err }, 'shutting down after an error')
     else logger.info({ signal }, 'shutting down')

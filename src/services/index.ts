@@ -15,6 +15,7 @@ import { loadSnapshot } from '../store/snapshots.js'
 import { findCluster, findVersion, findVersions, latestCounts, listClusterRows, listVersionRows, type VersionRow } from '../store/versions.js'
 import type { ListVersionsQuery, RestoreScriptQuery, Services, VersionRef } from './contract.js'
 import { createGrowthServices } from './growth.js'
+import type { ImportLimits } from './backup.js'
 import { createHistoryServices } from './history.js'
 import { createInspectServices } from './inspect.js'
 import { ingest, type IngestStats } from './ingest.js'
@@ -30,6 +31,8 @@ export interface ServicesOptions {
   onIngest?: (stats: IngestStats) => void
   /** The timed retention policy (Config.retention); default: none. */
   retention?: RetentionPolicy
+  /** Backup import limits (NATPLAN_IMPORT_MAX_UNPACKED, NATPLAN_BODY_LIMIT). */
+  importLimits?: Partial<ImportLimits>
 }
 
 export { ScriptCache } from './script-cache.js'
@@ -190,7 +193,7 @@ export function createServices(db: Database, opts: ServicesOptions = {}): Servic
         ),
       ),
 
-    history: createHistoryServices(db, { retention: opts.retention, nodes }),
+    history: createHistoryServices(db, { retention: opts.retention, importLimits: opts.importLimits, nodes }),
 
     growth: createGrowthServices(db.pool, { prisma: db.prisma, getPlan: async (cluster, version) => (await loadPlan(db.pool, (await resolve(cluster, version)).planId)).plan }),
   }
