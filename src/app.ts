@@ -77,7 +77,8 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   // config; set their auth needs here, before anything registers routes.
   app.addHook('onRoute', (route) => {
     if (route.url.startsWith('/docs') || route.url.startsWith('/graphiql')) {
-      route.config = { ...route.config, public: true }
+      // NATPLAN_DOCS_AUTH=read puts them behind a read token (GET's default scope).
+      route.config = { ...route.config, public: config.docsAuth === 'none' }
       if (route.url.startsWith('/graphiql')) route.schema = { ...route.schema, hide: true }
     } else if (route.url === '/graphql') {
       // Queries need read; the ingest mutation checks for write itself.
@@ -96,7 +97,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   await app.register(servicesPlugin, { services })
   await app.register(metrics, { services })
   // routes
-  await app.register(opsRoutes)
+  await app.register(opsRoutes, { metricsAuth: config.metricsAuth })
   await app.register(restApi, { prefix: '/v1', limits: config.parseLimits })
   // Growth and inspect (trace/drift/cleanup): own encapsulated scopes (zod compilers, text/plain drift bodies).
   await app.register(growthRoutes, { prefix: '/v1' })

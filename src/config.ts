@@ -55,6 +55,10 @@ export interface Config {
   graphqlLimits: GraphqlLimits
   /** NATPLAN_IMPORT_MAX_UNPACKED: unpacked bytes of a backup archive being imported. */
   importMaxUnpackedBytes: number
+  /** NATPLAN_METRICS_AUTH: `read` (default: /metrics names every cluster) or `none`. */
+  metricsAuth: 'read' | 'none'
+  /** NATPLAN_DOCS_AUTH: `none` (default) or `read`, for /docs and /graphiql. */
+  docsAuth: 'read' | 'none'
 }
 
 export interface GraphqlLimits {
@@ -150,11 +154,14 @@ const bool = z
 const EnvSchema = z.object({
   DATABASE_URL: z.string().min(1).optional(),
   NATPLAN_DATA_DIR: z.string().min(1).default('./.natplan'),
-  HOST: z.string().min(1).default('127.0.0.1'),
+  // `[::1]` as URLs write IPv6 addresses; listen() wants it bare.
+  HOST: z.string().min(1).default('127.0.0.1').transform((h) => h.replace(/^\[(.+)\]$/, '$1')),
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   NATPLAN_TOKENS: z.string().default(''),
   NATPLAN_BODY_LIMIT: z.string().default('64MiB'),
   NATPLAN_IMPORT_MAX_UNPACKED: z.string().default('1GiB'),
+  NATPLAN_METRICS_AUTH: z.enum(['read', 'none']).default('read'),
+  NATPLAN_DOCS_AUTH: z.enum(['read', 'none']).default('none'),
   NATPLAN_RATE_LIMIT: z.string().default('600/min'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   NATPLAN_TRUST_PROXY: bool.default(false),
@@ -183,6 +190,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: e.PORT,
     tokens: parseTokens(e.NATPLAN_TOKENS),
     bodyLimit: parseSize(e.NATPLAN_BODY_LIMIT),
+    metricsAuth: e.NATPLAN_METRICS_AUTH,
+    docsAuth: e.NATPLAN_DOCS_AUTH,
     importMaxUnpackedBytes: parseSize(e.NATPLAN_IMPORT_MAX_UNPACKED, 'NATPLAN_IMPORT_MAX_UNPACKED'),
     rateLimit: parseRateLimit(e.NATPLAN_RATE_LIMIT),
     logLevel: e.LOG_LEVEL,

@@ -42,7 +42,7 @@ export function zeroBomb(opts: { name: string; zeroMiB: number; before?: Array<{
   for (const e of opts.before ?? []) head.push(tarHeader(e.name, e.body.length), e.body, pad(e.body.length))
   const size = opts.zeroMiB * MiB
   head.push(tarHeader(opts.name, size))
-  const members = [gzipSync(Buffer.concat(head))]
+  const members: Buffer[] = [gzipSync(Buffer.concat(head))]
   for (let i = 0; i < opts.zeroMiB / 64; i++) members.push(zerosMember())
   members.push(gzipSync(Buffer.alloc(1024)))
   return Buffer.concat(members)
