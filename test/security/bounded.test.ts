@@ -67,6 +67,18 @@ describe('bounded parsing', () => {
     await alive()
   })
 
+  it('the kube-proxy ConfigMap\'s config.conf nested deep (brackets or `- - -`) is a 400 pointing at it', async () => {
+    for (const conf of ['clusterCIDR: ' + '['.repeat(3000) + ']'.repeat(3000), 'x:\n' + '- '.repeat(3000) + 'y\n']) {
+      const env = smallEnvelope({ port: 84 })
+      env.resources.items.push({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'kube-proxy', namespace: 'kube-system' }, data: { 'config.conf': conf } })
+      const res = await post(JSON.stringify(env), 'application/json')
+      expect(res.statusCode).toBe(400)
+      expect(res.json().errors[0].pointer).toBe('/resources/items/2/data/config.conf')
+      expect(res.json().errors[0].detail).toMatch(/nests deeper than 32/)
+    }
+    await alive()
+  })
+
   it('labels nested 10,000 deep in JSON: 400 naming the limit, not a 500', async () => {
     const body = '{"proxy":{},"resources":{"items":[{"kind":"Service","metadata":{"labels":' + '{"a":'.repeat(10000) + '1' + '}'.repeat(10000) + '}}]}}'
     const p = expectLimit(await post(body, 'application/json'), 'maxDepth')

@@ -11,7 +11,8 @@
  * and count alias nodes, and only then composed (Composer.compose over the same tokens, as the
  * package's own parseAllDocuments does in public-api.ts).
  */
-import { Composer, LineCounter, Parser, type CST, type Document } from 'yaml'
+import { Composer, LineCounter, Parser, type Document } from 'yaml'
+import { yamlShape } from '../../planner/kube/yaml-shape.js'
 import { BadRequestError, LimitError } from '../../errors.js'
 
 export interface ParseLimits {
@@ -85,40 +86,6 @@ export function nulPointer(value: unknown): string | null {
 
 export function nulError(pointer: string): Error {
   return new BadRequestError('the body holds a NUL character (U+0000), which no field may contain', [{ pointer, detail: 'contains U+0000' }])
-}
-
-type Walk = { token: CST.Token | undefined; depth: number }
-
-/** Depth and alias count of CST tokens, walked with an explicit stack (no recursion). */
-export function yamlShape(tokens: readonly CST.Token[], limits: ParseLimits): { tooDeepAt: number; aliases: number } {
-  const stack: Walk[] = tokens.map((token) => ({ token, depth: 0 }))
-  let aliases = 0
-  while (stack.length > 0) {
-    const { token, depth } = stack.pop()!
-    if (!token) continue
-    switch (token.type) {
-      case 'document':
-        stack.push({ token: token.value, depth })
-        break
-      case 'alias':
-        aliases++
-        break
-      case 'block-map':
-      case 'block-seq':
-      case 'flow-collection': {
-        const d = depth + 1
-        if (d > limits.maxDepth) return { tooDeepAt: token.offset, aliases }
-        for (const item of token.items) {
-          if ('key' in item && item.key) stack.push({ token: item.key, depth: d })
-          if (item.value) stack.push({ token: item.value, depth: d })
-        }
-        break
-      }
-      default:
-        break
-    }
-  }
-  return { tooDeepAt: -1, aliases }
 }
 
 /** YAML documents of `text`, after the depth and alias limits were checked on its CST. */
