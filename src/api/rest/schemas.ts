@@ -148,7 +148,13 @@ export const Problem = z
     requestId: z.string().optional(),
     errors: z
       .array(z.object({ pointer: z.string().describe('RFC 6901 JSON pointer'), detail: z.string(), location: z.enum(['body', 'query', 'path', 'header']).optional() }))
-      .optional(),
+      .optional()
+      .describe('At least one entry on every 4xx'),
+    limit: z
+      .object({ name: z.string(), value: z.number(), env: z.string().optional().describe('The environment variable that sets it') })
+      .optional()
+      .describe('type limit-exceeded: the limit that refused the request'),
+    accepted: z.array(z.string()).optional().describe('415: the media types the route accepts'),
   })
   .meta({ id: 'Problem', description: 'RFC 9457 problem details (application/problem+json)' })
 
