@@ -58,6 +58,9 @@ function fastifyOptions(opts: BuildAppOptions): FastifyServerOptions & { loggerI
     pluginTimeout: 60_000,
     // Every 4xx is problem+json, also those answered before routing (bad percent-encoding, a
     // too-long path parameter) and by Node's HTTP parser (bad Content-Length, 431, 408).
+    // Node's own default (300 s), which fastify turns off (requestTimeout 0): a client that
+    // trickles a body in forever holds a socket and its buffers forever. Over it: 408.
+    requestTimeout: config.requestTimeoutMs,
     frameworkErrors: frameworkError,
     clientErrorHandler,
   }

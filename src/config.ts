@@ -55,6 +55,8 @@ export interface Config {
   graphqlLimits: GraphqlLimits
   /** NATPLAN_IMPORT_MAX_UNPACKED: unpacked bytes of a backup archive being imported. */
   importMaxUnpackedBytes: number
+  /** NATPLAN_REQUEST_TIMEOUT: milliseconds a whole request (headers and body) may take; 0: none. */
+  requestTimeoutMs: number
   /** NATPLAN_METRICS_AUTH: `read` (default: /metrics names every cluster) or `none`. */
   metricsAuth: 'read' | 'none'
   /** NATPLAN_DOCS_AUTH: `none` (default) or `read`, for /docs and /graphiql. */
@@ -161,6 +163,7 @@ const EnvSchema = z.object({
   NATPLAN_BODY_LIMIT: z.string().default('64MiB'),
   NATPLAN_IMPORT_MAX_UNPACKED: z.string().default('1GiB'),
   NATPLAN_METRICS_AUTH: z.enum(['read', 'none']).default('read'),
+  NATPLAN_REQUEST_TIMEOUT: z.coerce.number().int().min(0).max(86_400).default(300),
   NATPLAN_DOCS_AUTH: z.enum(['read', 'none']).default('none'),
   NATPLAN_RATE_LIMIT: z.string().default('600/min'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -190,6 +193,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: e.PORT,
     tokens: parseTokens(e.NATPLAN_TOKENS),
     bodyLimit: parseSize(e.NATPLAN_BODY_LIMIT),
+    requestTimeoutMs: e.NATPLAN_REQUEST_TIMEOUT * 1000,
     metricsAuth: e.NATPLAN_METRICS_AUTH,
     docsAuth: e.NATPLAN_DOCS_AUTH,
     importMaxUnpackedBytes: parseSize(e.NATPLAN_IMPORT_MAX_UNPACKED, 'NATPLAN_IMPORT_MAX_UNPACKED'),

@@ -28,6 +28,7 @@ describe('README', () => {
       NATPLAN_GRAPHQL_MAX_TOKENS: String(c.graphqlLimits.maxTokens),
       NATPLAN_IMPORT_MAX_UNPACKED: '1GiB',
       NATPLAN_RATE_LIMIT: '600/min',
+      NATPLAN_REQUEST_TIMEOUT: String(c.requestTimeoutMs / 1000),
     }
     expect(c.bodyLimit).toBe(64 * 1024 * 1024)
     expect(c.importMaxUnpackedBytes).toBe(1024 ** 3)

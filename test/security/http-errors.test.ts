@@ -106,6 +106,10 @@ describe('HTTP-layer 4xx are problem+json', () => {
     expect(body.errors.length).toBe(1)
   })
 
+  it('the request timeout is on (Node\'s 300 s, which fastify would turn off)', () => {
+    expect(t.app.server.requestTimeout).toBe(300_000)
+  })
+
   it('415 lists the media types the route accepts, with errors[]', async () => {
     const snap = await t.app.inject({ method: 'POST', url: `/v1/clusters/${cluster}/snapshots`, payload: 'a,b', headers: { 'content-type': 'text/csv' } })
     expect(snap.statusCode).toBe(415)
