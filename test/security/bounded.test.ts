@@ -97,6 +97,10 @@ describe('bounded parsing', () => {
     expect(jsonTooDeepAt('"[[[[[["', 2)).toBe(-1)
     expect(jsonTooDeepAt('[[["\\"[["]]]', 3)).toBe(-1)
     expect(jsonTooDeepAt('[[[[', 3)).toBe(3)
+    // an escaped backslash ends before the quote that closes the string
+    expect(jsonTooDeepAt('["a\\\\",[[[', 3)).toBe(9)
+    expect(jsonTooDeepAt('["a\\"[[[[[",[[', 3)).toBe(-1)
+    expect(jsonTooDeepAt('["unterminated [[[[', 1)).toBe(-1)
   })
 
   it('a NUL in a name, an annotation or a query parameter is a 400, never a PostgreSQL 500', async () => {

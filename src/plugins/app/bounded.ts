@@ -37,21 +37,24 @@ export function depthError(kind: 'JSON' | 'YAML', limits: ParseLimits, where: st
  * skipped (a backslash escapes the next character), so brackets inside them do not count.
  */
 export function scanJson(text: string, max: number): { tooDeepAt: number; nul: boolean } {
+  // `\u0000` is JSON's only way to write NUL (raw control characters are not JSON). A hit may be
+  // an escaped backslash followed by "u0000"; nulPointer() on the parsed value decides.
+  const nul = text.includes('\\u0000')
   let depth = 0
-  let nul = false
   const n = text.length
   for (let i = 0; i < n; i++) {
     const c = text.charCodeAt(i)
     if (c === 0x22) {
-      // to the closing quote
-      for (i++; i < n; i++) {
-        const d = text.charCodeAt(i)
-        if (d === 0x5c) {
-          // `\u0000`: JSON's only way to write NUL (raw control characters are not JSON)
-          if (text.charCodeAt(i + 1) === 0x75 && text.startsWith('0000', i + 2)) nul = true
-          i++
-        } else if (d === 0x22) break
+      // to the closing quote: the next one not escaped (preceded by an even run of backslashes)
+      let j = text.indexOf('"', i + 1)
+      while (j > 0) {
+        let k = j - 1
+        while (text.charCodeAt(k) === 0x5c) k--
+        if ((j - 1 - k) % 2 === 0) break
+        j = text.indexOf('"', j + 1)
       }
+      if (j < 0) return { tooDeepAt: -1, nul }
+      i = j
     } else if (c === 0x5b || c === 0x7b) {
       if (++depth > max) return { tooDeepAt: i, nul }
     } else if (c === 0x5d || c === 0x7d) depth--
