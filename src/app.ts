@@ -13,8 +13,9 @@ import growthRoutes from './api/rest/growth/index.js'
 import inspectRoutes from './api/rest/inspect/index.js'
 import restApi from './api/rest/index.js'
 import auth from './plugins/app/auth.js'
+import json from './plugins/app/json.js'
 import metrics from './plugins/app/metrics.js'
-import problem, { makeProblem, sendProblem } from './plugins/app/problem.js'
+import problem, { clientErrorHandler, frameworkError, makeProblem, sendProblem } from './plugins/app/problem.js'
 import servicesPlugin from './plugins/app/services.js'
 import helmet from './plugins/external/helmet.js'
 import rateLimit from './plugins/external/rate-limit.js'
@@ -55,6 +56,13 @@ function fastifyOptions(opts: BuildAppOptions): FastifyServerOptions & { loggerI
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     // Keep plugin start-up (embedded schema compilation) from tripping the default 10 s on 2 cores.
     pluginTimeout: 60_000,
+    // Every 4xx is problem+json, also those answered before routing (bad percent-encoding, a
+    // too-long path parameter) and by Node's HTTP parser (bad Content-Length, 431, 408).
+    // Node's own default (300 s), which fastify turns off (requestTimeout 0): a client that
+    // trickles a body in forever holds a socket and its buffers forever. Over it: 408.
+    requestTimeout: config.requestTimeoutMs,
+    frameworkErrors: frameworkError,
+    clientErrorHandler,
   }
   if (opts.logger === false) return { ...base, logger: false }
   if (opts.logger) return { ...base, loggerInstance: opts.logger }
@@ -72,7 +80,8 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   // config; set their auth needs here, before anything registers routes.
   app.addHook('onRoute', (route) => {
     if (route.url.startsWith('/docs') || route.url.startsWith('/graphiql')) {
-      route.config = { ...route.config, public: true }
+      // NATPLAN_DOCS_AUTH=read puts them behind a read token (GET's default scope).
+      route.config = { ...route.config, public: config.docsAuth === 'none' }
       if (route.url.startsWith('/graphiql')) route.schema = { ...route.schema, hide: true }
     } else if (route.url === '/graphql') {
       // Queries need read; the ingest mutation checks for write itself.
@@ -83,6 +92,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   // external plugins
   await app.register(helmet)
   await app.register(problem)
+  await app.register(json, { limits: config.parseLimits })
   await app.register(auth, { tokens: config.tokens })
   await app.register(rateLimit, { rateLimit: config.rateLimit })
   await app.register(swagger)
@@ -90,14 +100,14 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   await app.register(servicesPlugin, { services })
   await app.register(metrics, { services })
   // routes
-  await app.register(opsRoutes)
-  await app.register(restApi, { prefix: '/v1' })
+  await app.register(opsRoutes, { metricsAuth: config.metricsAuth })
+  await app.register(restApi, { prefix: '/v1', limits: config.parseLimits })
   // Growth and inspect (trace/drift/cleanup): own encapsulated scopes (zod compilers, text/plain drift bodies).
   await app.register(growthRoutes, { prefix: '/v1' })
   await app.register(inspectRoutes, { prefix: '/v1' })
   // The small UI at /ui (static files; its API calls carry the user's token).
   await app.register(uiPlugin)
-  await app.register(graphqlApi, { services, graphiql: config.graphiql })
+  await app.register(graphqlApi, { services, graphiql: config.graphiql, limits: config.graphqlLimits })
 
   // Unknown routes are rate-limited like everything else, so probing for paths is throttled.
   app.setNotFoundHandler(

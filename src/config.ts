@@ -5,6 +5,7 @@
  */
 import ipaddr from 'ipaddr.js'
 import { z } from 'zod'
+import type { ParseLimits } from './plugins/app/bounded.js'
 
 export type Scope = 'read' | 'write' | 'admin'
 
@@ -54,6 +55,29 @@ export interface Config {
   database: { poolSize: number; poolWaitMs: number }
   /** NATPLAN_INGEST_WAIT_MS (30000), NATPLAN_INGEST_MAX_WAITING (200): a cluster's ingest queue. */
   ingestQueue: { waitMs: number; maxWaiting: number }
+  /** Request parsing limits (NATPLAN_MAX_DEPTH, NATPLAN_YAML_MAX_ALIASES). */
+  parseLimits: ParseLimits
+  /** GraphQL document limits (NATPLAN_GRAPHQL_MAX_*). */
+  graphqlLimits: GraphqlLimits
+  /** NATPLAN_IMPORT_MAX_UNPACKED: unpacked bytes of a backup archive being imported. */
+  importMaxUnpackedBytes: number
+  /** NATPLAN_REQUEST_TIMEOUT: milliseconds a whole request (headers and body) may take; 0: none. */
+  requestTimeoutMs: number
+  /** NATPLAN_METRICS_AUTH: `read` (default: /metrics names every cluster) or `none`. */
+  metricsAuth: 'read' | 'none'
+  /** NATPLAN_DOCS_AUTH: `none` (default) or `read`, for /docs and /graphiql. */
+  docsAuth: 'read' | 'none'
+}
+
+export interface GraphqlLimits {
+  /** Aliased fields per operation (1,000 aliases of an expensive field was a fan-out attack). */
+  maxAliases: number
+  /** Field nesting depth (version.source.source…). */
+  maxDepth: number
+  /** Lexical tokens of the document, counted while parsing (big inputs go in variables). */
+  maxTokens: number
+  /** graphql-armor's static cost: objects 2, scalars 1, ×1.5 per level. */
+  maxCost: number
 }
 
 export class ConfigError extends Error {
@@ -106,11 +130,11 @@ export function parseRateLimit(raw: string): RateLimitConfig | null {
 
 const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, kb: 1000, kib: 1024, mb: 1e6, mib: 1024 ** 2, gb: 1e9, gib: 1024 ** 3 }
 
-/** NATPLAN_BODY_LIMIT: bytes, or with a unit (`64MiB`, `10mb`). */
-export function parseSize(raw: string): number {
+/** NATPLAN_BODY_LIMIT, NATPLAN_IMPORT_MAX_UNPACKED: bytes, or with a unit (`64MiB`, `10mb`). */
+export function parseSize(raw: string, name = 'NATPLAN_BODY_LIMIT'): number {
   const match = /^(\d+)\s*([a-z]*)$/i.exec(raw.trim())
   const unit = match ? SIZE_UNITS[match[2]!.toLowerCase()] : undefined
-  if (!match || unit === undefined) throw new ConfigError(`NATPLAN_BODY_LIMIT: expected bytes or e.g. "64MiB", got "${raw}"`)
+  if (!match || unit === undefined) throw new ConfigError(`${name}: expected bytes or e.g. "64MiB", got "${raw}"`)
   return Number(match[1]) * unit
 }
 
@@ -147,14 +171,25 @@ const bool = z
 const EnvSchema = z.object({
   DATABASE_URL: z.string().min(1).optional(),
   NATPLAN_DATA_DIR: z.string().min(1).default('./.natplan'),
-  HOST: z.string().min(1).default('127.0.0.1'),
+  // `[::1]` as URLs write IPv6 addresses; listen() wants it bare.
+  HOST: z.string().min(1).default('127.0.0.1').transform((h) => h.replace(/^\[(.+)\]$/, '$1')),
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   NATPLAN_TOKENS: z.string().default(''),
   NATPLAN_BODY_LIMIT: z.string().default('64MiB'),
+  NATPLAN_IMPORT_MAX_UNPACKED: z.string().default('1GiB'),
+  NATPLAN_METRICS_AUTH: z.enum(['read', 'none']).default('read'),
+  NATPLAN_REQUEST_TIMEOUT: z.coerce.number().int().min(0).max(86_400).default(300),
+  NATPLAN_DOCS_AUTH: z.enum(['read', 'none']).default('none'),
   NATPLAN_RATE_LIMIT: z.string().default('600/min'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   NATPLAN_TRUST_PROXY: bool.default(false),
   NATPLAN_GRAPHIQL: bool.default(true),
+  NATPLAN_MAX_DEPTH: z.coerce.number().int().min(8).max(1000).default(64),
+  NATPLAN_YAML_MAX_ALIASES: z.coerce.number().int().min(0).max(100_000).default(100),
+  NATPLAN_GRAPHQL_MAX_ALIASES: z.coerce.number().int().min(0).max(10_000).default(15),
+  NATPLAN_GRAPHQL_MAX_DEPTH: z.coerce.number().int().min(2).max(100).default(10),
+  NATPLAN_GRAPHQL_MAX_TOKENS: z.coerce.number().int().min(100).max(1_000_000).default(5000),
+  NATPLAN_GRAPHQL_MAX_COST: z.coerce.number().int().min(10).max(10_000_000).default(5000),
 })
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -173,6 +208,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: e.PORT,
     tokens: parseTokens(e.NATPLAN_TOKENS),
     bodyLimit: parseSize(e.NATPLAN_BODY_LIMIT),
+    requestTimeoutMs: e.NATPLAN_REQUEST_TIMEOUT * 1000,
+    metricsAuth: e.NATPLAN_METRICS_AUTH,
+    docsAuth: e.NATPLAN_DOCS_AUTH,
+    importMaxUnpackedBytes: parseSize(e.NATPLAN_IMPORT_MAX_UNPACKED, 'NATPLAN_IMPORT_MAX_UNPACKED'),
     rateLimit: parseRateLimit(e.NATPLAN_RATE_LIMIT),
     logLevel: e.LOG_LEVEL,
     trustProxy: e.NATPLAN_TRUST_PROXY,
@@ -180,6 +219,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     retention: parseRetention(present),
     database: { poolSize: positiveInt(present, 'NATPLAN_DB_POOL_SIZE') ?? 10, poolWaitMs: positiveInt(present, 'NATPLAN_DB_POOL_WAIT_MS') ?? 5_000 },
     ingestQueue: { waitMs: positiveInt(present, 'NATPLAN_INGEST_WAIT_MS') ?? 30_000, maxWaiting: positiveInt(present, 'NATPLAN_INGEST_MAX_WAITING') ?? 200 },
+    parseLimits: { maxDepth: e.NATPLAN_MAX_DEPTH, yamlMaxAliases: e.NATPLAN_YAML_MAX_ALIASES },
+    graphqlLimits: {
+      maxAliases: e.NATPLAN_GRAPHQL_MAX_ALIASES,
+      maxDepth: e.NATPLAN_GRAPHQL_MAX_DEPTH,
+      maxTokens: e.NATPLAN_GRAPHQL_MAX_TOKENS,
+      maxCost: e.NATPLAN_GRAPHQL_MAX_COST,
+    },
   }
 }
 

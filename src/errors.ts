@@ -59,3 +59,19 @@ export class UnavailableError extends DomainError {
     super(503, 'Service Unavailable', detail)
   }
 }
+
+/**
+ * A request refused because it is over one of the server's limits (nesting depth, YAML aliases,
+ * GraphQL aliases/depth/tokens/cost, archive sizes). The problem names the limit, its value and
+ * the environment variable that sets it, so a client knows what it ran into.
+ */
+export class LimitError extends DomainError {
+  constructor(
+    status: number,
+    detail: string,
+    readonly limit: { name: string; value: number; env?: string },
+    issues: ProblemIssue[] = [],
+  ) {
+    super(status, status === 413 ? 'Content Too Large' : status === 422 ? 'Unprocessable Content' : 'Bad Request', detail, issues)
+  }
+}

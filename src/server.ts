@@ -14,7 +14,11 @@ import { createServices } from './services/index.js'
 export async function start(config: Config): Promise<void> {
   const logger = pino(loggerOptions(config) as pino.LoggerOptions)
   const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: join(config.dataDir, 'pg'), logger, ...config.database })
-  const services = createServices(db, { retention: config.retention, ingestQueue: config.ingestQueue })
+  const services = createServices(db, {
+    retention: config.retention,
+    ingestQueue: config.ingestQueue,
+    importLimits: { maxUncompressedBytes: config.importMaxUnpackedBytes, maxSnapshotBytes: config.bodyLimit },
+  })
   const app = await buildApp({ config, services, logger })
   closeWithGrace({ delay: 10_000, logger }, async ({ err, signal }) => {
     if (err) logger.error({ err }, 'shutting down after an error')

@@ -1,8 +1,11 @@
-/** Liveness, readiness and Prometheus metrics: unauthenticated, for probes and scrapers. */
+/**
+ * Liveness and readiness: unauthenticated, for probes. Prometheus metrics: behind a read token
+ * unless NATPLAN_METRICS_AUTH=none (their labels name every cluster).
+ */
 import type { FastifyInstance } from 'fastify'
 import { makeProblem, sendProblem } from '../plugins/app/problem.js'
 
-export default async function opsRoutes(app: FastifyInstance): Promise<void> {
+export default async function opsRoutes(app: FastifyInstance, opts: { metricsAuth?: 'read' | 'none' }): Promise<void> {
   const hidden = { hide: true }
   const config = { public: true }
 
@@ -22,7 +25,8 @@ export default async function opsRoutes(app: FastifyInstance): Promise<void> {
     return sendProblem(reply, makeProblem(request, 503, `not ready: ${result.detail}`))
   })
 
-  app.get('/metrics', { config: { ...config, rateLimit: false }, schema: hidden }, async (_request, reply) => {
+  const metricsConfig = opts.metricsAuth === 'none' ? { public: true } : { scope: 'read' as const }
+  app.get('/metrics', { config: { ...metricsConfig, rateLimit: false }, schema: hidden }, async (_request, reply) => {
     const body = await app.metrics.metrics()
     return reply.type(app.metrics.contentType).send(body)
   })

@@ -227,6 +227,8 @@ export async function downloadBackup(pool: pg.Pool, id: string): Promise<BackupD
 export interface ImportLimits {
   maxCompressedBytes: number
   maxUncompressedBytes: number
+  /** One archived snapshot.json (default: maxCompressedBytes, the body limit). */
+  maxSnapshotBytes?: number
 }
 
 function importReason(m: Manifest, v: ManifestVersion, sha: string): string {

@@ -62,6 +62,7 @@ export function createHistoryServices(db: { pool: pg.Pool }, opts: HistoryServic
   const limits: ImportLimits = {
     maxCompressedBytes: opts.importLimits?.maxCompressedBytes ?? 64 * 1024 * 1024,
     maxUncompressedBytes: opts.importLimits?.maxUncompressedBytes ?? 1024 * 1024 * 1024,
+    maxSnapshotBytes: opts.importLimits?.maxSnapshotBytes,
   }
   // guard: connection failures become UnavailableError (503 + Retry-After), as in createServices.
   return {

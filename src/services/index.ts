@@ -15,6 +15,7 @@ import { loadSnapshot } from '../store/snapshots.js'
 import { findCluster, findVersion, findVersions, latestCounts, listClusterRows, listVersionRows, type VersionRow } from '../store/versions.js'
 import type { ListVersionsQuery, RestoreScript, RestoreScriptQuery, Services, VersionRef } from './contract.js'
 import { createGrowthServices } from './growth.js'
+import type { ImportLimits } from './backup.js'
 import { createHistoryServices } from './history.js'
 import { createInspectServices } from './inspect.js'
 import { ingest, type IngestStats } from './ingest.js'
@@ -33,6 +34,8 @@ export interface ServicesOptions {
   retention?: RetentionPolicy
   /** A cluster's ingest queue (Config.ingestQueue); default: 30 s wait, 200 waiting. */
   ingestQueue?: IngestQueueOptions
+  /** Backup import limits (NATPLAN_IMPORT_MAX_UNPACKED, NATPLAN_BODY_LIMIT). */
+  importLimits?: Partial<ImportLimits>
 }
 
 export { ENCODINGS, ScriptCache, type ContentEncoding } from './script-cache.js'
@@ -200,7 +203,7 @@ export function createServices(db: Database, opts: ServicesOptions = {}): Servic
         ),
       ),
 
-    history: createHistoryServices(db, { retention: opts.retention, nodes }),
+    history: createHistoryServices(db, { retention: opts.retention, importLimits: opts.importLimits, nodes }),
 
     growth: createGrowthServices(db.pool, { prisma: db.prisma, getPlan: async (cluster, version) => (await loadPlan(db.pool, (await resolve(cluster, version)).planId)).plan }),
   }

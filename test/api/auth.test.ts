@@ -59,10 +59,12 @@ describe('authentication', () => {
     expect(ok.json().data.ingestSnapshot.created).toBe(true)
   })
 
-  it('leaves probes, metrics and docs open', async () => {
-    for (const url of ['/healthz', '/metrics', '/docs/json']) {
+  it('leaves probes and docs open; metrics need a read token by default (NATPLAN_METRICS_AUTH=read)', async () => {
+    for (const url of ['/healthz', '/docs/json']) {
       expect((await t.app.inject({ method: 'GET', url })).statusCode, url).toBe(200)
     }
+    expect((await t.app.inject({ method: 'GET', url: '/metrics' })).statusCode).toBe(401)
+    expect((await t.app.inject({ method: 'GET', url: '/metrics', headers: bearer(READ) })).statusCode).toBe(200)
   })
 
   it('never logs the Authorization header, and logs request ids', async () => {

@@ -57,6 +57,11 @@ describe('docker-compose.yml', () => {
     expect(compose.services.natplan.environment.NATPLAN_TOKENS).toMatch(/:\?/)
   })
 
+  it('restarts natplan and PostgreSQL when they stop (a crash is not the end of the service)', () => {
+    expect(compose.services.natplan.restart).toBe('unless-stopped')
+    expect(compose.services.postgres.restart).toBe('unless-stopped')
+  })
+
   it('builds from a Dockerfile that ships the migrations', () => {
     const dockerfile = readFileSync(compose.services.natplan.build.dockerfile, 'utf8')
     expect(dockerfile).toMatch(/COPY --from=build \/app\/prisma/)

@@ -160,7 +160,7 @@ function arg<T>(schema: z.ZodType<T>, value: unknown, name: string): T {
 const Ref = z.union([z.literal('latest'), z.coerce.number().int().positive().max(999_999_999)])
 const Family = z.enum(['IPv4', 'IPv6']).nullish().transform((v) => v ?? undefined)
 const Limit = z.number().int().min(1).max(500)
-const Version = z.number().int().positive()
+const Version = z.number().int().positive().max(999_999_999)
 const OptVersion = Version.nullish().transform((v) => v ?? undefined)
 const Instant = z.iso.datetime({ offset: true }).nullish().transform((v) => v ?? undefined)
 const Types = z.array(z.enum(HISTORY_EVENT_TYPES)).nullish().transform((v) => v ?? undefined)

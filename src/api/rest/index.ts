@@ -2,17 +2,18 @@
  * The REST API under /v1, in a zod scope of its own (zod-scope.ts: the compilers, strict input).
  */
 import type { FastifyInstance } from 'fastify'
+import type { ParseLimits } from '../../plugins/app/bounded.js'
 import yaml from '../../plugins/app/yaml.js'
 import historyRoutes from './history/index.js'
 import snapshotRoutes from './snapshots.js'
 import versionRoutes from './versions.js'
 import { zodScope } from './zod-scope.js'
 
-export default async function restApi(app: FastifyInstance): Promise<void> {
+export default async function restApi(app: FastifyInstance, opts: { limits?: ParseLimits }): Promise<void> {
   zodScope(app)
   // Snapshots are JSON or YAML; a text/plain body is a client mistake (415), not a string.
   app.removeContentTypeParser('text/plain')
-  await app.register(yaml)
+  await app.register(yaml, { limits: opts.limits })
   await app.register(snapshotRoutes)
   await app.register(versionRoutes)
   // Diffs, rollbacks, history, backups: answers 501 itself when services.history is absent.

@@ -17,6 +17,12 @@ export const VersionRefParam = z
   .regex(/^(latest|[1-9][0-9]{0,8})$/, 'must be a positive version number or "latest"')
   .describe('A version number (1, 2, …) or `latest`')
 
+/**
+ * A version number in a body: the same range as VersionRefParam (at most 9 digits), which also
+ * keeps it inside PostgreSQL's integer (a larger one failed there as a 500, "integer out of range").
+ */
+export const VersionNumber = z.number().int().positive().max(999_999_999)
+
 export const toVersionRef = (v: string): number | 'latest' => (v === 'latest' ? 'latest' : Number(v))
 
 export const ClusterParams = z.object({ cluster: ClusterName })
@@ -142,7 +148,13 @@ export const Problem = z
     requestId: z.string().optional(),
     errors: z
       .array(z.object({ pointer: z.string().describe('RFC 6901 JSON pointer'), detail: z.string(), location: z.enum(['body', 'query', 'path', 'header']).optional() }))
-      .optional(),
+      .optional()
+      .describe('At least one entry on every 4xx'),
+    limit: z
+      .object({ name: z.string(), value: z.number(), env: z.string().optional().describe('The environment variable that sets it') })
+      .optional()
+      .describe('type limit-exceeded: the limit that refused the request'),
+    accepted: z.array(z.string()).optional().describe('415: the media types the route accepts'),
   })
   .meta({ id: 'Problem', description: 'RFC 9457 problem details (application/problem+json)' })
 

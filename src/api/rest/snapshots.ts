@@ -10,7 +10,7 @@ const snapshotRoutes: FastifyPluginAsyncZod = async (app) => {
   app.post(
     '/clusters/:cluster/snapshots',
     {
-      config: { scope: 'write' },
+      config: { scope: 'write', accepts: ['application/json', ...YAML_CONTENT_TYPES] },
       schema: {
         tags: ['snapshots'],
         summary: 'Ingest a cluster snapshot',

@@ -16,12 +16,12 @@
  * Every setting no source gave is listed in `defaulted`, so that nobody mistakes a guessed plan
  * for the node's.
  */
-import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
 import type { Family, PlanWarning } from '../types.js'
 import type { Envelope, Issue, ProxyConfigInput, NodeSettingsInput } from './envelope.js'
 import type { NodeObject } from './schemas.js'
 import { parseIPSloppy } from './ip.js'
+import { composeWithin } from './yaml-shape.js'
 
 export type DetectLocalMode = 'ClusterCIDR' | 'NodeCIDR' | 'None'
 
@@ -109,29 +109,25 @@ export function kubeProxyConfigMap(items: readonly Record<string, unknown>[]): {
   return null
 }
 
-/** Nesting deeper than this in config.conf is refused before the YAML parser sees it. */
+/** Nesting deeper than this in config.conf is refused before the YAML composer sees it. */
 const MAX_DEPTH = 32
-
-function tooDeep(text: string): boolean {
-  let depth = 0
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i)
-    if (c === 0x5b || c === 0x7b) {
-      if (++depth > MAX_DEPTH) return true
-    } else if (c === 0x5d || c === 0x7d) depth--
-  }
-  return false
-}
+const MAX_ALIASES = 16
 
 /** Settings given by config.conf (as ProxyConfigInput fields), or issues pointing into it. */
 export function settingsFromConfigMap(text: unknown, pointer: string): { given: ProxyConfigInput; warnings: PlanWarning[] } | { issues: Issue[] } {
   const at = `${pointer}/data/config.conf`
   if (typeof text !== 'string') return { issues: [{ pointer: at, detail: "the kube-proxy ConfigMap has no data['config.conf'] (kubeadm keeps the KubeProxyConfiguration there)" }] }
   if (text.length > 1024 * 1024) return { issues: [{ pointer: at, detail: 'config.conf is larger than a ConfigMap may be (1 MiB)' }] }
-  if (tooDeep(text)) return { issues: [{ pointer: at, detail: `config.conf nests deeper than ${MAX_DEPTH} levels` }] }
   let doc: unknown
   try {
-    doc = parseYaml(text, { maxAliasCount: 16, prettyErrors: false })
+    // Bracket and block nesting alike, measured on the CST before composing (./yaml-shape.ts).
+    const composed = composeWithin(text, { maxDepth: MAX_DEPTH, maxAliases: MAX_ALIASES })
+    if ('refused' in composed) return { issues: [{ pointer: at, detail: `config.conf ${composed.refused}` }] }
+    if (composed.docs.length > 1) throw new Error('Source contains multiple documents')
+    const d = composed.docs[0]
+    if (d?.errors[0]) throw d.errors[0]
+    // as yaml's parse(): an empty text is null
+    doc = d ? d.toJS({ maxAliasCount: MAX_ALIASES }) : null
   } catch (err) {
     return { issues: [{ pointer: at, detail: `config.conf is not YAML: ${(err as Error).message.split('\n')[0]}` }] }
   }

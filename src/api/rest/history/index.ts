@@ -10,7 +10,8 @@ import type { FastifyInstance } from 'fastify'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { Readable } from 'node:stream'
 import { z } from 'zod'
-import { DomainError } from '../../../errors.js'
+import { LimitError } from '../../../errors.js'
+import { drainRequest } from '../../../services/backup-archive.js'
 import type { HistoryServices } from '../../../services/history-types.js'
 import type { HistoryEventType } from '../../../store/history.js'
 import { serviceOf } from '../../optional.js'
@@ -238,7 +239,7 @@ const historyRoutes: FastifyPluginAsyncZod = async (app) => {
   app.post(
     '/backups/import',
     {
-      config: { scope: 'write' },
+      config: { scope: 'write', accepts: ARCHIVE_CONTENT_TYPES },
       schema: {
         tags: ['backups'],
         summary: 'Import an archive into a cluster',
@@ -254,14 +255,17 @@ const historyRoutes: FastifyPluginAsyncZod = async (app) => {
     async (request, reply) => {
       const body = request.body as unknown
       if (!(body instanceof Readable)) {
-        throw new DomainError(415, 'Unsupported Media Type', `send the archive as ${ARCHIVE_CONTENT_TYPES[0]}`)
+        throw Object.assign(new Error('unsupported media type'), { statusCode: 415 })
       }
       const { cluster } = request.query
       const declared = Number(request.headers['content-length'])
       const limit = app.initialConfig.bodyLimit ?? 64 * 1024 * 1024
       if (Number.isFinite(declared) && declared > limit) {
-        body.resume()
-        throw new DomainError(413, 'Content Too Large', `the archive (${declared} bytes) is larger than the body limit (${limit} bytes)`)
+        // Read and drop what the client sends while the answer goes out, up to the limit; past
+        // it the socket is closed (the client announced more than we will read).
+        drainRequest(body, limit)
+        reply.header('connection', 'close')
+        throw new LimitError(413, `the archive (${declared} bytes) is larger than the body limit (${limit} bytes, NATPLAN_BODY_LIMIT)`, { name: 'bodyLimit', value: limit, env: 'NATPLAN_BODY_LIMIT' })
       }
       const r = await history(app).importBackup({ cluster, body, actor: request.principal?.actor ?? 'anonymous', maxBytes: limit })
       const base = `/v1/clusters/${enc(cluster)}`

@@ -1,7 +1,7 @@
 /** zod schemas of the history routes: validation, serialisation and the OpenAPI document. */
 import { z } from 'zod'
 import { HISTORY_EVENT_TYPES } from '../../../store/history.js'
-import { ClusterName, Links, NodeName, Version, VersionRefParam } from '../schemas.js'
+import { ClusterName, Links, NodeName, Version, VersionNumber, VersionRefParam } from '../schemas.js'
 
 export const DiffQuery = z.strictObject({
   from: VersionRefParam.describe('The version the node has (number or `latest`)'),
@@ -71,7 +71,7 @@ export const JsonDiff = z
 
 export const RollbackBody = z
   .strictObject({
-    toVersion: z.number().int().positive().describe('The version whose content the new version takes'),
+    toVersion: VersionNumber.describe('The version whose content the new version takes'),
     reason: z.string().trim().min(1).max(1000).describe('Why (recorded in the history)'),
   })
   .meta({ id: 'RollbackRequest' })
@@ -117,8 +117,8 @@ export const HistoryPage = z.object({ items: z.array(HistoryEvent), next: z.stri
 
 export const BackupBody = z
   .strictObject({
-    fromVersion: z.number().int().positive().optional().describe('Default: the oldest stored version'),
-    toVersion: z.number().int().positive().optional().describe('Default: the latest version'),
+    fromVersion: VersionNumber.optional().describe('Default: the oldest stored version'),
+    toVersion: VersionNumber.optional().describe('Default: the latest version'),
     note: z.string().max(1000).optional(),
   })
   .meta({ id: 'BackupRequest' })
@@ -168,7 +168,7 @@ export const ImportResponse = z
 
 export const PruneBody = z
   .strictObject({
-    keep: z.number().int().min(1).optional().describe('Keep the newest N versions'),
+    keep: z.number().int().min(1).max(999_999_999).optional().describe('Keep the newest N versions'),
     olderThan: z.iso.datetime({ offset: true }).optional().describe('Prune versions created before this instant'),
     reason: z.string().max(1000).optional(),
     dryRun: z.boolean().default(false).describe('true: answer what would be pruned and delete nothing'),

@@ -134,7 +134,7 @@ const inspectRoutes: FastifyPluginAsyncZod = async (app) => {
     app.post(
       `${base}/drift`,
       {
-        config: { scope: 'read' },
+        config: { scope: 'read', accepts: ['text/plain'] },
         // A JSON body would parse and then fail as "not a string"; say what is wrong instead.
         preValidation: async (request) => {
           if (!/^text\/plain\b/i.test(request.headers['content-type'] ?? '')) {
