@@ -139,6 +139,32 @@ describe('archive bombs', () => {
     expect(f.body.errors[0].pointer).toMatch(/^\/manifest\.json\/files\/\d+\/path$/)
   })
 
+  it('a declared length over the body limit: 413 while the client is still sending, Connection: close', async () => {
+    const { connect } = await import('node:net')
+    const u = new URL(url)
+    const text = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(u.port), u.hostname)
+      const parts: Buffer[] = []
+      socket.on('data', (c) => {
+        parts.push(c)
+        const t = Buffer.concat(parts).toString()
+        const len = /content-length: (\d+)/i.exec(t)
+        const end = t.indexOf('\r\n\r\n')
+        if (len && end >= 0 && t.length - end - 4 >= Number(len[1])) {
+          resolve(t)
+          socket.destroy()
+        }
+      })
+      socket.on('error', reject)
+      socket.write(`POST /v1/backups/import?cluster=${uniqueName('bomb')} HTTP/1.1\r\nHost: x\r\nContent-Type: application/gzip\r\nContent-Length: ${100 * 1024 * 1024}\r\n\r\n`)
+      socket.write(Buffer.alloc(256 * 1024))
+    })
+    expect(text).toMatch(/^HTTP\/1.1 413 /)
+    expect(text).toMatch(/connection: close/i)
+    expect(JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4)).limit).toMatchObject({ env: 'NATPLAN_BODY_LIMIT' })
+    await alive()
+  })
+
   it('the untouched archive still imports over the same path', async () => {
     const r = await send(archive)
     expect(r.status, JSON.stringify(r.body)).toBe(201)
