@@ -1,0 +1,119 @@
+/**
+ * Load (`npm run bench:load`): the real server as a child process (as `npm run dev` starts it)
+ * on a throwaway database, a 2k-Service version (3 endpoints each), and autocannon at 50 connections
+ * GETting its restore script for 10 s: plain, then with `Accept-Encoding: gzip`; then the gzip
+ * GETs again while 10k-Service × 10-endpoint snapshots are ingested beside them, with the
+ * server's event-loop lag (prom-client's nodejs_eventloop_lag_p99, read from /metrics, which
+ * resets it at each scrape) over that window. Client and server share the machine's cores.
+ *
+ * Goals: gzip GETs ≥ 1,000 req/s with p99 ≤ 100 ms; event-loop lag p99 ≤ 100 ms during ingests.
+ */
+import { spawn } from 'node:child_process'
+import { createServer } from 'node:net'
+import { cpus, loadavg } from 'node:os'
+import autocannon from 'autocannon'
+import { createThrowawayDatabase } from '../src/db/throwaway.js'
+import { generateSnapshot } from '../src/planner/testing/generate.js'
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10)
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50)
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port
+      s.close(() => resolve(port))
+    })
+  })
+}
+
+interface Row {
+  scenario: string
+  rps: number
+  p50: number
+  p99: number
+  mbps: number
+  errors: number
+  lagP99?: number
+}
+
+async function lagP99(base: string): Promise<number> {
+  const text = await (await fetch(`${base}/metrics`)).text()
+  const m = /^natplan_nodejs_eventloop_lag_p99_seconds (\S+)$/m.exec(text)
+  return m ? Number(m[1]) * 1000 : NaN
+}
+
+async function main(): Promise<void> {
+  const db = await createThrowawayDatabase('load', process.env.DATABASE_URL ?? process.env.TEST_DATABASE_URL)
+  const port = await freePort()
+  const base = `http://127.0.0.1:${port}`
+  const child = spawn('scripts/node', ['--import', 'tsx', 'src/server.ts'], {
+    env: { ...process.env, DATABASE_URL: db.url, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', NATPLAN_RATE_LIMIT: 'off', NATPLAN_TOKENS: '', NATPLAN_METRICS_AUTH: 'none' },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  })
+  const rows: Row[] = []
+  try {
+    for (let i = 0; ; i++) {
+      try {
+        if ((await fetch(`${base}/healthz`)).ok) break
+      } catch {
+        if (i > 300) throw new Error('the server did not start')
+      }
+      await new Promise((r) => setTimeout(r, 100))
+    }
+    const post = (cluster: string, body: unknown) =>
+      fetch(`${base}/v1/clusters/${cluster}/snapshots`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } })
+    const small = await post('load', generateSnapshot({ services: 2000, seed: 3 }))
+    if (small.status !== 201) throw new Error(`ingest: ${small.status} ${await small.text()}`)
+    const url = `${base}/v1/clusters/load/versions/1/restore-script`
+    const plainBytes = (await (await fetch(url)).arrayBuffer()).byteLength
+
+    const run = async (scenario: string, headers: Record<string, string>, beside?: () => Promise<void>): Promise<void> => {
+      await lagP99(base)
+      let stop = false
+      const side = beside ? (async () => { while (!stop) await beside() })() : undefined
+      const r = await autocannon({ url, connections: CONNECTIONS, duration: SECONDS, headers })
+      stop = true
+      await side
+      rows.push({
+        scenario,
+        rps: r.requests.average,
+        p50: r.latency.p50,
+        p99: r.latency.p99,
+        mbps: r.throughput.average / 1024 / 1024,
+        errors: r.errors + r.non2xx,
+        lagP99: await lagP99(base),
+      })
+    }
+
+    await run('restore-script, plain', {})
+    await run('restore-script, gzip', { 'accept-encoding': 'gzip' })
+    // 10k × 10 snapshots beside the GETs, each a little different (churn) so each is planned and stored.
+    let round = 0
+    let ingests = 0
+    const big = () => generateSnapshot({ services: 10_000, endpointsPerService: 10, seed: 11, churn: 0.01, round: round++ })
+    await run('restore-script, gzip, 10k ingests beside', { 'accept-encoding': 'gzip' }, async () => {
+      const res = await post('big', big())
+      await res.arrayBuffer()
+      if (res.status >= 300) throw new Error(`big ingest: ${res.status}`)
+      ingests++
+    })
+
+    console.log(`natplan load bench: ${CONNECTIONS} connections × ${SECONDS} s per row, script ${(plainBytes / 1024 / 1024).toFixed(1)} MB plain; ${cpus().length} cores, load ${loadavg()[0]!.toFixed(1)}; ${ingests} 10k ingests in the last row`)
+    console.log('')
+    console.log('scenario                                    req/s   p50 ms   p99 ms    MB/s  errors  loop lag p99 ms')
+    for (const r of rows) {
+      console.log(
+        `${r.scenario.padEnd(42)} ${r.rps.toFixed(0).padStart(6)} ${String(r.p50).padStart(8)} ${String(r.p99).padStart(8)} ${r.mbps.toFixed(1).padStart(7)} ${String(r.errors).padStart(7)} ${(r.lagP99 ?? NaN).toFixed(1).padStart(16)}`,
+      )
+    }
+    console.log('')
+    console.log('goals: gzip ≥ 1,000 req/s with p99 ≤ 100 ms; event-loop lag p99 ≤ 100 ms during ingests')
+  } finally {
+    child.kill('SIGTERM')
+    await new Promise((r) => child.once('exit', r))
+    await db.drop()
+  }
+}
+
+await main()
