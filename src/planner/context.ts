@@ -14,11 +14,16 @@ export interface FamilyContext {
   mark: string
   masqueradeAll: boolean
   /**
-   * The local-traffic detector's CIDR for `-s C` / `! -s C` (ClusterCIDR: the cluster CIDR of
-   * the family; NodeCIDR: the node's pod CIDR of the family, or LOCAL_CIDR when planning for
-   * many nodes at once), or null when no detector is implemented (pkg/proxy/util/localdetector.go).
+   * The local-traffic detector's word, matched by `localFlag`: IfLocal is `FLAG WORD`, IfNotLocal
+   * `! FLAG WORD` (pkg/proxy/util/localdetector.go). ClusterCIDR: the cluster CIDR of the family;
+   * NodeCIDR: the node's pod CIDR of the family, or LOCAL_CIDR when planning for many nodes at
+   * once (both `-s`, NewDetectLocalByCIDR); BridgeInterface: the bridge's name
+   * (NewDetectLocalByBridgeInterface); InterfaceNamePrefix: the prefix and `+`
+   * (NewDetectLocalByInterfaceNamePrefix; both `-i`). Null when no detector is implemented
+   * (NewNoOpLocalDetector).
    */
   localCIDR: string | null
+  localFlag: '-s' | '-i'
   /** Effective: forced off for IPv6 and when nodePortAddresses excludes 127.0.0.1. */
   localhostNodePorts: boolean
   nfacct: boolean
@@ -61,7 +66,16 @@ export function clusterCIDRs(cfg: NodeConfig): string[] {
 function detectorCIDR(cfg: NodeConfig, family: Family): string | null {
   if (cfg.detectLocalMode === 'ClusterCIDR') return clusterCIDRs(cfg).find((c) => familyOf(c) === family) ?? null
   if (cfg.detectLocalMode === 'NodeCIDR') return cfg.podCIDRs.find((c) => familyOf(c) === family) ?? null
+  // The interface detectors are the same for both families (cmd/kube-proxy/app/server_linux.go
+  // getLocalDetectors); resolveNodes has refused a mode without its parameter.
+  if (cfg.detectLocalMode === 'BridgeInterface') return cfg.bridgeInterface || null
+  if (cfg.detectLocalMode === 'InterfaceNamePrefix') return cfg.interfaceNamePrefix ? `${cfg.interfaceNamePrefix}+` : null
   return null
+}
+
+/** `-i` for the interface detectors, `-s` for the CIDR ones. */
+export function detectorFlag(mode: NodeConfig['detectLocalMode']): '-s' | '-i' {
+  return mode === 'BridgeInterface' || mode === 'InterfaceNamePrefix' ? '-i' : '-s'
 }
 
 /**
@@ -129,6 +143,7 @@ export function familyContext(cfg: NodeConfig, family: Family, largeCluster: boo
     mark: cfg.masqueradeMark ?? markFromBit(cfg.masqueradeBit),
     masqueradeAll: cfg.masqueradeAll,
     localCIDR: manyNodes && cfg.detectLocalMode === 'NodeCIDR' && detector !== null ? LOCAL_CIDR : detector,
+    localFlag: detectorFlag(cfg.detectLocalMode),
     localhostNodePorts,
     nfacct: cfg.nfacct,
     randomFully: cfg.masqueradeRandomFully,

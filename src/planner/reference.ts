@@ -280,7 +280,7 @@ function writeServicePort(b: Buffers, ctx: FamilyContext, sp: ServicePort, endpo
   // Internal traffic: masquerade what does not come from a local pod.
   if (hasInternal) {
     if (ctx.masqueradeAll) b.natRules.write('-A', internalChain, clusterIPMatch, '-j', 'KUBE-MARK-MASQ')
-    else if (ctx.localCIDR !== null) b.natRules.write('-A', internalChain, clusterIPMatch, '!', '-s', ctx.localCIDR, '-j', 'KUBE-MARK-MASQ')
+    else if (ctx.localCIDR !== null) b.natRules.write('-A', internalChain, clusterIPMatch, '!', ctx.localFlag, ctx.localCIDR, '-j', 'KUBE-MARK-MASQ')
   }
 
   // External traffic: one chain every external destination jumps to.
@@ -290,7 +290,7 @@ function writeServicePort(b: Buffers, ctx: FamilyContext, sp: ServicePort, endpo
       b.natRules.write('-A', externalChain, '-m', 'comment', '--comment', `"masquerade traffic for ${name} external destinations"`, '-j', 'KUBE-MARK-MASQ')
     } else {
       if (ctx.localCIDR !== null) {
-        b.natRules.write('-A', externalChain, '-m', 'comment', '--comment', `"pod traffic for ${name} external destinations"`, '-s', ctx.localCIDR, '-j', clusterPolicyChain)
+        b.natRules.write('-A', externalChain, '-m', 'comment', '--comment', `"pod traffic for ${name} external destinations"`, ctx.localFlag, ctx.localCIDR, '-j', clusterPolicyChain)
       }
       b.natRules.write('-A', externalChain, '-m', 'comment', '--comment', `"masquerade LOCAL traffic for ${name} external destinations"`, '-m', 'addrtype', '--src-type', 'LOCAL', '-j', 'KUBE-MARK-MASQ')
       b.natRules.write('-A', externalChain, '-m', 'comment', '--comment', `"route LOCAL traffic for ${name} external destinations"`, '-m', 'addrtype', '--src-type', 'LOCAL', '-j', clusterPolicyChain)

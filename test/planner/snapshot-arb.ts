@@ -199,7 +199,7 @@ export const clusterArb = fc
     services: fc.array(serviceArb, { maxLength: 8 }),
     proxy: proxyArb,
     stack: fc.constantFrom('v4', 'v4', 'v6', 'dual'),
-    detectLocalMode: fc.constantFrom('ClusterCIDR', 'NodeCIDR', 'None'),
+    detectLocalMode: fc.constantFrom('ClusterCIDR', 'NodeCIDR', 'None', 'BridgeInterface', 'InterfaceNamePrefix'),
     viaConfigMap: fc.boolean(),
     addresses: fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }),
     perNode: fc.option(fc.record({ node: fc.constantFrom(...NODES), masqueradeAll: fc.boolean() }), { nil: undefined }),
@@ -208,7 +208,8 @@ export const clusterArb = fc
     const clusterCIDR = stack === 'v4' ? '10.0.0.0/8' : stack === 'v6' ? 'fd00:10::/64' : '10.0.0.0/8,fd00:10::/64'
     const { zone: _zone, localDetector: _ld, ...cluster } = proxy
     const items: Obj[] = [...nodeObjects(stack, addresses), ...services.flatMap((s, i) => objects(s, i))]
-    const settings: Obj = { ...cluster, clusterCIDR, detectLocalMode }
+    const detectLocal = { bridgeInterface: 'cbr0', interfaceNamePrefix: 'veth' }
+    const settings: Obj = { ...cluster, clusterCIDR, detectLocalMode, detectLocal }
     let envProxy: Obj = settings
     if (viaConfigMap) {
       const conf = [
@@ -216,6 +217,9 @@ export const clusterArb = fc
         'kind: KubeProxyConfiguration',
         `clusterCIDR: ${clusterCIDR}`,
         `detectLocalMode: ${detectLocalMode}`,
+        'detectLocal:',
+        '  bridgeInterface: cbr0',
+        '  interfaceNamePrefix: veth',
         `nodePortAddresses: ${JSON.stringify((cluster.nodePortAddresses as string[] | undefined) ?? null)}`,
         'iptables:',
         `  masqueradeAll: ${String(cluster.masqueradeAll ?? false)}`,

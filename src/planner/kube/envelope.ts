@@ -8,7 +8,11 @@ import { z } from 'zod'
 import { k8s, KIND_SCHEMAS, type KnownKind } from './schemas.js'
 import { parseCIDRSloppy } from './ip.js'
 import { isDNS1123Subdomain, isValidCIDR, isValidIP, isValidLabelValue } from './validation.js'
-import { resolveNodes } from './settings.js'
+import { INTERFACE_NAME, INTERFACE_NAME_RULE, resolveNodes } from './settings.js'
+
+const DETECT_LOCAL_MODES = ['ClusterCIDR', 'NodeCIDR', 'BridgeInterface', 'InterfaceNamePrefix', 'None'] as const
+const detectLocalMode = z.enum(DETECT_LOCAL_MODES, { error: `must be one of ${DETECT_LOCAL_MODES.join(', ')}` })
+const interfaceName = z.string().regex(INTERFACE_NAME, INTERFACE_NAME_RULE)
 
 const ipString = k8s(isValidIP)
 
@@ -51,10 +55,15 @@ const nodeSettings = {
   ipFamilies: z.array(z.enum(['IPv4', 'IPv6'])).min(1).max(2).optional(),
   /** `--cluster-cidr`: one CIDR per family, as a list or a comma-separated string. */
   clusterCIDR: clusterCIDR.optional(),
-  /** KubeProxyConfiguration's detectLocalMode (NodeCIDR: the node's spec.podCIDRs). */
-  detectLocalMode: z.enum(['ClusterCIDR', 'NodeCIDR', 'None']).optional(),
+  /**
+   * KubeProxyConfiguration's detectLocalMode (NodeCIDR: the node's spec.podCIDRs; BridgeInterface
+   * and InterfaceNamePrefix: detectLocal's bridgeInterface and interfaceNamePrefix).
+   */
+  detectLocalMode: detectLocalMode.optional(),
   /** The older name of detectLocalMode. */
-  localDetector: z.enum(['ClusterCIDR', 'NodeCIDR', 'None']).optional(),
+  localDetector: detectLocalMode.optional(),
+  /** KubeProxyConfiguration's detectLocal: the interface detectors' parameters. */
+  detectLocal: z.strictObject({ bridgeInterface: interfaceName.optional(), interfaceNamePrefix: interfaceName.optional() }).optional(),
   masqueradeBit: z.int().min(0).max(31).optional(),
   /** Verbatim mark string overriding the one derived from masqueradeBit (upstream tests use `0x4000`): a 32-bit hex value. */
   masqueradeMark: z.string().regex(/^0[xX][0-9a-fA-F]{1,8}$/, 'must be a 32-bit hex mark like 0x4000').optional(),
@@ -161,6 +170,11 @@ function coerceOverrides(o: Record<string, unknown>): Record<string, unknown> {
   const lists = new Set(['nodeIPs', 'nodePortAddresses', 'ipFamilies'])
   for (const [k, v] of Object.entries(o)) {
     if (v === undefined) continue
+    // A query names detectLocal's fields flat (?bridgeInterface=cbr0).
+    if ((k === 'bridgeInterface' || k === 'interfaceNamePrefix') && typeof v === 'string') {
+      out.detectLocal = { ...(isObject(out.detectLocal) ? out.detectLocal : {}), [k]: v }
+      continue
+    }
     if (!(k in shape)) {
       out[k] = v
       continue
@@ -240,7 +254,10 @@ export function toEnvelope(document: unknown, proxyOverrides?: Record<string, un
   const issues: Issue[] = []
   if (loc.proxy !== undefined && !isObject(loc.proxy)) issues.push({ pointer: '/proxy', detail: 'proxy must be an object' })
   const items = validateItems(loc.items, loc.itemsPointer, issues, opts.trusted)
-  const merged = { ...(isObject(loc.proxy) ? loc.proxy : {}), ...coerceOverrides(proxyOverrides ?? {}) }
+  const given = isObject(loc.proxy) ? loc.proxy : {}
+  const overrides = coerceOverrides(proxyOverrides ?? {})
+  const merged = { ...given, ...overrides }
+  if (isObject(given.detectLocal) && isObject(overrides.detectLocal)) merged.detectLocal = { ...given.detectLocal, ...overrides.detectLocal }
   const proxy = ProxyConfigSchema.safeParse(merged)
   if (!proxy.success) for (const iss of proxy.error.issues) issues.push({ pointer: pointerOf('/proxy', iss.path), detail: `proxy: ${iss.message}` })
   if (issues.length > 0 || !proxy.success) return { ok: false, issues: issues.slice(0, MAX_ISSUES) }

@@ -23,7 +23,7 @@ import type { Envelope, Issue, ProxyConfigInput, NodeSettingsInput } from './env
 import type { NodeObject } from './schemas.js'
 import { parseIPSloppy } from './ip.js'
 
-export type DetectLocalMode = 'ClusterCIDR' | 'NodeCIDR' | 'None'
+export type DetectLocalMode = 'ClusterCIDR' | 'NodeCIDR' | 'BridgeInterface' | 'InterfaceNamePrefix' | 'None'
 
 /** Every setting the planner reads for one node. */
 export interface NodeConfig {
@@ -36,6 +36,10 @@ export interface NodeConfig {
   /** `--cluster-cidr`, one per family (as given: the detector writes it as it is). */
   clusterCIDR: string[]
   detectLocalMode: DetectLocalMode
+  /** detectLocal.bridgeInterface: the BridgeInterface detector's bridge (`-i BR`). */
+  bridgeInterface?: string
+  /** detectLocal.interfaceNamePrefix: the InterfaceNamePrefix detector's prefix (`-i PREFIX+`). */
+  interfaceNamePrefix?: string
   masqueradeBit: number
   masqueradeMark?: string
   masqueradeAll: boolean
@@ -83,6 +87,12 @@ const KubeProxyConfigurationSchema = z.looseObject({
   mode: z.string().nullish(),
   clusterCIDR: z.string().nullish(),
   detectLocalMode: z.enum(['', 'ClusterCIDR', 'NodeCIDR', 'None', 'BridgeInterface', 'InterfaceNamePrefix'], { error: 'detectLocalMode must be ClusterCIDR, NodeCIDR, BridgeInterface or InterfaceNamePrefix' }).nullish(),
+  detectLocal: z
+    .looseObject({
+      bridgeInterface: z.string().nullish(),
+      interfaceNamePrefix: z.string().nullish(),
+    })
+    .nullish(),
   nodePortAddresses: z.array(z.string()).nullish(),
   iptables: z
     .looseObject({
@@ -93,6 +103,10 @@ const KubeProxyConfigurationSchema = z.looseObject({
     .nullish(),
   conntrack: z.looseObject({ tcpBeLiberal: z.boolean().nullish() }).nullish(),
 })
+
+/** A Linux interface name (dev_valid_name: 1 to 15 bytes, no `/`, `:` or white space), kept to iptables-safe characters. */
+export const INTERFACE_NAME = /^[A-Za-z0-9_.@-]{1,15}$/
+export const INTERFACE_NAME_RULE = 'must be a network interface name: 1 to 15 letters, digits, `_`, `.`, `@` or `-`'
 
 /** `kube-system/kube-proxy`, where kubeadm (and most installers) keep kube-proxy's configuration. */
 export function isKubeProxyConfigMap(o: { kind?: unknown; metadata?: unknown }): boolean {
@@ -142,13 +156,16 @@ export function settingsFromConfigMap(text: unknown, pointer: string): { given: 
   const warnings: PlanWarning[] = []
   // Present means given: kubeadm writes null, "" and false for "kube-proxy's default".
   if (c.clusterCIDR !== undefined) given.clusterCIDR = c.clusterCIDR ? c.clusterCIDR.split(',') : []
-  if (c.detectLocalMode !== undefined) {
-    const mode = c.detectLocalMode || 'ClusterCIDR'
-    if (mode === 'BridgeInterface' || mode === 'InterfaceNamePrefix') {
-      return { issues: [{ pointer: `${at}/detectLocalMode`, detail: `detectLocalMode ${mode} is not planned by this natplan (ClusterCIDR, NodeCIDR)` }] }
-    }
-    given.detectLocalMode = mode
+  if (c.detectLocalMode !== undefined) given.detectLocalMode = c.detectLocalMode || 'ClusterCIDR'
+  // detectLocal's fields: "" is unset (kubeadm writes them empty); they are read only by their mode.
+  const detectLocal: NonNullable<ProxyConfigInput['detectLocal']> = {}
+  for (const f of ['bridgeInterface', 'interfaceNamePrefix'] as const) {
+    const v = c.detectLocal?.[f]
+    if (typeof v !== 'string' || v === '') continue
+    if (!INTERFACE_NAME.test(v)) return { issues: [{ pointer: `${at}/detectLocal/${f}`, detail: `KubeProxyConfiguration: detectLocal.${f} ${JSON.stringify(v)} ${INTERFACE_NAME_RULE}` }] }
+    detectLocal[f] = v
   }
+  if (Object.keys(detectLocal).length > 0) given.detectLocal = detectLocal
   if (c.nodePortAddresses !== undefined) given.nodePortAddresses = c.nodePortAddresses ?? []
   if (c.iptables?.masqueradeBit !== undefined) given.masqueradeBit = c.iptables.masqueradeBit ?? DEFAULTS.masqueradeBit
   if (c.iptables?.masqueradeAll !== undefined) given.masqueradeAll = c.iptables.masqueradeAll ?? false
@@ -201,23 +218,36 @@ function normalise(p: ProxyConfigInput | NodeSettingsInput, at: string, issues: 
   return out
 }
 
+/** Settings as resolved from one source: detectLocal's fields flattened, so that each source can give one of them. */
+type Given = Omit<ProxyConfigInput, 'detectLocal'> & { bridgeInterface?: string; interfaceNamePrefix?: string }
+
+function flatten(p: ProxyConfigInput): Given {
+  const { detectLocal, ...rest } = p
+  const out: Given = rest
+  if (detectLocal?.bridgeInterface !== undefined) out.bridgeInterface = detectLocal.bridgeInterface
+  if (detectLocal?.interfaceNamePrefix !== undefined) out.interfaceNamePrefix = detectLocal.interfaceNamePrefix
+  return out
+}
+
 export function resolveNodes(env: Envelope): ResolvedNodes {
   const items = env.resources.items as Record<string, unknown>[]
   const issues: Issue[] = []
   const warnings: PlanWarning[] = []
-  let fromConfigMap: ProxyConfigInput = {}
+  let fromConfigMap: Given = {}
+  let configMapAt = ''
   const cm = kubeProxyConfigMap(items)
   if (cm) {
     const r = settingsFromConfigMap(cm.text, `/resources/items/${cm.item}`)
     if ('issues' in r) issues.push(...r.issues)
     else {
-      fromConfigMap = r.given
+      fromConfigMap = flatten(r.given)
+      configMapAt = `/resources/items/${cm.item}/data/config.conf`
       warnings.push(...r.warnings)
     }
   }
   const { nodes: perNode = {}, ...clusterGiven } = env.proxy
-  const proxy = normalise(clusterGiven, '/proxy', issues)
-  const cluster: ProxyConfigInput = { ...fromConfigMap, ...proxy }
+  const proxy = flatten(normalise(clusterGiven, '/proxy', issues))
+  const cluster: Given = { ...fromConfigMap, ...proxy }
   const nodeObjects = (items.filter((o) => o.kind === 'Node') as unknown as NodeObject[]).sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0))
   const names = new Set(nodeObjects.map((n) => n.metadata.name))
   for (const name of Object.keys(perNode)) {
@@ -253,9 +283,9 @@ export function resolveNodes(env: Envelope): ResolvedNodes {
   }
   const defaulted = new Set<Setting>()
   const nodes = planned.map(({ name, facts }) => {
-    const own = normalise(perNode[name] ?? {}, `/proxy/nodes/${name}`, issues)
+    const own = flatten(normalise(perNode[name] ?? {}, `/proxy/nodes/${name}`, issues))
     const isDefault = name === defaultNode
-    const given: ProxyConfigInput = { ...cluster, ...facts }
+    const given: Given = { ...cluster, ...facts }
     // The envelope's node facts apply to the default node, over its Node object's.
     if (isDefault) for (const f of NODE_FACTS) if (proxy[f] !== undefined) Object.assign(given, { [f]: proxy[f] })
     Object.assign(given, own)
@@ -275,6 +305,13 @@ export function resolveNodes(env: Envelope): ResolvedNodes {
         message: `node ${name} has no InternalIP or ExternalIP address: kube-proxy cannot tell its node IP and assumes loopback (127.0.0.1, ::1)`,
         pointer: `/resources/items/${items.indexOf(nodeObjects.find((n) => n.metadata.name === name) as unknown as Record<string, unknown>)}/status/addresses`,
       })
+    }
+    // validateKubeProxyConfiguration: an interface detector needs its interface.
+    for (const [mode, field] of [['BridgeInterface', 'bridgeInterface'], ['InterfaceNamePrefix', 'interfaceNamePrefix']] as const) {
+      if (cfg.detectLocalMode !== mode || cfg[field]) continue
+      const at = own.detectLocalMode !== undefined ? `/proxy/nodes/${name}/detectLocal/${field}` : proxy.detectLocalMode !== undefined || !configMapAt ? `/proxy/detectLocal/${field}` : `${configMapAt}/detectLocal/${field}`
+      const detail = `detectLocalMode ${mode} needs detectLocal.${field} (the ${mode === 'BridgeInterface' ? "pods' bridge, matched as -i BRIDGE" : "pods' interface name prefix, matched as -i PREFIX+"})`
+      if (!issues.some((i) => i.pointer === at)) issues.push({ pointer: at, detail })
     }
     if (cfg.detectLocalMode === 'NodeCIDR' && cfg.podCIDRs.length === 0) {
       const at = nodeObjects.length ? `/resources/items/${items.indexOf(nodeObjects.find((n) => n.metadata.name === name) as unknown as Record<string, unknown>)}/spec/podCIDRs` : '/proxy/podCIDRs'
