@@ -26,7 +26,10 @@ export interface FamilyContext {
   localFlag: '-s' | '-i'
   /** Effective: forced off for IPv6 and when nodePortAddresses excludes 127.0.0.1. */
   localhostNodePorts: boolean
-  nfacct: boolean
+  /** `-m nfacct` on the INVALID drop rule: the node has ct_state_invalid_dropped_pkts. */
+  nfacctInvalid: boolean
+  /** `-m nfacct` localhost NodePort rules: the node has localhost_nps_accepted_pkts. */
+  nfacctLocalhost: boolean
   randomFully: boolean
   tcpBeLiberal: boolean
   primaryIP: ParsedIP | null
@@ -145,7 +148,8 @@ export function familyContext(cfg: NodeConfig, family: Family, largeCluster: boo
     localCIDR: manyNodes && cfg.detectLocalMode === 'NodeCIDR' && detector !== null ? LOCAL_CIDR : detector,
     localFlag: detectorFlag(cfg.detectLocalMode),
     localhostNodePorts,
-    nfacct: cfg.nfacct,
+    nfacctInvalid: cfg.nfacct.ct_state_invalid_dropped_pkts,
+    nfacctLocalhost: cfg.nfacct.localhost_nps_accepted_pkts,
     randomFully: cfg.masqueradeRandomFully,
     tcpBeLiberal: cfg.conntrackTCPBeLiberal,
     primaryIP: nodeIPs.find((ip) => ip.family === family) ?? null,

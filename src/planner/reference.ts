@@ -201,7 +201,7 @@ function writeTail(b: Buffers, ctx: FamilyContext): void {
   } else {
     for (const ip of ctx.nodePortIPs) b.natRules.write('-A', 'KUBE-SERVICES', comment, '-d', ip, '-j', 'KUBE-NODEPORTS')
   }
-  if (!ctx.tcpBeLiberal) b.filterRules.write('-A', 'KUBE-FORWARD', '-m', 'conntrack', '--ctstate', 'INVALID', ctx.nfacct ? ['-m', 'nfacct', '--nfacct-name', 'ct_state_invalid_dropped_pkts'] : [], '-j', 'DROP')
+  if (!ctx.tcpBeLiberal) b.filterRules.write('-A', 'KUBE-FORWARD', '-m', 'conntrack', '--ctstate', 'INVALID', ctx.nfacctInvalid ? ['-m', 'nfacct', '--nfacct-name', 'ct_state_invalid_dropped_pkts'] : [], '-j', 'DROP')
   b.filterRules.write('-A', 'KUBE-FORWARD', '-m', 'comment', '--comment', '"kubernetes forwarding rules"', '-m', 'mark', '--mark', `${ctx.mark}/${ctx.mark}`, '-j', 'ACCEPT')
   b.filterRules.write('-A', 'KUBE-FORWARD', '-m', 'comment', '--comment', '"kubernetes forwarding conntrack rule"', '-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', '-j', 'ACCEPT')
 }
@@ -264,7 +264,7 @@ function writeServicePort(b: Buffers, ctx: FamilyContext, sp: ServicePort, endpo
   if (sp.nodePort !== 0) {
     const nodePort = String(sp.nodePort)
     if (hasEndpoints) {
-      if (ctx.localhostNodePorts && ctx.nfacct) {
+      if (ctx.localhostNodePorts && ctx.nfacctLocalhost) {
         b.natRules.write('-A', 'KUBE-NODEPORTS', '-m', 'comment', '--comment', name, proto, '-d', '127.0.0.0/8', '--dport', nodePort, '-m', 'nfacct', '--nfacct-name', 'localhost_nps_accepted_pkts', '-j', externalChain)
       }
       b.natRules.write('-A', 'KUBE-NODEPORTS', '-m', 'comment', '--comment', name, proto, '--dport', nodePort, '-j', externalChain)

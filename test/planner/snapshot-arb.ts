@@ -59,7 +59,7 @@ const proxyArb = fc.record(
     masqueradeAll: fc.boolean(),
     localDetector: fc.constantFrom('ClusterCIDR', 'None'),
     localhostNodePorts: fc.boolean(),
-    nfacct: fc.boolean(),
+    nfacct: fc.oneof(fc.boolean(), fc.record({ ct_state_invalid_dropped_pkts: fc.boolean(), localhost_nps_accepted_pkts: fc.boolean() }, { requiredKeys: [] })),
     masqueradeRandomFully: fc.boolean(),
     conntrackTCPBeLiberal: fc.boolean(),
     masqueradeBit: fc.constantFrom(14, 15),

@@ -168,7 +168,7 @@ export const ProxyQuery = z.object({
   masqueradeAll: bool.optional(),
   nodePortAddresses: csv.optional().describe('CIDRs or `primary`, comma-separated; empty = all addresses'),
   localhostNodePorts: bool.optional(),
-  nfacct: bool.optional(),
+  nfacct: z.string().optional().describe('true/false for both nfacct counters, or the counters the node has, comma-separated (ct_state_invalid_dropped_pkts, localhost_nps_accepted_pkts; empty: none)'),
   masqueradeRandomFully: bool.optional(),
   conntrackTCPBeLiberal: bool.optional(),
 })

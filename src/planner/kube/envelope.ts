@@ -8,7 +8,7 @@ import { z } from 'zod'
 import { k8s, KIND_SCHEMAS, type KnownKind } from './schemas.js'
 import { parseCIDRSloppy } from './ip.js'
 import { isDNS1123Subdomain, isValidCIDR, isValidIP, isValidLabelValue } from './validation.js'
-import { INTERFACE_NAME, INTERFACE_NAME_RULE, resolveNodes } from './settings.js'
+import { INTERFACE_NAME, INTERFACE_NAME_RULE, NFACCT_COUNTERS, resolveNodes } from './settings.js'
 
 const DETECT_LOCAL_MODES = ['ClusterCIDR', 'NodeCIDR', 'BridgeInterface', 'InterfaceNamePrefix', 'None'] as const
 const detectLocalMode = z.enum(DETECT_LOCAL_MODES, { error: `must be one of ${DETECT_LOCAL_MODES.join(', ')}` })
@@ -70,8 +70,11 @@ const nodeSettings = {
   masqueradeAll: z.boolean().optional(),
   nodePortAddresses: nodePortAddresses.optional(),
   localhostNodePorts: z.boolean().optional(),
-  /** Whether the node has kube-proxy's nfacct counters (natplan cannot see it). */
-  nfacct: z.boolean().optional(),
+  /**
+   * Whether the node has kube-proxy's nfacct counters (natplan cannot see it): true/false for
+   * both, or per counter (kube-proxy ensures each on its own at a full sync; one left out: present).
+   */
+  nfacct: z.union([z.boolean(), z.strictObject({ ct_state_invalid_dropped_pkts: z.boolean().optional(), localhost_nps_accepted_pkts: z.boolean().optional() })]).optional(),
   /** Whether the node's iptables supports --random-fully (natplan cannot see it). */
   masqueradeRandomFully: z.boolean().optional(),
   /** Whether nf_conntrack_tcp_be_liberal is set on the node (natplan cannot see it). */
@@ -162,6 +165,14 @@ function flattenDocs(docs: unknown[]): unknown[] {
   return docs
 }
 
+/** `a,b` (counter names, or none) as the per-counter form; an unknown name is kept for the schema to refuse. */
+function nfacctFromList(v: string): unknown {
+  const names = v === '' || v === 'none' ? [] : v.split(',').map((s) => s.trim())
+  const out: Record<string, boolean> = Object.fromEntries(NFACCT_COUNTERS.map((c) => [c, false]))
+  for (const n of names) out[n] = true
+  return out
+}
+
 /** Coerce query-string values ("true", "14", "a,b") to the types of the proxy fields. */
 function coerceOverrides(o: Record<string, unknown>): Record<string, unknown> {
   const shape = ProxyConfigSchema.shape as Record<string, unknown>
@@ -180,6 +191,8 @@ function coerceOverrides(o: Record<string, unknown>): Record<string, unknown> {
       continue
     }
     if (typeof v === 'string' && bools.has(k) && (v === 'true' || v === 'false')) out[k] = v === 'true'
+    // ?nfacct=ct_state_invalid_dropped_pkts: the counters the node has, the others absent.
+    else if (typeof v === 'string' && k === 'nfacct') out[k] = nfacctFromList(v)
     else if (typeof v === 'string' && k === 'masqueradeBit' && /^\d+$/.test(v)) out[k] = Number(v)
     else if (typeof v === 'string' && lists.has(k)) out[k] = v === '' ? [] : v.split(',').map((s) => s.trim())
     else out[k] = v

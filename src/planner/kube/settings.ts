@@ -23,6 +23,19 @@ import type { Envelope, Issue, ProxyConfigInput, NodeSettingsInput } from './env
 import type { NodeObject } from './schemas.js'
 import { parseIPSloppy } from './ip.js'
 
+/** kube-proxy's nfacct counters (pkg/proxy/metrics/metrics.go), by counter name: present on the node or not. */
+export const NFACCT_COUNTERS = ['ct_state_invalid_dropped_pkts', 'localhost_nps_accepted_pkts'] as const
+export type NfacctCounters = Record<(typeof NFACCT_COUNTERS)[number], boolean>
+
+/**
+ * The `nfacct` setting as given: a boolean for both counters (the older form), or per counter
+ * (a counter left out is present, as on a current node).
+ */
+export function nfacctCounters(v: boolean | Partial<NfacctCounters> | undefined): NfacctCounters {
+  if (typeof v === 'boolean') return { ct_state_invalid_dropped_pkts: v, localhost_nps_accepted_pkts: v }
+  return { ct_state_invalid_dropped_pkts: v?.ct_state_invalid_dropped_pkts ?? true, localhost_nps_accepted_pkts: v?.localhost_nps_accepted_pkts ?? true }
+}
+
 export type DetectLocalMode = 'ClusterCIDR' | 'NodeCIDR' | 'BridgeInterface' | 'InterfaceNamePrefix' | 'None'
 
 /** Every setting the planner reads for one node. */
@@ -45,7 +58,8 @@ export interface NodeConfig {
   masqueradeAll: boolean
   nodePortAddresses: string[]
   localhostNodePorts: boolean
-  nfacct: boolean
+  /** Which of kube-proxy's nfacct counters the node has (each is checked on its own). */
+  nfacct: NfacctCounters
   masqueradeRandomFully: boolean
   conntrackTCPBeLiberal: boolean
 }
@@ -73,7 +87,7 @@ const DEFAULTS: Omit<NodeConfig, 'nodeName' | 'nodeIPs' | 'zone' | 'podCIDRs'> =
   masqueradeAll: false,
   nodePortAddresses: [],
   localhostNodePorts: true,
-  nfacct: true,
+  nfacct: { ct_state_invalid_dropped_pkts: true, localhost_nps_accepted_pkts: true },
   masqueradeRandomFully: true,
   conntrackTCPBeLiberal: false,
 }
@@ -298,6 +312,7 @@ export function resolveNodes(env: Envelope): ResolvedNodes {
       zone: given.zone ?? '',
       podCIDRs: given.podCIDRs ?? [],
       clusterCIDR: clusterCIDRList(given.clusterCIDR) ?? [],
+      nfacct: nfacctCounters(given.nfacct),
     }
     if (cfg.nodeIPs.length === 0 && nodeObjects.length > 0) {
       warnings.push({

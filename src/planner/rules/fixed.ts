@@ -49,7 +49,7 @@ export function tailSegment(ctx: FamilyContext): Segment {
   const filterRules: string[] = []
   if (!ctx.tcpBeLiberal) {
     filterRules.push(
-      `-A KUBE-FORWARD -m conntrack --ctstate INVALID${ctx.nfacct ? ' -m nfacct --nfacct-name ct_state_invalid_dropped_pkts' : ''} -j DROP`,
+      `-A KUBE-FORWARD -m conntrack --ctstate INVALID${ctx.nfacctInvalid ? ' -m nfacct --nfacct-name ct_state_invalid_dropped_pkts' : ''} -j DROP`,
     )
   }
   filterRules.push(

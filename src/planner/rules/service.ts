@@ -137,7 +137,7 @@ function nodePortRules(d: Decided, w: SegmentWriter): void {
   if (sp.nodePort !== 0) {
     if (d.cat.hasEndpoints) {
       // The localhost rule only counts packets (nfacct); the plain rule below matches them too.
-      if (ctx.localhostNodePorts && ctx.nfacct) {
+      if (ctx.localhostNodePorts && ctx.nfacctLocalhost) {
         w.natRules.line(
           `-A KUBE-NODEPORTS -m comment --comment ${sp.name} ${d.proto} -d 127.0.0.0/8 --dport ${sp.nodePort} -m nfacct --nfacct-name localhost_nps_accepted_pkts -j ${d.ext}`,
           NODEPORTS,
