@@ -37,6 +37,14 @@ export interface FamilyContext {
   nodePortMatchAll: boolean
   /** When not match-all: node addresses the KUBE-NODEPORTS jump is restricted to. */
   nodePortIPs: string[]
+  /**
+   * Feature gates that change which endpoints are chosen (topology.ts categorize): node hints
+   * (PreferSameTrafficDistribution) and zone hints (TopologyAwareHints) are honoured; and whether
+   * ipMode is read (LoadBalancerIPMode), here so that a gate change is a context change.
+   */
+  nodeHints: boolean
+  zoneHints: boolean
+  lbIPMode: boolean
   /** Comment text on dispatch/endpoint rules; false in large-cluster mode. */
   comments: boolean
   loopbackCIDR: string
@@ -155,6 +163,9 @@ export function familyContext(cfg: NodeConfig, family: Family, largeCluster: boo
     primaryIP: nodeIPs.find((ip) => ip.family === family) ?? null,
     nodePortMatchAll: matchAll,
     nodePortIPs,
+    nodeHints: cfg.gates.PreferSameTrafficDistribution,
+    zoneHints: cfg.gates.TopologyAwareHints,
+    lbIPMode: cfg.gates.LoadBalancerIPMode,
     comments: !largeCluster,
     loopbackCIDR: family === 'IPv4' ? '127.0.0.0/8' : '::1/128',
   }

@@ -77,10 +77,12 @@ interface Indexed {
   legacy: Ref<EndpointsObject>[]
   ignored: number
   ignoredKinds: Map<string, string>
+  /** The LoadBalancerIPMode gate (cluster-wide): whether ipMode Proxy ingresses are left out. */
+  ipMode: boolean
 }
 
-function index(env: Envelope): Indexed {
-  const out: Indexed = { items: env.resources.items.length, services: [], slices: [], slicesOf: new Map(), legacyItemsOf: new Map(), legacy: [], ignored: 0, ignoredKinds: new Map() }
+function index(env: Envelope, ipMode: boolean): Indexed {
+  const out: Indexed = { items: env.resources.items.length, services: [], slices: [], slicesOf: new Map(), legacyItemsOf: new Map(), legacy: [], ignored: 0, ignoredKinds: new Map(), ipMode }
   const items = env.resources.items
   for (let i = 0; i < items.length; i++) {
     const o = items[i]!
@@ -136,7 +138,7 @@ function byNameThenProtocol(a: ServicePort, b: ServicePort): number {
 function servicePorts(ix: Indexed, family: Family, warn: Warn, itemOf?: Map<ServicePort, number>): ServicePort[] {
   const ports: ServicePort[] = []
   for (const { obj, item } of ix.services) {
-    for (const sp of servicePortsOf(obj, family, item, warn)) {
+    for (const sp of servicePortsOf(obj, family, item, warn, ix.ipMode)) {
       ports.push(sp)
       itemOf?.set(sp, item)
     }
@@ -505,7 +507,7 @@ export function planCluster(envelope: Envelope, opts: PlanOptions = {}): Cluster
   if (resolved.issues.length > 0) throw new PlanInputError(resolved.issues)
   const warnings = new Warnings()
   for (const w of resolved.warnings) warnings.add(w)
-  const ix = index(envelope)
+  const ix = index(envelope, resolved.gates.LoadBalancerIPMode)
   const items = envelope.resources.items
   const texts: string[] = []
   const hashOf = opts.reuse ? (i: number): string => opts.itemHashes?.[i] ?? (texts[i] ??= JSON.stringify(items[i])) : undefined

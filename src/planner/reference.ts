@@ -162,11 +162,11 @@ function legacyEndpoints(items: readonly Record<string, unknown>[], family: Fami
 }
 
 /** The family's service ports in plan order (by name, then protocol; a repeated one: the later wins). */
-function servicePorts(items: readonly Record<string, unknown>[], family: Family): ServicePort[] {
+function servicePorts(items: readonly Record<string, unknown>[], family: Family, ipMode: boolean): ServicePort[] {
   const byKey = new Map<string, ServicePort>()
   items.forEach((o, i) => {
     if (o.kind !== 'Service') return
-    for (const sp of servicePortsOf(o as unknown as ServiceObject, family, i, () => {})) byKey.set(`${sp.name}\0${sp.protocol}`, sp)
+    for (const sp of servicePortsOf(o as unknown as ServiceObject, family, i, () => {}, ipMode)) byKey.set(`${sp.name}\0${sp.protocol}`, sp)
   })
   return [...byKey.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.protocol < b.protocol ? -1 : a.protocol > b.protocol ? 1 : 0))
 }
@@ -212,7 +212,7 @@ function writeServicePort(b: Buffers, ctx: FamilyContext, sp: ServicePort, endpo
   const name = sp.name
   const hash = hash16(name + protocol)
   const sepChain = (e: RefEndpoint): string => `KUBE-SEP-${hash16(name + protocol + e.id)}`
-  const cat = categorize(sp, endpoints, ctx.nodeName, ctx.zone)
+  const cat = categorize(sp, endpoints, ctx.nodeName, ctx.zone, ctx)
   const clusterEndpoints = cat.clusterEndpoints as RefEndpoint[]
   const localEndpoints = cat.localEndpoints as RefEndpoint[]
   const { hasEndpoints } = cat
@@ -364,7 +364,7 @@ export function referenceRestore(envelope: Envelope, node?: string): Array<{ fam
     const ctx = familyContext(cfg, family, total > LARGE_CLUSTER_ENDPOINTS)
     const b: Buffers = { filterChains: new LineBuffer(), filterRules: new LineBuffer(), natChains: new LineBuffer(), natRules: new LineBuffer() }
     writeHead(b, ctx)
-    for (const sp of servicePorts(items, family)) {
+    for (const sp of servicePorts(items, family, cfg.gates.LoadBalancerIPMode)) {
       const eps = [...(endpoints.get(endpointKey(sp.serviceKey, sp.portName, sp.protocol))?.values() ?? [])].sort(byId)
       writeServicePort(b, ctx, sp, eps)
     }

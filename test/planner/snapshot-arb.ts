@@ -201,10 +201,13 @@ export const clusterArb = fc
     stack: fc.constantFrom('v4', 'v4', 'v6', 'dual'),
     detectLocalMode: fc.constantFrom('ClusterCIDR', 'NodeCIDR', 'None', 'BridgeInterface', 'InterfaceNamePrefix'),
     viaConfigMap: fc.boolean(),
+    // A release (its gate defaults), and the one gate older releases let a ConfigMap turn off.
+    release: fc.constantFrom(undefined, '1.28', '1.29', '1.31', '1.33', '1.34', '1.35'),
+    noZoneHints: fc.boolean(),
     addresses: fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }),
     perNode: fc.option(fc.record({ node: fc.constantFrom(...NODES), masqueradeAll: fc.boolean() }), { nil: undefined }),
   })
-  .map(({ services, proxy, stack, detectLocalMode, viaConfigMap, addresses, perNode }) => {
+  .map(({ services, proxy, stack, detectLocalMode, viaConfigMap, release, noZoneHints, addresses, perNode }) => {
     const clusterCIDR = stack === 'v4' ? '10.0.0.0/8' : stack === 'v6' ? 'fd00:10::/64' : '10.0.0.0/8,fd00:10::/64'
     const { zone: _zone, localDetector: _ld, ...cluster } = proxy
     const items: Obj[] = [...nodeObjects(stack, addresses), ...services.flatMap((s, i) => objects(s, i))]
@@ -226,10 +229,12 @@ export const clusterArb = fc
         `  masqueradeBit: ${String(cluster.masqueradeBit ?? 14)}`,
         `  localhostNodePorts: ${String(cluster.localhostNodePorts ?? true)}`,
         'mode: iptables',
+        ...(noZoneHints && release !== undefined && Number(release.split('.')[1]) < 33 ? ['featureGates:', '  TopologyAwareHints: false', '  SomeKubeletGate: true'] : []),
       ].join('\n')
       items.push({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'kube-proxy', namespace: 'kube-system' }, data: { 'config.conf': conf } })
       envProxy = { nfacct: cluster.nfacct, masqueradeRandomFully: cluster.masqueradeRandomFully, conntrackTCPBeLiberal: cluster.conntrackTCPBeLiberal }
     }
+    if (release !== undefined) envProxy = { ...envProxy, kubeProxyVersion: release }
     if (perNode) envProxy = { ...envProxy, nodes: { [perNode.node]: { masqueradeAll: perNode.masqueradeAll } } }
     return { proxy: envProxy, resources: { apiVersion: 'v1', kind: 'List', items } }
   })

@@ -9,6 +9,20 @@ import { k8s, KIND_SCHEMAS, type KnownKind } from './schemas.js'
 import { parseCIDRSloppy } from './ip.js'
 import { isDNS1123Subdomain, isValidCIDR, isValidIP, isValidLabelValue } from './validation.js'
 import { INTERFACE_NAME, INTERFACE_NAME_RULE, NFACCT_COUNTERS, resolveNodes } from './settings.js'
+import { GATE_NAMES, RELEASES, isRelease, releaseOf } from './releases.js'
+
+/** `1.31` (also `v1.31`, `1.31.4`, `v1.31.4-eks.1`, read as their minor release). */
+const kubeProxyVersion = z
+  .string()
+  .transform((v) => releaseOf(v))
+  .refine(isRelease, { error: `must be a kube-proxy minor release natplan plans for: ${RELEASES.join(', ')}` })
+
+/** Rule-changing feature gates by name; another name is refused (kube/releases.ts GATES). */
+const featureGates = z.record(z.string(), z.boolean()).superRefine((gates, ctx) => {
+  for (const g of Object.keys(gates)) {
+    if (!(GATE_NAMES as string[]).includes(g)) ctx.addIssue({ code: 'custom', path: [g], message: `${JSON.stringify(g)} must be a feature gate that changes kube-proxy's iptables rules: ${GATE_NAMES.join(', ')}` })
+  }
+})
 
 const DETECT_LOCAL_MODES = ['ClusterCIDR', 'NodeCIDR', 'BridgeInterface', 'InterfaceNamePrefix', 'None'] as const
 const detectLocalMode = z.enum(DETECT_LOCAL_MODES, { error: `must be one of ${DETECT_LOCAL_MODES.join(', ')}` })
@@ -100,6 +114,13 @@ export const ProxyConfigSchema = z.strictObject({
    */
   nodeName: z.union([z.literal(''), k8s(isDNS1123Subdomain)]).optional(),
   ...nodeSettings,
+  /**
+   * The kube-proxy release, cluster-wide (default: the current one): its feature-gate defaults
+   * and rules (docs/releases.md).
+   */
+  kubeProxyVersion: kubeProxyVersion.optional(),
+  /** Feature gates over the release's defaults (KubeProxyConfiguration featureGates), cluster-wide. */
+  featureGates: featureGates.optional(),
   /** Per-node settings, by Node name, over the cluster's. */
   nodes: z.record(k8s(isDNS1123Subdomain), NodeSettingsSchema).optional(),
 })
@@ -191,6 +212,8 @@ function coerceOverrides(o: Record<string, unknown>): Record<string, unknown> {
       continue
     }
     if (typeof v === 'string' && bools.has(k) && (v === 'true' || v === 'false')) out[k] = v === 'true'
+    // ?featureGates=LoadBalancerIPMode=false,TopologyAwareHints=true (kube-proxy's --feature-gates form).
+    else if (typeof v === 'string' && k === 'featureGates') out[k] = Object.fromEntries(v.split(',').filter((s) => s.trim() !== '').map((kv) => { const [g, b] = kv.split('='); return [g!.trim(), b?.trim() === 'true' ? true : b?.trim() === 'false' ? false : b] }))
     // ?nfacct=ct_state_invalid_dropped_pkts: the counters the node has, the others absent.
     else if (typeof v === 'string' && k === 'nfacct') out[k] = nfacctFromList(v)
     else if (typeof v === 'string' && k === 'masqueradeBit' && /^\d+$/.test(v)) out[k] = Number(v)

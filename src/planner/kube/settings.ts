@@ -22,6 +22,7 @@ import type { Family, PlanWarning } from '../types.js'
 import type { Envelope, Issue, ProxyConfigInput, NodeSettingsInput } from './envelope.js'
 import type { NodeObject } from './schemas.js'
 import { parseIPSloppy } from './ip.js'
+import { CURRENT_RELEASE, resolveGates, type Gates, type Release } from './releases.js'
 
 /** kube-proxy's nfacct counters (pkg/proxy/metrics/metrics.go), by counter name: present on the node or not. */
 export const NFACCT_COUNTERS = ['ct_state_invalid_dropped_pkts', 'localhost_nps_accepted_pkts'] as const
@@ -62,6 +63,10 @@ export interface NodeConfig {
   nfacct: NfacctCounters
   masqueradeRandomFully: boolean
   conntrackTCPBeLiberal: boolean
+  /** The kube-proxy release (cluster-wide): its feature-gate defaults (kube/releases.ts). */
+  kubeProxyVersion: Release
+  /** The rule-changing feature gates, the release's defaults under featureGates (cluster-wide). */
+  gates: Gates
 }
 
 /** The settings `defaulted` may name: what a source can give and natplan otherwise guesses. */
@@ -77,10 +82,11 @@ export const SETTINGS = [
   'nfacct',
   'masqueradeRandomFully',
   'conntrackTCPBeLiberal',
+  'kubeProxyVersion',
 ] as const
 type Setting = (typeof SETTINGS)[number]
 
-const DEFAULTS: Omit<NodeConfig, 'nodeName' | 'nodeIPs' | 'zone' | 'podCIDRs'> = {
+const DEFAULTS: Omit<NodeConfig, 'nodeName' | 'nodeIPs' | 'zone' | 'podCIDRs' | 'gates'> = {
   clusterCIDR: [],
   detectLocalMode: 'ClusterCIDR',
   masqueradeBit: 14,
@@ -90,6 +96,7 @@ const DEFAULTS: Omit<NodeConfig, 'nodeName' | 'nodeIPs' | 'zone' | 'podCIDRs'> =
   nfacct: { ct_state_invalid_dropped_pkts: true, localhost_nps_accepted_pkts: true },
   masqueradeRandomFully: true,
   conntrackTCPBeLiberal: false,
+  kubeProxyVersion: CURRENT_RELEASE,
 }
 
 /**
@@ -116,6 +123,7 @@ const KubeProxyConfigurationSchema = z.looseObject({
     })
     .nullish(),
   conntrack: z.looseObject({ tcpBeLiberal: z.boolean().nullish() }).nullish(),
+  featureGates: z.record(z.string(), z.boolean()).nullish(),
 })
 
 /** A Linux interface name (dev_valid_name: 1 to 15 bytes, no `/`, `:` or white space), kept to iptables-safe characters. */
@@ -186,6 +194,7 @@ export function settingsFromConfigMap(text: unknown, pointer: string): { given: 
   if (c.iptables?.localhostNodePorts !== undefined) given.localhostNodePorts = c.iptables.localhostNodePorts ?? true
   // tcpBeLiberal: true makes kube-proxy set the sysctl; false leaves it as the node has it.
   if (c.conntrack?.tcpBeLiberal === true) given.conntrackTCPBeLiberal = true
+  if (c.featureGates) given.featureGates = c.featureGates
   if (c.mode && c.mode !== 'iptables') {
     warnings.push({ code: 'proxy-mode', message: `the ConfigMap runs kube-proxy in ${c.mode} mode; natplan plans what iptables mode writes`, pointer: `${at}/mode` })
   }
@@ -206,6 +215,9 @@ export interface ResolvedNodes {
   /** The node the settings name, or the only one; null when neither. */
   defaultNode: string | null
   defaulted: Setting[]
+  /** The cluster's kube-proxy release and its rule-changing gates (every node's). */
+  kubeProxyVersion: Release
+  gates: Gates
   warnings: PlanWarning[]
   /** Settings that contradict each other or the Node objects (a 400 at ingest). */
   issues: Issue[]
@@ -262,6 +274,19 @@ export function resolveNodes(env: Envelope): ResolvedNodes {
   const { nodes: perNode = {}, ...clusterGiven } = env.proxy
   const proxy = flatten(normalise(clusterGiven, '/proxy', issues))
   const cluster: Given = { ...fromConfigMap, ...proxy }
+  // Feature gates, merged gate by gate: the ConfigMap's, then the envelope's, over the release's defaults.
+  const release = proxy.kubeProxyVersion ?? CURRENT_RELEASE
+  const cmGates = fromConfigMap.featureGates ?? {}
+  const envGates = proxy.featureGates ?? {}
+  const { gates, issues: gateIssues } = resolveGates(release, { ...cmGates, ...envGates })
+  for (const gi of gateIssues) {
+    if (gi.gate in envGates) issues.push({ pointer: `/proxy/featureGates/${gi.gate}`, detail: gi.detail })
+    // A ConfigMap's featureGates may hold gates of other components (or ones that change no
+    // rules): natplan warns and plans on; a known gate that this release refuses is an error.
+    else if (gi.unknown) warnings.push({ code: 'unknown-feature-gate', message: `the kube-proxy ConfigMap sets feature gate ${gi.gate}, which changes no iptables rule natplan knows of: ignored (natplan reads ${Object.keys(gates).join(', ')})`, pointer: `${configMapAt}/featureGates/${gi.gate}` })
+    else issues.push({ pointer: `${configMapAt}/featureGates/${gi.gate}`, detail: gi.detail })
+  }
+  delete cluster.featureGates
   const nodeObjects = (items.filter((o) => o.kind === 'Node') as unknown as NodeObject[]).sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0))
   const names = new Set(nodeObjects.map((n) => n.metadata.name))
   for (const name of Object.keys(perNode)) {
@@ -313,6 +338,8 @@ export function resolveNodes(env: Envelope): ResolvedNodes {
       podCIDRs: given.podCIDRs ?? [],
       clusterCIDR: clusterCIDRList(given.clusterCIDR) ?? [],
       nfacct: nfacctCounters(given.nfacct),
+      kubeProxyVersion: release,
+      gates,
     }
     if (cfg.nodeIPs.length === 0 && nodeObjects.length > 0) {
       warnings.push({
@@ -349,7 +376,7 @@ export function resolveNodes(env: Envelope): ResolvedNodes {
       })
     }
   }
-  return { nodes, defaultNode, defaulted: SETTINGS.filter((s) => defaulted.has(s)), warnings, issues }
+  return { nodes, defaultNode, defaulted: SETTINGS.filter((s) => defaulted.has(s)), kubeProxyVersion: release, gates, warnings, issues }
 }
 
 /** The nodes EndpointSlice and Endpoints endpoints name, other than `planned`. */

@@ -60,7 +60,7 @@ function checkWords(sp: ServicePort, ctx: FamilyContext): void {
 
 function decide(sp: ServicePort, eps: Endpoint[], ctx: FamilyContext): Decided {
   checkWords(sp, ctx)
-  const cat = categorize(sp, eps, ctx.nodeName, ctx.zone)
+  const cat = categorize(sp, eps, ctx.nodeName, ctx.zone, ctx)
   const hashPrefix = sp.name + sp.protocol
   const hashState = prefixState(hashPrefix)
   const hash = hashOf(hashState, hashPrefix)
