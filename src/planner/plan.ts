@@ -488,9 +488,33 @@ function nodeSegments(
       if (!sameText(seg, shared[k]!)) overrides.push([k, interner.intern(seg, k)])
     }
     const localCIDR = c.ctx.localCIDR === LOCAL_CIDR ? safeWord(familyContext(n.cfg, family, large).localCIDR!, 'pod CIDR', `${NODE_POINTER}${n.cfg.nodeName}`) : undefined
-    out.set(n.cfg.nodeName, { head: interner.intern(headSegment(ctx), 'head'), tail: interner.intern(tailSegment(ctx), 'tail'), overrides, localCIDR })
+    const stale = staleChains(n.cfg.existingChains?.[family], shared, overrides)
+    out.set(n.cfg.nodeName, { head: interner.intern(headSegment(ctx), 'head'), tail: interner.intern(tailSegment(ctx, stale), 'tail'), overrides, localCIDR })
   }
   return out
+}
+
+/** KUBE-SVC/SVL/EXT/FW/SEP chains: the only ones kube-proxy deletes (proxier.go isServiceChainName). */
+const SERVICE_CHAIN = /^KUBE-(?:SVC|SVL|EXT|FW|SEP)-/
+
+/**
+ * The node's existing service chains its plan does not declare, in byte order (kube-proxy walks
+ * a set difference in map order; any order deletes the same chains). Only read when the node's
+ * chains are given: every chain line of its segments is looked at.
+ */
+function staleChains(existing: readonly string[] | undefined, shared: readonly Segment[], overrides: ReadonlyArray<readonly [number, Segment]>): string[] {
+  if (!existing?.some((c) => SERVICE_CHAIN.test(c))) return []
+  const own = new Map(overrides)
+  const active = new Set<string>()
+  for (let k = 0; k < shared.length; k++) {
+    const text = (own.get(k) ?? shared[k]!).natChains
+    for (let i = 0; i < text.length; ) {
+      const end = text.indexOf(' ', i)
+      active.add(text.slice(i + 1, end))
+      i = text.indexOf('\n', end) + 1
+    }
+  }
+  return [...new Set(existing.filter((c) => SERVICE_CHAIN.test(c) && !active.has(c)))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
 }
 
 /**

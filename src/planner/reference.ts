@@ -190,6 +190,22 @@ function writeHead(b: Buffers, ctx: FamilyContext): void {
   }
 }
 
+/**
+ * syncProxyRules' "Delete chains no longer in use": every existing chain with a service-chain
+ * prefix (isServiceChainName) that no chain line of this sync declared gets a chain line (which
+ * flushes it) and `-X` (which deletes it), after the service rules. natplan writes them in byte
+ * order where kube-proxy walks a set in map order.
+ */
+function writeStaleChains(b: Buffers, existing: readonly string[]): void {
+  const active = new Set(b.natChains.text().split('\n').filter((l) => l.startsWith(':')).map((l) => l.slice(1).split(' ')[0]!))
+  const prefixes = ['KUBE-SVC-', 'KUBE-SVL-', 'KUBE-EXT-', 'KUBE-FW-', 'KUBE-SEP-']
+  const stale = [...new Set(existing)].filter((c) => prefixes.some((p) => c.startsWith(p)) && !active.has(c)).sort()
+  for (const c of stale) {
+    b.natChains.write(chainLine(c))
+    b.natRules.write('-X', c)
+  }
+}
+
 /** The KUBE-SERVICES -> KUBE-NODEPORTS jump (it must stay last) and KUBE-FORWARD. */
 function writeTail(b: Buffers, ctx: FamilyContext): void {
   const comment = ['-m', 'comment', '--comment', '"kubernetes service nodeports; NOTE: this must be the last rule in this chain"']
@@ -368,6 +384,7 @@ export function referenceRestore(envelope: Envelope, node?: string): Array<{ fam
       const eps = [...(endpoints.get(endpointKey(sp.serviceKey, sp.portName, sp.protocol))?.values() ?? [])].sort(byId)
       writeServicePort(b, ctx, sp, eps)
     }
+    writeStaleChains(b, cfg.existingChains?.[family] ?? [])
     writeTail(b, ctx)
     const text = `*filter\n${b.filterChains.text()}${b.filterRules.text()}COMMIT\n*nat\n${b.natChains.text()}${b.natRules.text()}COMMIT\n`
     return { family, text }

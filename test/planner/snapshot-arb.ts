@@ -206,8 +206,11 @@ export const clusterArb = fc
     noZoneHints: fc.boolean(),
     addresses: fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }),
     perNode: fc.option(fc.record({ node: fc.constantFrom(...NODES), masqueradeAll: fc.boolean() }), { nil: undefined }),
+    // The node's current chains: stale service chains, chains kube-proxy does not own, and one
+    // name the plans of the arbitrary's first service may well declare.
+    existing: fc.option(fc.record({ node: fc.constantFrom(...NODES), chains: fc.subarray(['KUBE-SVC-AAAAAAAAAAAAAAAA', 'KUBE-SEP-BBBBBBBBBBBBBBBB', 'KUBE-EXT-CCCCCCCCCCCCCCCC', 'KUBE-FW-DDDDDDDDDDDDDDDD', 'KUBE-SVL-EEEEEEEEEEEEEEEE', 'KUBE-MARK-DROP', 'KUBE-SERVICES', 'CNI-HOSTPORT-DNAT', 'KUBE-XLB-FFFFFFFFFFFFFFFF']) }), { nil: undefined }),
   })
-  .map(({ services, proxy, stack, detectLocalMode, viaConfigMap, release, noZoneHints, addresses, perNode }) => {
+  .map(({ services, proxy, stack, detectLocalMode, viaConfigMap, release, noZoneHints, addresses, perNode, existing }) => {
     const clusterCIDR = stack === 'v4' ? '10.0.0.0/8' : stack === 'v6' ? 'fd00:10::/64' : '10.0.0.0/8,fd00:10::/64'
     const { zone: _zone, localDetector: _ld, ...cluster } = proxy
     const items: Obj[] = [...nodeObjects(stack, addresses), ...services.flatMap((s, i) => objects(s, i))]
@@ -236,6 +239,10 @@ export const clusterArb = fc
     }
     if (release !== undefined) envProxy = { ...envProxy, kubeProxyVersion: release }
     if (perNode) envProxy = { ...envProxy, nodes: { [perNode.node]: { masqueradeAll: perNode.masqueradeAll } } }
+    if (existing) {
+      const nodes = (envProxy.nodes ?? {}) as Record<string, Obj>
+      envProxy = { ...envProxy, nodes: { ...nodes, [existing.node]: { ...nodes[existing.node], existingChains: existing.chains } } }
+    }
     return { proxy: envProxy, resources: { apiVersion: 'v1', kind: 'List', items } }
   })
 

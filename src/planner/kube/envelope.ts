@@ -30,6 +30,9 @@ const interfaceName = z.string().regex(INTERFACE_NAME, INTERFACE_NAME_RULE)
 
 const ipString = k8s(isValidIP)
 
+/** An iptables chain name (at most 28 characters, xt_table's limit), of safe characters. */
+const chainList = z.array(z.string().regex(/^[A-Za-z0-9_.:@+-]{1,28}$/, 'must be an iptables chain name (1 to 28 letters, digits, _ . : @ + -)')).max(1_000_000)
+
 /**
  * `--cluster-cidr`: one CIDR, or two of different families, comma-separated
  * (pkg/proxy/apis/config/validation/validation.go validateKubeProxyConfiguration). The text
@@ -97,6 +100,12 @@ const nodeSettings = {
   zone: k8s(isValidLabelValue).optional(),
   /** The node's spec.podCIDRs, for the NodeCIDR detector. Default: from the Node object. */
   podCIDRs: z.array(k8s(isValidCIDR)).max(2).optional(),
+  /**
+   * The nat chains the node has now (its `iptables-save -t nat`, or the chains of its last
+   * plan): on a full sync kube-proxy flushes and deletes the KUBE-SVC/SVL/EXT/FW/SEP chains of
+   * them it no longer uses. A list for every family the node runs, or one per family.
+   */
+  existingChains: z.union([chainList, z.strictObject({ IPv4: chainList.optional(), IPv6: chainList.optional() })]).optional(),
 }
 
 export const NodeSettingsSchema = z.strictObject(nodeSettings)

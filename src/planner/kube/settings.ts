@@ -67,6 +67,8 @@ export interface NodeConfig {
   kubeProxyVersion: Release
   /** The rule-changing feature gates, the release's defaults under featureGates (cluster-wide). */
   gates: Gates
+  /** The node's current nat chains per family, when given (stale ones are deleted on a full sync). */
+  existingChains?: Partial<Record<Family, string[]>>
 }
 
 /** The settings `defaulted` may name: what a source can give and natplan otherwise guesses. */
@@ -223,7 +225,7 @@ export interface ResolvedNodes {
   issues: Issue[]
 }
 
-const NODE_FACTS = ['nodeIPs', 'zone', 'podCIDRs'] as const
+const NODE_FACTS = ['nodeIPs', 'zone', 'podCIDRs', 'existingChains'] as const
 
 function clusterCIDRList(v: string | string[] | undefined): string[] | undefined {
   if (v === undefined) return undefined
@@ -338,6 +340,7 @@ export function resolveNodes(env: Envelope): ResolvedNodes {
       podCIDRs: given.podCIDRs ?? [],
       clusterCIDR: clusterCIDRList(given.clusterCIDR) ?? [],
       nfacct: nfacctCounters(given.nfacct),
+      existingChains: Array.isArray(given.existingChains) ? { IPv4: given.existingChains, IPv6: given.existingChains } : given.existingChains,
       kubeProxyVersion: release,
       gates,
     }
