@@ -75,4 +75,25 @@ describe('local-traffic detectors', () => {
     expect(d.ok).toBe(false)
     if (!d.ok) expect(d.issues[0]!.detail).toContain('BridgeInterface, InterfaceNamePrefix')
   })
+
+  // Upstream's getLocalDetectors cases (cmd/kube-proxy/app/server_linux_test.go, "LocalModeBridgeInterface"
+  // and the InterfaceNamePrefix ones): one detector for both families; an empty name is an error.
+  it("upstream's getLocalDetectors cases: bridge eth for both families, an empty name refused", () => {
+    const dual = { proxy: { nodeName: 'node-a', clusterCIDR: '10.0.0.0/8,fd00:10::/64', detectLocalMode: 'BridgeInterface', detectLocal: { bridgeInterface: 'eth' } }, resources: [svc, slice] }
+    const r = toEnvelope(dual)
+    if (!r.ok) throw new Error(JSON.stringify(r.issues))
+    const fams = plan(r.envelope).families
+    expect(fams.map((f) => f.family)).toEqual(['IPv4', 'IPv6'])
+    const v4 = renderRestore(fams[0]!)
+    expect(v4).toContain('! -i eth -j KUBE-MARK-MASQ')
+    expect(referenceRestore(r.envelope).map((x) => x.text)).toEqual(fams.map((f) => renderRestore(f)))
+    expect(toEnvelope({ proxy: { detectLocalMode: 'BridgeInterface', detectLocal: { bridgeInterface: '' } }, resources: [svc] }).ok).toBe(false)
+    const prefix = toEnvelope({ proxy: { nodeName: 'node-a', detectLocalMode: 'InterfaceNamePrefix', detectLocal: { interfaceNamePrefix: 'eth' } }, resources: [svc, slice] })
+    if (!prefix.ok) throw new Error('unreachable')
+    expect(renderRestore(plan(prefix.envelope).families[0]!)).toContain('! -i eth+ -j KUBE-MARK-MASQ')
+    // Upstream accepts "1234567890123456789" (19 characters) for a detector, but iptables refuses an
+    // interface name longer than 15 (IFNAMSIZ), so the restore would fail on the node: natplan says so up front.
+    const strange = toEnvelope({ proxy: { detectLocalMode: 'BridgeInterface', detectLocal: { bridgeInterface: '1234567890123456789' } }, resources: [svc] })
+    expect(strange.ok).toBe(false)
+  })
 })
