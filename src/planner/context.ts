@@ -4,6 +4,7 @@
  */
 import type { Family } from './types.js'
 import type { NodeConfig } from './kube/settings.js'
+import { atLeast, SINCE } from './kube/releases.js'
 import { cidrContains, isLoopback, isZeroCIDR, parseCIDRSloppy, parseIPSloppy, type ParsedCIDR, type ParsedIP } from './kube/ip.js'
 
 export interface FamilyContext {
@@ -156,10 +157,12 @@ export function familyContext(cfg: NodeConfig, family: Family, largeCluster: boo
     localCIDR: manyNodes && cfg.detectLocalMode === 'NodeCIDR' && detector !== null ? LOCAL_CIDR : detector,
     localFlag: detectorFlag(cfg.detectLocalMode),
     localhostNodePorts,
-    nfacctInvalid: cfg.nfacct.ct_state_invalid_dropped_pkts,
-    nfacctLocalhost: cfg.nfacct.localhost_nps_accepted_pkts,
+    // A release before the counters writes no nfacct match, whatever the node has.
+    nfacctInvalid: cfg.nfacct.ct_state_invalid_dropped_pkts && atLeast(cfg.kubeProxyVersion, SINCE.nfacct),
+    nfacctLocalhost: cfg.nfacct.localhost_nps_accepted_pkts && atLeast(cfg.kubeProxyVersion, SINCE.nfacct),
     randomFully: cfg.masqueradeRandomFully,
-    tcpBeLiberal: cfg.conntrackTCPBeLiberal,
+    // Before 1.29 the INVALID drop is written whatever the sysctl says.
+    tcpBeLiberal: cfg.conntrackTCPBeLiberal && atLeast(cfg.kubeProxyVersion, SINCE.tcpBeLiberal),
     primaryIP: nodeIPs.find((ip) => ip.family === family) ?? null,
     nodePortMatchAll: matchAll,
     nodePortIPs,

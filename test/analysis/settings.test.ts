@@ -60,6 +60,8 @@ describe('inferring the settings from the rules', () => {
       localDetector: { kind: 'cidr', value: '10.0.0.0/8' },
     })
     expect(report.settings.node.evidence.masqueradeMark?.line).toBeGreaterThan(0)
+    // nfacct matches are written from 1.31 on: the release shows that far.
+    expect(report.settings.node.releases).toEqual(['1.31', '1.32', '1.33', '1.34', '1.35', '1.36', '1.37'])
   })
 
   it('an empty rule set shows nothing', () => {
@@ -106,7 +108,9 @@ describe('drift: one finding per setting', () => {
     const ips = proxyModeIngressIPs([lb])
     expect(ips).toEqual(['1.2.3.4'])
     const report = drift(familyPlan({}, [lb, lbSlice]), dumpOf({ kubeProxyVersion: '1.29' }, [lb, lbSlice]), { proxyIngressIPs: ips })
-    expect(report.settings.mismatches).toEqual([expect.objectContaining({ setting: 'LoadBalancerIPMode', told: 'true', node: 'false (releases with that default: 1.28, 1.29)' })])
+    // 1.29 writes no nfacct match either: the counters show as absent, each one finding.
+    expect(report.settings.mismatches.map((m) => m.setting).sort()).toEqual(['LoadBalancerIPMode', 'nfacct.ct_state_invalid_dropped_pkts', 'nfacct.localhost_nps_accepted_pkts'])
+    expect(report.settings.mismatches.find((m) => m.setting === 'LoadBalancerIPMode')).toMatchObject({ told: 'true', node: 'false (releases with that default: 1.28, 1.29)' })
     expect(report.settings.node.releases).toEqual(['1.28', '1.29'])
     expect(report.summary.changedChains).toBe(0)
     const same = drift(familyPlan({ kubeProxyVersion: '1.29' }, [lb, lbSlice]), dumpOf({ kubeProxyVersion: '1.29' }, [lb, lbSlice]), { proxyIngressIPs: ips })

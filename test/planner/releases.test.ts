@@ -62,7 +62,7 @@ describe('kubeProxyVersion', () => {
   })
 
   it('an unknown release is a 400 naming the field and the accepted values', () => {
-    for (const v of ['1.27', '1.36', 'latest']) {
+    for (const v of ['1.27', '1.38', 'latest']) {
       expect(issues({ proxy: { kubeProxyVersion: v }, resources: [svc] })).toEqual([{ pointer: '/proxy/kubeProxyVersion', detail: expect.stringContaining(RELEASES.join(', ')) }])
     }
   })
@@ -74,6 +74,8 @@ describe('kubeProxyVersion', () => {
     expect(resolveGates('1.34', {}).gates.PreferSameTrafficDistribution).toBe(true)
     expect(stageOf('LoadBalancerIPMode', '1.28')).toBeNull()
     expect(stageOf('PreferSameTrafficDistribution', '1.35')).toMatchObject({ stage: 'GA', locked: true })
+    expect(CURRENT_RELEASE).toBe('1.37')
+    expect(resolveGates('1.37', {}).gates).toEqual({ LoadBalancerIPMode: true, PreferSameTrafficDistribution: true, TopologyAwareHints: true })
   })
 })
 
@@ -88,6 +90,9 @@ describe('LoadBalancerIPMode', () => {
   it('a gate the release lacks, or a locked one set against its default, is a 400', () => {
     expect(issues(doc({ kubeProxyVersion: '1.28', featureGates: { LoadBalancerIPMode: true } }))).toEqual([{ pointer: '/proxy/featureGates/LoadBalancerIPMode', detail: expect.stringContaining('1.28 has no feature gate') }])
     expect(issues(doc({ kubeProxyVersion: '1.32', featureGates: { LoadBalancerIPMode: false } }))).toEqual([{ pointer: '/proxy/featureGates/LoadBalancerIPMode', detail: expect.stringContaining('locked to true') }])
+    // Gone from the feature list after GA: even its default is refused, as kube-proxy refuses an unknown gate.
+    expect(issues(doc({ kubeProxyVersion: '1.36', featureGates: { LoadBalancerIPMode: true } }))).toEqual([{ pointer: '/proxy/featureGates/LoadBalancerIPMode', detail: expect.stringContaining('no feature gate LoadBalancerIPMode any more') }])
+    expect(restore(doc({ kubeProxyVersion: '1.37' }))).not.toContain('1.2.3.4')
   })
 })
 
@@ -129,3 +134,18 @@ describe('featureGates', () => {
     expect(r.ok && r.envelope.proxy.featureGates).toEqual({ LoadBalancerIPMode: false, TopologyAwareHints: true })
   })
 })
+
+describe('rule changes between releases (upstream CHANGELOG)', () => {
+  const doc = (proxy: Record<string, unknown>) => ({ proxy: { nodeName: 'n', ...proxy }, resources: [lb, lbSlice] })
+  it('no nfacct match before 1.31, whatever counters the node has', () => {
+    for (const v of ['1.28', '1.30']) expect(restore(doc({ kubeProxyVersion: v, nfacct: true }))).not.toContain('nfacct')
+    const t = restore(doc({ kubeProxyVersion: '1.31', nfacct: true }))
+    expect(t).toContain('--nfacct-name ct_state_invalid_dropped_pkts')
+    expect(t).toContain('--nfacct-name localhost_nps_accepted_pkts')
+  })
+  it('the INVALID drop stays before 1.29 even with nf_conntrack_tcp_be_liberal set', () => {
+    expect(restore(doc({ kubeProxyVersion: '1.28', conntrackTCPBeLiberal: true }))).toContain('--ctstate INVALID')
+    expect(restore(doc({ kubeProxyVersion: '1.29', conntrackTCPBeLiberal: true }))).not.toContain('--ctstate INVALID')
+  })
+})
+

@@ -202,7 +202,7 @@ export const clusterArb = fc
     detectLocalMode: fc.constantFrom('ClusterCIDR', 'NodeCIDR', 'None', 'BridgeInterface', 'InterfaceNamePrefix'),
     viaConfigMap: fc.boolean(),
     // A release (its gate defaults), and the one gate older releases let a ConfigMap turn off.
-    release: fc.constantFrom(undefined, '1.28', '1.29', '1.31', '1.33', '1.34', '1.35'),
+    release: fc.constantFrom(undefined, '1.28', '1.29', '1.31', '1.33', '1.34', '1.35', '1.37'),
     noZoneHints: fc.boolean(),
     addresses: fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }),
     perNode: fc.option(fc.record({ node: fc.constantFrom(...NODES), masqueradeAll: fc.boolean() }), { nil: undefined }),

@@ -171,7 +171,7 @@ export const ProxyQuery = z.object({
   nfacct: z.string().optional().describe('true/false for both nfacct counters, or the counters the node has, comma-separated (ct_state_invalid_dropped_pkts, localhost_nps_accepted_pkts; empty: none)'),
   masqueradeRandomFully: bool.optional(),
   conntrackTCPBeLiberal: bool.optional(),
-  kubeProxyVersion: z.string().max(40).optional().describe('The kube-proxy release: 1.28 through 1.35 (default 1.35); its feature-gate defaults (docs/releases.md)'),
+  kubeProxyVersion: z.string().max(40).optional().describe('The kube-proxy release: 1.28 through 1.37 (default 1.37); its feature-gate defaults (docs/releases.md)'),
   featureGates: z.string().max(1000).optional().describe('Rule-changing feature gates as kube-proxy --feature-gates takes them: LoadBalancerIPMode=false,PreferSameTrafficDistribution=true'),
 })
 

@@ -20,10 +20,12 @@
  *   masqueradeAll, and is absent with no detector (localdetector.go; NoOp: IsImplemented false);
  *   the EXT chains' "pod traffic" rule carries IfLocal;
  * - LoadBalancerIPMode (and so the release, where the gate's default decides): an ingress IP with
- *   `ipMode: Proxy` in the snapshot has rules only where the gate is off (IsVIPMode).
+ *   `ipMode: Proxy` in the snapshot has rules only where the gate is off (IsVIPMode);
+ * - the release, where visible: the releases whose gate defaults fit, narrowed by what only later
+ *   releases write (an nfacct match: 1.31 on; the INVALID drop left out: 1.29 on; kube/releases.ts SINCE).
  */
 import type { Family } from '../types.js'
-import { RELEASES, stageOf } from '../kube/releases.js'
+import { atLeast, RELEASES, SINCE, stageOf, type Release } from '../kube/releases.js'
 
 /** One rule of either side, in canonical (iptables-save) form. */
 export interface SettingsRule {
@@ -154,6 +156,11 @@ export function inferSettings(rules: readonly SettingsRule[], family: Family, pr
     if (proxyIngressRule) ev('LoadBalancerIPMode', proxyIngressRule)
     out.releases = RELEASES.filter((r) => (stageOf('LoadBalancerIPMode', r)?.default ?? false) === out.loadBalancerIPMode)
   }
+  // What only later releases write: an nfacct match (1.31), the INVALID drop left out (1.29).
+  const since: Release[] = []
+  if (out.nfacct.ct_state_invalid_dropped_pkts || out.nfacct.localhost_nps_accepted_pkts) since.push(SINCE.nfacct)
+  if (out.conntrackTCPBeLiberal) since.push(SINCE.tcpBeLiberal)
+  if (since.length > 0) out.releases = (out.releases ?? [...RELEASES]).filter((r) => since.every((s) => atLeast(r as Release, s)))
   return out
 }
 

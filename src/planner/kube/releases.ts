@@ -9,15 +9,19 @@
  */
 
 /** The minor releases accepted for `kubeProxyVersion`, oldest first; the last is the default. */
-export const RELEASES = ['1.28', '1.29', '1.30', '1.31', '1.32', '1.33', '1.34', '1.35'] as const
+export const RELEASES = ['1.28', '1.29', '1.30', '1.31', '1.32', '1.33', '1.34', '1.35', '1.36', '1.37'] as const
 export type Release = (typeof RELEASES)[number]
 export const CURRENT_RELEASE: Release = RELEASES[RELEASES.length - 1]!
 
-/** One stage of a gate: from `since` on, its default, and whether it can be changed. */
+/**
+ * One stage of a gate: from `since` on, its default, and whether it can be changed. `Removed`:
+ * the gate is gone from the release's feature list (kube-proxy refuses it); its code path is the
+ * GA one for good.
+ */
 interface Stage {
   since: Release
   default: boolean
-  stage: 'Alpha' | 'Beta' | 'GA'
+  stage: 'Alpha' | 'Beta' | 'GA' | 'Removed'
   locked?: boolean
 }
 
@@ -32,6 +36,8 @@ export const GATES = {
     { since: '1.29', default: false, stage: 'Alpha' },
     { since: '1.30', default: true, stage: 'Beta' },
     { since: '1.32', default: true, stage: 'GA', locked: true },
+    // Absent from a 1.36-development feature list (which lists gates going GA in 1.36).
+    { since: '1.36', default: true, stage: 'Removed' },
   ],
   /** pkg/proxy/endpointslicecache.go (forNodes read only when on) and topology.go topologyModeFromHints (PreferSameNode). */
   PreferSameTrafficDistribution: [
@@ -52,6 +58,22 @@ export type Gates = Record<GateName, boolean>
 function minor(r: string): number {
   return Number(r.split('.')[1])
 }
+
+/** `release` is `since` or later. */
+export function atLeast(release: Release, since: Release): boolean {
+  return minor(release) >= minor(since)
+}
+
+/**
+ * Rule changes between releases that upstream's CHANGELOG establishes (docs/releases.md):
+ * the release each first shipped in.
+ */
+export const SINCE = {
+  /** `conntrack.tcpBeLiberal`: the INVALID drop left out when nf_conntrack_tcp_be_liberal is set (#120354, v1.29.0 notes). */
+  tcpBeLiberal: '1.29',
+  /** The nfacct counters ct_state_invalid_dropped_pkts (#122812) and localhost_nps_accepted_pkts (#125015), v1.31.0 notes. */
+  nfacct: '1.31',
+} as const satisfies Record<string, Release>
 
 /** The gate's stage in `release`, or null when the release does not know it. */
 export function stageOf(gate: GateName, release: Release): Stage | null {
@@ -94,6 +116,10 @@ export function resolveGates(release: Release, given: Readonly<Record<string, bo
     const stage = stageOf(name as GateName, release)
     if (!stage) {
       issues.push({ gate: name, unknown: false, detail: `kube-proxy ${release} has no feature gate ${name} (it came in ${GATES[name as GateName][0]!.since}) and refuses to start with it` })
+      continue
+    }
+    if (stage.stage === 'Removed') {
+      issues.push({ gate: name, unknown: false, detail: `kube-proxy ${release} has no feature gate ${name} any more (removed after going GA; its behaviour, ${String(stage.default)}, is fixed) and refuses to start with it` })
       continue
     }
     if (stage.locked && value !== stage.default) {
