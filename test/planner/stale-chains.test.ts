@@ -93,3 +93,14 @@ describe('stale service chains', () => {
     expect(name.ok).toBe(false)
   })
 })
+
+describe('analysis of a plan that deletes stale chains', () => {
+  it('tablesOfPlan holds the chains the node has after the restore: not the deleted ones', async () => {
+    const { tablesOfPlan } = await import('../../src/planner/analysis/model.js')
+    const r = toEnvelope({ proxy: { ...proxy, existingChains: ['KUBE-SVC-STALE0000000000'] }, resources: v2 })
+    if (!r.ok) throw new Error('unreachable')
+    const nat = tablesOfPlan(plan(r.envelope).families[0]!).nat
+    expect(nat.chains.has('KUBE-SVC-STALE0000000000')).toBe(false)
+    expect(nat.chains.has('KUBE-SERVICES')).toBe(true)
+  })
+})
