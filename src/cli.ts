@@ -4,11 +4,12 @@
  *
  *   natplan plan FILE|-  [--table nat|filter|all] [--flavour kube-proxy|standalone]
  *                        [--family IPv4|IPv6] [--format text|json] [--proxy key=value ...]
- *                        [--node NAME | --all-nodes DIR]
+ *                        [--node NAME | --all-nodes DIR] [--node-save FILE]
  *       Print the restore script of a snapshot (envelope, bare List, YAML) with no database,
  *       with the same defaults as the API (all tables, kube-proxy flavour, first family): of the
  *       node its settings name or its only node, of --node NAME, or every node's into DIR
- *       (DIR/NODE.rules and DIR/nodes.json).
+ *       (DIR/NODE.rules and DIR/nodes.json). --node-save FILE: that node's `iptables-save -t nat`
+ *       (of --family, else the first): the full sync then deletes its stale service chains.
  *
  *   natplan push --url URL --cluster NAME [--token T] [--proxy key=value ...] [FILE|-]
  *       POST a snapshot (JSON or YAML) to a natplan server and print the result, e.g.
@@ -25,10 +26,12 @@ import { parse as parseYamlDoc } from 'yaml'
 import { parseYaml } from './plugins/app/yaml.js'
 import { DomainError } from './errors.js'
 import { nodePlan, PlanInputError, planCluster, renderRestore, toEnvelope, UnsafeWordError, variantPlan, type ClusterPlan } from './planner/index.js'
+import { existingChainsFromSave } from './planner/analysis/save.js'
 
 const USAGE = `usage:
   natplan plan FILE|- [--table nat|filter|all] [--flavour kube-proxy|standalone] [--family IPv4|IPv6]
                       [--format text|json] [--proxy key=value ...] [--node NAME | --all-nodes DIR]
+                      [--node-save FILE]
   natplan push --url URL --cluster NAME [--token T | env NATPLAN_TOKEN] [--proxy key=value ...] [FILE|-]
 `
 
@@ -131,9 +134,11 @@ async function planCommand(args: string[], io: Io): Promise<number> {
       proxy: { type: 'string', multiple: true },
       node: { type: 'string' },
       'all-nodes': { type: 'string' },
+      'node-save': { type: 'string' },
     },
   })
   if (positionals.length > 1) throw new UsageError('plan takes one FILE (or - for stdin)')
+  if (values['node-save'] !== undefined && values['all-nodes'] !== undefined) throw new UsageError('--node-save is one node\'s iptables-save: it goes with --node, not --all-nodes')
   if (values.node !== undefined && values['all-nodes'] !== undefined) throw new UsageError('--node and --all-nodes exclude each other')
   const table = oneOf(values.table, ['nat', 'filter', 'all'] as const, 'table') ?? 'all'
   const flavour = oneOf(values.flavour, ['kube-proxy', 'standalone'] as const, 'flavour') ?? 'kube-proxy'
@@ -145,6 +150,14 @@ async function planCommand(args: string[], io: Io): Promise<number> {
     io.stderr.write('natplan: invalid snapshot:\n')
     for (const issue of result.issues) io.stderr.write(`  ${issue.pointer || '/'}: ${issue.detail}\n`)
     return 1
+  }
+  if (values['node-save'] !== undefined) {
+    // The node's current nat chains, for the stale-chain deletion of a full sync.
+    const chains = existingChainsFromSave(await readFile(values['node-save'], 'utf8'))
+    const existingChains = familyWanted ? { [familyWanted]: chains } : chains
+    const proxy = result.envelope.proxy
+    if (values.node !== undefined) proxy.nodes = { ...proxy.nodes, [values.node]: { ...proxy.nodes?.[values.node], existingChains } }
+    else proxy.existingChains = existingChains
   }
   let cp: ClusterPlan
   try {

@@ -4,6 +4,7 @@
  */
 import type { Family } from './types.js'
 import type { NodeConfig } from './kube/settings.js'
+import { atLeast, SINCE } from './kube/releases.js'
 import { cidrContains, isLoopback, isZeroCIDR, parseCIDRSloppy, parseIPSloppy, type ParsedCIDR, type ParsedIP } from './kube/ip.js'
 
 export interface FamilyContext {
@@ -14,14 +15,22 @@ export interface FamilyContext {
   mark: string
   masqueradeAll: boolean
   /**
-   * The local-traffic detector's CIDR for `-s C` / `! -s C` (ClusterCIDR: the cluster CIDR of
-   * the family; NodeCIDR: the node's pod CIDR of the family, or LOCAL_CIDR when planning for
-   * many nodes at once), or null when no detector is implemented (pkg/proxy/util/localdetector.go).
+   * The local-traffic detector's word, matched by `localFlag`: IfLocal is `FLAG WORD`, IfNotLocal
+   * `! FLAG WORD` (pkg/proxy/util/localdetector.go). ClusterCIDR: the cluster CIDR of the family;
+   * NodeCIDR: the node's pod CIDR of the family, or LOCAL_CIDR when planning for many nodes at
+   * once (both `-s`, NewDetectLocalByCIDR); BridgeInterface: the bridge's name
+   * (NewDetectLocalByBridgeInterface); InterfaceNamePrefix: the prefix and `+`
+   * (NewDetectLocalByInterfaceNamePrefix; both `-i`). Null when no detector is implemented
+   * (NewNoOpLocalDetector).
    */
   localCIDR: string | null
+  localFlag: '-s' | '-i'
   /** Effective: forced off for IPv6 and when nodePortAddresses excludes 127.0.0.1. */
   localhostNodePorts: boolean
-  nfacct: boolean
+  /** `-m nfacct` on the INVALID drop rule: the node has ct_state_invalid_dropped_pkts. */
+  nfacctInvalid: boolean
+  /** `-m nfacct` localhost NodePort rules: the node has localhost_nps_accepted_pkts. */
+  nfacctLocalhost: boolean
   randomFully: boolean
   tcpBeLiberal: boolean
   primaryIP: ParsedIP | null
@@ -29,6 +38,14 @@ export interface FamilyContext {
   nodePortMatchAll: boolean
   /** When not match-all: node addresses the KUBE-NODEPORTS jump is restricted to. */
   nodePortIPs: string[]
+  /**
+   * Feature gates that change which endpoints are chosen (topology.ts categorize): node hints
+   * (PreferSameTrafficDistribution) and zone hints (TopologyAwareHints) are honoured; and whether
+   * ipMode is read (LoadBalancerIPMode), here so that a gate change is a context change.
+   */
+  nodeHints: boolean
+  zoneHints: boolean
+  lbIPMode: boolean
   /** Comment text on dispatch/endpoint rules; false in large-cluster mode. */
   comments: boolean
   loopbackCIDR: string
@@ -61,7 +78,16 @@ export function clusterCIDRs(cfg: NodeConfig): string[] {
 function detectorCIDR(cfg: NodeConfig, family: Family): string | null {
   if (cfg.detectLocalMode === 'ClusterCIDR') return clusterCIDRs(cfg).find((c) => familyOf(c) === family) ?? null
   if (cfg.detectLocalMode === 'NodeCIDR') return cfg.podCIDRs.find((c) => familyOf(c) === family) ?? null
+  // The interface detectors are the same for both families (cmd/kube-proxy/app/server_linux.go
+  // getLocalDetectors); resolveNodes has refused a mode without its parameter.
+  if (cfg.detectLocalMode === 'BridgeInterface') return cfg.bridgeInterface || null
+  if (cfg.detectLocalMode === 'InterfaceNamePrefix') return cfg.interfaceNamePrefix ? `${cfg.interfaceNamePrefix}+` : null
   return null
+}
+
+/** `-i` for the interface detectors, `-s` for the CIDR ones. */
+export function detectorFlag(mode: NodeConfig['detectLocalMode']): '-s' | '-i' {
+  return mode === 'BridgeInterface' || mode === 'InterfaceNamePrefix' ? '-i' : '-s'
 }
 
 /**
@@ -129,13 +155,20 @@ export function familyContext(cfg: NodeConfig, family: Family, largeCluster: boo
     mark: cfg.masqueradeMark ?? markFromBit(cfg.masqueradeBit),
     masqueradeAll: cfg.masqueradeAll,
     localCIDR: manyNodes && cfg.detectLocalMode === 'NodeCIDR' && detector !== null ? LOCAL_CIDR : detector,
+    localFlag: detectorFlag(cfg.detectLocalMode),
     localhostNodePorts,
-    nfacct: cfg.nfacct,
+    // A release before the counters writes no nfacct match, whatever the node has.
+    nfacctInvalid: cfg.nfacct.ct_state_invalid_dropped_pkts && atLeast(cfg.kubeProxyVersion, SINCE.nfacct),
+    nfacctLocalhost: cfg.nfacct.localhost_nps_accepted_pkts && atLeast(cfg.kubeProxyVersion, SINCE.nfacct),
     randomFully: cfg.masqueradeRandomFully,
-    tcpBeLiberal: cfg.conntrackTCPBeLiberal,
+    // Before 1.29 the INVALID drop is written whatever the sysctl says.
+    tcpBeLiberal: cfg.conntrackTCPBeLiberal && atLeast(cfg.kubeProxyVersion, SINCE.tcpBeLiberal),
     primaryIP: nodeIPs.find((ip) => ip.family === family) ?? null,
     nodePortMatchAll: matchAll,
     nodePortIPs,
+    nodeHints: cfg.gates.PreferSameTrafficDistribution,
+    zoneHints: cfg.gates.TopologyAwareHints,
+    lbIPMode: cfg.gates.LoadBalancerIPMode,
     comments: !largeCluster,
     loopbackCIDR: family === 'IPv4' ? '127.0.0.0/8' : '::1/128',
   }

@@ -112,13 +112,17 @@ function familyIPs(list: readonly string[] | null | undefined, family: Family, i
   return out
 }
 
-/** VIP mode: ipMode absent or `VIP` (LoadBalancerIPMode is GA); `Proxy` means the LB proxies, no VIP rules. */
-function lbVIPs(svc: ServiceObject, family: Family, item: number, warn: Warn): string[] {
+/**
+ * IsVIPMode (pkg/proxy/util/utils.go): with LoadBalancerIPMode on (`ipMode`), an ingress with
+ * ipMode absent or `VIP` is a VIP and `Proxy` gets no rules (the LB proxies); with it off
+ * (before 1.30 by default), every ingress IP is a VIP.
+ */
+function lbVIPs(svc: ServiceObject, family: Family, item: number, warn: Warn, ipMode: boolean): string[] {
   if (!svc.status?.loadBalancer?.ingress?.length) return NONE
   const out: string[] = []
   svc.status.loadBalancer.ingress.forEach((ing, i) => {
     if (!ing.ip) return
-    if (ing.ipMode && ing.ipMode !== 'VIP') return
+    if (ipMode && ing.ipMode && ing.ipMode !== 'VIP') return
     const p = parseIPSloppy(ing.ip)
     if (!p) warn({ code: 'invalid-ip', message: `ignored unparsable load-balancer IP ${JSON.stringify(ing.ip)}`, pointer: `${itemPointer(item)}/status/loadBalancer/ingress/${i}/ip` })
     else if (p.family === family) out.push(p.text)
@@ -145,7 +149,8 @@ function externalPolicyLocal(spec: ServiceObject['spec']): boolean {
   return byType && spec.externalTrafficPolicy === 'Local'
 }
 
-export function servicePortsOf(svc: ServiceObject, family: Family, item: number, warn: Warn): ServicePort[] {
+/** `ipMode`: the LoadBalancerIPMode gate (default on, as in the current release). */
+export function servicePortsOf(svc: ServiceObject, family: Family, item: number, warn: Warn, ipMode = true): ServicePort[] {
   const spec = svc.spec
   if (spec.type === 'ExternalName') return []
   const cip = clusterIPForFamily(spec, family)
@@ -159,7 +164,7 @@ export function servicePortsOf(svc: ServiceObject, family: Family, item: number,
   const ns = svc.metadata.namespace ?? 'default'
   const serviceKey = `${ns}/${svc.metadata.name}`
   const extIPs = familyIPs(spec.externalIPs, family, item, warn)
-  const vips = lbVIPs(svc, family, item, warn)
+  const vips = lbVIPs(svc, family, item, warn, ipMode)
   const ranges = sourceRanges(svc, family, item, warn)
   const affinity = spec.sessionAffinity === 'ClientIP'
   const eLocal = externalPolicyLocal(spec)

@@ -77,10 +77,12 @@ interface Indexed {
   legacy: Ref<EndpointsObject>[]
   ignored: number
   ignoredKinds: Map<string, string>
+  /** The LoadBalancerIPMode gate (cluster-wide): whether ipMode Proxy ingresses are left out. */
+  ipMode: boolean
 }
 
-function index(env: Envelope): Indexed {
-  const out: Indexed = { items: env.resources.items.length, services: [], slices: [], slicesOf: new Map(), legacyItemsOf: new Map(), legacy: [], ignored: 0, ignoredKinds: new Map() }
+function index(env: Envelope, ipMode: boolean): Indexed {
+  const out: Indexed = { items: env.resources.items.length, services: [], slices: [], slicesOf: new Map(), legacyItemsOf: new Map(), legacy: [], ignored: 0, ignoredKinds: new Map(), ipMode }
   const items = env.resources.items
   for (let i = 0; i < items.length; i++) {
     const o = items[i]!
@@ -136,7 +138,7 @@ function byNameThenProtocol(a: ServicePort, b: ServicePort): number {
 function servicePorts(ix: Indexed, family: Family, warn: Warn, itemOf?: Map<ServicePort, number>): ServicePort[] {
   const ports: ServicePort[] = []
   for (const { obj, item } of ix.services) {
-    for (const sp of servicePortsOf(obj, family, item, warn)) {
+    for (const sp of servicePortsOf(obj, family, item, warn, ix.ipMode)) {
       ports.push(sp)
       itemOf?.set(sp, item)
     }
@@ -486,9 +488,33 @@ function nodeSegments(
       if (!sameText(seg, shared[k]!)) overrides.push([k, interner.intern(seg, k)])
     }
     const localCIDR = c.ctx.localCIDR === LOCAL_CIDR ? safeWord(familyContext(n.cfg, family, large).localCIDR!, 'pod CIDR', `${NODE_POINTER}${n.cfg.nodeName}`) : undefined
-    out.set(n.cfg.nodeName, { head: interner.intern(headSegment(ctx), 'head'), tail: interner.intern(tailSegment(ctx), 'tail'), overrides, localCIDR })
+    const stale = staleChains(n.cfg.existingChains?.[family], shared, overrides)
+    out.set(n.cfg.nodeName, { head: interner.intern(headSegment(ctx), 'head'), tail: interner.intern(tailSegment(ctx, stale), 'tail'), overrides, localCIDR })
   }
   return out
+}
+
+/** KUBE-SVC/SVL/EXT/FW/SEP chains: the only ones kube-proxy deletes (proxier.go isServiceChainName). */
+const SERVICE_CHAIN = /^KUBE-(?:SVC|SVL|EXT|FW|SEP)-/
+
+/**
+ * The node's existing service chains its plan does not declare, in byte order (kube-proxy walks
+ * a set difference in map order; any order deletes the same chains). Only read when the node's
+ * chains are given: every chain line of its segments is looked at.
+ */
+function staleChains(existing: readonly string[] | undefined, shared: readonly Segment[], overrides: ReadonlyArray<readonly [number, Segment]>): string[] {
+  if (!existing?.some((c) => SERVICE_CHAIN.test(c))) return []
+  const own = new Map(overrides)
+  const active = new Set<string>()
+  for (let k = 0; k < shared.length; k++) {
+    const text = (own.get(k) ?? shared[k]!).natChains
+    for (let i = 0; i < text.length; ) {
+      const end = text.indexOf(' ', i)
+      active.add(text.slice(i + 1, end))
+      i = text.indexOf('\n', end) + 1
+    }
+  }
+  return [...new Set(existing.filter((c) => SERVICE_CHAIN.test(c) && !active.has(c)))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
 }
 
 /**
@@ -505,7 +531,7 @@ export function planCluster(envelope: Envelope, opts: PlanOptions = {}): Cluster
   if (resolved.issues.length > 0) throw new PlanInputError(resolved.issues)
   const warnings = new Warnings()
   for (const w of resolved.warnings) warnings.add(w)
-  const ix = index(envelope)
+  const ix = index(envelope, resolved.gates.LoadBalancerIPMode)
   const items = envelope.resources.items
   const texts: string[] = []
   const hashOf = opts.reuse ? (i: number): string => opts.itemHashes?.[i] ?? (texts[i] ??= JSON.stringify(items[i])) : undefined

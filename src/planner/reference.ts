@@ -162,11 +162,11 @@ function legacyEndpoints(items: readonly Record<string, unknown>[], family: Fami
 }
 
 /** The family's service ports in plan order (by name, then protocol; a repeated one: the later wins). */
-function servicePorts(items: readonly Record<string, unknown>[], family: Family): ServicePort[] {
+function servicePorts(items: readonly Record<string, unknown>[], family: Family, ipMode: boolean): ServicePort[] {
   const byKey = new Map<string, ServicePort>()
   items.forEach((o, i) => {
     if (o.kind !== 'Service') return
-    for (const sp of servicePortsOf(o as unknown as ServiceObject, family, i, () => {})) byKey.set(`${sp.name}\0${sp.protocol}`, sp)
+    for (const sp of servicePortsOf(o as unknown as ServiceObject, family, i, () => {}, ipMode)) byKey.set(`${sp.name}\0${sp.protocol}`, sp)
   })
   return [...byKey.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.protocol < b.protocol ? -1 : a.protocol > b.protocol ? 1 : 0))
 }
@@ -190,6 +190,22 @@ function writeHead(b: Buffers, ctx: FamilyContext): void {
   }
 }
 
+/**
+ * syncProxyRules' "Delete chains no longer in use": every existing chain with a service-chain
+ * prefix (isServiceChainName) that no chain line of this sync declared gets a chain line (which
+ * flushes it) and `-X` (which deletes it), after the service rules. natplan writes them in byte
+ * order where kube-proxy walks a set in map order.
+ */
+function writeStaleChains(b: Buffers, existing: readonly string[]): void {
+  const active = new Set(b.natChains.text().split('\n').filter((l) => l.startsWith(':')).map((l) => l.slice(1).split(' ')[0]!))
+  const prefixes = ['KUBE-SVC-', 'KUBE-SVL-', 'KUBE-EXT-', 'KUBE-FW-', 'KUBE-SEP-']
+  const stale = [...new Set(existing)].filter((c) => prefixes.some((p) => c.startsWith(p)) && !active.has(c)).sort()
+  for (const c of stale) {
+    b.natChains.write(chainLine(c))
+    b.natRules.write('-X', c)
+  }
+}
+
 /** The KUBE-SERVICES -> KUBE-NODEPORTS jump (it must stay last) and KUBE-FORWARD. */
 function writeTail(b: Buffers, ctx: FamilyContext): void {
   const comment = ['-m', 'comment', '--comment', '"kubernetes service nodeports; NOTE: this must be the last rule in this chain"']
@@ -201,7 +217,7 @@ function writeTail(b: Buffers, ctx: FamilyContext): void {
   } else {
     for (const ip of ctx.nodePortIPs) b.natRules.write('-A', 'KUBE-SERVICES', comment, '-d', ip, '-j', 'KUBE-NODEPORTS')
   }
-  if (!ctx.tcpBeLiberal) b.filterRules.write('-A', 'KUBE-FORWARD', '-m', 'conntrack', '--ctstate', 'INVALID', ctx.nfacct ? ['-m', 'nfacct', '--nfacct-name', 'ct_state_invalid_dropped_pkts'] : [], '-j', 'DROP')
+  if (!ctx.tcpBeLiberal) b.filterRules.write('-A', 'KUBE-FORWARD', '-m', 'conntrack', '--ctstate', 'INVALID', ctx.nfacctInvalid ? ['-m', 'nfacct', '--nfacct-name', 'ct_state_invalid_dropped_pkts'] : [], '-j', 'DROP')
   b.filterRules.write('-A', 'KUBE-FORWARD', '-m', 'comment', '--comment', '"kubernetes forwarding rules"', '-m', 'mark', '--mark', `${ctx.mark}/${ctx.mark}`, '-j', 'ACCEPT')
   b.filterRules.write('-A', 'KUBE-FORWARD', '-m', 'comment', '--comment', '"kubernetes forwarding conntrack rule"', '-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', '-j', 'ACCEPT')
 }
@@ -212,7 +228,7 @@ function writeServicePort(b: Buffers, ctx: FamilyContext, sp: ServicePort, endpo
   const name = sp.name
   const hash = hash16(name + protocol)
   const sepChain = (e: RefEndpoint): string => `KUBE-SEP-${hash16(name + protocol + e.id)}`
-  const cat = categorize(sp, endpoints, ctx.nodeName, ctx.zone)
+  const cat = categorize(sp, endpoints, ctx.nodeName, ctx.zone, ctx)
   const clusterEndpoints = cat.clusterEndpoints as RefEndpoint[]
   const localEndpoints = cat.localEndpoints as RefEndpoint[]
   const { hasEndpoints } = cat
@@ -264,7 +280,7 @@ function writeServicePort(b: Buffers, ctx: FamilyContext, sp: ServicePort, endpo
   if (sp.nodePort !== 0) {
     const nodePort = String(sp.nodePort)
     if (hasEndpoints) {
-      if (ctx.localhostNodePorts && ctx.nfacct) {
+      if (ctx.localhostNodePorts && ctx.nfacctLocalhost) {
         b.natRules.write('-A', 'KUBE-NODEPORTS', '-m', 'comment', '--comment', name, proto, '-d', '127.0.0.0/8', '--dport', nodePort, '-m', 'nfacct', '--nfacct-name', 'localhost_nps_accepted_pkts', '-j', externalChain)
       }
       b.natRules.write('-A', 'KUBE-NODEPORTS', '-m', 'comment', '--comment', name, proto, '--dport', nodePort, '-j', externalChain)
@@ -280,7 +296,7 @@ function writeServicePort(b: Buffers, ctx: FamilyContext, sp: ServicePort, endpo
   // Internal traffic: masquerade what does not come from a local pod.
   if (hasInternal) {
     if (ctx.masqueradeAll) b.natRules.write('-A', internalChain, clusterIPMatch, '-j', 'KUBE-MARK-MASQ')
-    else if (ctx.localCIDR !== null) b.natRules.write('-A', internalChain, clusterIPMatch, '!', '-s', ctx.localCIDR, '-j', 'KUBE-MARK-MASQ')
+    else if (ctx.localCIDR !== null) b.natRules.write('-A', internalChain, clusterIPMatch, '!', ctx.localFlag, ctx.localCIDR, '-j', 'KUBE-MARK-MASQ')
   }
 
   // External traffic: one chain every external destination jumps to.
@@ -290,7 +306,7 @@ function writeServicePort(b: Buffers, ctx: FamilyContext, sp: ServicePort, endpo
       b.natRules.write('-A', externalChain, '-m', 'comment', '--comment', `"masquerade traffic for ${name} external destinations"`, '-j', 'KUBE-MARK-MASQ')
     } else {
       if (ctx.localCIDR !== null) {
-        b.natRules.write('-A', externalChain, '-m', 'comment', '--comment', `"pod traffic for ${name} external destinations"`, '-s', ctx.localCIDR, '-j', clusterPolicyChain)
+        b.natRules.write('-A', externalChain, '-m', 'comment', '--comment', `"pod traffic for ${name} external destinations"`, ctx.localFlag, ctx.localCIDR, '-j', clusterPolicyChain)
       }
       b.natRules.write('-A', externalChain, '-m', 'comment', '--comment', `"masquerade LOCAL traffic for ${name} external destinations"`, '-m', 'addrtype', '--src-type', 'LOCAL', '-j', 'KUBE-MARK-MASQ')
       b.natRules.write('-A', externalChain, '-m', 'comment', '--comment', `"route LOCAL traffic for ${name} external destinations"`, '-m', 'addrtype', '--src-type', 'LOCAL', '-j', clusterPolicyChain)
@@ -364,10 +380,11 @@ export function referenceRestore(envelope: Envelope, node?: string): Array<{ fam
     const ctx = familyContext(cfg, family, total > LARGE_CLUSTER_ENDPOINTS)
     const b: Buffers = { filterChains: new LineBuffer(), filterRules: new LineBuffer(), natChains: new LineBuffer(), natRules: new LineBuffer() }
     writeHead(b, ctx)
-    for (const sp of servicePorts(items, family)) {
+    for (const sp of servicePorts(items, family, cfg.gates.LoadBalancerIPMode)) {
       const eps = [...(endpoints.get(endpointKey(sp.serviceKey, sp.portName, sp.protocol))?.values() ?? [])].sort(byId)
       writeServicePort(b, ctx, sp, eps)
     }
+    writeStaleChains(b, cfg.existingChains?.[family] ?? [])
     writeTail(b, ctx)
     const text = `*filter\n${b.filterChains.text()}${b.filterRules.text()}COMMIT\n*nat\n${b.natChains.text()}${b.natRules.text()}COMMIT\n`
     return { family, text }

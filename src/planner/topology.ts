@@ -23,8 +23,17 @@ export function usesLocalEndpoints(sp: ServicePort): boolean {
 
 type Mode = 'node' | 'zone' | ''
 
+/** Which hints the node's kube-proxy reads (its feature gates: kube/releases.ts). */
+export interface HintGates {
+  /** PreferSameTrafficDistribution: endpointslicecache.go reads forNodes only when it is on. */
+  nodeHints: boolean
+  /** TopologyAwareHints: an older topology.go canUseTopology ignored zone hints when it was off. */
+  zoneHints: boolean
+}
+const ALL_HINTS: HintGates = { nodeHints: true, zoneHints: true }
+
 /** Hints are honoured only when every READY endpoint carries them and one names us. */
-function topologyMode(eps: Endpoint[], nodeName: string, zone: string): Mode {
+function topologyMode(eps: Endpoint[], nodeName: string, zone: string, gates: HintGates): Mode {
   let allNode = true
   let forNode = false
   let allZone = true
@@ -36,9 +45,9 @@ function topologyMode(eps: Endpoint[], nodeName: string, zone: string): Mode {
     if (!e.zoneHints) allZone = false
     else if (zone !== '' && e.zoneHints.includes(zone)) forZone = true
   }
-  // PreferSameTrafficDistribution (node hints) is on by default in the tree the reference reads.
-  if (allNode && forNode) return 'node'
-  if (allZone && forZone) return 'zone'
+  // topologyModeFromHints: node hints only with PreferSameTrafficDistribution on.
+  if (gates.nodeHints && allNode && forNode) return 'node'
+  if (gates.zoneHints && allZone && forZone) return 'zone'
   return ''
 }
 
@@ -51,12 +60,12 @@ function availableFor(e: Endpoint, mode: Mode, nodeName: string, zone: string): 
 const servingTerminating = (e: Endpoint): boolean => e.serving && e.terminating
 const isReady = (e: Endpoint): boolean => e.ready
 
-export function categorize(sp: ServicePort, eps: Endpoint[], nodeName: string, zone: string): Categorized {
+export function categorize(sp: ServicePort, eps: Endpoint[], nodeName: string, zone: string, gates: HintGates = ALL_HINTS): Categorized {
   let clusterEndpoints: Endpoint[] = []
   let hasEndpoints = false
   let mode: Mode = ''
   if (usesClusterEndpoints(sp)) {
-    mode = topologyMode(eps, nodeName, zone)
+    mode = topologyMode(eps, nodeName, zone, gates)
     // The common case, every endpoint ready and no hints in force, keeps the list as it is.
     clusterEndpoints = mode === '' && eps.every(isReady) ? eps : eps.filter((e) => e.ready && availableFor(e, mode, nodeName, zone))
     if (clusterEndpoints.length === 0) clusterEndpoints = eps.filter(servingTerminating)

@@ -9,6 +9,7 @@
  */
 import { BadRequestError } from '../errors.js'
 import { drift as driftOf, type DriftReport } from '../planner/analysis/drift.js'
+import { proxyModeIngressIPs } from '../planner/analysis/settings.js'
 import { trace as traceOf, type TracePacket, type TraceResult } from '../planner/analysis/trace.js'
 import { segmentLines, type Family, type FamilyPlan, type Plan, type Segment } from '../planner/types.js'
 import { nodeConfig, type Envelope } from '../planner/index.js'
@@ -162,9 +163,12 @@ export function createInspectServices(reader: Reader): InspectServices {
       const meta = await reader.getVersion(cluster, ref)
       const plan = await reader.getPlan(cluster, meta.version, opts.node)
       const fp = pickFamily(plan, opts.family ?? guessFamily(saveText), '/family')
+      // Settings show in the node's rules; LoadBalancerIPMode only on the snapshot's Proxy-mode ingress IPs.
+      const env = (await reader.getSnapshot(cluster, meta.version)) as unknown as Envelope
+      const proxyIngressIPs = proxyModeIngressIPs(env.resources.items as Record<string, unknown>[])
       let report: DriftReport
       try {
-        report = driftOf(fp, saveText)
+        report = driftOf(fp, saveText, { proxyIngressIPs })
       } catch (err) {
         // A line the parser cannot read is the client's dump, not our bug.
         throw new BadRequestError(`cannot parse the iptables-save text: ${(err as Error).message}`, [{ pointer: '', detail: (err as Error).message }])

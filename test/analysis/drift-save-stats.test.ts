@@ -64,7 +64,7 @@ describe('drift', () => {
     const victim = '-A KUBE-SEP-SXIVWICOYRO3J4NJ -s 10.180.0.1/32 -m comment --comment "ns1/svc1:p80" -j KUBE-MARK-MASQ'
     expect(nodeDump).toContain(victim)
     const r = drift(plan, nodeDump.replace(victim + '\n', ''))
-    expect(r.summary).toEqual({ staleChains: 0, missingChains: 0, changedChains: 1, staleRules: 0, missingRules: 1, unreadableLines: 0 })
+    expect(r.summary).toEqual({ staleChains: 0, missingChains: 0, changedChains: 1, staleRules: 0, missingRules: 1, unreadableLines: 0, settingsMismatches: 0 })
     expect(r.tables.nat.changedChains).toEqual([
       {
         chain: 'KUBE-SEP-SXIVWICOYRO3J4NJ',
@@ -98,7 +98,7 @@ describe('drift', () => {
     const plan2 = familyPlanFromRestore(conformanceText('TestNodePorts__ipv4_localhost-nodeports_enabled'))
     const dump = fakeSave(plan2, canon).replace('--probability 0.50000000000', '--probability 0.25000000000')
     const r = drift(plan2, dump)
-    expect(r.summary).toEqual({ staleChains: 0, missingChains: 0, changedChains: 1, staleRules: 1, missingRules: 1, unreadableLines: 0 })
+    expect(r.summary).toEqual({ staleChains: 0, missingChains: 0, changedChains: 1, staleRules: 1, missingRules: 1, unreadableLines: 0, settingsMismatches: 0 })
     const c = r.tables.nat.changedChains[0]!
     expect(c.chain).toBe('KUBE-SVC-XPGD46QRK7WJZT7O')
     expect(c.staleRules[0]!.rule).toContain('--probability 0.25000000000')

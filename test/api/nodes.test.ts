@@ -28,7 +28,7 @@ describe('a version plans every node', () => {
     const res = await t.app.inject({ method: 'POST', url: `/v1/clusters/${cluster}/snapshots`, payload: doc })
     expect(res.statusCode).toBe(201)
     // clusterCIDR comes from the ConfigMap; what no snapshot can hold is listed as defaulted.
-    expect(res.json().version.counts.nodes).toEqual({ count: 3, variants: 3, defaultNode: null, defaulted: ['nfacct', 'masqueradeRandomFully', 'conntrackTCPBeLiberal'] })
+    expect(res.json().version.counts.nodes).toEqual({ count: 3, variants: 3, defaultNode: null, defaulted: ['nfacct', 'masqueradeRandomFully', 'conntrackTCPBeLiberal', 'kubeProxyVersion'] })
     expect(res.json().version.warnings).toEqual([])
   })
 

@@ -3,7 +3,7 @@
  * stdin, `push` to a real app listening on 127.0.0.1.
  */
 import { spawn, spawnSync } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -83,6 +83,23 @@ describe('natplan plan', () => {
       const listed = JSON.parse(readFileSync(join(dir, 'nodes.json'), 'utf8'))
       expect(listed.nodes.map((n: { name: string }) => n.name)).toEqual(['worker-a', 'worker-b', 'worker-c'])
       for (const n of listed.nodes) expect(readFileSync(join(dir, n.file), 'utf8')).toBe(referenceRestore(r.envelope, n.name)[0]!.text)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it("deletes the stale service chains of the node's iptables-save given with --node-save", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'natplan-save-'))
+    try {
+      const save = join(dir, 'nat.save')
+      writeFileSync(save, '*nat\n:KUBE-SERVICES - [0:0]\n:KUBE-SVC-STALE0000000000 - [0:0]\n:CNI-HOSTPORT-DNAT - [0:0]\nCOMMIT\n')
+      const env = smallEnvelope()
+      const out = await cli(['plan', '-', '--node-save', save], JSON.stringify(env))
+      expect(out.code, out.stderr).toBe(0)
+      expect(out.stdout).toContain(':KUBE-SVC-STALE0000000000 - [0:0]\n')
+      expect(out.stdout).toContain('-X KUBE-SVC-STALE0000000000\n')
+      expect(out.stdout).not.toContain('CNI-HOSTPORT-DNAT')
+      expect((await cli(['plan', '-', '--node-save', save, '--all-nodes', dir], JSON.stringify(env))).code).toBe(2)
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }

@@ -1,7 +1,6 @@
 /**
  * Every environment variable natplan reads is in the README's configuration table with its
- * default, and every limit variable is in its Limits section (the brief of issue 11: "a Limits
- * section with every limit and its env var/default").
+ * default, and every limit variable is in its Limits section.
  */
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'

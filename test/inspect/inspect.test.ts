@@ -101,6 +101,22 @@ describe('POST …/drift', () => {
     expect(body.services.map((s: { service: string }) => s.service)).toContain('ins/web:http')
   })
 
+  it('says which kube-proxy wrote the dump: a setting that differs is one finding, not every chain it shapes', async () => {
+    // The node runs with masquerade bit 15 and without --random-fully support.
+    const mark = /--or-mark (0x[0-9a-f]+)/.exec(script)![1]!
+    const node = script.replaceAll(mark, '0x00008000').replace(' --random-fully', '')
+    const res = await drift(node)
+    expect(res.statusCode, res.body).toBe(200)
+    const body = res.json()
+    expect(body.settings.mismatches.map((m: { setting: string }) => m.setting).sort()).toEqual(['masqueradeMark', 'masqueradeRandomFully'])
+    expect(body.settings.mismatches.find((m: { setting: string }) => m.setting === 'masqueradeMark')).toMatchObject({ told: '0x4000 (bit 14)', node: '0x8000 (bit 15)' })
+    expect(body.settings.node).toMatchObject({ masqueradeBit: 15, masqueradeRandomFully: false })
+    expect(body.summary).toMatchObject({ settingsMismatches: 2, changedChains: 0, staleChains: 0, missingChains: 0 })
+    expect(body.inSync).toBe(false)
+    const gql = await t.app.inject({ method: 'POST', url: '/graphql', payload: { query: 'query($c: String!, $s: String!) { drift(cluster: $c, version: "latest", saveText: $s) { inSync settings } }', variables: { c: cluster, s: node } } })
+    expect(gql.json().data.drift.settings.mismatches).toHaveLength(2)
+  })
+
   it('reads what it can of a redacted, cut-short and edited dump, lists the rest by line and compares it', async () => {
     const lines = script.split('\n')
     // As dumps come from the field: an address redacted, a line cut short, a note added, the

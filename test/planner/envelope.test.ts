@@ -53,7 +53,7 @@ describe('toEnvelope', () => {
     expect(r.envelope.proxy).toEqual({ clusterCIDR: ['10.244.0.0/16'] })
     const resolved = resolveNodes(r.envelope)
     expect(resolved.defaultNode).toBe('node-a')
-    expect(resolved.nodes).toEqual([expect.objectContaining({ nodeName: 'node-a', nodeIPs: ['192.168.0.7'], zone: 'z1', masqueradeBit: 14, localhostNodePorts: true, nfacct: true, masqueradeRandomFully: true })])
+    expect(resolved.nodes).toEqual([expect.objectContaining({ nodeName: 'node-a', nodeIPs: ['192.168.0.7'], zone: 'z1', masqueradeBit: 14, localhostNodePorts: true, nfacct: { ct_state_invalid_dropped_pkts: true, localhost_nps_accepted_pkts: true }, masqueradeRandomFully: true })])
     const svc = r.envelope.resources.items[0] as unknown as { metadata: Record<string, unknown>; spec: Record<string, unknown> }
     expect(svc.metadata.managedFields).toBeUndefined()
     expect(svc.spec.someFutureField).toEqual({ x: 1 })

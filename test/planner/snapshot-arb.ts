@@ -59,7 +59,7 @@ const proxyArb = fc.record(
     masqueradeAll: fc.boolean(),
     localDetector: fc.constantFrom('ClusterCIDR', 'None'),
     localhostNodePorts: fc.boolean(),
-    nfacct: fc.boolean(),
+    nfacct: fc.oneof(fc.boolean(), fc.record({ ct_state_invalid_dropped_pkts: fc.boolean(), localhost_nps_accepted_pkts: fc.boolean() }, { requiredKeys: [] })),
     masqueradeRandomFully: fc.boolean(),
     conntrackTCPBeLiberal: fc.boolean(),
     masqueradeBit: fc.constantFrom(14, 15),
@@ -199,16 +199,23 @@ export const clusterArb = fc
     services: fc.array(serviceArb, { maxLength: 8 }),
     proxy: proxyArb,
     stack: fc.constantFrom('v4', 'v4', 'v6', 'dual'),
-    detectLocalMode: fc.constantFrom('ClusterCIDR', 'NodeCIDR', 'None'),
+    detectLocalMode: fc.constantFrom('ClusterCIDR', 'NodeCIDR', 'None', 'BridgeInterface', 'InterfaceNamePrefix'),
     viaConfigMap: fc.boolean(),
+    // A release (its gate defaults), and the one gate older releases let a ConfigMap turn off.
+    release: fc.constantFrom(undefined, '1.28', '1.29', '1.31', '1.33', '1.34', '1.35', '1.37'),
+    noZoneHints: fc.boolean(),
     addresses: fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }),
     perNode: fc.option(fc.record({ node: fc.constantFrom(...NODES), masqueradeAll: fc.boolean() }), { nil: undefined }),
+    // The node's current chains: stale service chains, chains kube-proxy does not own, and one
+    // name the plans of the arbitrary's first service may well declare.
+    existing: fc.option(fc.record({ node: fc.constantFrom(...NODES), chains: fc.subarray(['KUBE-SVC-AAAAAAAAAAAAAAAA', 'KUBE-SEP-BBBBBBBBBBBBBBBB', 'KUBE-EXT-CCCCCCCCCCCCCCCC', 'KUBE-FW-DDDDDDDDDDDDDDDD', 'KUBE-SVL-EEEEEEEEEEEEEEEE', 'KUBE-MARK-DROP', 'KUBE-SERVICES', 'CNI-HOSTPORT-DNAT', 'KUBE-XLB-FFFFFFFFFFFFFFFF']) }), { nil: undefined }),
   })
-  .map(({ services, proxy, stack, detectLocalMode, viaConfigMap, addresses, perNode }) => {
+  .map(({ services, proxy, stack, detectLocalMode, viaConfigMap, release, noZoneHints, addresses, perNode, existing }) => {
     const clusterCIDR = stack === 'v4' ? '10.0.0.0/8' : stack === 'v6' ? 'fd00:10::/64' : '10.0.0.0/8,fd00:10::/64'
     const { zone: _zone, localDetector: _ld, ...cluster } = proxy
     const items: Obj[] = [...nodeObjects(stack, addresses), ...services.flatMap((s, i) => objects(s, i))]
-    const settings: Obj = { ...cluster, clusterCIDR, detectLocalMode }
+    const detectLocal = { bridgeInterface: 'cbr0', interfaceNamePrefix: 'veth' }
+    const settings: Obj = { ...cluster, clusterCIDR, detectLocalMode, detectLocal }
     let envProxy: Obj = settings
     if (viaConfigMap) {
       const conf = [
@@ -216,17 +223,26 @@ export const clusterArb = fc
         'kind: KubeProxyConfiguration',
         `clusterCIDR: ${clusterCIDR}`,
         `detectLocalMode: ${detectLocalMode}`,
+        'detectLocal:',
+        '  bridgeInterface: cbr0',
+        '  interfaceNamePrefix: veth',
         `nodePortAddresses: ${JSON.stringify((cluster.nodePortAddresses as string[] | undefined) ?? null)}`,
         'iptables:',
         `  masqueradeAll: ${String(cluster.masqueradeAll ?? false)}`,
         `  masqueradeBit: ${String(cluster.masqueradeBit ?? 14)}`,
         `  localhostNodePorts: ${String(cluster.localhostNodePorts ?? true)}`,
         'mode: iptables',
+        ...(noZoneHints && release !== undefined && Number(release.split('.')[1]) < 33 ? ['featureGates:', '  TopologyAwareHints: false', '  SomeKubeletGate: true'] : []),
       ].join('\n')
       items.push({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'kube-proxy', namespace: 'kube-system' }, data: { 'config.conf': conf } })
       envProxy = { nfacct: cluster.nfacct, masqueradeRandomFully: cluster.masqueradeRandomFully, conntrackTCPBeLiberal: cluster.conntrackTCPBeLiberal }
     }
+    if (release !== undefined) envProxy = { ...envProxy, kubeProxyVersion: release }
     if (perNode) envProxy = { ...envProxy, nodes: { [perNode.node]: { masqueradeAll: perNode.masqueradeAll } } }
+    if (existing) {
+      const nodes = (envProxy.nodes ?? {}) as Record<string, Obj>
+      envProxy = { ...envProxy, nodes: { ...nodes, [existing.node]: { ...nodes[existing.node], existingChains: existing.chains } } }
+    }
     return { proxy: envProxy, resources: { apiVersion: 'v1', kind: 'List', items } }
   })
 

@@ -1,5 +1,5 @@
 /**
- * Archive bombs and lying manifests on backup import (issue 11), over real HTTP: refused from
+ * Archive bombs and lying manifests on backup import, over real HTTP: refused from
  * the tar headers before their bytes are unpacked, the 422 reaching a client still uploading
  * (no connection reset), the process alive; a manifest listing entries twice is a 400. The
  * memory each refusal costs the server is measured by `npm run bench:attacks`.

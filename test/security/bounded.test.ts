@@ -1,5 +1,5 @@
 /**
- * Bounded parsing (issue 11): JSON and YAML bodies are limited in depth and (YAML) aliases
+ * Bounded parsing: JSON and YAML bodies are limited in depth and (YAML) aliases
  * before values are built, a NUL or an out-of-range version number is a 400, and after every
  * hostile body the process still serves.
  */

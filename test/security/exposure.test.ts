@@ -1,5 +1,5 @@
 /**
- * Exposure (issue 11): /metrics behind a read token unless NATPLAN_METRICS_AUTH=none, /docs and
+ * Exposure: /metrics behind a read token unless NATPLAN_METRICS_AUTH=none, /docs and
  * /graphiql behind one with NATPLAN_DOCS_AUTH=read, HOST accepting a bracketed IPv6 address,
  * and kube-proxy's clusterCIDR refused when it is not a CIDR.
  */

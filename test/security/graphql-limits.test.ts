@@ -1,5 +1,5 @@
 /**
- * GraphQL limits and malformed requests (issue 11): aliases, depth, tokens and cost each refuse
+ * GraphQL limits and malformed requests: aliases, depth, tokens and cost each refuse
  * an operation with a 400 problem naming the limit before anything executes; requests that are
  * not GraphQL operations are 400s, never HTTP 200 with "Internal Server Error".
  */

@@ -1,5 +1,5 @@
 /**
- * Every 4xx of the HTTP layer is problem+json with errors[] (issue 11): those fastify answers
+ * Every 4xx of the HTTP layer is problem+json with errors[]: those fastify answers
  * before routing (bad percent-encoding, a too-long path parameter), those of Node's HTTP parser
  * (bad Content-Length, headers too large, the request timeout), 415 naming what the route
  * takes, and fastify's own 400s. Raw sockets, so nothing in between tidies the answers.

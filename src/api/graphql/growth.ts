@@ -160,6 +160,8 @@ export const typeDefs = /* GraphQL */ `
     ignoredChains: JSON!
     "Lines of the dump that could not be read (line numbers 1-based): skipped, the rest compared."
     unreadable: JSON!
+    "Which kube-proxy wrote this: told (the plan's settings), node (the dump's), mismatches (one finding each)."
+    settings: JSON!
   }
 
   type CleanupReport {

@@ -171,15 +171,20 @@ export const ProxyQuery = z.strictObject({
   ipFamilies: csv.pipe(z.array(z.enum(['IPv4', 'IPv6'])).min(1).max(2)).optional().describe('IPv4, IPv6 or both, comma-separated'),
   zone: z.string().max(253).optional().describe("The node's topology.kubernetes.io/zone, for topology hints"),
   clusterCIDR: csv.optional().describe('Cluster CIDR(s) for the ClusterCIDR local-traffic detector, comma-separated'),
-  localDetector: z.enum(['ClusterCIDR', 'None']).optional(),
+  localDetector: z.enum(['ClusterCIDR', 'NodeCIDR', 'BridgeInterface', 'InterfaceNamePrefix', 'None']).optional().describe('The older name of detectLocalMode'),
+  detectLocalMode: z.enum(['ClusterCIDR', 'NodeCIDR', 'BridgeInterface', 'InterfaceNamePrefix', 'None']).optional().describe("kube-proxy's local-traffic detector"),
+  bridgeInterface: z.string().max(15).optional().describe('detectLocal.bridgeInterface, for detectLocalMode BridgeInterface (-i BRIDGE)'),
+  interfaceNamePrefix: z.string().max(15).optional().describe('detectLocal.interfaceNamePrefix, for detectLocalMode InterfaceNamePrefix (-i PREFIX+)'),
   masqueradeBit: z.coerce.number().int().min(0).max(31).optional(),
   masqueradeMark: z.string().regex(/^0x[0-9a-fA-F]{1,8}$/).optional(),
   masqueradeAll: bool.optional(),
   nodePortAddresses: csv.optional().describe('CIDRs or `primary`, comma-separated; empty = all addresses'),
   localhostNodePorts: bool.optional(),
-  nfacct: bool.optional(),
+  nfacct: z.string().optional().describe('true/false for both nfacct counters, or the counters the node has, comma-separated (ct_state_invalid_dropped_pkts, localhost_nps_accepted_pkts; empty: none)'),
   masqueradeRandomFully: bool.optional(),
   conntrackTCPBeLiberal: bool.optional(),
+  kubeProxyVersion: z.string().max(40).optional().describe('The kube-proxy release: 1.28 through 1.37 (default 1.37); its feature-gate defaults (docs/releases.md)'),
+  featureGates: z.string().max(1000).optional().describe('Rule-changing feature gates as kube-proxy --feature-gates takes them: LoadBalancerIPMode=false,PreferSameTrafficDistribution=true'),
 })
 
 export const KubeObject = z.looseObject({ apiVersion: z.string().optional(), kind: z.string().optional() })

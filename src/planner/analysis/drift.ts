@@ -15,6 +15,7 @@ import { isServiceChain, tablesOfPlan, TABLES, type PlanTable } from './model.js
 import { canonicalRule, parseRule, ruleComment } from './rule.js'
 import { canonicalSavedRule, getTable, parseSave, SaveParseError, type SavedTable } from './save.js'
 import { tokenize } from './tokens.js'
+import { inferSettings, neutraliser, settingMismatches, type InferredSettings, type SettingMismatch, type SettingsRule } from './settings.js'
 
 export interface DriftRule {
   /** As printed by the node (stale) or as written in the plan (missing). */
@@ -55,10 +56,27 @@ export interface ServiceDrift {
   missingRules: number
 }
 
+/**
+ * "Which kube-proxy wrote this?" (./settings.ts): the settings the node's rules show and those
+ * natplan's plan shows (what it was told), and each one they disagree on. The rules a mismatched
+ * setting shapes are compared without it, so a wrong setting is one finding, not every chain.
+ */
+export interface DriftSettings {
+  told: InferredSettings
+  node: InferredSettings
+  mismatches: SettingMismatch[]
+}
+
+export interface DriftOptions {
+  /** The snapshot's load-balancer ingress IPs with `ipMode: Proxy` (LoadBalancerIPMode shows on them). */
+  proxyIngressIPs?: readonly string[]
+}
+
 export interface DriftReport {
   family: FamilyPlan['family']
   inSync: boolean
-  summary: { staleChains: number; missingChains: number; changedChains: number; staleRules: number; missingRules: number; unreadableLines: number }
+  summary: { staleChains: number; missingChains: number; changedChains: number; staleRules: number; missingRules: number; unreadableLines: number; settingsMismatches: number }
+  settings: DriftSettings
   tables: Record<TableName, TableDrift>
   /** Grouped by servicePortName; rules and chains that belong to no service are under `(node)`. */
   services: ServiceDrift[]
@@ -135,7 +153,25 @@ interface Side {
 // repeated drift checks of one (cached) version only parse the node's side.
 const canonicalCache = new WeakMap<FamilyPlan, { tables: Record<TableName, PlanTable>; canonical: Map<string, string> }>()
 
-export function drift(plan: FamilyPlan, saveText: string): DriftReport {
+/** The node's readable rules of nat and filter, canonical, for ./settings.ts. */
+function nodeSettingsRules(dump: ReturnType<typeof parseSave>, family: FamilyPlan['family']): SettingsRule[] {
+  const out: SettingsRule[] = []
+  for (const t of TABLES) {
+    const tbl = getTable(dump, t)
+    const declared = new Set((tbl?.chains ?? []).map((c) => c.name))
+    for (const r of tbl?.rules ?? []) {
+      if (unreadableReason(r.text, declared) !== null) continue
+      try {
+        out.push({ table: t, chain: r.chain, canonical: canonicalSavedRule(r, family), line: r.line + 1 })
+      } catch (err) {
+        if (!(err instanceof SaveParseError)) throw err
+      }
+    }
+  }
+  return out
+}
+
+export function drift(plan: FamilyPlan, saveText: string, opts: DriftOptions = {}): DriftReport {
   const dump = parseSave(saveText, { lenient: true })
   const unreadable = (dump.unreadable ?? []).map((u) => ({ line: u.line + 1, text: u.text, detail: u.detail }))
   let cached = canonicalCache.get(plan)
@@ -146,17 +182,24 @@ export function drift(plan: FamilyPlan, saveText: string): DriftReport {
     if (c === undefined) cached.canonical.set(r, (c = canonicalRule(r, { family: plan.family })))
     return c
   }
+  const planRules: SettingsRule[] = []
+  for (const t of TABLES) for (const [name, pc] of planTables[t].chains) for (const r of pc.rules) planRules.push({ table: t, chain: name, canonical: canonicalOfPlan(r) })
+  const told = inferSettings(planRules, plan.family, opts.proxyIngressIPs)
+  const seen = inferSettings(nodeSettingsRules(dump, plan.family), plan.family, opts.proxyIngressIPs)
+  const mismatches = settingMismatches(told, seen)
+  const neutral = neutraliser(mismatches, told, seen, opts.proxyIngressIPs ?? [])
   const report: DriftReport = {
     family: plan.family,
     inSync: true,
-    summary: { staleChains: 0, missingChains: 0, changedChains: 0, staleRules: 0, missingRules: 0, unreadableLines: 0 },
+    summary: { staleChains: 0, missingChains: 0, changedChains: 0, staleRules: 0, missingRules: 0, unreadableLines: 0, settingsMismatches: mismatches.length },
+    settings: { told, node: seen, mismatches },
     tables: { filter: emptyTable(), nat: emptyTable() },
     services: [],
     ignoredChains: [],
     unreadable,
   }
   for (const t of TABLES) {
-    report.tables[t] = driftTable(plan, planTables[t], getTable(dump, t), report.ignoredChains, canonicalOfPlan, unreadable)
+    report.tables[t] = driftTable(plan, planTables[t], getTable(dump, t), report.ignoredChains, canonicalOfPlan, unreadable, neutral)
   }
   unreadable.sort((a, b) => a.line - b.line)
   for (const tbl of dump.tables) {
@@ -176,6 +219,7 @@ function driftTable(
   ignored: DriftReport['ignoredChains'],
   canonicalOfPlan: (rule: string) => string,
   unreadable: DriftReport['unreadable'],
+  neutral: ReturnType<typeof neutraliser>,
 ): TableDrift {
   const out = emptyTable()
   const family = plan.family
@@ -201,11 +245,13 @@ function driftTable(
   }
   for (const [name, pc] of planTable.chains) {
     const service = chainService(name)
+    if (neutral?.skipChain(planTable.name, name)) continue
     if (!nodeChains.has(name)) {
       out.missingChains.push({ chain: name, ...(service ? { service } : {}), rules: pc.rules.length })
       continue
     }
     const planSide: Side = { raw: pc.rules, canonical: pc.rules.map(canonicalOfPlan), services: [] }
+    if (neutral) neutralise(planSide, (c) => neutral.rule(planTable.name, name, c))
     const nodeSide: Side = { raw: [], canonical: [], services: [] }
     let unread = 0
     for (const r of nodeRules.get(name) ?? []) {
@@ -224,6 +270,7 @@ function driftTable(
         unread++
       }
     }
+    if (neutral) neutralise(nodeSide, (c) => neutral.rule(planTable.name, name, c))
     const d = compareChain(planSide, nodeSide, service, family)
     // Some of the node's lines are unreadable: a planned rule not found may be one of them.
     if (unread > 0 && d.missingRules.length > 0) {
@@ -231,6 +278,20 @@ function driftTable(
     } else if (d.staleRules.length || d.missingRules.length) out.changedChains.push({ chain: name, ...(service ? { service } : {}), ...d })
   }
   return out
+}
+
+/** The side with what mismatched settings shape taken out (rules kept in order, raw text kept). */
+function neutralise(side: Side, f: (canonical: string) => string | null): void {
+  const raw: string[] = []
+  const canonical: string[] = []
+  side.canonical.forEach((c, i) => {
+    const n = f(c)
+    if (n === null) return
+    canonical.push(n)
+    raw.push(side.raw[i]!)
+  })
+  side.raw = raw
+  side.canonical = canonical
 }
 
 function compareChain(plan: Side, node: Side, chainService: string | undefined, family: FamilyPlan['family']): Pick<ChainDrift, 'staleRules' | 'missingRules'> {
@@ -300,5 +361,5 @@ function summarise(report: DriftReport): void {
   }
   report.services = [...by.values()].sort((x, y) => (x.service < y.service ? -1 : x.service > y.service ? 1 : 0))
   s.unreadableLines = report.unreadable.length
-  report.inSync = s.staleChains + s.missingChains + s.changedChains + s.unreadableLines === 0
+  report.inSync = s.staleChains + s.missingChains + s.changedChains + s.unreadableLines + s.settingsMismatches === 0
 }

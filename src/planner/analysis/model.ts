@@ -68,7 +68,11 @@ export interface PlanTable {
   chains: Map<string, PlanChain>
 }
 
-/** The plan as tables of chains (declaration order; rules in restore order). */
+/**
+ * The plan as tables of chains (declaration order; rules in restore order), as the node holds
+ * them after the restore: a chain the plan deletes (`:C - [0:0]` then `-X C`, the stale chains
+ * of a full sync) is not among them.
+ */
 export function tablesOfPlan(plan: FamilyPlan): Record<TableName, PlanTable> {
   const out = {} as Record<TableName, PlanTable>
   for (const t of TABLES) {
@@ -81,6 +85,10 @@ export function tablesOfPlan(plan: FamilyPlan): Record<TableName, PlanTable> {
     })
     for (const seg of plan.segments) {
       for (const r of ruleLines(seg, t)) {
+        if (r.startsWith('-X ')) {
+          chains.delete(chainOfLine(r))
+          continue
+        }
         if (!r.startsWith('-A ')) continue
         const name = chainOfLine(r)
         let c = chains.get(name)

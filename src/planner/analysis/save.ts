@@ -168,3 +168,13 @@ export function canonicalSavedRule(rule: SavedRule, family: Family): string {
     throw e
   }
 }
+
+/**
+ * The chains a node's `iptables-save` (or `iptables-save -t nat`) declares in its nat table, as
+ * kube-proxy reads them before deleting stale chains (pkg/util/iptables GetChainsFromTable): the
+ * `existingChains` setting of that node. Read leniently: a dump from the field may be cut short.
+ */
+export function existingChainsFromSave(text: string): string[] {
+  const nat = getTable(parseSave(text, { lenient: true }), 'nat')
+  return nat ? nat.chains.map((c) => c.name) : []
+}

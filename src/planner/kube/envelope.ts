@@ -8,9 +8,30 @@ import { z } from 'zod'
 import { k8s, KIND_SCHEMAS, type KnownKind } from './schemas.js'
 import { parseCIDRSloppy } from './ip.js'
 import { isDNS1123Subdomain, isValidCIDR, isValidIP, isValidLabelValue } from './validation.js'
-import { resolveNodes } from './settings.js'
+import { INTERFACE_NAME, INTERFACE_NAME_RULE, NFACCT_COUNTERS, resolveNodes } from './settings.js'
+import { GATE_NAMES, RELEASES, isRelease, releaseOf } from './releases.js'
+
+/** `1.31` (also `v1.31`, `1.31.4`, `v1.31.4-eks.1`, read as their minor release). */
+const kubeProxyVersion = z
+  .string()
+  .transform((v) => releaseOf(v))
+  .refine(isRelease, { error: `must be a kube-proxy minor release natplan plans for: ${RELEASES.join(', ')}` })
+
+/** Rule-changing feature gates by name; another name is refused (kube/releases.ts GATES). */
+const featureGates = z.record(z.string(), z.boolean()).superRefine((gates, ctx) => {
+  for (const g of Object.keys(gates)) {
+    if (!(GATE_NAMES as string[]).includes(g)) ctx.addIssue({ code: 'custom', path: [g], message: `${JSON.stringify(g)} must be a feature gate that changes kube-proxy's iptables rules: ${GATE_NAMES.join(', ')}` })
+  }
+})
+
+const DETECT_LOCAL_MODES = ['ClusterCIDR', 'NodeCIDR', 'BridgeInterface', 'InterfaceNamePrefix', 'None'] as const
+const detectLocalMode = z.enum(DETECT_LOCAL_MODES, { error: `must be one of ${DETECT_LOCAL_MODES.join(', ')}` })
+const interfaceName = z.string().regex(INTERFACE_NAME, INTERFACE_NAME_RULE)
 
 const ipString = k8s(isValidIP)
+
+/** An iptables chain name (at most 28 characters, xt_table's limit), of safe characters. */
+const chainList = z.array(z.string().regex(/^[A-Za-z0-9_.:@+-]{1,28}$/, 'must be an iptables chain name (1 to 28 letters, digits, _ . : @ + -)')).max(1_000_000)
 
 /**
  * `--cluster-cidr`: one CIDR, or two of different families, comma-separated
@@ -51,18 +72,26 @@ const nodeSettings = {
   ipFamilies: z.array(z.enum(['IPv4', 'IPv6'])).min(1).max(2).optional(),
   /** `--cluster-cidr`: one CIDR per family, as a list or a comma-separated string. */
   clusterCIDR: clusterCIDR.optional(),
-  /** KubeProxyConfiguration's detectLocalMode (NodeCIDR: the node's spec.podCIDRs). */
-  detectLocalMode: z.enum(['ClusterCIDR', 'NodeCIDR', 'None']).optional(),
+  /**
+   * KubeProxyConfiguration's detectLocalMode (NodeCIDR: the node's spec.podCIDRs; BridgeInterface
+   * and InterfaceNamePrefix: detectLocal's bridgeInterface and interfaceNamePrefix).
+   */
+  detectLocalMode: detectLocalMode.optional(),
   /** The older name of detectLocalMode. */
-  localDetector: z.enum(['ClusterCIDR', 'NodeCIDR', 'None']).optional(),
+  localDetector: detectLocalMode.optional(),
+  /** KubeProxyConfiguration's detectLocal: the interface detectors' parameters. */
+  detectLocal: z.strictObject({ bridgeInterface: interfaceName.optional(), interfaceNamePrefix: interfaceName.optional() }).optional(),
   masqueradeBit: z.int().min(0).max(31).optional(),
   /** Verbatim mark string overriding the one derived from masqueradeBit (upstream tests use `0x4000`): a 32-bit hex value. */
   masqueradeMark: z.string().regex(/^0[xX][0-9a-fA-F]{1,8}$/, 'must be a 32-bit hex mark like 0x4000').optional(),
   masqueradeAll: z.boolean().optional(),
   nodePortAddresses: nodePortAddresses.optional(),
   localhostNodePorts: z.boolean().optional(),
-  /** Whether the node has kube-proxy's nfacct counters (natplan cannot see it). */
-  nfacct: z.boolean().optional(),
+  /**
+   * Whether the node has kube-proxy's nfacct counters (natplan cannot see it): true/false for
+   * both, or per counter (kube-proxy ensures each on its own at a full sync; one left out: present).
+   */
+  nfacct: z.union([z.boolean(), z.strictObject({ ct_state_invalid_dropped_pkts: z.boolean().optional(), localhost_nps_accepted_pkts: z.boolean().optional() })]).optional(),
   /** Whether the node's iptables supports --random-fully (natplan cannot see it). */
   masqueradeRandomFully: z.boolean().optional(),
   /** Whether nf_conntrack_tcp_be_liberal is set on the node (natplan cannot see it). */
@@ -71,6 +100,12 @@ const nodeSettings = {
   zone: k8s(isValidLabelValue).optional(),
   /** The node's spec.podCIDRs, for the NodeCIDR detector. Default: from the Node object. */
   podCIDRs: z.array(k8s(isValidCIDR)).max(2).optional(),
+  /**
+   * The nat chains the node has now (its `iptables-save -t nat`, or the chains of its last
+   * plan): on a full sync kube-proxy flushes and deletes the KUBE-SVC/SVL/EXT/FW/SEP chains of
+   * them it no longer uses. A list for every family the node runs, or one per family.
+   */
+  existingChains: z.union([chainList, z.strictObject({ IPv4: chainList.optional(), IPv6: chainList.optional() })]).optional(),
 }
 
 export const NodeSettingsSchema = z.strictObject(nodeSettings)
@@ -88,6 +123,13 @@ export const ProxyConfigSchema = z.strictObject({
    */
   nodeName: z.union([z.literal(''), k8s(isDNS1123Subdomain)]).optional(),
   ...nodeSettings,
+  /**
+   * The kube-proxy release, cluster-wide (default: the current one): its feature-gate defaults
+   * and rules (docs/releases.md).
+   */
+  kubeProxyVersion: kubeProxyVersion.optional(),
+  /** Feature gates over the release's defaults (KubeProxyConfiguration featureGates), cluster-wide. */
+  featureGates: featureGates.optional(),
   /** Per-node settings, by Node name, over the cluster's. */
   nodes: z.record(k8s(isDNS1123Subdomain), NodeSettingsSchema).optional(),
 })
@@ -153,6 +195,14 @@ function flattenDocs(docs: unknown[]): unknown[] {
   return docs
 }
 
+/** `a,b` (counter names, or none) as the per-counter form; an unknown name is kept for the schema to refuse. */
+function nfacctFromList(v: string): unknown {
+  const names = v === '' || v === 'none' ? [] : v.split(',').map((s) => s.trim())
+  const out: Record<string, boolean> = Object.fromEntries(NFACCT_COUNTERS.map((c) => [c, false]))
+  for (const n of names) out[n] = true
+  return out
+}
+
 /** Coerce query-string values ("true", "14", "a,b") to the types of the proxy fields. */
 function coerceOverrides(o: Record<string, unknown>): Record<string, unknown> {
   const shape = ProxyConfigSchema.shape as Record<string, unknown>
@@ -161,11 +211,20 @@ function coerceOverrides(o: Record<string, unknown>): Record<string, unknown> {
   const lists = new Set(['nodeIPs', 'nodePortAddresses', 'ipFamilies'])
   for (const [k, v] of Object.entries(o)) {
     if (v === undefined) continue
+    // A query names detectLocal's fields flat (?bridgeInterface=cbr0).
+    if ((k === 'bridgeInterface' || k === 'interfaceNamePrefix') && typeof v === 'string') {
+      out.detectLocal = { ...(isObject(out.detectLocal) ? out.detectLocal : {}), [k]: v }
+      continue
+    }
     if (!(k in shape)) {
       out[k] = v
       continue
     }
     if (typeof v === 'string' && bools.has(k) && (v === 'true' || v === 'false')) out[k] = v === 'true'
+    // ?featureGates=LoadBalancerIPMode=false,TopologyAwareHints=true (kube-proxy's --feature-gates form).
+    else if (typeof v === 'string' && k === 'featureGates') out[k] = Object.fromEntries(v.split(',').filter((s) => s.trim() !== '').map((kv) => { const [g, b] = kv.split('='); return [g!.trim(), b?.trim() === 'true' ? true : b?.trim() === 'false' ? false : b] }))
+    // ?nfacct=ct_state_invalid_dropped_pkts: the counters the node has, the others absent.
+    else if (typeof v === 'string' && k === 'nfacct') out[k] = nfacctFromList(v)
     else if (typeof v === 'string' && k === 'masqueradeBit' && /^\d+$/.test(v)) out[k] = Number(v)
     else if (typeof v === 'string' && lists.has(k)) out[k] = v === '' ? [] : v.split(',').map((s) => s.trim())
     else out[k] = v
@@ -240,7 +299,10 @@ export function toEnvelope(document: unknown, proxyOverrides?: Record<string, un
   const issues: Issue[] = []
   if (loc.proxy !== undefined && !isObject(loc.proxy)) issues.push({ pointer: '/proxy', detail: 'proxy must be an object' })
   const items = validateItems(loc.items, loc.itemsPointer, issues, opts.trusted)
-  const merged = { ...(isObject(loc.proxy) ? loc.proxy : {}), ...coerceOverrides(proxyOverrides ?? {}) }
+  const given = isObject(loc.proxy) ? loc.proxy : {}
+  const overrides = coerceOverrides(proxyOverrides ?? {})
+  const merged = { ...given, ...overrides }
+  if (isObject(given.detectLocal) && isObject(overrides.detectLocal)) merged.detectLocal = { ...given.detectLocal, ...overrides.detectLocal }
   const proxy = ProxyConfigSchema.safeParse(merged)
   if (!proxy.success) for (const iss of proxy.error.issues) issues.push({ pointer: pointerOf('/proxy', iss.path), detail: `proxy: ${iss.message}` })
   if (issues.length > 0 || !proxy.success) return { ok: false, issues: issues.slice(0, MAX_ISSUES) }

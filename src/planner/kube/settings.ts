@@ -22,8 +22,22 @@ import type { Envelope, Issue, ProxyConfigInput, NodeSettingsInput } from './env
 import type { NodeObject } from './schemas.js'
 import { parseIPSloppy } from './ip.js'
 import { composeWithin } from './yaml-shape.js'
+import { CURRENT_RELEASE, resolveGates, type Gates, type Release } from './releases.js'
 
-export type DetectLocalMode = 'ClusterCIDR' | 'NodeCIDR' | 'None'
+/** kube-proxy's nfacct counters (pkg/proxy/metrics/metrics.go), by counter name: present on the node or not. */
+export const NFACCT_COUNTERS = ['ct_state_invalid_dropped_pkts', 'localhost_nps_accepted_pkts'] as const
+export type NfacctCounters = Record<(typeof NFACCT_COUNTERS)[number], boolean>
+
+/**
+ * The `nfacct` setting as given: a boolean for both counters (the older form), or per counter
+ * (a counter left out is present, as on a current node).
+ */
+export function nfacctCounters(v: boolean | Partial<NfacctCounters> | undefined): NfacctCounters {
+  if (typeof v === 'boolean') return { ct_state_invalid_dropped_pkts: v, localhost_nps_accepted_pkts: v }
+  return { ct_state_invalid_dropped_pkts: v?.ct_state_invalid_dropped_pkts ?? true, localhost_nps_accepted_pkts: v?.localhost_nps_accepted_pkts ?? true }
+}
+
+export type DetectLocalMode = 'ClusterCIDR' | 'NodeCIDR' | 'BridgeInterface' | 'InterfaceNamePrefix' | 'None'
 
 /** Every setting the planner reads for one node. */
 export interface NodeConfig {
@@ -36,14 +50,25 @@ export interface NodeConfig {
   /** `--cluster-cidr`, one per family (as given: the detector writes it as it is). */
   clusterCIDR: string[]
   detectLocalMode: DetectLocalMode
+  /** detectLocal.bridgeInterface: the BridgeInterface detector's bridge (`-i BR`). */
+  bridgeInterface?: string
+  /** detectLocal.interfaceNamePrefix: the InterfaceNamePrefix detector's prefix (`-i PREFIX+`). */
+  interfaceNamePrefix?: string
   masqueradeBit: number
   masqueradeMark?: string
   masqueradeAll: boolean
   nodePortAddresses: string[]
   localhostNodePorts: boolean
-  nfacct: boolean
+  /** Which of kube-proxy's nfacct counters the node has (each is checked on its own). */
+  nfacct: NfacctCounters
   masqueradeRandomFully: boolean
   conntrackTCPBeLiberal: boolean
+  /** The kube-proxy release (cluster-wide): its feature-gate defaults (kube/releases.ts). */
+  kubeProxyVersion: Release
+  /** The rule-changing feature gates, the release's defaults under featureGates (cluster-wide). */
+  gates: Gates
+  /** The node's current nat chains per family, when given (stale ones are deleted on a full sync). */
+  existingChains?: Partial<Record<Family, string[]>>
 }
 
 /** The settings `defaulted` may name: what a source can give and natplan otherwise guesses. */
@@ -59,19 +84,21 @@ export const SETTINGS = [
   'nfacct',
   'masqueradeRandomFully',
   'conntrackTCPBeLiberal',
+  'kubeProxyVersion',
 ] as const
 type Setting = (typeof SETTINGS)[number]
 
-const DEFAULTS: Omit<NodeConfig, 'nodeName' | 'nodeIPs' | 'zone' | 'podCIDRs'> = {
+const DEFAULTS: Omit<NodeConfig, 'nodeName' | 'nodeIPs' | 'zone' | 'podCIDRs' | 'gates'> = {
   clusterCIDR: [],
   detectLocalMode: 'ClusterCIDR',
   masqueradeBit: 14,
   masqueradeAll: false,
   nodePortAddresses: [],
   localhostNodePorts: true,
-  nfacct: true,
+  nfacct: { ct_state_invalid_dropped_pkts: true, localhost_nps_accepted_pkts: true },
   masqueradeRandomFully: true,
   conntrackTCPBeLiberal: false,
+  kubeProxyVersion: CURRENT_RELEASE,
 }
 
 /**
@@ -83,6 +110,12 @@ const KubeProxyConfigurationSchema = z.looseObject({
   mode: z.string().nullish(),
   clusterCIDR: z.string().nullish(),
   detectLocalMode: z.enum(['', 'ClusterCIDR', 'NodeCIDR', 'None', 'BridgeInterface', 'InterfaceNamePrefix'], { error: 'detectLocalMode must be ClusterCIDR, NodeCIDR, BridgeInterface or InterfaceNamePrefix' }).nullish(),
+  detectLocal: z
+    .looseObject({
+      bridgeInterface: z.string().nullish(),
+      interfaceNamePrefix: z.string().nullish(),
+    })
+    .nullish(),
   nodePortAddresses: z.array(z.string()).nullish(),
   iptables: z
     .looseObject({
@@ -92,7 +125,12 @@ const KubeProxyConfigurationSchema = z.looseObject({
     })
     .nullish(),
   conntrack: z.looseObject({ tcpBeLiberal: z.boolean().nullish() }).nullish(),
+  featureGates: z.record(z.string(), z.boolean()).nullish(),
 })
+
+/** A Linux interface name (dev_valid_name: 1 to 15 bytes, no `/`, `:` or white space), kept to iptables-safe characters. */
+export const INTERFACE_NAME = /^[A-Za-z0-9_.@-]{1,15}$/
+export const INTERFACE_NAME_RULE = 'must be a network interface name: 1 to 15 letters, digits, `_`, `.`, `@` or `-`'
 
 /** `kube-system/kube-proxy`, where kubeadm (and most installers) keep kube-proxy's configuration. */
 export function isKubeProxyConfigMap(o: { kind?: unknown; metadata?: unknown }): boolean {
@@ -138,19 +176,23 @@ export function settingsFromConfigMap(text: unknown, pointer: string): { given: 
   const warnings: PlanWarning[] = []
   // Present means given: kubeadm writes null, "" and false for "kube-proxy's default".
   if (c.clusterCIDR !== undefined) given.clusterCIDR = c.clusterCIDR ? c.clusterCIDR.split(',') : []
-  if (c.detectLocalMode !== undefined) {
-    const mode = c.detectLocalMode || 'ClusterCIDR'
-    if (mode === 'BridgeInterface' || mode === 'InterfaceNamePrefix') {
-      return { issues: [{ pointer: `${at}/detectLocalMode`, detail: `detectLocalMode ${mode} is not planned by this natplan (ClusterCIDR, NodeCIDR)` }] }
-    }
-    given.detectLocalMode = mode
+  if (c.detectLocalMode !== undefined) given.detectLocalMode = c.detectLocalMode || 'ClusterCIDR'
+  // detectLocal's fields: "" is unset (kubeadm writes them empty); they are read only by their mode.
+  const detectLocal: NonNullable<ProxyConfigInput['detectLocal']> = {}
+  for (const f of ['bridgeInterface', 'interfaceNamePrefix'] as const) {
+    const v = c.detectLocal?.[f]
+    if (typeof v !== 'string' || v === '') continue
+    if (!INTERFACE_NAME.test(v)) return { issues: [{ pointer: `${at}/detectLocal/${f}`, detail: `KubeProxyConfiguration: detectLocal.${f} ${JSON.stringify(v)} ${INTERFACE_NAME_RULE}` }] }
+    detectLocal[f] = v
   }
+  if (Object.keys(detectLocal).length > 0) given.detectLocal = detectLocal
   if (c.nodePortAddresses !== undefined) given.nodePortAddresses = c.nodePortAddresses ?? []
   if (c.iptables?.masqueradeBit !== undefined) given.masqueradeBit = c.iptables.masqueradeBit ?? DEFAULTS.masqueradeBit
   if (c.iptables?.masqueradeAll !== undefined) given.masqueradeAll = c.iptables.masqueradeAll ?? false
   if (c.iptables?.localhostNodePorts !== undefined) given.localhostNodePorts = c.iptables.localhostNodePorts ?? true
   // tcpBeLiberal: true makes kube-proxy set the sysctl; false leaves it as the node has it.
   if (c.conntrack?.tcpBeLiberal === true) given.conntrackTCPBeLiberal = true
+  if (c.featureGates) given.featureGates = c.featureGates
   if (c.mode && c.mode !== 'iptables') {
     warnings.push({ code: 'proxy-mode', message: `the ConfigMap runs kube-proxy in ${c.mode} mode; natplan plans what iptables mode writes`, pointer: `${at}/mode` })
   }
@@ -171,12 +213,15 @@ export interface ResolvedNodes {
   /** The node the settings name, or the only one; null when neither. */
   defaultNode: string | null
   defaulted: Setting[]
+  /** The cluster's kube-proxy release and its rule-changing gates (every node's). */
+  kubeProxyVersion: Release
+  gates: Gates
   warnings: PlanWarning[]
   /** Settings that contradict each other or the Node objects (a 400 at ingest). */
   issues: Issue[]
 }
 
-const NODE_FACTS = ['nodeIPs', 'zone', 'podCIDRs'] as const
+const NODE_FACTS = ['nodeIPs', 'zone', 'podCIDRs', 'existingChains'] as const
 
 function clusterCIDRList(v: string | string[] | undefined): string[] | undefined {
   if (v === undefined) return undefined
@@ -197,23 +242,49 @@ function normalise(p: ProxyConfigInput | NodeSettingsInput, at: string, issues: 
   return out
 }
 
+/** Settings as resolved from one source: detectLocal's fields flattened, so that each source can give one of them. */
+type Given = Omit<ProxyConfigInput, 'detectLocal'> & { bridgeInterface?: string; interfaceNamePrefix?: string }
+
+function flatten(p: ProxyConfigInput): Given {
+  const { detectLocal, ...rest } = p
+  const out: Given = rest
+  if (detectLocal?.bridgeInterface !== undefined) out.bridgeInterface = detectLocal.bridgeInterface
+  if (detectLocal?.interfaceNamePrefix !== undefined) out.interfaceNamePrefix = detectLocal.interfaceNamePrefix
+  return out
+}
+
 export function resolveNodes(env: Envelope): ResolvedNodes {
   const items = env.resources.items as Record<string, unknown>[]
   const issues: Issue[] = []
   const warnings: PlanWarning[] = []
-  let fromConfigMap: ProxyConfigInput = {}
+  let fromConfigMap: Given = {}
+  let configMapAt = ''
   const cm = kubeProxyConfigMap(items)
   if (cm) {
     const r = settingsFromConfigMap(cm.text, `/resources/items/${cm.item}`)
     if ('issues' in r) issues.push(...r.issues)
     else {
-      fromConfigMap = r.given
+      fromConfigMap = flatten(r.given)
+      configMapAt = `/resources/items/${cm.item}/data/config.conf`
       warnings.push(...r.warnings)
     }
   }
   const { nodes: perNode = {}, ...clusterGiven } = env.proxy
-  const proxy = normalise(clusterGiven, '/proxy', issues)
-  const cluster: ProxyConfigInput = { ...fromConfigMap, ...proxy }
+  const proxy = flatten(normalise(clusterGiven, '/proxy', issues))
+  const cluster: Given = { ...fromConfigMap, ...proxy }
+  // Feature gates, merged gate by gate: the ConfigMap's, then the envelope's, over the release's defaults.
+  const release = proxy.kubeProxyVersion ?? CURRENT_RELEASE
+  const cmGates = fromConfigMap.featureGates ?? {}
+  const envGates = proxy.featureGates ?? {}
+  const { gates, issues: gateIssues } = resolveGates(release, { ...cmGates, ...envGates })
+  for (const gi of gateIssues) {
+    if (gi.gate in envGates) issues.push({ pointer: `/proxy/featureGates/${gi.gate}`, detail: gi.detail })
+    // A ConfigMap's featureGates may hold gates of other components (or ones that change no
+    // rules): natplan warns and plans on; a known gate that this release refuses is an error.
+    else if (gi.unknown) warnings.push({ code: 'unknown-feature-gate', message: `the kube-proxy ConfigMap sets feature gate ${gi.gate}, which changes no iptables rule natplan knows of: ignored (natplan reads ${Object.keys(gates).join(', ')})`, pointer: `${configMapAt}/featureGates/${gi.gate}` })
+    else issues.push({ pointer: `${configMapAt}/featureGates/${gi.gate}`, detail: gi.detail })
+  }
+  delete cluster.featureGates
   const nodeObjects = (items.filter((o) => o.kind === 'Node') as unknown as NodeObject[]).sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0))
   const names = new Set(nodeObjects.map((n) => n.metadata.name))
   for (const name of Object.keys(perNode)) {
@@ -249,9 +320,9 @@ export function resolveNodes(env: Envelope): ResolvedNodes {
   }
   const defaulted = new Set<Setting>()
   const nodes = planned.map(({ name, facts }) => {
-    const own = normalise(perNode[name] ?? {}, `/proxy/nodes/${name}`, issues)
+    const own = flatten(normalise(perNode[name] ?? {}, `/proxy/nodes/${name}`, issues))
     const isDefault = name === defaultNode
-    const given: ProxyConfigInput = { ...cluster, ...facts }
+    const given: Given = { ...cluster, ...facts }
     // The envelope's node facts apply to the default node, over its Node object's.
     if (isDefault) for (const f of NODE_FACTS) if (proxy[f] !== undefined) Object.assign(given, { [f]: proxy[f] })
     Object.assign(given, own)
@@ -264,6 +335,10 @@ export function resolveNodes(env: Envelope): ResolvedNodes {
       zone: given.zone ?? '',
       podCIDRs: given.podCIDRs ?? [],
       clusterCIDR: clusterCIDRList(given.clusterCIDR) ?? [],
+      nfacct: nfacctCounters(given.nfacct),
+      existingChains: Array.isArray(given.existingChains) ? { IPv4: given.existingChains, IPv6: given.existingChains } : given.existingChains,
+      kubeProxyVersion: release,
+      gates,
     }
     if (cfg.nodeIPs.length === 0 && nodeObjects.length > 0) {
       warnings.push({
@@ -271,6 +346,13 @@ export function resolveNodes(env: Envelope): ResolvedNodes {
         message: `node ${name} has no InternalIP or ExternalIP address: kube-proxy cannot tell its node IP and assumes loopback (127.0.0.1, ::1)`,
         pointer: `/resources/items/${items.indexOf(nodeObjects.find((n) => n.metadata.name === name) as unknown as Record<string, unknown>)}/status/addresses`,
       })
+    }
+    // validateKubeProxyConfiguration: an interface detector needs its interface.
+    for (const [mode, field] of [['BridgeInterface', 'bridgeInterface'], ['InterfaceNamePrefix', 'interfaceNamePrefix']] as const) {
+      if (cfg.detectLocalMode !== mode || cfg[field]) continue
+      const at = own.detectLocalMode !== undefined ? `/proxy/nodes/${name}/detectLocal/${field}` : proxy.detectLocalMode !== undefined || !configMapAt ? `/proxy/detectLocal/${field}` : `${configMapAt}/detectLocal/${field}`
+      const detail = `detectLocalMode ${mode} needs detectLocal.${field} (the ${mode === 'BridgeInterface' ? "pods' bridge, matched as -i BRIDGE" : "pods' interface name prefix, matched as -i PREFIX+"})`
+      if (!issues.some((i) => i.pointer === at)) issues.push({ pointer: at, detail })
     }
     if (cfg.detectLocalMode === 'NodeCIDR' && cfg.podCIDRs.length === 0) {
       const at = nodeObjects.length ? `/resources/items/${items.indexOf(nodeObjects.find((n) => n.metadata.name === name) as unknown as Record<string, unknown>)}/spec/podCIDRs` : '/proxy/podCIDRs'
@@ -293,7 +375,7 @@ export function resolveNodes(env: Envelope): ResolvedNodes {
       })
     }
   }
-  return { nodes, defaultNode, defaulted: SETTINGS.filter((s) => defaulted.has(s)), warnings, issues }
+  return { nodes, defaultNode, defaulted: SETTINGS.filter((s) => defaulted.has(s)), kubeProxyVersion: release, gates, warnings, issues }
 }
 
 /** The nodes EndpointSlice and Endpoints endpoints name, other than `planned`. */

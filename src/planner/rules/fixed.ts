@@ -44,19 +44,25 @@ export function headSegment(ctx: FamilyContext): Segment {
 
 const NODEPORTS_COMMENT = '-m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain"'
 
-export function tailSegment(ctx: FamilyContext): Segment {
+/**
+ * The tail: KUBE-FORWARD, and in nat the stale service chains' deletion (`stale`, in byte order:
+ * a chain line that flushes each and a `-X` that deletes it, after every service's rules, as
+ * syncProxyRules' "Delete chains no longer in use" writes them) before the KUBE-SERVICES ->
+ * KUBE-NODEPORTS jump, which stays last.
+ */
+export function tailSegment(ctx: FamilyContext, stale: readonly string[] = []): Segment {
   const m = safeWord(ctx.mark, 'masquerade mark', '/proxy/masqueradeMark')
   const filterRules: string[] = []
   if (!ctx.tcpBeLiberal) {
     filterRules.push(
-      `-A KUBE-FORWARD -m conntrack --ctstate INVALID${ctx.nfacct ? ' -m nfacct --nfacct-name ct_state_invalid_dropped_pkts' : ''} -j DROP`,
+      `-A KUBE-FORWARD -m conntrack --ctstate INVALID${ctx.nfacctInvalid ? ' -m nfacct --nfacct-name ct_state_invalid_dropped_pkts' : ''} -j DROP`,
     )
   }
   filterRules.push(
     `-A KUBE-FORWARD -m comment --comment "kubernetes forwarding rules" -m mark --mark ${m}/${m} -j ACCEPT`,
     '-A KUBE-FORWARD -m comment --comment "kubernetes forwarding conntrack rule" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
   )
-  const natRules: string[] = []
+  const natRules: string[] = stale.map((c) => `-X ${c}`)
   if (ctx.nodePortMatchAll) {
     let notLoopback = ''
     if (ctx.family === 'IPv6') notLoopback = ' ! -d ::1/128'
@@ -65,5 +71,5 @@ export function tailSegment(ctx: FamilyContext): Segment {
   } else {
     for (const ip of ctx.nodePortIPs) natRules.push(`-A KUBE-SERVICES ${NODEPORTS_COMMENT} -d ${safeWord(ip, 'node IP', '/proxy/nodeIPs')} -j KUBE-NODEPORTS`)
   }
-  return { key: 'tail', filterChains: '', filterRules: linesText(filterRules), natChains: '', natRules: linesText(natRules) }
+  return { key: 'tail', filterChains: '', filterRules: linesText(filterRules), natChains: linesText(stale.map(chainLine)), natRules: linesText(natRules) }
 }

@@ -55,12 +55,12 @@ function checkWords(sp: ServicePort, ctx: FamilyContext): void {
   for (const ip of sp.externalIPs) safeWord(ip, 'external IP', `${at}/spec/externalIPs`)
   for (const ip of sp.lbVIPs) safeWord(ip, 'load-balancer IP', `${at}/status/loadBalancer/ingress`)
   for (const r of sp.sourceRanges) safeWord(r.text, 'source range', `${at}/spec/loadBalancerSourceRanges`)
-  if (ctx.localCIDR !== null && ctx.localCIDR !== LOCAL_CIDR) safeWord(ctx.localCIDR, 'clusterCIDR', '/proxy/clusterCIDR')
+  if (ctx.localCIDR !== null && ctx.localCIDR !== LOCAL_CIDR) safeWord(ctx.localCIDR, ctx.localFlag === '-s' ? 'clusterCIDR' : 'detectLocal interface', ctx.localFlag === '-s' ? '/proxy/clusterCIDR' : '/proxy/detectLocal')
 }
 
 function decide(sp: ServicePort, eps: Endpoint[], ctx: FamilyContext): Decided {
   checkWords(sp, ctx)
-  const cat = categorize(sp, eps, ctx.nodeName, ctx.zone)
+  const cat = categorize(sp, eps, ctx.nodeName, ctx.zone, ctx)
   const hashPrefix = sp.name + sp.protocol
   const hashState = prefixState(hashPrefix)
   const hash = hashOf(hashState, hashPrefix)
@@ -137,7 +137,7 @@ function nodePortRules(d: Decided, w: SegmentWriter): void {
   if (sp.nodePort !== 0) {
     if (d.cat.hasEndpoints) {
       // The localhost rule only counts packets (nfacct); the plain rule below matches them too.
-      if (ctx.localhostNodePorts && ctx.nfacct) {
+      if (ctx.localhostNodePorts && ctx.nfacctLocalhost) {
         w.natRules.line(
           `-A KUBE-NODEPORTS -m comment --comment ${sp.name} ${d.proto} -d 127.0.0.0/8 --dport ${sp.nodePort} -m nfacct --nfacct-name localhost_nps_accepted_pkts -j ${d.ext}`,
           NODEPORTS,
@@ -160,7 +160,7 @@ function internalMasqueradeRule(d: Decided, w: SegmentWriter): void {
   const { ctx } = d
   if (!d.hasInternal) return
   if (ctx.masqueradeAll) w.natRules.line(`-A ${d.internalChain}${clusterIPMatch(d)} -j KUBE-MARK-MASQ`, INTERNAL)
-  else if (ctx.localCIDR !== null) w.natRules.line(`-A ${d.internalChain}${clusterIPMatch(d)} ! -s ${ctx.localCIDR} -j KUBE-MARK-MASQ`, INTERNAL)
+  else if (ctx.localCIDR !== null) w.natRules.line(`-A ${d.internalChain}${clusterIPMatch(d)} ! ${ctx.localFlag} ${ctx.localCIDR} -j KUBE-MARK-MASQ`, INTERNAL)
 }
 
 function externalChainRules(d: Decided, w: SegmentWriter): void {
@@ -171,7 +171,7 @@ function externalChainRules(d: Decided, w: SegmentWriter): void {
     w.natRules.line(`-A ${ext} -m comment --comment "masquerade traffic for ${sp.name} external destinations" -j KUBE-MARK-MASQ`)
   } else {
     // eTP=Local short-circuits: pods and the node itself still reach every endpoint via SVC.
-    if (ctx.localCIDR !== null) w.natRules.line(`-A ${ext} -m comment --comment "pod traffic for ${sp.name} external destinations" -s ${ctx.localCIDR} -j ${d.svc}`)
+    if (ctx.localCIDR !== null) w.natRules.line(`-A ${ext} -m comment --comment "pod traffic for ${sp.name} external destinations" ${ctx.localFlag} ${ctx.localCIDR} -j ${d.svc}`)
     w.natRules.line(`-A ${ext} -m comment --comment "masquerade LOCAL traffic for ${sp.name} external destinations" -m addrtype --src-type LOCAL -j KUBE-MARK-MASQ`)
     w.natRules.line(`-A ${ext} -m comment --comment "route LOCAL traffic for ${sp.name} external destinations" -m addrtype --src-type LOCAL -j ${d.svc}`)
   }

@@ -49,6 +49,20 @@ const TableDrift = z.object({
   changedChains: z.array(z.object({ chain: z.string(), service: z.string().optional(), staleRules: z.array(DriftRule), missingRules: z.array(DriftRule), unverifiedRules: z.array(DriftRule).optional().describe("Planned rules not found where some of the node's lines were unreadable") })),
 })
 
+const InferredSettings = z.object({
+  family: Family,
+  masqueradeMark: z.string().optional(),
+  masqueradeBit: z.number().int().optional(),
+  masqueradeRandomFully: z.boolean().optional(),
+  conntrackTCPBeLiberal: z.boolean().optional(),
+  nfacct: z.object({ ct_state_invalid_dropped_pkts: z.boolean().optional(), localhost_nps_accepted_pkts: z.boolean().optional() }),
+  localhostNodePorts: z.boolean().optional(),
+  localDetector: z.object({ kind: z.enum(['cidr', 'bridge', 'prefix', 'masqueradeAll', 'none']), value: z.string().optional() }).optional(),
+  loadBalancerIPMode: z.boolean().optional(),
+  releases: z.array(z.string()).optional(),
+  evidence: z.record(z.string(), z.object({ rule: z.string(), line: z.number().int().optional() })),
+})
+
 const DriftResponse = z
   .object({
     cluster: z.string(),
@@ -62,7 +76,23 @@ const DriftResponse = z
       staleRules: z.number().int(),
       missingRules: z.number().int(),
       unreadableLines: z.number().int(),
+      settingsMismatches: z.number().int().describe('Settings the node\'s rules show otherwise than natplan was told (settings.mismatches)'),
     }),
+    settings: z
+      .object({
+        told: InferredSettings.describe('The settings natplan\'s plan shows (what it was told), with evidence rules'),
+        node: InferredSettings.describe('The settings the node\'s rules show (mark, --random-fully, nfacct per counter, tcp be-liberal, localhost NodePorts, local detector, LoadBalancerIPMode and the releases whose defaults fit), with evidence lines'),
+        mismatches: z.array(
+          z.object({
+            setting: z.string(),
+            told: z.string(),
+            node: z.string(),
+            evidence: z.object({ rule: z.string(), line: z.number().int().optional() }).optional(),
+            fix: z.string().describe('The settings that say it'),
+          }),
+        ),
+      })
+      .describe('Which kube-proxy wrote this: each setting mismatch is one finding, and the rules it shapes are compared without it'),
     tables: z.object({ filter: TableDrift, nat: TableDrift }),
     services: z.array(
       z.object({
