@@ -4,11 +4,13 @@
  * GETting its restore script for 10 s: plain, then with `Accept-Encoding: gzip`; then the gzip
  * GETs again while 10k-Service × 10-endpoint snapshots are ingested beside them, with the
  * server's event-loop lag (prom-client's nodejs_eventloop_lag_p99, read from /metrics, which
- * resets it at each scrape) over that window. Client and server share the machine's cores.
+ * resets it at each scrape) over that window. Client and server share the machine's cores; the
+ * client is wrk when installed (see CLIENT), else autocannon.
  *
  * Goals: gzip GETs ≥ 1,000 req/s with p99 ≤ 100 ms; event-loop lag p99 ≤ 100 ms during ingests.
  */
-import { spawn } from 'node:child_process'
+import { execFile, spawn, spawnSync } from 'node:child_process'
+import { promisify } from 'node:util'
 import { createServer } from 'node:net'
 import { cpus, loadavg } from 'node:os'
 import autocannon from 'autocannon'
@@ -35,6 +37,41 @@ interface Row {
   mbps: number
   errors: number
   lagP99?: number
+}
+
+/**
+ * The load generator. autocannon, in one Node process on the same two cores, tops out near
+ * 150-200 responses/s of a few hundred KB while the server idles (a CPU profile showed it 67 %
+ * idle): it measures itself. wrk (Debian's `wrk`, C) does not, so it is used when installed;
+ * BENCH_CLIENT=autocannon forces autocannon.
+ */
+const CLIENT = process.env.BENCH_CLIENT ?? (spawnSync('sh', ['-c', 'command -v wrk']).status === 0 ? 'wrk' : 'autocannon')
+
+type Measured = Omit<Row, 'scenario' | 'lagP99'>
+
+async function cannon(url: string, headers: Record<string, string>): Promise<Measured> {
+  const r = await autocannon({ url, connections: CONNECTIONS, duration: SECONDS, headers })
+  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, mbps: r.throughput.average / 1024 / 1024, errors: r.errors + r.non2xx }
+}
+
+async function wrk(url: string, headers: Record<string, string>): Promise<Measured> {
+  const args = ['-t2', `-c${CONNECTIONS}`, `-d${SECONDS}s`, '--latency', ...Object.entries(headers).flatMap(([k, v]) => ['-H', `${k}: ${v}`]), url]
+  const { stdout } = await promisify(execFile)('wrk', args)
+  const ms = (label: string): number => {
+    const m = new RegExp(`^\\s*${label}\\s+([\\d.]+)(us|ms|s)[ \\t]*$`, 'm').exec(stdout)
+    if (!m) return NaN
+    return Number(m[1]) * ({ us: 0.001, ms: 1, s: 1000 } as Record<string, number>)[m[2]!]!
+  }
+  const transfer = /^Transfer\/sec:\s+([\d.]+)(KB|MB|GB)\s*$/m.exec(stdout)
+  const errors = /Non-2xx or 3xx responses: (\d+)/.exec(stdout)
+  const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(stdout)
+  return {
+    rps: Number(/^Requests\/sec:\s+([\d.]+)$/m.exec(stdout)?.[1]),
+    p50: ms('50%'),
+    p99: ms('99%'),
+    mbps: transfer ? Number(transfer[1]) * ({ KB: 1 / 1024, MB: 1, GB: 1024 } as Record<string, number>)[transfer[2]!]! : NaN,
+    errors: Number(errors?.[1] ?? 0) + (socket ? socket.slice(1).reduce((a, b) => a + Number(b), 0) : 0),
+  }
 }
 
 async function lagP99(base: string): Promise<number> {
@@ -72,18 +109,10 @@ async function main(): Promise<void> {
       await lagP99(base)
       let stop = false
       const side = beside ? (async () => { while (!stop) await beside() })() : undefined
-      const r = await autocannon({ url, connections: CONNECTIONS, duration: SECONDS, headers })
+      const r = await (CLIENT === 'wrk' ? wrk(url, headers) : cannon(url, headers))
       stop = true
       await side
-      rows.push({
-        scenario,
-        rps: r.requests.average,
-        p50: r.latency.p50,
-        p99: r.latency.p99,
-        mbps: r.throughput.average / 1024 / 1024,
-        errors: r.errors + r.non2xx,
-        lagP99: await lagP99(base),
-      })
+      rows.push({ scenario, ...r, lagP99: await lagP99(base) })
     }
 
     await run('restore-script, plain', {})
@@ -99,12 +128,12 @@ async function main(): Promise<void> {
       ingests++
     })
 
-    console.log(`natplan load bench: ${CONNECTIONS} connections × ${SECONDS} s per row, script ${(plainBytes / 1024 / 1024).toFixed(1)} MB plain; ${cpus().length} cores, load ${loadavg()[0]!.toFixed(1)}; ${ingests} 10k ingests in the last row`)
+    console.log(`natplan load bench (${CLIENT}): ${CONNECTIONS} connections × ${SECONDS} s per row, script ${(plainBytes / 1024 / 1024).toFixed(1)} MB plain; ${cpus().length} cores, load ${loadavg()[0]!.toFixed(1)}; ${ingests} 10k ingests in the last row`)
     console.log('')
     console.log('scenario                                    req/s   p50 ms   p99 ms    MB/s  errors  loop lag p99 ms')
     for (const r of rows) {
       console.log(
-        `${r.scenario.padEnd(42)} ${r.rps.toFixed(0).padStart(6)} ${String(r.p50).padStart(8)} ${String(r.p99).padStart(8)} ${r.mbps.toFixed(1).padStart(7)} ${String(r.errors).padStart(7)} ${(r.lagP99 ?? NaN).toFixed(1).padStart(16)}`,
+        `${r.scenario.padEnd(42)} ${r.rps.toFixed(0).padStart(6)} ${r.p50.toFixed(0).padStart(8)} ${r.p99.toFixed(0).padStart(8)} ${r.mbps.toFixed(1).padStart(7)} ${String(r.errors).padStart(7)} ${(r.lagP99 ?? NaN).toFixed(1).padStart(16)}`,
       )
     }
     console.log('')
