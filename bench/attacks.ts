@@ -6,24 +6,13 @@
  * memory above its idle level while refusing it (VmRSS from /proc/PID/status, sampled every
  * 10 ms; VmHWM, the kernel's own high-water mark, is printed at the end).
  */
-import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
-import { createServer } from 'node:net'
-import { createThrowawayDatabase } from '../src/db/throwaway.js'
 import { manifestFor, zeroBomb } from '../test/security/bombs.js'
+import { startServer } from './server.js'
 
 const WRITE = 'bench-writer-0123456789'
 const READ = 'bench-reader-0123456789'
 const MiB = 1024 * 1024
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port
-      s.close(() => resolve(port))
-    })
-  })
-}
 
 function status(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
@@ -38,25 +27,10 @@ interface Row {
 }
 
 async function main(): Promise<void> {
-  const db = await createThrowawayDatabase('attacks', process.env.DATABASE_URL ?? process.env.TEST_DATABASE_URL)
-  const port = await freePort()
-  const base = `http://127.0.0.1:${port}`
-  const child = spawn('scripts/node', ['--import', 'tsx', 'src/server.ts'], {
-    env: { ...process.env, DATABASE_URL: db.url, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', NATPLAN_RATE_LIMIT: 'off', NATPLAN_TOKENS: `w:write:${WRITE},r:read:${READ}` },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  })
-  // scripts/node execs node, so the child's pid is the server's.
-  const pid = child.pid!
+  const server = await startServer('attacks', { NATPLAN_TOKENS: `w:write:${WRITE},r:read:${READ}` })
+  const { base, pid } = server
   const rows: Row[] = []
   try {
-    for (let i = 0; ; i++) {
-      try {
-        if ((await fetch(`${base}/healthz`)).ok) break
-      } catch {
-        if (i > 300) throw new Error('the server did not start')
-      }
-      await new Promise((r) => setTimeout(r, 100))
-    }
     const auth = (t: string) => ({ authorization: `Bearer ${t}` })
     // Warm up the paths the attacks use (ingest, backup, import, GraphQL), so idle includes them.
     const env = JSON.parse(readFileSync('test/fixtures/conformance/TestClusterIPGeneral/snapshot.json', 'utf8'))
@@ -126,9 +100,7 @@ async function main(): Promise<void> {
     for (const r of rows) console.log(`${r.attack.padEnd(70)} ${String(r.status).padStart(6)} ${r.ms.toFixed(1).padStart(9)} ${r.peakMiB.toFixed(1).padStart(24)}`)
     console.log(`server VmHWM ${(status(pid, 'VmHWM') / MiB).toFixed(0)} MiB, VmRSS now ${(status(pid, 'VmRSS') / MiB).toFixed(0)} MiB; /healthz after all: ${alive.status}`)
   } finally {
-    child.kill('SIGTERM')
-    await new Promise((r) => child.once('exit', r))
-    await db.drop()
+    await server.stop()
   }
 }
 

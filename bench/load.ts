@@ -9,25 +9,15 @@
  *
  * Goals: gzip GETs ≥ 1,000 req/s with p99 ≤ 100 ms; event-loop lag p99 ≤ 100 ms during ingests.
  */
-import { execFile, spawn, spawnSync } from 'node:child_process'
+import { execFile, spawnSync } from 'node:child_process'
 import { promisify } from 'node:util'
-import { createServer } from 'node:net'
 import { cpus, loadavg } from 'node:os'
 import autocannon from 'autocannon'
-import { createThrowawayDatabase } from '../src/db/throwaway.js'
 import { generateSnapshot } from '../src/planner/testing/generate.js'
+import { startServer } from './server.js'
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10)
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50)
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port
-      s.close(() => resolve(port))
-    })
-  })
-}
 
 interface Row {
   scenario: string
@@ -81,23 +71,10 @@ async function lagP99(base: string): Promise<number> {
 }
 
 async function main(): Promise<void> {
-  const db = await createThrowawayDatabase('load', process.env.DATABASE_URL ?? process.env.TEST_DATABASE_URL)
-  const port = await freePort()
-  const base = `http://127.0.0.1:${port}`
-  const child = spawn('scripts/node', ['--import', 'tsx', 'src/server.ts'], {
-    env: { ...process.env, DATABASE_URL: db.url, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', NATPLAN_RATE_LIMIT: 'off', NATPLAN_TOKENS: '', NATPLAN_METRICS_AUTH: 'none' },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  })
+  const server = await startServer('load', { NATPLAN_TOKENS: '', NATPLAN_METRICS_AUTH: 'none' })
+  const { base } = server
   const rows: Row[] = []
   try {
-    for (let i = 0; ; i++) {
-      try {
-        if ((await fetch(`${base}/healthz`)).ok) break
-      } catch {
-        if (i > 300) throw new Error('the server did not start')
-      }
-      await new Promise((r) => setTimeout(r, 100))
-    }
     const post = (cluster: string, body: unknown) =>
       fetch(`${base}/v1/clusters/${cluster}/snapshots`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } })
     const small = await post('load', generateSnapshot({ services: 2000, seed: 3 }))
@@ -139,9 +116,7 @@ async function main(): Promise<void> {
     console.log('')
     console.log('goals: gzip ≥ 1,000 req/s with p99 ≤ 100 ms; event-loop lag p99 ≤ 100 ms during ingests')
   } finally {
-    child.kill('SIGTERM')
-    await new Promise((r) => child.once('exit', r))
-    await db.drop()
+    await server.stop()
   }
 }
 
