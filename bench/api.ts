@@ -17,7 +17,11 @@ function envelope(port: number, endpoints: number): unknown {
     resources: {
       kind: 'List',
       items: [
-        { kind: 'Service', metadata: { name: 'web', namespace: 'default' }, spec: { clusterIP: '172.30.0.10', ports: [{ name: 'http', protocol: 'TCP', port, targetPort: 8080 }] } },
+        {
+          kind: 'Service',
+          metadata: { name: 'web', namespace: 'default' },
+          spec: { clusterIP: '172.30.0.10', ports: [{ name: 'http', protocol: 'TCP', port, targetPort: 8080 }] },
+        },
         {
           kind: 'EndpointSlice',
           apiVersion: 'discovery.k8s.io/v1',
@@ -49,7 +53,9 @@ async function measure(label: string, n: number, concurrency: number, once: (i: 
   const total = (performance.now() - start) / 1000
   times.sort((a, b) => a - b)
   const pct = (p: number) => times[Math.min(times.length - 1, Math.floor((p / 100) * times.length))]!.toFixed(1)
-  console.log(`${label.padEnd(44)} n=${n} c=${concurrency}  ${(n / total).toFixed(0).padStart(5)} req/s  p50 ${pct(50)} ms  p95 ${pct(95)} ms  p99 ${pct(99)} ms`)
+  console.log(
+    `${label.padEnd(44)} n=${n} c=${concurrency}  ${(n / total).toFixed(0).padStart(5)} req/s  p50 ${pct(50)} ms  p95 ${pct(95)} ms  p99 ${pct(99)} ms`,
+  )
 }
 
 async function main(): Promise<void> {
@@ -65,9 +71,11 @@ async function main(): Promise<void> {
   const json = { 'content-type': 'application/json' }
   try {
     await measure('POST snapshot (new version, 50 endpoints)', 200, 4, (i) =>
-      fetch(`${base}/v1/clusters/${cluster}/snapshots`, { method: 'POST', headers: json, body: JSON.stringify(envelope(1000 + i, 50)) }))
+      fetch(`${base}/v1/clusters/${cluster}/snapshots`, { method: 'POST', headers: json, body: JSON.stringify(envelope(1000 + i, 50)) }),
+    )
     await measure('POST snapshot (identical, deduplicated)', 200, 4, () =>
-      fetch(`${base}/v1/clusters/${cluster}/snapshots`, { method: 'POST', headers: json, body: JSON.stringify(envelope(1000, 50)) }))
+      fetch(`${base}/v1/clusters/${cluster}/snapshots`, { method: 'POST', headers: json, body: JSON.stringify(envelope(1000, 50)) }),
+    )
     await measure('GET version metadata', 1000, 8, (i) => fetch(`${base}/v1/clusters/${cluster}/versions/${(i % 200) + 1}`))
     await measure('GET restore-script (all tables)', 1000, 8, (i) => fetch(`${base}/v1/clusters/${cluster}/versions/${(i % 200) + 1}/restore-script`))
     const fixture = readFileSync(new URL('../test/fixtures/conformance/TestSyncProxyRulesRepeated__initial_full_sync/snapshot.json', import.meta.url), 'utf8')
@@ -78,7 +86,8 @@ async function main(): Promise<void> {
     })
     const query = `{ cluster(name: "${cluster}") { versions(limit: 50) { items { version counts { services endpoints } plan { families { family tables { table rules } } } } } } }`
     await measure('GraphQL 50 versions with plan summaries', 300, 4, () =>
-      fetch(`${base}/graphql`, { method: 'POST', headers: json, body: JSON.stringify({ query }) }))
+      fetch(`${base}/graphql`, { method: 'POST', headers: json, body: JSON.stringify({ query }) }),
+    )
     await measure('GET /healthz', 2000, 8, () => fetch(`${base}/healthz`))
   } finally {
     await app.close()

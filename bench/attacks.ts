@@ -34,13 +34,31 @@ async function main(): Promise<void> {
     const auth = (t: string) => ({ authorization: `Bearer ${t}` })
     // Warm up the paths the attacks use (ingest, backup, import, GraphQL), so idle includes them.
     const env = JSON.parse(readFileSync('test/fixtures/conformance/TestClusterIPGeneral/snapshot.json', 'utf8'))
-    const post = await fetch(`${base}/v1/clusters/bench/snapshots`, { method: 'POST', body: JSON.stringify(env), headers: { ...auth(WRITE), 'content-type': 'application/json' } })
+    const post = await fetch(`${base}/v1/clusters/bench/snapshots`, {
+      method: 'POST',
+      body: JSON.stringify(env),
+      headers: { ...auth(WRITE), 'content-type': 'application/json' },
+    })
     if (post.status !== 201) throw new Error(`ingest: ${post.status}`)
-    const b = (await (await fetch(`${base}/v1/clusters/bench/backups`, { method: 'POST', body: '{}', headers: { ...auth(WRITE), 'content-type': 'application/json' } })).json()) as { id: string }
+    const b = (await (
+      await fetch(`${base}/v1/clusters/bench/backups`, { method: 'POST', body: '{}', headers: { ...auth(WRITE), 'content-type': 'application/json' } })
+    ).json()) as { id: string }
     const archive = Buffer.from(await (await fetch(`${base}/v1/backups/${b.id}/download`, { headers: auth(READ) })).arrayBuffer())
     for (let i = 0; i < 3; i++) {
-      await (await fetch(`${base}/v1/backups/import?cluster=warm${i}`, { method: 'POST', body: archive, headers: { ...auth(WRITE), 'content-type': 'application/gzip' } })).arrayBuffer()
-      await (await fetch(`${base}/graphql`, { method: 'POST', body: JSON.stringify({ query: '{ a: diff(cluster: "bench", from: "1", to: "1") { unified } }' }), headers: { ...auth(READ), 'content-type': 'application/json' } })).arrayBuffer()
+      await (
+        await fetch(`${base}/v1/backups/import?cluster=warm${i}`, {
+          method: 'POST',
+          body: archive,
+          headers: { ...auth(WRITE), 'content-type': 'application/gzip' },
+        })
+      ).arrayBuffer()
+      await (
+        await fetch(`${base}/graphql`, {
+          method: 'POST',
+          body: JSON.stringify({ query: '{ a: diff(cluster: "bench", from: "1", to: "1") { unified } }' }),
+          headers: { ...auth(READ), 'content-type': 'application/json' },
+        })
+      ).arrayBuffer()
     }
     await new Promise((r) => setTimeout(r, 1000))
 
@@ -72,33 +90,59 @@ async function main(): Promise<void> {
         duplex: 'half',
       } as RequestInit)
 
-    const files = (snapshot: number, rules: number) => manifestFor([{ path: 'versions/1/snapshot.json', bytes: snapshot }, { path: 'versions/1/restore.rules', bytes: rules }])
+    const files = (snapshot: number, rules: number) =>
+      manifestFor([
+        { path: 'versions/1/snapshot.json', bytes: snapshot },
+        { path: 'versions/1/restore.rules', bytes: rules },
+      ])
     const bomb1 = zeroBomb({ name: 'versions/1/restore.rules', zeroMiB: 1000 })
     await attack(`tar.gz ${(bomb1.length / MiB).toFixed(1)} MB holding a 1,000 MiB file, no manifest first`, upload(bomb1))
-    await attack('manifest announcing a 1,000 MiB snapshot.json', upload(zeroBomb({ name: 'versions/1/snapshot.json', zeroMiB: 1000, before: [{ name: 'manifest.json', body: files(1000 * MiB, 0) }] })))
+    await attack(
+      'manifest announcing a 1,000 MiB snapshot.json',
+      upload(zeroBomb({ name: 'versions/1/snapshot.json', zeroMiB: 1000, before: [{ name: 'manifest.json', body: files(1000 * MiB, 0) }] })),
+    )
     const bomb4 = zeroBomb({ name: 'versions/1/restore.rules', zeroMiB: 4096, before: [{ name: 'manifest.json', body: files(10, 4096 * MiB) }] })
     await attack(`4 GiB bomb (${(bomb4.length / MiB).toFixed(1)} MB), announced by its manifest`, upload(bomb4))
-    await attack('4 GiB bomb, manifest says 10 bytes (header disagrees)', upload(zeroBomb({ name: 'versions/1/restore.rules', zeroMiB: 4096, before: [{ name: 'manifest.json', body: files(10, 10) }] })))
-    await attack('1,000 MiB restore.rules announced honestly (unpacked, hashed, 422)', upload(zeroBomb({ name: 'versions/1/restore.rules', zeroMiB: 1000, before: [{ name: 'manifest.json', body: files(10, 1000 * MiB) }] })))
+    await attack(
+      '4 GiB bomb, manifest says 10 bytes (header disagrees)',
+      upload(zeroBomb({ name: 'versions/1/restore.rules', zeroMiB: 4096, before: [{ name: 'manifest.json', body: files(10, 10) }] })),
+    )
+    await attack(
+      '1,000 MiB restore.rules announced honestly (unpacked, hashed, 422)',
+      upload(zeroBomb({ name: 'versions/1/restore.rules', zeroMiB: 1000, before: [{ name: 'manifest.json', body: files(10, 1000 * MiB) }] })),
+    )
 
     const yaml = '['.repeat(2000) + ']'.repeat(2000)
     for (const n of [1, 2]) {
-      await attack(`YAML 2,000 [ then 2,000 ] (#${n})`, () => fetch(`${base}/v1/clusters/bench/snapshots`, { method: 'POST', body: yaml, headers: { ...auth(WRITE), 'content-type': 'application/yaml' } }))
+      await attack(`YAML 2,000 [ then 2,000 ] (#${n})`, () =>
+        fetch(`${base}/v1/clusters/bench/snapshots`, { method: 'POST', body: yaml, headers: { ...auth(WRITE), 'content-type': 'application/yaml' } }),
+      )
     }
     const deep = '{"proxy":{},"resources":{"items":[{"kind":"Service","metadata":{"labels":' + '{"a":'.repeat(10000) + '1' + '}'.repeat(10000) + '}}]}}'
-    await attack('JSON labels nested 10,000 deep', () => fetch(`${base}/v1/clusters/bench/snapshots`, { method: 'POST', body: deep, headers: { ...auth(WRITE), 'content-type': 'application/json' } }))
+    await attack('JSON labels nested 10,000 deep', () =>
+      fetch(`${base}/v1/clusters/bench/snapshots`, { method: 'POST', body: deep, headers: { ...auth(WRITE), 'content-type': 'application/json' } }),
+    )
     const aliases = `{ ${Array.from({ length: 1000 }, (_, i) => `d${i}: diff(cluster: "bench", from: "1", to: "1") { unified }`).join(' ')} }`
     for (const n of [1, 2, 3]) {
-      await attack(`GraphQL 1,000 aliases of diff { unified }, read token (#${n})`, () => fetch(`${base}/graphql`, { method: 'POST', body: JSON.stringify({ query: aliases }), headers: { ...auth(READ), 'content-type': 'application/json' } }))
+      await attack(`GraphQL 1,000 aliases of diff { unified }, read token (#${n})`, () =>
+        fetch(`${base}/graphql`, { method: 'POST', body: JSON.stringify({ query: aliases }), headers: { ...auth(READ), 'content-type': 'application/json' } }),
+      )
     }
     const sixteen = `{ ${Array.from({ length: 16 }, (_, i) => `d${i}: diff(cluster: "bench", from: "1", to: "1") { unified }`).join(' ')} }`
-    await attack('GraphQL 16 aliases (over NATPLAN_GRAPHQL_MAX_ALIASES)', () => fetch(`${base}/graphql`, { method: 'POST', body: JSON.stringify({ query: sixteen }), headers: { ...auth(READ), 'content-type': 'application/json' } }))
+    await attack('GraphQL 16 aliases (over NATPLAN_GRAPHQL_MAX_ALIASES)', () =>
+      fetch(`${base}/graphql`, { method: 'POST', body: JSON.stringify({ query: sixteen }), headers: { ...auth(READ), 'content-type': 'application/json' } }),
+    )
     const alive = await fetch(`${base}/healthz`)
 
-    console.log(`\nnatplan bench:attacks  (${new Date().toISOString()}, node ${process.version}, load ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')})`)
+    console.log(
+      `\nnatplan bench:attacks  (${new Date().toISOString()}, node ${process.version}, load ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')})`,
+    )
     console.log(`${'attack'.padEnd(70)} ${'status'.padStart(6)} ${'time ms'.padStart(9)} ${'peak RSS above idle MiB'.padStart(24)}`)
-    for (const r of rows) console.log(`${r.attack.padEnd(70)} ${String(r.status).padStart(6)} ${r.ms.toFixed(1).padStart(9)} ${r.peakMiB.toFixed(1).padStart(24)}`)
-    console.log(`server VmHWM ${(status(pid, 'VmHWM') / MiB).toFixed(0)} MiB, VmRSS now ${(status(pid, 'VmRSS') / MiB).toFixed(0)} MiB; /healthz after all: ${alive.status}`)
+    for (const r of rows)
+      console.log(`${r.attack.padEnd(70)} ${String(r.status).padStart(6)} ${r.ms.toFixed(1).padStart(9)} ${r.peakMiB.toFixed(1).padStart(24)}`)
+    console.log(
+      `server VmHWM ${(status(pid, 'VmHWM') / MiB).toFixed(0)} MiB, VmRSS now ${(status(pid, 'VmRSS') / MiB).toFixed(0)} MiB; /healthz after all: ${alive.status}`,
+    )
   } finally {
     await server.stop()
   }

@@ -99,7 +99,11 @@ for (let i = 0; i < 5; i++) {
 }
 const med = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!
 const pct = (x: number, of: number[]) => ((100 * x) / med(of)).toFixed(1)
-console.log(`plan: median ${med(planMs).toFixed(1)} ms wall, ${med(planCpu).toFixed(1)} ms CPU; with { stats }: ${med(withMs).toFixed(1)} ms wall, ${med(withCpu).toFixed(1)} ms CPU`)
+console.log(
+  `plan: median ${med(planMs).toFixed(1)} ms wall, ${med(planCpu).toFixed(1)} ms CPU; with { stats }: ${med(withMs).toFixed(1)} ms wall, ${med(withCpu).toFixed(1)} ms CPU`,
+)
 const added = med(withMs) - med(planMs) + med(sumMs)
-console.log(`planStats share: counting while planning + summing = ${added.toFixed(1)} ms wall = ${pct(added, planMs)}% of planning (CPU: ${pct(med(withCpu) - med(planCpu), planCpu)}% + sum ${med(sumMs).toFixed(1)} ms)`)
+console.log(
+  `planStats share: counting while planning + summing = ${added.toFixed(1)} ms wall = ${pct(added, planMs)}% of planning (CPU: ${pct(med(withCpu) - med(planCpu), planCpu)}% + sum ${med(sumMs).toFixed(1)} ms)`,
+)
 console.log(`planStats scanning every segment (loaded plan, no memo): median ${med(scanMs).toFixed(1)} ms = ${pct(med(scanMs), planMs)}% of planning`)

@@ -106,7 +106,18 @@ async function seedHistory(db: Awaited<ReturnType<typeof openDatabase>>, cluster
       servicesWithoutEndpoints: 3,
       deltaRules: r.number === 1 ? null : 40,
       deltaBytes: r.number === 1 ? null : 5200,
-      namespaces: Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`ns${i}`, { services: Math.round(services / 20), servicePorts: Math.round(ports / 20), endpoints: Math.round(endpoints / 20), chains: 100, rules: Math.round(nat / 20) }])),
+      namespaces: Object.fromEntries(
+        Array.from({ length: 20 }, (_, i) => [
+          `ns${i}`,
+          {
+            services: Math.round(services / 20),
+            servicePorts: Math.round(ports / 20),
+            endpoints: Math.round(endpoints / 20),
+            chains: 100,
+            rules: Math.round(nat / 20),
+          },
+        ]),
+      ),
       detail: {},
     }
   })
@@ -155,14 +166,15 @@ async function growthBench(url: string): Promise<void> {
 async function statsBench(url: string): Promise<void> {
   console.log(`\n2. statistics vs planning: ${SERVICES.toLocaleString('en-US')} services × ${ENDPOINTS} endpoints`)
   const envOf = (round: number) => {
-    const r = toEnvelope(generateSnapshot({ services: SERVICES, endpointsPerService: ENDPOINTS, churn: 0.01, round, nodePort: 0.2, loadBalancer: 0.05, namespaces: 50 }))
+    const r = toEnvelope(
+      generateSnapshot({ services: SERVICES, endpointsPerService: ENDPOINTS, churn: 0.01, round, nodePort: 0.2, loadBalancer: 0.05, namespaces: 50 }),
+    )
     if (!r.ok) throw new Error('generated snapshot invalid')
     return r.envelope
   }
   const e0 = envOf(0)
   const e1 = envOf(1)
   let p0: Plan | undefined
-  let p1: Plan | undefined
   const gcFirst = (): void => globalThis.gc?.()
   const planT = await timeIt(
     3,
@@ -171,7 +183,7 @@ async function statsBench(url: string): Promise<void> {
     },
     gcFirst,
   )
-  p1 = plan(e1)
+  const p1: Plan | undefined = plan(e1)
   const pct = (x: number, of = planT.median) => `${((x / of) * 100).toFixed(1)}% of planning`
   row('plan() from scratch', `${planT.median.toFixed(0)} ms`)
   // A first version: the planner counts each service segment's statistics while writing it
@@ -200,7 +212,11 @@ async function statsBench(url: string): Promise<void> {
   const mid = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!
   const planM = { median: mid(withStats) }
   const planB = { median: mid(without) }
-  row('plan(…, { stats }) vs plan() of the same snapshot', `${planM.median.toFixed(0)} vs ${planB.median.toFixed(0)} ms`, `statistics while planning: ${pct(planM.median - planB.median, planB.median)}`)
+  row(
+    'plan(…, { stats }) vs plan() of the same snapshot',
+    `${planM.median.toFixed(0)} vs ${planB.median.toFixed(0)} ms`,
+    `statistics while planning: ${pct(planM.median - planB.median, planB.median)}`,
+  )
   const pSum = await timeIt(3, () => planStats(pm!.families[0]!, pm!.counts, memo))
   row('  planStats summing the counted facts', `${pSum.median.toFixed(1)} ms`, pct(pSum.median))
   const pStats = await timeIt(3, () => planStats(p1!.families[0]!, p1!.counts))
@@ -236,7 +252,11 @@ async function statsBench(url: string): Promise<void> {
   }
   const med = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!
   row('plan(…, { reuse }) at 1% churn', `${med(incPlan).toFixed(0)} ms`)
-  row('computeVersionStats with the delta (ingest path)', `${med(incStats).toFixed(1)} ms`, `${pct(med(incStats))} from scratch, ${pct(med(incStats), med(incPlan))} incremental; goal ≤ 10%`)
+  row(
+    'computeVersionStats with the delta (ingest path)',
+    `${med(incStats).toFixed(1)} ms`,
+    `${pct(med(incStats))} from scratch, ${pct(med(incStats), med(incPlan))} incremental; goal ≤ 10%`,
+  )
   const nsT = await timeIt(3, () => namespaceCounts(p1!))
   row('  namespace counts (part of it)', `${nsT.median.toFixed(0)} ms`, pct(nsT.median))
 
@@ -245,8 +265,32 @@ async function statsBench(url: string): Promise<void> {
   const services = createServices(db)
   try {
     const cluster = 'bench-stats'
-    await services.ingest({ cluster, document: generateSnapshot({ services: SERVICES, endpointsPerService: ENDPOINTS, churn: 0.01, round: 0, nodePort: 0.2, loadBalancer: 0.05, namespaces: 50 }), actor: 'bench' })
-    await services.ingest({ cluster, document: generateSnapshot({ services: SERVICES, endpointsPerService: ENDPOINTS, churn: 0.01, round: 1, nodePort: 0.2, loadBalancer: 0.05, namespaces: 50 }), actor: 'bench' })
+    await services.ingest({
+      cluster,
+      document: generateSnapshot({
+        services: SERVICES,
+        endpointsPerService: ENDPOINTS,
+        churn: 0.01,
+        round: 0,
+        nodePort: 0.2,
+        loadBalancer: 0.05,
+        namespaces: 50,
+      }),
+      actor: 'bench',
+    })
+    await services.ingest({
+      cluster,
+      document: generateSnapshot({
+        services: SERVICES,
+        endpointsPerService: ENDPOINTS,
+        churn: 0.01,
+        round: 1,
+        nodePort: 0.2,
+        loadBalancer: 0.05,
+        namespaces: 50,
+      }),
+      actor: 'bench',
+    })
     const { rows } = await db.pool.query('SELECT id FROM clusters WHERE name = $1', [cluster])
     const hook = await timeIt(3, async () => {
       const client = await db.pool.connect()
@@ -258,10 +302,18 @@ async function statsBench(url: string): Promise<void> {
         client.release()
       }
     })
-    row('ingest hook, cache miss (previous plan: keys + changed segments from PostgreSQL)', `${hook.median.toFixed(0)} ms`, `${((hook.median / planT.median) * 100).toFixed(1)}% of planning, goal ≤ 10%`)
+    row(
+      'ingest hook, cache miss (previous plan: keys + changed segments from PostgreSQL)',
+      `${hook.median.toFixed(0)} ms`,
+      `${((hook.median / planT.median) * 100).toFixed(1)}% of planning, goal ≤ 10%`,
+    )
     const prev = await db.pool.query('SELECT v.plan_id FROM versions v WHERE v.cluster_id = $1 AND v.number = 1', [rows[0].id])
     const load = await timeIt(3, () => loadPlan(db.pool, Number(prev.rows[0].plan_id)))
-    row('  (for comparison: loading the whole previous plan)', `${load.median.toFixed(0)} ms`, `${((load.median / planT.median) * 100).toFixed(1)}% of planning (other replica / restart)`)
+    row(
+      '  (for comparison: loading the whole previous plan)',
+      `${load.median.toFixed(0)} ms`,
+      `${((load.median / planT.median) * 100).toFixed(1)}% of planning (other replica / restart)`,
+    )
   } finally {
     await db.close()
   }
@@ -269,7 +321,9 @@ async function statsBench(url: string): Promise<void> {
 
 async function main(): Promise<void> {
   const srv = await server()
-  console.log(`natplan growth bench; database: ${process.env.TEST_DATABASE_URL ? 'TEST_DATABASE_URL server' : 'embedded PostgreSQL'}; load average ${(await import('node:os')).loadavg()[0]!.toFixed(1)}`)
+  console.log(
+    `natplan growth bench; database: ${process.env.TEST_DATABASE_URL ? 'TEST_DATABASE_URL server' : 'embedded PostgreSQL'}; load average ${(await import('node:os')).loadavg()[0]!.toFixed(1)}`,
+  )
   try {
     await growthBench(srv.url)
     await statsBench(srv.url)

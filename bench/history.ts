@@ -58,14 +58,19 @@ async function main(): Promise<void> {
     const h = services.history!
     const cluster = 'bench'
     const shape = { services: SERVICES, endpointsPerService: 3, nodePort: 0.2, loadBalancer: 0.1, churn: CHURN }
-    console.log(`natplan history benchmark: ${SERVICES} services x 3 endpoints, ${CHURN * 100}% churn, node ${process.version}, load ${loadavg()[0]!.toFixed(1)}`)
+    console.log(
+      `natplan history benchmark: ${SERVICES} services x 3 endpoints, ${CHURN * 100}% churn, node ${process.version}, load ${loadavg()[0]!.toFixed(1)}`,
+    )
 
     const v1 = await timed(() => services.ingest({ cluster, document: generateSnapshot({ ...shape, round: 0 }), actor: 'bench' }))
     const v2 = await timed(() => services.ingest({ cluster, document: generateSnapshot({ ...shape, round: 1 }), actor: 'bench' }))
     row('ingest v1 / v2 (setup)', `${v1.ms.toFixed(0)} ms / ${v2.ms.toFixed(0)} ms, script ${(v1.value.version.counts.scriptBytes / MB).toFixed(1)} MiB`)
 
     const d = await h.diffJson(cluster, { from: 1, to: 2 })
-    row('diff summary', `${d.summary.servicePortsChanged} service ports changed, +${d.summary.rulesAdded}/-${d.summary.rulesRemoved} rules, ${d.summary.unchangedSegments} segments unchanged`)
+    row(
+      'diff summary',
+      `${d.summary.servicePortsChanged} service ports changed, +${d.summary.rulesAdded}/-${d.summary.rulesRemoved} rules, ${d.summary.unchangedSegments} segments unchanged`,
+    )
     await repeat('diff json (stored segment ids)', RUNS, () => h.diffJson(cluster, { from: 1, to: 2 }), '≤ 100 ms')
     await repeat('diff json, reverse order', RUNS, () => h.diffJson(cluster, { from: 2, to: 1 }), '≤ 100 ms')
     await repeat('diff restore (minimal --noflush)', 3, () => h.diffRestore(cluster, { from: 1, to: 2 }))
@@ -83,7 +88,7 @@ async function main(): Promise<void> {
       for await (const c of (await h.downloadBackup(bk.value.id)).body) n += c.length
       return n
     })
-    row('download (streamed from chunks)', `${dl.ms.toFixed(0)} ms, ${((dl.value / MB) / (dl.ms / 1000)).toFixed(0)} MiB/s`)
+    row('download (streamed from chunks)', `${dl.ms.toFixed(0)} ms, ${(dl.value / MB / (dl.ms / 1000)).toFixed(0)} MiB/s`)
     const chunks: Buffer[] = []
     for await (const c of (await h.downloadBackup(bk.value.id)).body) chunks.push(c)
     const archive = Buffer.concat(chunks)

@@ -85,7 +85,11 @@ async function main(): Promise<void> {
     const run = async (scenario: string, headers: Record<string, string>, beside?: () => Promise<void>): Promise<void> => {
       await lagP99(base)
       let stop = false
-      const side = beside ? (async () => { while (!stop) await beside() })() : undefined
+      const side = beside
+        ? (async () => {
+            while (!stop) await beside()
+          })()
+        : undefined
       const r = await (CLIENT === 'wrk' ? wrk(url, headers) : cannon(url, headers))
       stop = true
       await side
@@ -105,7 +109,9 @@ async function main(): Promise<void> {
       ingests++
     })
 
-    console.log(`natplan load bench (${CLIENT}): ${CONNECTIONS} connections × ${SECONDS} s per row, script ${(plainBytes / 1024 / 1024).toFixed(1)} MB plain; ${cpus().length} cores, load ${loadavg()[0]!.toFixed(1)}; ${ingests} 10k ingests in the last row`)
+    console.log(
+      `natplan load bench (${CLIENT}): ${CONNECTIONS} connections × ${SECONDS} s per row, script ${(plainBytes / 1024 / 1024).toFixed(1)} MB plain; ${cpus().length} cores, load ${loadavg()[0]!.toFixed(1)}; ${ingests} 10k ingests in the last row`,
+    )
     console.log('')
     console.log('scenario                                    req/s   p50 ms   p99 ms    MB/s  errors  loop lag p99 ms')
     for (const r of rows) {

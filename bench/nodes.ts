@@ -112,8 +112,12 @@ function run(nodes: number, mode: string): Result {
 }
 
 async function main(): Promise<void> {
-  console.log(`natplan nodes bench: ${SERVICES} services × ${ENDPOINTS} endpoints, 5 % internalTrafficPolicy Local; load average ${(await import('node:os')).loadavg()[0]!.toFixed(1)}\n`)
-  console.log(`${'scenario'.padEnd(18)} ${'POST s'.padStart(8)} ${'/nodes s'.padStart(9)} ${'total ×1'.padStart(9)} ${'variants'.padStart(9)} ${'storage MB'.padStart(11)} ${'×1'.padStart(6)} ${'GET MB/s'.padStart(9)} ${'peak MB'.padStart(8)}`)
+  console.log(
+    `natplan nodes bench: ${SERVICES} services × ${ENDPOINTS} endpoints, 5 % internalTrafficPolicy Local; load average ${(await import('node:os')).loadavg()[0]!.toFixed(1)}\n`,
+  )
+  console.log(
+    `${'scenario'.padEnd(18)} ${'POST s'.padStart(8)} ${'/nodes s'.padStart(9)} ${'total ×1'.padStart(9)} ${'variants'.padStart(9)} ${'storage MB'.padStart(11)} ${'×1'.padStart(6)} ${'GET MB/s'.padStart(9)} ${'peak MB'.padStart(8)}`,
+  )
   for (const mode of ['ClusterCIDR', 'NodeCIDR']) {
     const one = run(1, mode)
     const rows = [one, ...NODES.map((n) => run(n, mode))]

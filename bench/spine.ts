@@ -66,11 +66,15 @@ async function main(): Promise<void> {
     let last: IngestStats | undefined
     const services = createServices(db, { onIngest: (s) => (last = s) })
     const phases = () =>
-      last ? `validate ${last.validateMs.toFixed(0)} / plan ${last.planMs.toFixed(0)} / store ${last.storeMs.toFixed(0)} ms, ${last.insertedContent} new rows` : ''
+      last
+        ? `validate ${last.validateMs.toFixed(0)} / plan ${last.planMs.toFixed(0)} / store ${last.storeMs.toFixed(0)} ms, ${last.insertedContent} new rows`
+        : ''
     const cluster = 'bench'
     const gen = (round: number) => generateSnapshot({ services: SERVICES, endpointsPerService: ENDPOINTS, churn: CHURN, round })
     console.log(`natplan spine bench: ${SERVICES} services × ${ENDPOINTS} endpoints, ${VERSIONS} versions at ${CHURN * 100}% churn`)
-    console.log(`database: ${process.env.TEST_DATABASE_URL ? 'TEST_DATABASE_URL server' : 'embedded PostgreSQL'}; load average ${(await import('node:os')).loadavg()[0]!.toFixed(1)}\n`)
+    console.log(
+      `database: ${process.env.TEST_DATABASE_URL ? 'TEST_DATABASE_URL server' : 'embedded PostgreSQL'}; load average ${(await import('node:os')).loadavg()[0]!.toFixed(1)}\n`,
+    )
 
     // The body as the HTTP layer would hand it over: parsed JSON.
     const body0 = JSON.parse(JSON.stringify(gen(0))) as unknown

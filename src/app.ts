@@ -110,9 +110,8 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   await app.register(graphqlApi, { services, graphiql: config.graphiql, limits: config.graphqlLimits })
 
   // Unknown routes are rate-limited like everything else, so probing for paths is throttled.
-  app.setNotFoundHandler(
-    { preHandler: config.rateLimit ? app.rateLimit() : undefined },
-    (request, reply) => sendProblem(reply, makeProblem(request, 404, `no route ${request.method} ${request.url.split('?')[0]}`)),
+  app.setNotFoundHandler({ preHandler: config.rateLimit ? app.rateLimit() : undefined }, (request, reply) =>
+    sendProblem(reply, makeProblem(request, 404, `no route ${request.method} ${request.url.split('?')[0]}`)),
   )
   return app
 }

@@ -111,7 +111,12 @@ export function parseProxyFlags(flags: string[] | undefined): Record<string, unk
     const key = flag.slice(0, eq)
     const raw = flag.slice(eq + 1)
     const csvKeys = ['nodeIPs', 'nodePortAddresses', 'ipFamilies']
-    out[key] = csvKeys.includes(key) ? raw.split(',').map((s) => s.trim()).filter(Boolean) : parseYamlDoc(raw)
+    out[key] = csvKeys.includes(key)
+      ? raw
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean)
+      : parseYamlDoc(raw)
   }
   return out
 }
@@ -138,7 +143,8 @@ async function planCommand(args: string[], io: Io): Promise<number> {
     },
   })
   if (positionals.length > 1) throw new UsageError('plan takes one FILE (or - for stdin)')
-  if (values['node-save'] !== undefined && values['all-nodes'] !== undefined) throw new UsageError('--node-save is one node\'s iptables-save: it goes with --node, not --all-nodes')
+  if (values['node-save'] !== undefined && values['all-nodes'] !== undefined)
+    throw new UsageError("--node-save is one node's iptables-save: it goes with --node, not --all-nodes")
   if (values.node !== undefined && values['all-nodes'] !== undefined) throw new UsageError('--node and --all-nodes exclude each other')
   const table = oneOf(values.table, ['nat', 'filter', 'all'] as const, 'table') ?? 'all'
   const flavour = oneOf(values.flavour, ['kube-proxy', 'standalone'] as const, 'flavour') ?? 'kube-proxy'
@@ -171,7 +177,9 @@ async function planCommand(args: string[], io: Io): Promise<number> {
   if (values['all-nodes'] !== undefined) return writeAllNodes(cp, values['all-nodes'], { table, flavour, family: familyWanted }, io)
   const node = values.node ?? cp.defaultNode
   if (node === null) {
-    io.stderr.write(`natplan: the snapshot has ${names.length} nodes and names none: choose one with --node (${names.slice(0, 5).join(', ')}${names.length > 5 ? ', …' : ''}), or write every node's with --all-nodes DIR\n`)
+    io.stderr.write(
+      `natplan: the snapshot has ${names.length} nodes and names none: choose one with --node (${names.slice(0, 5).join(', ')}${names.length > 5 ? ', …' : ''}), or write every node's with --all-nodes DIR\n`,
+    )
     return 2
   }
   const planned = nodePlan(cp, node)
@@ -194,7 +202,12 @@ async function planCommand(args: string[], io: Io): Promise<number> {
 }
 
 /** One file per node: DIR/NODE.rules (the family asked for, else the first), and DIR/nodes.json listing them. */
-async function writeAllNodes(cp: ClusterPlan, dir: string, opts: { table: 'nat' | 'filter' | 'all'; flavour: 'kube-proxy' | 'standalone'; family?: 'IPv4' | 'IPv6' }, io: Io): Promise<number> {
+async function writeAllNodes(
+  cp: ClusterPlan,
+  dir: string,
+  opts: { table: 'nat' | 'filter' | 'all'; flavour: 'kube-proxy' | 'standalone'; family?: 'IPv4' | 'IPv6' },
+  io: Io,
+): Promise<number> {
   await mkdir(dir, { recursive: true })
   for (const w of cp.warnings) io.stderr.write(`natplan: warning: ${w.code}: ${w.message}${w.pointer ? ` (${w.pointer})` : ''}\n`)
   const listed: Array<{ name: string; variant: number; file: string }> = []
@@ -206,7 +219,10 @@ async function writeAllNodes(cp: ClusterPlan, dir: string, opts: { table: 'nat' 
     await writeFile(join(dir, file), renderRestore(fp, { table: opts.table, flavour: opts.flavour }))
     listed.push({ name: n.name, variant: n.variant, file })
   }
-  await writeFile(join(dir, 'nodes.json'), JSON.stringify({ defaultNode: cp.defaultNode, defaulted: cp.defaulted, variants: cp.variants.length, nodes: listed }, null, 2) + '\n')
+  await writeFile(
+    join(dir, 'nodes.json'),
+    JSON.stringify({ defaultNode: cp.defaultNode, defaulted: cp.defaulted, variants: cp.variants.length, nodes: listed }, null, 2) + '\n',
+  )
   io.stderr.write(`natplan: wrote ${listed.length} nodes (${cp.variants.length} distinct plans) to ${dir}\n`)
   return 0
 }

@@ -142,7 +142,8 @@ function positiveInt(env: NodeJS.ProcessEnv, name: string, allowZero = false): n
   const raw = env[name]
   if (raw === undefined || raw.trim() === '') return undefined
   const n = Number(raw)
-  if (!Number.isInteger(n) || n < (allowZero ? 0 : 1)) throw new ConfigError(`${name} must be a ${allowZero ? 'non-negative' : 'positive'} integer, got "${raw}"`)
+  if (!Number.isInteger(n) || n < (allowZero ? 0 : 1))
+    throw new ConfigError(`${name} must be a ${allowZero ? 'non-negative' : 'positive'} integer, got "${raw}"`)
   return n
 }
 
@@ -164,15 +165,17 @@ export function parseRetention(env: NodeJS.ProcessEnv): RetentionPolicy {
   }
 }
 
-const bool = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no'])
-  .transform((v) => v === 'true' || v === '1' || v === 'yes')
+const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes')
 
 const EnvSchema = z.object({
   DATABASE_URL: z.string().min(1).optional(),
   NATPLAN_DATA_DIR: z.string().min(1).default('./.natplan'),
   // `[::1]` as URLs write IPv6 addresses; listen() wants it bare.
-  HOST: z.string().min(1).default('127.0.0.1').transform((h) => h.replace(/^\[(.+)\]$/, '$1')),
+  HOST: z
+    .string()
+    .min(1)
+    .default('127.0.0.1')
+    .transform((h) => h.replace(/^\[(.+)\]$/, '$1')),
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   NATPLAN_TOKENS: z.string().default(''),
   NATPLAN_BODY_LIMIT: z.string().default('64MiB'),

@@ -18,7 +18,10 @@ import { generateSnapshot } from '../../src/planner/testing/generate.js'
 import { renderRestore } from '../../src/planner/iptables/render.js'
 import { BACKENDS, kernelAvailable, nfacctAdd, restore, save, withNetns, type Backend } from '../../test/kernel/netns.js'
 
-const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0)
+const sizes = process.argv
+  .slice(2)
+  .map(Number)
+  .filter((n) => n > 0)
 
 function secs(ms: number): string {
   return `${(ms / 1000).toFixed(2)} s`

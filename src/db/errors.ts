@@ -17,7 +17,13 @@ const PRISMA_CODES = new Set(['P1001', 'P1002', 'P1008', 'P1017', 'P2024'])
 /** pg.Pool's and Prisma's words for "no connection became free in time". */
 const POOL_TIMEOUT = [/timeout exceeded when trying to connect/i, /Timed out fetching a new connection from the connection pool/i]
 
-const MESSAGES = [/Connection terminated/i, ...POOL_TIMEOUT, /connect ECONNREFUSED/i, /the database system is (starting up|shutting down)/i, /Client has encountered a connection error/i]
+const MESSAGES = [
+  /Connection terminated/i,
+  ...POOL_TIMEOUT,
+  /connect ECONNREFUSED/i,
+  /the database system is (starting up|shutting down)/i,
+  /Client has encountered a connection error/i,
+]
 
 export function isUnavailable(err: unknown, depth = 0): boolean {
   if (!err || typeof err !== 'object' || depth > 5) return false

@@ -74,9 +74,7 @@ interface AppliedRow {
 async function appliedRows(client: pg.ClientBase): Promise<AppliedRow[]> {
   const exists = await client.query<{ t: string | null }>(`SELECT to_regclass('"_prisma_migrations"')::text AS t`)
   if (!exists.rows[0]?.t) return []
-  const res = await client.query<AppliedRow>(
-    'SELECT migration_name, checksum, finished_at, rolled_back_at FROM "_prisma_migrations" ORDER BY started_at',
-  )
+  const res = await client.query<AppliedRow>('SELECT migration_name, checksum, finished_at, rolled_back_at FROM "_prisma_migrations" ORDER BY started_at')
   return res.rows
 }
 

@@ -98,7 +98,9 @@ export function nodeFamilies(cfg: NodeConfig): Family[] {
   let fams: Family[]
   if (cfg.ipFamilies) fams = cfg.ipFamilies
   else {
-    const fromCIDR = clusterCIDRs(cfg).map(familyOf).filter((f): f is Family => f !== null)
+    const fromCIDR = clusterCIDRs(cfg)
+      .map(familyOf)
+      .filter((f): f is Family => f !== null)
     if (fromCIDR.length > 0) fams = fromCIDR
     else {
       const first = cfg.nodeIPs[0] ? familyOf(cfg.nodeIPs[0]) : null
@@ -132,7 +134,8 @@ export function familyContext(cfg: NodeConfig, family: Family, largeCluster: boo
   // loopback: its network address is loopback, or it contains 127.0.0.0.
   const famCIDRs = nodePortCIDRs(cfg, nodeIPs).filter((c) => c.family === family)
   const matchAll = famCIDRs.length === 0 || famCIDRs.some(isZeroCIDR)
-  const containsV4Loopback = family === 'IPv4' && (matchAll || famCIDRs.some((c) => isLoopback(parseIPSloppy(c.text.split('/')[0]!)!) || cidrContains(c, V4_LOOPBACK_START)))
+  const containsV4Loopback =
+    family === 'IPv4' && (matchAll || famCIDRs.some((c) => isLoopback(parseIPSloppy(c.text.split('/')[0]!)!) || cidrContains(c, V4_LOOPBACK_START)))
   const localhostNodePorts = family === 'IPv4' && cfg.localhostNodePorts && containsV4Loopback
   const detector = detectorCIDR(cfg, family)
   // The node's interface addresses: its configured IPs plus loopback (GetNodeIPs walks every interface).

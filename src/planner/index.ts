@@ -2,7 +2,22 @@
  * natplan/planner — the pure planner: snapshot in, kube-proxy's iptables restore input out.
  * No I/O, no clock, no environment: the same envelope always gives the same bytes.
  */
-export type { ClusterPlan, PlanVariant, PlannedNode, VariantFamily, Family, FamilyPlan, Flavour, Plan, PlanWarning, Protocol, RenderOptions, Segment, SegmentStats, TableName } from './types.js'
+export type {
+  ClusterPlan,
+  PlanVariant,
+  PlannedNode,
+  VariantFamily,
+  Family,
+  FamilyPlan,
+  Flavour,
+  Plan,
+  PlanWarning,
+  Protocol,
+  RenderOptions,
+  Segment,
+  SegmentStats,
+  TableName,
+} from './types.js'
 export { lineCount, linesText, SEGMENT_BUFFERS, segmentLines, textLines, type SegmentBuffer } from './types.js'
 export {
   EnvelopeSchema,

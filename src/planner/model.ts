@@ -106,7 +106,12 @@ function familyIPs(list: readonly string[] | null | undefined, family: Family, i
   const out: string[] = []
   list.forEach((s, i) => {
     const p = ipOf(s)
-    if (!p) warn({ code: 'invalid-ip', message: `ignored unparsable IP ${JSON.stringify(s)}, as kube-proxy does`, pointer: `${itemPointer(item)}/spec/externalIPs/${i}` })
+    if (!p)
+      warn({
+        code: 'invalid-ip',
+        message: `ignored unparsable IP ${JSON.stringify(s)}, as kube-proxy does`,
+        pointer: `${itemPointer(item)}/spec/externalIPs/${i}`,
+      })
     else if (p.family === family) out.push(p.text)
   })
   return out
@@ -124,7 +129,12 @@ function lbVIPs(svc: ServiceObject, family: Family, item: number, warn: Warn, ip
     if (!ing.ip) return
     if (ipMode && ing.ipMode && ing.ipMode !== 'VIP') return
     const p = parseIPSloppy(ing.ip)
-    if (!p) warn({ code: 'invalid-ip', message: `ignored unparsable load-balancer IP ${JSON.stringify(ing.ip)}`, pointer: `${itemPointer(item)}/status/loadBalancer/ingress/${i}/ip` })
+    if (!p)
+      warn({
+        code: 'invalid-ip',
+        message: `ignored unparsable load-balancer IP ${JSON.stringify(ing.ip)}`,
+        pointer: `${itemPointer(item)}/status/loadBalancer/ingress/${i}/ip`,
+      })
     else if (p.family === family) out.push(p.text)
   })
   return out
@@ -136,7 +146,12 @@ function sourceRanges(svc: ServiceObject, family: Family, item: number, warn: Wa
   svc.spec.loadBalancerSourceRanges.forEach((s, i) => {
     // Trimmed first (serviceport.go), then parsed sloppily and printed masked.
     const c = parseCIDRSloppy(s.trim())
-    if (!c) warn({ code: 'invalid-cidr', message: `ignored unparsable source range ${JSON.stringify(s)}`, pointer: `${itemPointer(item)}/spec/loadBalancerSourceRanges/${i}` })
+    if (!c)
+      warn({
+        code: 'invalid-cidr',
+        message: `ignored unparsable source range ${JSON.stringify(s)}`,
+        pointer: `${itemPointer(item)}/spec/loadBalancerSourceRanges/${i}`,
+      })
     else if (c.family === family) out.push(c)
   })
   return out
@@ -330,7 +345,11 @@ export function scanSlice(ref: SliceRef, family: Family, sink: SliceWarning[]): 
     const ip = endpointAddress(eps[i]!, family)
     if (ip !== addr) asIs = false
     if (ip !== null) continue
-    const warning = { code: 'invalid-ip', message: `ignored endpoint with unusable address ${JSON.stringify(addr)}`, pointer: `${itemPointer(ref.item)}/endpoints/${i}/addresses/0` }
+    const warning = {
+      code: 'invalid-ip',
+      message: `ignored endpoint with unusable address ${JSON.stringify(addr)}`,
+      pointer: `${itemPointer(ref.item)}/endpoints/${i}/addresses/0`,
+    }
     sink.push({ item: ref.item, index: i, warning })
   }
   ref.asIs = asIs
@@ -359,12 +378,7 @@ export function sliceSlots(sp: ServicePort, slices: readonly SliceRef[], family:
  * unless it is terminating; sorted by identity. Built per service port and dropped after its
  * segment is written, so these objects never outlive a young-generation GC cycle.
  */
-export function sliceEndpoints(
-  sp: ServicePort,
-  slices: readonly SliceRef[],
-  family: Family,
-  read: { slots: number; warnings: SliceWarning[] },
-): Endpoint[] {
+export function sliceEndpoints(sp: ServicePort, slices: readonly SliceRef[], family: Family, read: { slots: number; warnings: SliceWarning[] }): Endpoint[] {
   const out: Endpoint[] = []
   for (const ref of slices) {
     const slice = ref.obj
@@ -422,12 +436,7 @@ function insertionSort(list: Endpoint[]): void {
  * exist, or a port name the Service lacks), grouped as kube-proxy's cache keeps them. Only
  * counted (Plan.counts.endpoints), never planned.
  */
-export function collectSlice(
-  slice: EndpointSliceObject,
-  family: Family,
-  acc: Map<string, Map<string, Endpoint>>,
-  planned: ReadonlySet<string>,
-): void {
+export function collectSlice(slice: EndpointSliceObject, family: Family, acc: Map<string, Map<string, Endpoint>>, planned: ReadonlySet<string>): void {
   if (slice.addressType !== family) return
   const svcName = slice.metadata.labels?.['kubernetes.io/service-name']
   if (!svcName) return
@@ -448,17 +457,10 @@ export function collectSlice(
  * mirroring controller would translate it) only for a Service that has no EndpointSlice at all.
  * kube-proxy itself reads only EndpointSlices.
  */
-export function collectLegacyEndpoints(
-  obj: EndpointsObject,
-  family: Family,
-  acc: Map<string, Map<string, Endpoint>>,
-): void {
+export function collectLegacyEndpoints(obj: EndpointsObject, family: Family, acc: Map<string, Map<string, Endpoint>>): void {
   const serviceKey = `${obj.metadata.namespace ?? 'default'}/${obj.metadata.name}`
   for (const subset of obj.subsets ?? []) {
-    const addrs = [
-      ...(subset.addresses ?? []).map((a) => ({ a, ready: true })),
-      ...(subset.notReadyAddresses ?? []).map((a) => ({ a, ready: false })),
-    ]
+    const addrs = [...(subset.addresses ?? []).map((a) => ({ a, ready: true })), ...(subset.notReadyAddresses ?? []).map((a) => ({ a, ready: false }))]
     for (const p of subset.ports ?? []) {
       const key = epKey(serviceKey, p.name ?? '', LOWER[p.protocol ?? 'TCP']!)
       for (const { a, ready } of addrs) {

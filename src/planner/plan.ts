@@ -82,7 +82,17 @@ interface Indexed {
 }
 
 function index(env: Envelope, ipMode: boolean): Indexed {
-  const out: Indexed = { items: env.resources.items.length, services: [], slices: [], slicesOf: new Map(), legacyItemsOf: new Map(), legacy: [], ignored: 0, ignoredKinds: new Map(), ipMode }
+  const out: Indexed = {
+    items: env.resources.items.length,
+    services: [],
+    slices: [],
+    slicesOf: new Map(),
+    legacyItemsOf: new Map(),
+    legacy: [],
+    ignored: 0,
+    ignoredKinds: new Map(),
+    ipMode,
+  }
   const items = env.resources.items
   for (let i = 0; i < items.length; i++) {
     const o = items[i]!
@@ -247,9 +257,7 @@ function serviceSegments(
       }
       continue
     }
-    const eps = slices
-      ? sliceEndpoints(sp, slices, ctx.family, read)
-      : sortedEndpoints(input.legacy.get(epKey(sp.serviceKey, sp.portName, sp.protocol)))
+    const eps = slices ? sliceEndpoints(sp, slices, ctx.family, read) : sortedEndpoints(input.legacy.get(epKey(sp.serviceKey, sp.portName, sp.protocol)))
     endpoints += eps.length
     // Kept for the nodes' own segments where the port's rules may read the node.
     const readsNode = usesLocalEndpoints(sp) || (sp.sourceRanges.length > 0 && sp.lbVIPs.length > 0) || eps.some(hinted)
@@ -345,7 +353,8 @@ function classesOf(nodes: NodeRef[], family: Family, large: boolean): NodeClass[
     else byKey.set(key, { ctx, nodes: [n] })
   }
   // One node needs no placeholder: its own pod CIDR is written in place.
-  for (const c of byKey.values()) if (c.nodes.length === 1 && c.ctx.localCIDR === LOCAL_CIDR) c.ctx = { ...c.ctx, localCIDR: familyContext(c.nodes[0]!.cfg, family, large).localCIDR }
+  for (const c of byKey.values())
+    if (c.nodes.length === 1 && c.ctx.localCIDR === LOCAL_CIDR) c.ctx = { ...c.ctx, localCIDR: familyContext(c.nodes[0]!.cfg, family, large).localCIDR }
   return [...byKey.values()]
 }
 
@@ -386,7 +395,8 @@ class Interner {
   }
 }
 
-const sameText = (a: Segment, b: Segment): boolean => a.natRules === b.natRules && a.natChains === b.natChains && a.filterRules === b.filterRules && a.filterChains === b.filterChains
+const sameText = (a: Segment, b: Segment): boolean =>
+  a.natRules === b.natRules && a.natChains === b.natChains && a.filterRules === b.filterRules && a.filterChains === b.filterChains
 
 function familyNodes(
   ix: Indexed,
@@ -434,7 +444,10 @@ function familyNodes(
   }
   for (const ref of ix.slices) scanSlice(ref, family, sliceWarnings)
   sliceWarnings.sort((a, b) => a.item - b.item || a.index - b.index)
-  warnings.insertAt(sliceWarningsAt, sliceWarnings.map((w) => w.warning))
+  warnings.insertAt(
+    sliceWarningsAt,
+    sliceWarnings.map((w) => w.warning),
+  )
   const out: FamilyNodes['classes'] = []
   for (const c of classes) {
     const shared = c === first ? built : serviceSegments(ix, input, c.ctx, [], undefined, stats, (deps = new Map()))
@@ -487,7 +500,8 @@ function nodeSegments(
       w.flush()
       if (!sameText(seg, shared[k]!)) overrides.push([k, interner.intern(seg, k)])
     }
-    const localCIDR = c.ctx.localCIDR === LOCAL_CIDR ? safeWord(familyContext(n.cfg, family, large).localCIDR!, 'pod CIDR', `${NODE_POINTER}${n.cfg.nodeName}`) : undefined
+    const localCIDR =
+      c.ctx.localCIDR === LOCAL_CIDR ? safeWord(familyContext(n.cfg, family, large).localCIDR!, 'pod CIDR', `${NODE_POINTER}${n.cfg.nodeName}`) : undefined
     const stale = staleChains(n.cfg.existingChains?.[family], shared, overrides)
     out.set(n.cfg.nodeName, { head: interner.intern(headSegment(ctx), 'head'), tail: interner.intern(tailSegment(ctx, stale), 'tail'), overrides, localCIDR })
   }
@@ -508,7 +522,7 @@ function staleChains(existing: readonly string[] | undefined, shared: readonly S
   const active = new Set<string>()
   for (let k = 0; k < shared.length; k++) {
     const text = (own.get(k) ?? shared[k]!).natChains
-    for (let i = 0; i < text.length; ) {
+    for (let i = 0; i < text.length;) {
       const end = text.indexOf(' ', i)
       active.add(text.slice(i + 1, end))
       i = text.indexOf('\n', end) + 1
@@ -573,7 +587,14 @@ export function planCluster(envelope: Envelope, opts: PlanOptions = {}): Cluster
       const { services, placeholder } = fam.classes[ci]!
       const own = fam.classes[ci]!.nodes.get(cfg.nodeName)!
       const localCIDR = placeholder || own.overrides.some(([, seg]) => seg.natRules.includes(LOCAL_CIDR)) ? own.localCIDR : undefined
-      const vf: VariantFamily = { family: fam.family, head: own.head, services, overrides: own.overrides, tail: own.tail, ...(localCIDR !== undefined && { localCIDR }) }
+      const vf: VariantFamily = {
+        family: fam.family,
+        head: own.head,
+        services,
+        overrides: own.overrides,
+        tail: own.tail,
+        ...(localCIDR !== undefined && { localCIDR }),
+      }
       const segs = exact ? [vf.head, ...services, vf.tail].map((seg) => interner.id(seg)) : []
       for (const [k, seg] of own.overrides) if (exact) segs[k + 1] = interner.id(seg)
       key += exact
@@ -631,7 +652,9 @@ export class PlanInputError extends Error {
 /** The snapshot has many nodes and names none: a one-node view must be told which. */
 export class AmbiguousNodeError extends Error {
   constructor(readonly nodes: string[]) {
-    super(`the snapshot has ${nodes.length} nodes and names none (proxy.nodeName); choose one of ${nodes.slice(0, 5).join(', ')}${nodes.length > 5 ? ', …' : ''}`)
+    super(
+      `the snapshot has ${nodes.length} nodes and names none (proxy.nodeName); choose one of ${nodes.slice(0, 5).join(', ')}${nodes.length > 5 ? ', …' : ''}`,
+    )
     this.name = 'AmbiguousNodeError'
   }
 }

@@ -128,10 +128,14 @@ function legacyEndpoints(items: readonly Record<string, unknown>[], family: Fami
     const svc = s.metadata.labels?.['kubernetes.io/service-name']
     if (svc) sliced.add(`${s.metadata.namespace ?? 'default'}/${svc}`)
   }
-  const services = new Set(items.filter((o) => o.kind === 'Service').map((o) => {
-    const s = o as unknown as ServiceObject
-    return `${s.metadata.namespace ?? 'default'}/${s.metadata.name}`
-  }))
+  const services = new Set(
+    items
+      .filter((o) => o.kind === 'Service')
+      .map((o) => {
+        const s = o as unknown as ServiceObject
+        return `${s.metadata.namespace ?? 'default'}/${s.metadata.name}`
+      }),
+  )
   for (const o of items) {
     if (o.kind !== 'Endpoints') continue
     const obj = o as unknown as EndpointsObject
@@ -182,11 +186,40 @@ function writeHead(b: Buffers, ctx: FamilyContext): void {
   const m = ctx.mark
   b.natRules.write('-A', 'KUBE-POSTROUTING', '-m', 'mark', '!', '--mark', `${m}/${m}`, '-j', 'RETURN')
   b.natRules.write('-A', 'KUBE-POSTROUTING', '-j', 'MARK', '--xor-mark', m)
-  b.natRules.write('-A', 'KUBE-POSTROUTING', '-m', 'comment', '--comment', '"kubernetes service traffic requiring SNAT"', '-j', 'MASQUERADE', ctx.randomFully ? ['--random-fully'] : [])
+  b.natRules.write(
+    '-A',
+    'KUBE-POSTROUTING',
+    '-m',
+    'comment',
+    '--comment',
+    '"kubernetes service traffic requiring SNAT"',
+    '-j',
+    'MASQUERADE',
+    ctx.randomFully ? ['--random-fully'] : [],
+  )
   b.natRules.write('-A', 'KUBE-MARK-MASQ', '-j', 'MARK', '--or-mark', m)
   if (ctx.localhostNodePorts) {
     b.filterChains.write(chainLine('KUBE-FIREWALL'))
-    b.filterRules.write('-A', 'KUBE-FIREWALL', '-m', 'comment', '--comment', '"block incoming localnet connections"', '-d', '127.0.0.0/8', '!', '-s', '127.0.0.0/8', '-m', 'conntrack', '!', '--ctstate', 'RELATED,ESTABLISHED,DNAT', '-j', 'DROP')
+    b.filterRules.write(
+      '-A',
+      'KUBE-FIREWALL',
+      '-m',
+      'comment',
+      '--comment',
+      '"block incoming localnet connections"',
+      '-d',
+      '127.0.0.0/8',
+      '!',
+      '-s',
+      '127.0.0.0/8',
+      '-m',
+      'conntrack',
+      '!',
+      '--ctstate',
+      'RELATED,ESTABLISHED,DNAT',
+      '-j',
+      'DROP',
+    )
   }
 }
 
@@ -197,7 +230,13 @@ function writeHead(b: Buffers, ctx: FamilyContext): void {
  * order where kube-proxy walks a set in map order.
  */
 function writeStaleChains(b: Buffers, existing: readonly string[]): void {
-  const active = new Set(b.natChains.text().split('\n').filter((l) => l.startsWith(':')).map((l) => l.slice(1).split(' ')[0]!))
+  const active = new Set(
+    b.natChains
+      .text()
+      .split('\n')
+      .filter((l) => l.startsWith(':'))
+      .map((l) => l.slice(1).split(' ')[0]!),
+  )
   const prefixes = ['KUBE-SVC-', 'KUBE-SVL-', 'KUBE-EXT-', 'KUBE-FW-', 'KUBE-SEP-']
   const stale = [...new Set(existing)].filter((c) => prefixes.some((p) => c.startsWith(p)) && !active.has(c)).sort()
   for (const c of stale) {
@@ -217,9 +256,46 @@ function writeTail(b: Buffers, ctx: FamilyContext): void {
   } else {
     for (const ip of ctx.nodePortIPs) b.natRules.write('-A', 'KUBE-SERVICES', comment, '-d', ip, '-j', 'KUBE-NODEPORTS')
   }
-  if (!ctx.tcpBeLiberal) b.filterRules.write('-A', 'KUBE-FORWARD', '-m', 'conntrack', '--ctstate', 'INVALID', ctx.nfacctInvalid ? ['-m', 'nfacct', '--nfacct-name', 'ct_state_invalid_dropped_pkts'] : [], '-j', 'DROP')
-  b.filterRules.write('-A', 'KUBE-FORWARD', '-m', 'comment', '--comment', '"kubernetes forwarding rules"', '-m', 'mark', '--mark', `${ctx.mark}/${ctx.mark}`, '-j', 'ACCEPT')
-  b.filterRules.write('-A', 'KUBE-FORWARD', '-m', 'comment', '--comment', '"kubernetes forwarding conntrack rule"', '-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', '-j', 'ACCEPT')
+  if (!ctx.tcpBeLiberal)
+    b.filterRules.write(
+      '-A',
+      'KUBE-FORWARD',
+      '-m',
+      'conntrack',
+      '--ctstate',
+      'INVALID',
+      ctx.nfacctInvalid ? ['-m', 'nfacct', '--nfacct-name', 'ct_state_invalid_dropped_pkts'] : [],
+      '-j',
+      'DROP',
+    )
+  b.filterRules.write(
+    '-A',
+    'KUBE-FORWARD',
+    '-m',
+    'comment',
+    '--comment',
+    '"kubernetes forwarding rules"',
+    '-m',
+    'mark',
+    '--mark',
+    `${ctx.mark}/${ctx.mark}`,
+    '-j',
+    'ACCEPT',
+  )
+  b.filterRules.write(
+    '-A',
+    'KUBE-FORWARD',
+    '-m',
+    'comment',
+    '--comment',
+    '"kubernetes forwarding conntrack rule"',
+    '-m',
+    'conntrack',
+    '--ctstate',
+    'RELATED,ESTABLISHED',
+    '-j',
+    'ACCEPT',
+  )
 }
 
 /** One service port: the body of syncProxyRules' loop over svcPortMap. */
@@ -265,32 +341,102 @@ function writeServicePort(b: Buffers, ctx: FamilyContext, sp: ServicePort, endpo
 
   // Capture external IPs.
   for (const ip of sp.externalIPs) {
-    if (hasEndpoints) b.natRules.write('-A', 'KUBE-SERVICES', '-m', 'comment', '--comment', `"${name} external IP"`, proto, '-d', ip, '--dport', port, '-j', externalChain)
-    if (!hasExternal) b.filterRules.write('-A', 'KUBE-EXTERNAL-SERVICES', '-m', 'comment', '--comment', noEndpoints, proto, '-d', ip, '--dport', port, '-j', verdict)
+    if (hasEndpoints)
+      b.natRules.write('-A', 'KUBE-SERVICES', '-m', 'comment', '--comment', `"${name} external IP"`, proto, '-d', ip, '--dport', port, '-j', externalChain)
+    if (!hasExternal)
+      b.filterRules.write('-A', 'KUBE-EXTERNAL-SERVICES', '-m', 'comment', '--comment', noEndpoints, proto, '-d', ip, '--dport', port, '-j', verdict)
   }
 
   // Capture load-balancer ingress.
   for (const ip of sp.lbVIPs) {
-    if (hasEndpoints) b.natRules.write('-A', 'KUBE-SERVICES', '-m', 'comment', '--comment', `"${name} loadbalancer IP"`, proto, '-d', ip, '--dport', port, '-j', lbChain)
-    if (usesFWChain) b.filterRules.write('-A', 'KUBE-PROXY-FIREWALL', '-m', 'comment', '--comment', `"${name} traffic not accepted by ${fwChain}"`, proto, '-d', ip, '--dport', port, '-j', 'DROP')
+    if (hasEndpoints)
+      b.natRules.write('-A', 'KUBE-SERVICES', '-m', 'comment', '--comment', `"${name} loadbalancer IP"`, proto, '-d', ip, '--dport', port, '-j', lbChain)
+    if (usesFWChain)
+      b.filterRules.write(
+        '-A',
+        'KUBE-PROXY-FIREWALL',
+        '-m',
+        'comment',
+        '--comment',
+        `"${name} traffic not accepted by ${fwChain}"`,
+        proto,
+        '-d',
+        ip,
+        '--dport',
+        port,
+        '-j',
+        'DROP',
+      )
   }
-  if (!hasExternal) for (const ip of sp.lbVIPs) b.filterRules.write('-A', 'KUBE-EXTERNAL-SERVICES', '-m', 'comment', '--comment', noEndpoints, proto, '-d', ip, '--dport', port, '-j', verdict)
+  if (!hasExternal)
+    for (const ip of sp.lbVIPs)
+      b.filterRules.write('-A', 'KUBE-EXTERNAL-SERVICES', '-m', 'comment', '--comment', noEndpoints, proto, '-d', ip, '--dport', port, '-j', verdict)
 
   // Capture node ports.
   if (sp.nodePort !== 0) {
     const nodePort = String(sp.nodePort)
     if (hasEndpoints) {
       if (ctx.localhostNodePorts && ctx.nfacctLocalhost) {
-        b.natRules.write('-A', 'KUBE-NODEPORTS', '-m', 'comment', '--comment', name, proto, '-d', '127.0.0.0/8', '--dport', nodePort, '-m', 'nfacct', '--nfacct-name', 'localhost_nps_accepted_pkts', '-j', externalChain)
+        b.natRules.write(
+          '-A',
+          'KUBE-NODEPORTS',
+          '-m',
+          'comment',
+          '--comment',
+          name,
+          proto,
+          '-d',
+          '127.0.0.0/8',
+          '--dport',
+          nodePort,
+          '-m',
+          'nfacct',
+          '--nfacct-name',
+          'localhost_nps_accepted_pkts',
+          '-j',
+          externalChain,
+        )
       }
       b.natRules.write('-A', 'KUBE-NODEPORTS', '-m', 'comment', '--comment', name, proto, '--dport', nodePort, '-j', externalChain)
     }
-    if (!hasExternal) b.filterRules.write('-A', 'KUBE-EXTERNAL-SERVICES', '-m', 'comment', '--comment', noEndpoints, '-m', 'addrtype', '--dst-type', 'LOCAL', proto, '--dport', nodePort, '-j', verdict)
+    if (!hasExternal)
+      b.filterRules.write(
+        '-A',
+        'KUBE-EXTERNAL-SERVICES',
+        '-m',
+        'comment',
+        '--comment',
+        noEndpoints,
+        '-m',
+        'addrtype',
+        '--dst-type',
+        'LOCAL',
+        proto,
+        '--dport',
+        nodePort,
+        '-j',
+        verdict,
+      )
   }
 
   // Capture the health check node port.
   if (sp.healthCheckNodePort !== 0) {
-    b.filterRules.write('-A', 'KUBE-NODEPORTS', '-m', 'comment', '--comment', `"${name} health check node port"`, '-m', 'tcp', '-p', 'tcp', '--dport', String(sp.healthCheckNodePort), '-j', 'ACCEPT')
+    b.filterRules.write(
+      '-A',
+      'KUBE-NODEPORTS',
+      '-m',
+      'comment',
+      '--comment',
+      `"${name} health check node port"`,
+      '-m',
+      'tcp',
+      '-p',
+      'tcp',
+      '--dport',
+      String(sp.healthCheckNodePort),
+      '-j',
+      'ACCEPT',
+    )
   }
 
   // Internal traffic: masquerade what does not come from a local pod.
@@ -306,10 +452,47 @@ function writeServicePort(b: Buffers, ctx: FamilyContext, sp: ServicePort, endpo
       b.natRules.write('-A', externalChain, '-m', 'comment', '--comment', `"masquerade traffic for ${name} external destinations"`, '-j', 'KUBE-MARK-MASQ')
     } else {
       if (ctx.localCIDR !== null) {
-        b.natRules.write('-A', externalChain, '-m', 'comment', '--comment', `"pod traffic for ${name} external destinations"`, ctx.localFlag, ctx.localCIDR, '-j', clusterPolicyChain)
+        b.natRules.write(
+          '-A',
+          externalChain,
+          '-m',
+          'comment',
+          '--comment',
+          `"pod traffic for ${name} external destinations"`,
+          ctx.localFlag,
+          ctx.localCIDR,
+          '-j',
+          clusterPolicyChain,
+        )
       }
-      b.natRules.write('-A', externalChain, '-m', 'comment', '--comment', `"masquerade LOCAL traffic for ${name} external destinations"`, '-m', 'addrtype', '--src-type', 'LOCAL', '-j', 'KUBE-MARK-MASQ')
-      b.natRules.write('-A', externalChain, '-m', 'comment', '--comment', `"route LOCAL traffic for ${name} external destinations"`, '-m', 'addrtype', '--src-type', 'LOCAL', '-j', clusterPolicyChain)
+      b.natRules.write(
+        '-A',
+        externalChain,
+        '-m',
+        'comment',
+        '--comment',
+        `"masquerade LOCAL traffic for ${name} external destinations"`,
+        '-m',
+        'addrtype',
+        '--src-type',
+        'LOCAL',
+        '-j',
+        'KUBE-MARK-MASQ',
+      )
+      b.natRules.write(
+        '-A',
+        externalChain,
+        '-m',
+        'comment',
+        '--comment',
+        `"route LOCAL traffic for ${name} external destinations"`,
+        '-m',
+        'addrtype',
+        '--src-type',
+        'LOCAL',
+        '-j',
+        clusterPolicyChain,
+      )
     }
     if (hasExternal) b.natRules.write('-A', externalChain, '-j', externalPolicyChain)
   }
@@ -348,11 +531,32 @@ function writeServicePort(b: Buffers, ctx: FamilyContext, sp: ServicePort, endpo
 }
 
 /** writeServiceToEndpointRules: the affinity checks, then the random split. */
-function writeServiceToEndpointRules(b: Buffers, ctx: FamilyContext, sp: ServicePort, chain: string, endpoints: RefEndpoint[], sepChain: (e: RefEndpoint) => string): void {
+function writeServiceToEndpointRules(
+  b: Buffers,
+  ctx: FamilyContext,
+  sp: ServicePort,
+  chain: string,
+  endpoints: RefEndpoint[],
+  sepChain: (e: RefEndpoint) => string,
+): void {
   const comment = (e: RefEndpoint): string[] => (ctx.comments ? ['-m', 'comment', '--comment', `"${sp.name} -> ${e.id}"`] : [])
   if (sp.stickySeconds > 0) {
     for (const e of endpoints) {
-      b.natRules.write('-A', chain, comment(e), '-m', 'recent', '--name', sepChain(e), '--rcheck', '--seconds', String(sp.stickySeconds), '--reap', '-j', sepChain(e))
+      b.natRules.write(
+        '-A',
+        chain,
+        comment(e),
+        '-m',
+        'recent',
+        '--name',
+        sepChain(e),
+        '--rcheck',
+        '--seconds',
+        String(sp.stickySeconds),
+        '--reap',
+        '-j',
+        sepChain(e),
+      )
     }
   }
   const n = endpoints.length

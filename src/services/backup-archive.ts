@@ -92,7 +92,7 @@ export async function packArchive(
   const pack = tar.pack()
   const hash = createHash('sha256')
   let bytes = 0
-  const consume = pipeline(pack, createGzip({ level: 6 }), async function* (source: AsyncIterable<Buffer>) {
+  const consume = pipeline(pack, createGzip({ level: 6 }), async function (source: AsyncIterable<Buffer>) {
     for await (const chunk of source) {
       hash.update(chunk)
       bytes += chunk.length
@@ -188,11 +188,16 @@ const fail = (detail: string, issues: ProblemIssue[] = []): never => {
 }
 
 const unpackedLimit = (limits: ReadArchiveLimits, detail: string, pointer = ''): LimitError =>
-  new LimitError(422, `${detail}; the limit is NATPLAN_IMPORT_MAX_UNPACKED (${limits.maxUncompressedBytes} bytes)`, {
-    name: 'importMaxUnpackedBytes',
-    value: limits.maxUncompressedBytes,
-    env: 'NATPLAN_IMPORT_MAX_UNPACKED',
-  }, [{ pointer, detail }])
+  new LimitError(
+    422,
+    `${detail}; the limit is NATPLAN_IMPORT_MAX_UNPACKED (${limits.maxUncompressedBytes} bytes)`,
+    {
+      name: 'importMaxUnpackedBytes',
+      value: limits.maxUncompressedBytes,
+      env: 'NATPLAN_IMPORT_MAX_UNPACKED',
+    },
+    [{ pointer, detail }],
+  )
 
 /**
  * After a refusal the rest of the request body is read and dropped (up to the compressed limit),
@@ -273,7 +278,12 @@ export async function readArchive(body: Readable, limits: ReadArchiveLimits): Pr
       }
       if (manifest === null) {
         if (size > MAX_MANIFEST_BYTES) {
-          throw new LimitError(422, `manifest.json is ${size} bytes, more than ${MAX_MANIFEST_BYTES}`, { name: 'importMaxManifestBytes', value: MAX_MANIFEST_BYTES }, [{ pointer: '/manifest.json', detail: `${size} bytes` }])
+          throw new LimitError(
+            422,
+            `manifest.json is ${size} bytes, more than ${MAX_MANIFEST_BYTES}`,
+            { name: 'importMaxManifestBytes', value: MAX_MANIFEST_BYTES },
+            [{ pointer: '/manifest.json', detail: `${size} bytes` }],
+          )
         }
         const text = await collect(entry as AsyncIterable<Buffer>)
         seen.set(name, { sha256: sha256(text), bytes: text.length })
@@ -283,8 +293,12 @@ export async function readArchive(body: Readable, limits: ReadArchiveLimits): Pr
         continue
       }
       const want = listed.get(name)
-      if (want === undefined) fail(`archive entry ${name} is not listed in the manifest; nothing was imported`, [{ pointer: `/${name}`, detail: 'not listed in the manifest' }])
-      if (want !== size) fail(`archive entry ${name} is ${size} bytes, the manifest says ${want}; nothing was imported`, [{ pointer: `/${name}`, detail: `size ${size}, manifest says ${want}` }])
+      if (want === undefined)
+        fail(`archive entry ${name} is not listed in the manifest; nothing was imported`, [{ pointer: `/${name}`, detail: 'not listed in the manifest' }])
+      if (want !== size)
+        fail(`archive entry ${name} is ${size} bytes, the manifest says ${want}; nothing was imported`, [
+          { pointer: `/${name}`, detail: `size ${size}, manifest says ${want}` },
+        ])
       await readFile(name, entry as AsyncIterable<Buffer>)
     }
   }
@@ -331,12 +345,19 @@ export async function readArchive(body: Readable, limits: ReadArchiveLimits): Pr
   } catch (err) {
     body.unpipe(compressed)
     drainRequest(body, limits.maxCompressedBytes)
-    const first = await consume.then(() => err, (e: unknown) => e)
+    const first = await consume.then(
+      () => err,
+      (e: unknown) => e,
+    )
     const cause = first instanceof DomainError ? first : err
     if (cause instanceof DomainError) throw cause
     if (cause instanceof MeterError) {
       if (compressed.bytes > limits.maxCompressedBytes) {
-        throw new LimitError(413, `the archive is larger than the body limit (${limits.maxCompressedBytes} bytes, NATPLAN_BODY_LIMIT)`, { name: 'bodyLimit', value: limits.maxCompressedBytes, env: 'NATPLAN_BODY_LIMIT' })
+        throw new LimitError(413, `the archive is larger than the body limit (${limits.maxCompressedBytes} bytes, NATPLAN_BODY_LIMIT)`, {
+          name: 'bodyLimit',
+          value: limits.maxCompressedBytes,
+          env: 'NATPLAN_BODY_LIMIT',
+        })
       }
       throw unpackedLimit(limits, 'the unpacked archive is larger than the limit')
     }
@@ -410,16 +431,19 @@ function parseManifest(text: string, limits: ReadArchiveLimits, maxSnapshot: num
   const snapshotOf = new Map<string, number>()
   manifest.versions.forEach((v, i) => {
     const before = versions.get(v.version)
-    if (before !== undefined) dup.push({ pointer: `/manifest.json/versions/${i}/version`, detail: `version ${v.version} is listed again (first at /manifest.json/versions/${before})` })
+    if (before !== undefined)
+      dup.push({ pointer: `/manifest.json/versions/${i}/version`, detail: `version ${v.version} is listed again (first at /manifest.json/versions/${before})` })
     else versions.set(v.version, i)
     const other = snapshotOf.get(v.snapshot)
-    if (other !== undefined && before === undefined) dup.push({ pointer: `/manifest.json/versions/${i}/snapshot`, detail: `${v.snapshot} is also the snapshot of /manifest.json/versions/${other}` })
+    if (other !== undefined && before === undefined)
+      dup.push({ pointer: `/manifest.json/versions/${i}/snapshot`, detail: `${v.snapshot} is also the snapshot of /manifest.json/versions/${other}` })
     else snapshotOf.set(v.snapshot, i)
   })
   const paths = new Map<string, number>()
   manifest.files.forEach((f, i) => {
     const before = paths.get(f.path)
-    if (before !== undefined) dup.push({ pointer: `/manifest.json/files/${i}/path`, detail: `${f.path} is listed again (first at /manifest.json/files/${before})` })
+    if (before !== undefined)
+      dup.push({ pointer: `/manifest.json/files/${i}/path`, detail: `${f.path} is listed again (first at /manifest.json/files/${before})` })
     else paths.set(f.path, i)
   })
   if (dup.length > 0) throw new BadRequestError(`manifest.json lists entries more than once (${dup.length}); nothing was imported`, dup.slice(0, 20))
@@ -427,9 +451,12 @@ function parseManifest(text: string, limits: ReadArchiveLimits, maxSnapshot: num
   if (total > limits.maxUncompressedBytes) throw unpackedLimit(limits, `the manifest announces ${total} unpacked bytes`, '/manifest.json/files')
   manifest.files.forEach((f, i) => {
     if (f.path.endsWith('/snapshot.json') && f.bytes > maxSnapshot) {
-      throw new LimitError(422, `${f.path} is ${f.bytes} bytes, more than a snapshot may be (${maxSnapshot} bytes, NATPLAN_BODY_LIMIT)`, { name: 'bodyLimit', value: maxSnapshot, env: 'NATPLAN_BODY_LIMIT' }, [
-        { pointer: `/manifest.json/files/${i}/bytes`, detail: `${f.bytes} bytes` },
-      ])
+      throw new LimitError(
+        422,
+        `${f.path} is ${f.bytes} bytes, more than a snapshot may be (${maxSnapshot} bytes, NATPLAN_BODY_LIMIT)`,
+        { name: 'bodyLimit', value: maxSnapshot, env: 'NATPLAN_BODY_LIMIT' },
+        [{ pointer: `/manifest.json/files/${i}/bytes`, detail: `${f.bytes} bytes` }],
+      )
     }
   })
   return manifest

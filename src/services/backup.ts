@@ -21,7 +21,16 @@ import { BadRequestError, NotFoundError, UnprocessableError, ValidationError } f
 import { renderRestoreChunks, toEnvelope } from '../planner/index.js'
 import type { ClusterPlan, Plan } from '../planner/types.js'
 import { canonicalJson, sha256Hex } from '../store/canonical.js'
-import { BACKUP_CHUNK_BYTES, completeBackup, findBackup, insertBackup, insertBackupChunk, listBackupRows, readBackupChunks, type BackupMeta } from '../store/backups.js'
+import {
+  BACKUP_CHUNK_BYTES,
+  completeBackup,
+  findBackup,
+  insertBackup,
+  insertBackupChunk,
+  listBackupRows,
+  readBackupChunks,
+  type BackupMeta,
+} from '../store/backups.js'
 import { insertHistoryEvent } from '../store/history.js'
 import { loadPlan, putPlan } from '../store/plans.js'
 import { loadSnapshot, putSnapshot } from '../store/snapshots.js'
@@ -65,7 +74,10 @@ const toBackup = (m: BackupMeta): Backup => m
 async function backupRange(client: pg.PoolClient, clusterId: number, input: BackupInput): Promise<number[]> {
   const res = await client.query<{ number: number }>('SELECT number FROM versions WHERE cluster_id = $1 ORDER BY number', [clusterId])
   const all = res.rows.map((r) => r.number)
-  for (const [field, v] of [['fromVersion', input.fromVersion], ['toVersion', input.toVersion]] as const) {
+  for (const [field, v] of [
+    ['fromVersion', input.fromVersion],
+    ['toVersion', input.toVersion],
+  ] as const) {
     if (v !== undefined && !all.includes(v)) throw new NotFoundError(`cluster "${input.cluster}" has no version ${v} (${field})`)
   }
   const from = input.fromVersion ?? all[0]
@@ -104,8 +116,16 @@ function restorePath(n: number, index: number): string {
   return index === 0 ? `versions/${n}/restore.rules` : `versions/${n}/restore-ipv6.rules`
 }
 
-async function archiveContent(pool: pg.Pool, client: pg.PoolClient, cluster: string, numbers: number[]): Promise<{ versions: ManifestVersion[]; files: ArchiveFile[] }> {
-  const rows = await findVersions(client, numbers.map((version) => ({ cluster, version })))
+async function archiveContent(
+  pool: pg.Pool,
+  client: pg.PoolClient,
+  cluster: string,
+  numbers: number[],
+): Promise<{ versions: ManifestVersion[]; files: ArchiveFile[] }> {
+  const rows = await findVersions(
+    client,
+    numbers.map((version) => ({ cluster, version })),
+  )
   // A backup carries restore scripts: none of a version that may not be served (./servable.ts).
   for (const row of rows) if (row) await assertServable(pool, client, servableRef(row))
   const versions: ManifestVersion[] = []
@@ -204,8 +224,12 @@ interface BackupCursor {
   i: string
 }
 const isBackupCursor = (v: unknown): v is BackupCursor =>
-  typeof v === 'object' && v !== null && typeof (v as BackupCursor).c === 'string' && typeof (v as BackupCursor).i === 'string' &&
-  !Number.isNaN(Date.parse((v as BackupCursor).c)) && /^[0-9a-f-]{36}$/.test((v as BackupCursor).i)
+  typeof v === 'object' &&
+  v !== null &&
+  typeof (v as BackupCursor).c === 'string' &&
+  typeof (v as BackupCursor).i === 'string' &&
+  !Number.isNaN(Date.parse((v as BackupCursor).c)) &&
+  /^[0-9a-f-]{36}$/.test((v as BackupCursor).i)
 
 export async function listBackups(pool: pg.Pool, q: { cluster?: string; limit?: number; cursor?: string } = {}): Promise<Page<Backup>> {
   const limit = clampLimit(q.limit)
@@ -258,7 +282,10 @@ function planArchived(archive: VerifiedArchive, v: ManifestVersion, index: numbe
     ;({ plan: planned, cluster } = planOrReject(parsed.envelope))
   } catch (err) {
     if (!(err instanceof ValidationError)) throw err
-    throw new UnprocessableError(`${v.snapshot} is not a snapshot this natplan accepts; nothing was imported`, err.issues.map((i) => ({ pointer: `/${v.snapshot}${i.pointer}`, detail: i.detail })))
+    throw new UnprocessableError(
+      `${v.snapshot} is not a snapshot this natplan accepts; nothing was imported`,
+      err.issues.map((i) => ({ pointer: `/${v.snapshot}${i.pointer}`, detail: i.detail })),
+    )
   }
   // Does this natplan plan the archived snapshot to the archived rules, byte for byte?
   const same = planned.families.every((fp, i) => {
@@ -285,7 +312,14 @@ export async function importBackup(pool: pg.Pool, input: ImportInput & { limits:
       if (p.replanned) replanned.push(v.version)
       const snap = await putSnapshot(client, p.snapshot)
       const stored = await putPlan(client, planContent(p.planned))
-      prepared.push({ v, snapshotId: snap.id, planId: stored.id, counts: versionCounts(p.planned, p.cluster), plan: p.planned, nodes: nodeStatsRows(p.cluster, variantSummaries(p.cluster)) })
+      prepared.push({
+        v,
+        snapshotId: snap.id,
+        planId: stored.id,
+        counts: versionCounts(p.planned, p.cluster),
+        plan: p.planned,
+        nodes: nodeStatsRows(p.cluster, variantSummaries(p.cluster)),
+      })
     }
     const cluster = await lockCluster(client, input.cluster)
     // Idempotent: an archived version whose content (snapshot and plan) the cluster already had
@@ -346,4 +380,3 @@ export async function importBackup(pool: pg.Pool, input: ImportInput & { limits:
     return result
   })
 }
-

@@ -161,7 +161,11 @@ export interface GrowthServices {
   metrics(): readonly MetricInfo[]
   growth(cluster: string, query?: GrowthQuery): Promise<GrowthReport>
   namespaces(cluster: string, query?: { at?: string }): Promise<NamespaceBreakdown>
-  namespaceGrowth(cluster: string, namespace: string, query?: { from?: string; to?: string }): Promise<{ cluster: string; namespace: string; points: Array<{ version: number; createdAt: string } & NamespaceCounts> }>
+  namespaceGrowth(
+    cluster: string,
+    namespace: string,
+    query?: { from?: string; to?: string },
+  ): Promise<{ cluster: string; namespace: string; points: Array<{ version: number; createdAt: string } & NamespaceCounts> }>
   topGrowers(cluster: string, query?: { from?: string; to?: string; by?: string; limit?: number }): Promise<TopGrowers>
   projection(cluster: string, query?: ProjectionQuery): Promise<Projection>
   /** Per version: the spread of table sizes across its nodes, and `node`'s own sizes when asked. */
@@ -183,7 +187,8 @@ export function parseBound(raw: string | undefined, name: string, now = Date.now
   const text = raw.trim()
   if (/^\d+$/.test(text)) {
     const version = Number(text)
-    if (!Number.isSafeInteger(version) || version < 1 || version > 2_147_483_647) throw badParam(name, `must be a version number ≥ 1, an ISO 8601 time or a relative time like -7d`)
+    if (!Number.isSafeInteger(version) || version < 1 || version > 2_147_483_647)
+      throw badParam(name, `must be a version number ≥ 1, an ISO 8601 time or a relative time like -7d`)
     return { version }
   }
   const rel = RELATIVE.exec(text)
@@ -201,7 +206,10 @@ function badParam(name: string, detail: string): BadRequestError {
 }
 
 export function parseMetrics(raw: readonly string[] | undefined): string[] {
-  const names = (raw ?? []).flatMap((m) => m.split(',')).map((m) => m.trim()).filter(Boolean)
+  const names = (raw ?? [])
+    .flatMap((m) => m.split(','))
+    .map((m) => m.trim())
+    .filter(Boolean)
   if (names.length === 0) return [...DEFAULT_METRICS]
   const unknown = names.filter((n) => !METRIC_NAMES.has(n))
   if (unknown.length) {
@@ -293,7 +301,10 @@ export function project(
 
 /** Student's t, two-sided 95 %, for `dof` degrees of freedom (the table's; ≥ 30: the normal's). */
 function t95(dof: number): number {
-  const table = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11, 2.101, 2.093, 2.086, 2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045]
+  const table = [
+    12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11, 2.101, 2.093, 2.086, 2.08, 2.074,
+    2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045,
+  ]
   return dof >= 30 ? 1.96 : table[dof - 1]!
 }
 
@@ -301,7 +312,14 @@ function t95(dof: number): number {
  * When the 95 % prediction band of the fit crosses `threshold`: the upper edge first, the lower
  * edge last (ŷ ± t·s·√(1 + 1/n + (x − x̄)²/Sxx)), found by bisection from now on.
  */
-function predictionInterval(xs: number[], ys: number[], fit: { slope: number; intercept: number }, threshold: number, xNow: number, t0: number): { from: string; to: string | null } {
+function predictionInterval(
+  xs: number[],
+  ys: number[],
+  fit: { slope: number; intercept: number },
+  threshold: number,
+  xNow: number,
+  t0: number,
+): { from: string; to: string | null } {
   const n = xs.length
   const mx = xs.reduce((a, b) => a + b, 0) / n
   let sxx = 0
@@ -335,7 +353,12 @@ function predictionInterval(xs: number[], ys: number[], fit: { slope: number; in
 
 function fitSlope(points: ReadonlyArray<{ at: Date; value: number }>): number | null {
   const t0 = points[0]?.at.getTime() ?? 0
-  return leastSquares(points.map((p) => (p.at.getTime() - t0) / DAY_MS), points.map((p) => p.value))?.slope ?? null
+  return (
+    leastSquares(
+      points.map((p) => (p.at.getTime() - t0) / DAY_MS),
+      points.map((p) => p.value),
+    )?.slope ?? null
+  )
 }
 
 function spanText(ms: number): string {

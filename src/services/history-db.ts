@@ -39,7 +39,12 @@ export async function lockExistingCluster(client: pg.PoolClient, cluster: string
   return { id: row.id, lastVersion: row.last_version }
 }
 
-export const servableRef = (row: VersionRow): StoredVersionRef => ({ cluster: row.summary.cluster, version: row.summary.version, planId: row.planId, snapshotId: row.snapshotId })
+export const servableRef = (row: VersionRow): StoredVersionRef => ({
+  cluster: row.summary.cluster,
+  version: row.summary.version,
+  planId: row.planId,
+  snapshotId: row.snapshotId,
+})
 
 /**
  * A version whose content is about to be read (plan, scripts, diffs, rollbacks): found, and

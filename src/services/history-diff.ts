@@ -102,7 +102,14 @@ interface DiffEnd {
 /** Both versions with their plan manifests in ONE round trip (`latest` resolved in SQL). */
 async function diffEnds(db: pg.Pool, cluster: string, q: DiffQuery): Promise<[DiffEnd, DiffEnd]> {
   const num = (r: DiffQuery['from']) => (r === 'latest' ? null : r)
-  const res = await db.query<{ number: number; plan_id: string; snapshot_id: string; layout: Array<{ family: Family; segments: number }>; manifest: Buffer; last: number }>(
+  const res = await db.query<{
+    number: number
+    plan_id: string
+    snapshot_id: string
+    layout: Array<{ family: Family; segments: number }>
+    manifest: Buffer
+    last: number
+  }>(
     `SELECT v.number, v.plan_id, v.snapshot_id, p.layout, p.manifest, c.last_version AS last
      FROM clusters c JOIN versions v ON v.cluster_id = c.id JOIN plans p ON p.id = v.plan_id
      WHERE c.name = $1 AND v.number IN (COALESCE($2::int, c.last_version), COALESCE($3::int, c.last_version))`,
@@ -204,6 +211,9 @@ export async function diffUnified(db: pg.Pool, cluster: string, q: DiffQuery, no
   const p = await familyPlans(db, cluster, q, nodes)
   const from = p.from.summary.version
   const to = p.to.summary.version
-  const text = p.from.planId === p.to.planId && !byNode(q) && !manyNodes(p.from) ? '' : unifiedDiff(p.a, p.b, { fromLabel: `v${from}/restore.rules`, toLabel: `v${to}/restore.rules` })
+  const text =
+    p.from.planId === p.to.planId && !byNode(q) && !manyNodes(p.from)
+      ? ''
+      : unifiedDiff(p.a, p.b, { fromLabel: `v${from}/restore.rules`, toLabel: `v${to}/restore.rules` })
   return { cluster, from, to, family: p.b.family, text }
 }

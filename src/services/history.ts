@@ -31,7 +31,8 @@ const isIdCursor = (v: unknown): v is { e: string } => typeof v === 'object' && 
 function parseInstant(value: string | undefined, pointer: string): Date | undefined {
   if (value === undefined) return undefined
   const d = new Date(value)
-  if (Number.isNaN(d.getTime())) throw new BadRequestError(`${pointer.slice(1)} must be an ISO 8601 date-time`, [{ pointer, detail: `"${value}" is not a date-time` }])
+  if (Number.isNaN(d.getTime()))
+    throw new BadRequestError(`${pointer.slice(1)} must be an ISO 8601 date-time`, [{ pointer, detail: `"${value}" is not a date-time` }])
   return d
 }
 
@@ -39,7 +40,9 @@ export async function listHistory(pool: pg.Pool, cluster: string, q: HistoryQuer
   const c = await requireCluster(pool, cluster)
   const unknown = (q.types ?? []).filter((t) => !HISTORY_EVENT_TYPES.includes(t as HistoryEventType))
   if (unknown.length > 0) {
-    throw new BadRequestError(`unknown event type ${unknown.join(', ')}; known: ${HISTORY_EVENT_TYPES.join(', ')}`, [{ pointer: '/type', detail: 'unknown event type' }])
+    throw new BadRequestError(`unknown event type ${unknown.join(', ')}; known: ${HISTORY_EVENT_TYPES.join(', ')}`, [
+      { pointer: '/type', detail: 'unknown event type' },
+    ])
   }
   const limit = clampLimit(q.limit)
   const before = q.cursor ? Number(decodeCursor(q.cursor, isIdCursor).e) : undefined

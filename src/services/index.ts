@@ -64,10 +64,8 @@ function decodeCursor<T>(cursor: string | undefined, check: (v: unknown) => v is
   throw new BadRequestError('invalid cursor', [{ pointer: '/cursor', detail: 'not a cursor returned by this API' }])
 }
 
-const isVersionCursor = (v: unknown): v is { before: number } =>
-  typeof v === 'object' && v !== null && Number.isInteger((v as { before?: unknown }).before)
-const isClusterCursor = (v: unknown): v is { after: string } =>
-  typeof v === 'object' && v !== null && typeof (v as { after?: unknown }).after === 'string'
+const isVersionCursor = (v: unknown): v is { before: number } => typeof v === 'object' && v !== null && Number.isInteger((v as { before?: unknown }).before)
+const isClusterCursor = (v: unknown): v is { after: string } => typeof v === 'object' && v !== null && typeof (v as { after?: unknown }).after === 'string'
 
 function checkRef(ref: VersionRef): void {
   if (ref !== 'latest' && (!Number.isInteger(ref) || ref < 1)) {
@@ -205,7 +203,10 @@ export function createServices(db: Database, opts: ServicesOptions = {}): Servic
 
     history: createHistoryServices(db, { retention: opts.retention, importLimits: opts.importLimits, nodes }),
 
-    growth: createGrowthServices(db.pool, { prisma: db.prisma, getPlan: async (cluster, version) => (await loadPlan(db.pool, (await resolve(cluster, version)).planId)).plan }),
+    growth: createGrowthServices(db.pool, {
+      prisma: db.prisma,
+      getPlan: async (cluster, version) => (await loadPlan(db.pool, (await resolve(cluster, version)).planId)).plan,
+    }),
   }
   services.inspect = createInspectServices(services)
   return services

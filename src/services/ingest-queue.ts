@@ -52,8 +52,17 @@ export class IngestQueue {
     const before = l.tail
     let timer: NodeJS.Timeout | undefined
     const turn = new Promise<void>((resolve, reject) => {
-      timer = setTimeout(() => reject(new BusyError(`cluster ${cluster}: waited ${Math.round(this.opts.waitMs / 1000)} s for the snapshots before this one to be stored; retry shortly`)), this.opts.waitMs)
-      before.then(() => resolve(), () => resolve())
+      timer = setTimeout(
+        () =>
+          reject(
+            new BusyError(`cluster ${cluster}: waited ${Math.round(this.opts.waitMs / 1000)} s for the snapshots before this one to be stored; retry shortly`),
+          ),
+        this.opts.waitMs,
+      )
+      before.then(
+        () => resolve(),
+        () => resolve(),
+      )
     })
     const mine = (async () => {
       try {

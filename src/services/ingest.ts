@@ -64,7 +64,13 @@ function cacheOf(db: Database): IngestCache {
  * `onPlanned`: every node's plan of a version this ingest stored, by snapshot sha256, so that the
  * node views need not plan the snapshot again (./nodes.ts).
  */
-export async function ingest(db: Database, input: IngestInput, onStats?: (s: IngestStats) => void, onPlanned?: (snapshotSha256: string, cp: ClusterPlan, summaries: VariantSummary[]) => void, queue?: IngestQueueOptions): Promise<IngestResult> {
+export async function ingest(
+  db: Database,
+  input: IngestInput,
+  onStats?: (s: IngestStats) => void,
+  onPlanned?: (snapshotSha256: string, cp: ClusterPlan, summaries: VariantSummary[]) => void,
+  queue?: IngestQueueOptions,
+): Promise<IngestResult> {
   const cache = cacheOf(db)
   const state = cache.get(input.cluster)
   const t0 = performance.now()
@@ -88,7 +94,7 @@ export async function ingest(db: Database, input: IngestInput, onStats?: (s: Ing
     if (fingerprints) fingerprints = order.map((i) => fingerprints![i]!)
   }
   const items = parsed.envelope.resources.items
-  let snapshot = snapshotInput(parsed.envelope.proxy, items, fingerprints, state)
+  const snapshot = snapshotInput(parsed.envelope.proxy, items, fingerprints, state)
   stats.validateMs = performance.now() - t0
   // One cluster's ingests in turn; identical content in flight is stored once (./ingest-queue.ts).
   return queueOf(db, queue).run(
@@ -109,7 +115,12 @@ interface Prepared {
   report: <T>(r: T) => T
 }
 
-async function store(db: Database, input: IngestInput, prep: Prepared, onPlanned?: (snapshotSha256: string, cp: ClusterPlan, summaries: VariantSummary[]) => void, queue?: IngestQueueOptions): Promise<IngestResult> {
+async function store(
+  db: Database,
+  input: IngestInput,
+  prep: Prepared,
+  onPlanned?: (snapshotSha256: string, cp: ClusterPlan, summaries: VariantSummary[]) => void,
+): Promise<IngestResult> {
   const { items, fingerprints, stats, report } = prep
   let { snapshot } = prep
   const cache = cacheOf(db)
@@ -169,7 +180,13 @@ async function store(db: Database, input: IngestInput, prep: Prepared, onPlanned
     // Growth statistics, in the same transaction (src/store/stats-record.ts).
     const keys = content.families.map((f) => f.segments.map((s) => s.sha256))
     const previous = state && state.clusterId === cluster.id && state.number === number - 1 ? state : undefined
-    await recordVersionStats(client, { clusterId: cluster.id, number, plan: p, keys, ...(previous && { previous: previous.plan, previousKeys: previous.keys }) })
+    await recordVersionStats(client, {
+      clusterId: cluster.id,
+      number,
+      plan: p,
+      keys,
+      ...(previous && { previous: previous.plan, previousKeys: previous.keys }),
+    })
     // Every node's sizes, for growth per node (store/node-stats.ts).
     const summaries = variantSummaries(planned.cluster, sharedMemo)
     await insertNodeStats(client, cluster.id, number, nodeStatsRows(planned.cluster, summaries))

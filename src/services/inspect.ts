@@ -33,11 +33,7 @@ export interface DriftCheck extends DriftReport {
   version: number
 }
 
-export type CleanupKind =
-  | 'no-endpoints'
-  | 'only-terminating-endpoints'
-  | 'no-local-endpoints'
-  | 'firewall-drops'
+export type CleanupKind = 'no-endpoints' | 'only-terminating-endpoints' | 'no-local-endpoints' | 'firewall-drops'
 
 export interface CleanupItem {
   kind: CleanupKind
@@ -106,7 +102,7 @@ function dropKind(rule: string): CleanupKind | undefined {
 const DETAIL: Record<CleanupKind, string> = {
   'no-endpoints': 'no usable endpoint: new connections are rejected (ICMP port unreachable)',
   'only-terminating-endpoints':
-    'no ready endpoint: traffic goes only to serving-but-terminating endpoints (kube-proxy\'s fallback) and stops when they are gone',
+    "no ready endpoint: traffic goes only to serving-but-terminating endpoints (kube-proxy's fallback) and stops when they are gone",
   'no-local-endpoints': 'traffic policy Local and no endpoint on this node: that traffic is dropped here',
   'firewall-drops': 'loadBalancerSourceRanges: traffic from other sources is dropped',
 }

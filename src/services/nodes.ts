@@ -6,7 +6,16 @@
  */
 import type pg from 'pg'
 import { LRUCache } from 'lru-cache'
-import { planCluster, renderRestoreChunks, variantPlan, type ClusterPlan, type Envelope, type FamilyPlan, type Plan, type RenderOptions } from '../planner/index.js'
+import {
+  planCluster,
+  renderRestoreChunks,
+  variantPlan,
+  type ClusterPlan,
+  type Envelope,
+  type FamilyPlan,
+  type Plan,
+  type RenderOptions,
+} from '../planner/index.js'
 import { BadRequestError, NotFoundError } from '../errors.js'
 import { loadPlan } from '../store/plans.js'
 import { loadSnapshot } from '../store/snapshots.js'
@@ -63,7 +72,10 @@ export class VersionNodes {
       p = (async () => {
         const snap = await loadSnapshot(this.pool, row.snapshotId)
         // Stored snapshots were validated when they came in (and are checked when read, ./servable.ts).
-        const env = { proxy: snap.proxy, resources: { apiVersion: 'v1', kind: 'List', items: snap.items.map((b) => JSON.parse(b) as Record<string, unknown>) } } as unknown as Envelope
+        const env = {
+          proxy: snap.proxy,
+          resources: { apiVersion: 'v1', kind: 'List', items: snap.items.map((b) => JSON.parse(b) as Record<string, unknown>) },
+        } as unknown as Envelope
         return new Planned(planCluster(env, { stats: sharedMemo }))
       })()
       p.catch(() => this.planned.delete(key))

@@ -36,12 +36,13 @@ export async function prune(pool: pg.Pool, input: PruneInput): Promise<PruneResu
   }
   const result = await inTransaction(pool, async (client) => {
     const cluster = await lockExistingCluster(client, input.cluster)
-    const res = await client.query<{ number: number; created_at: Date }>(
-      'SELECT number, created_at FROM versions WHERE cluster_id = $1 ORDER BY number DESC',
-      [cluster.id],
-    )
+    const res = await client.query<{ number: number; created_at: Date }>('SELECT number, created_at FROM versions WHERE cluster_id = $1 ORDER BY number DESC', [
+      cluster.id,
+    ])
     const doomed = res.rows
-      .filter((r, rank) => r.number !== cluster.lastVersion && ((input.keep !== undefined && rank >= input.keep) || (cutoff !== undefined && r.created_at < cutoff)))
+      .filter(
+        (r, rank) => r.number !== cluster.lastVersion && ((input.keep !== undefined && rank >= input.keep) || (cutoff !== undefined && r.created_at < cutoff)),
+      )
       .map((r) => r.number)
       .sort((a, b) => a - b)
     if (doomed.length > 0 && !input.dryRun) {
@@ -104,7 +105,12 @@ async function collectIn(client: pg.PoolClient): Promise<PruneResult['collected'
 }
 
 /** Deletes the rows the dropped manifests listed that no surviving manifest lists. */
-async function sweep(client: pg.PoolClient, table: 'objects' | 'segments', owner: 'snapshots' | 'plans', dropped: Array<{ manifest: Buffer }>): Promise<number> {
+async function sweep(
+  client: pg.PoolClient,
+  table: 'objects' | 'segments',
+  owner: 'snapshots' | 'plans',
+  dropped: Array<{ manifest: Buffer }>,
+): Promise<number> {
   const candidates = new Set<number>()
   for (const r of dropped) for (const id of decodeIds(r.manifest)) candidates.add(id)
   if (candidates.size === 0) return 0

@@ -20,8 +20,7 @@ import type { RollbackInput, RollbackResult } from './history-types.js'
 
 function conflict(input: RollbackInput, latest: number): ConflictError {
   return new ConflictError(
-    `version ${latest}, the latest of cluster "${input.cluster}", already has the content of version ` +
-      `${input.toVersion}; a rollback would change nothing`,
+    `version ${latest}, the latest of cluster "${input.cluster}", already has the content of version ` + `${input.toVersion}; a rollback would change nothing`,
   )
 }
 

@@ -89,10 +89,7 @@ export async function findBackup(db: Queryable, id: string): Promise<BackupMeta 
 }
 
 /** Newest first; the cursor is (created_at, id) of the last row seen. */
-export async function listBackupRows(
-  db: Queryable,
-  f: { cluster?: string; limit: number; before?: { createdAt: string; id: string } },
-): Promise<BackupMeta[]> {
+export async function listBackupRows(db: Queryable, f: { cluster?: string; limit: number; before?: { createdAt: string; id: string } }): Promise<BackupMeta[]> {
   const res = await db.query<BackupDbRow>(
     `SELECT ${COLUMNS} FROM backups
      WHERE ($1::text IS NULL OR cluster = $1)

@@ -36,10 +36,9 @@ export function storageKey(segmentHash: string, meta: Segment['meta']): string {
 }
 
 async function existingIds(db: Queryable, table: 'objects' | 'segments', hashes: string[]): Promise<Map<string, number>> {
-  const res = await db.query<{ id: string; h: string }>(
-    `SELECT t.id, u.h FROM unnest($1::text[]) AS u(h) JOIN ${table} t ON t.sha256 = decode(u.h, 'hex')`,
-    [hashes],
-  )
+  const res = await db.query<{ id: string; h: string }>(`SELECT t.id, u.h FROM unnest($1::text[]) AS u(h) JOIN ${table} t ON t.sha256 = decode(u.h, 'hex')`, [
+    hashes,
+  ])
   return new Map(res.rows.map((r) => [r.h, num(r.id)]))
 }
 
@@ -66,8 +65,18 @@ function idsInOrder(rows: readonly { sha256: string }[], known: Map<string, numb
  * Ids the caller already knows (the previous version's rows, src/store/ingest-cache.ts) are not
  * looked up; the caller guarantees they exist for this transaction. Only the others are asked.
  */
-async function lookup(db: Queryable, table: 'objects' | 'segments', rows: readonly { sha256: string }[], given?: ReadonlyMap<string, number>): Promise<Map<string, number>> {
-  if (!given || given.size === 0) return existingIds(db, table, rows.map((r) => r.sha256))
+async function lookup(
+  db: Queryable,
+  table: 'objects' | 'segments',
+  rows: readonly { sha256: string }[],
+  given?: ReadonlyMap<string, number>,
+): Promise<Map<string, number>> {
+  if (!given || given.size === 0)
+    return existingIds(
+      db,
+      table,
+      rows.map((r) => r.sha256),
+    )
   const ask: string[] = []
   const known = new Map<string, number>()
   for (const r of rows) {
@@ -103,7 +112,12 @@ async function putContent<R extends { sha256: string }>(
   if (fresh.length === 0) return { ids: idsInOrder(rows, known), inserted: 0 }
   const stage = `${t.table}_in`
   await db.query(`CREATE TEMP TABLE IF NOT EXISTS ${stage} (${t.staging.map((c) => `${c} text`).join(', ')}) ON COMMIT DELETE ROWS`)
-  await copyRows(db, stage, t.staging, fresh.map((r) => t.values(r)))
+  await copyRows(
+    db,
+    stage,
+    t.staging,
+    fresh.map((r) => t.values(r)),
+  )
   const res = await db.query<{ id: string; h: string }>(
     `INSERT INTO ${t.table} (${t.columns})
      SELECT ${t.select} FROM ${stage} ORDER BY h

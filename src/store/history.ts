@@ -4,14 +4,7 @@
  */
 import { num, type Queryable } from './db.js'
 
-export const HISTORY_EVENT_TYPES = [
-  'snapshot.ingested',
-  'snapshot.duplicate',
-  'rollback',
-  'backup.created',
-  'backup.imported',
-  'versions.pruned',
-] as const
+export const HISTORY_EVENT_TYPES = ['snapshot.ingested', 'snapshot.duplicate', 'rollback', 'backup.created', 'backup.imported', 'versions.pruned'] as const
 export type HistoryEventType = (typeof HISTORY_EVENT_TYPES)[number]
 
 export interface NewHistoryEvent {
@@ -63,10 +56,7 @@ export async function insertHistoryEvent(db: Queryable, e: NewHistoryEvent): Pro
  * The hook ingest calls inside its transaction: `snapshot.ingested` for a new version,
  * `snapshot.duplicate` when the snapshot equalled the latest version and nothing was stored.
  */
-export async function recordIngestEvent(
-  db: Queryable,
-  e: { clusterId: number; created: boolean; version: number; actor: string },
-): Promise<void> {
+export async function recordIngestEvent(db: Queryable, e: { clusterId: number; created: boolean; version: number; actor: string }): Promise<void> {
   await insertHistoryEvent(db, {
     clusterId: e.clusterId,
     type: e.created ? 'snapshot.ingested' : 'snapshot.duplicate',

@@ -106,7 +106,12 @@ export function rawFingerprint(item: unknown): string {
  * canonical hash of every item whose raw fingerprint the previous version had; bodies are only
  * serialised for the others.
  */
-export function snapshotInput(proxy: unknown, items: readonly unknown[], fingerprints: readonly string[] | null, state: ClusterState | undefined): SnapshotInput {
+export function snapshotInput(
+  proxy: unknown,
+  items: readonly unknown[],
+  fingerprints: readonly string[] | null,
+  state: ClusterState | undefined,
+): SnapshotInput {
   const proxyJson = canonicalJson(proxy)
   const objects: ObjectRow[] = new Array(items.length)
   for (let i = 0; i < items.length; i++) {

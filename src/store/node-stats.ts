@@ -10,7 +10,10 @@ import type { Bound } from './stats.js'
 function rangeWhere(range: { from?: Bound; to?: Bound }): { number?: { gte?: number; lte?: number }; createdAt?: { gte?: Date; lte?: Date } } {
   const number: { gte?: number; lte?: number } = {}
   const createdAt: { gte?: Date; lte?: Date } = {}
-  for (const [b, op] of [[range.from, 'gte'], [range.to, 'lte']] as const) {
+  for (const [b, op] of [
+    [range.from, 'gte'],
+    [range.to, 'lte'],
+  ] as const) {
     if (!b) continue
     if ('version' in b) number[op] = b.version
     else createdAt[op] = b.at
@@ -42,7 +45,18 @@ export async function insertNodeStats(db: Queryable, clusterId: number, number: 
      SELECT v.id, v.cluster_id, v.number, v.created_at, u.*
      FROM versions v, unnest($3::text[], $4::int[], $5::int[], $6::int[], $7::int[], $8::int[], $9::int[], $10::bigint[]) AS u
      WHERE v.cluster_id = $1 AND v.number = $2`,
-    [clusterId, number, col('node'), col('variant'), col('natChains'), col('natRules'), col('filterChains'), col('filterRules'), col('kubeServices'), col('scriptBytes')],
+    [
+      clusterId,
+      number,
+      col('node'),
+      col('variant'),
+      col('natChains'),
+      col('natRules'),
+      col('filterChains'),
+      col('filterRules'),
+      col('kubeServices'),
+      col('scriptBytes'),
+    ],
   )
 }
 
@@ -106,7 +120,17 @@ export async function readNodeSeries(prisma: PrismaClient, clusterId: number, no
   const rows = await prisma.nodeStats.findMany({
     where: { clusterId, node, ...rangeWhere(range) },
     orderBy: { number: 'asc' },
-    select: { number: true, createdAt: true, variant: true, natChains: true, natRules: true, filterChains: true, filterRules: true, kubeServices: true, scriptBytes: true },
+    select: {
+      number: true,
+      createdAt: true,
+      variant: true,
+      natChains: true,
+      natRules: true,
+      filterChains: true,
+      filterRules: true,
+      kubeServices: true,
+      scriptBytes: true,
+    },
   })
   return rows.map(({ number, scriptBytes, ...r }) => ({ version: number, ...r, scriptBytes: Number(scriptBytes) }))
 }

@@ -282,9 +282,7 @@ export async function recordVersionStats(db: Queryable, facts: NewVersionFacts):
   }
   const stats = computeVersionStats(facts.plan, previous, { plan: facts.keys, previous: previousKeys })
   remember(String(row.plan_id), { plan: facts.plan, keys: facts.keys })
-  await insertVersionStats(db, [
-    { versionId: String(row.id), clusterId: facts.clusterId, number: facts.number, createdAt: new Date(row.created_at), ...stats },
-  ])
+  await insertVersionStats(db, [{ versionId: String(row.id), clusterId: facts.clusterId, number: facts.number, createdAt: new Date(row.created_at), ...stats }])
 }
 
 /**

@@ -46,6 +46,8 @@ export interface VersionStatsRecord {
 
 /** Anything that runs SQL: a pg.Pool, a pg.PoolClient inside a transaction, or a Prisma client. */
 export interface Queryable {
+  // pg types rows as any as well; each query names its row type where it reads them.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   query(text: string, values?: unknown[]): Promise<{ rows: any[] }>
 }
 
@@ -60,7 +62,7 @@ interface PrismaLike {
 export function asQueryable(db: Queryable | PrismaLike): Queryable {
   if ('query' in db && typeof db.query === 'function') return db
   const prisma = db as PrismaLike
-  return { query: async (text, values = []) => ({ rows: (await prisma.$queryRawUnsafe(text, ...values)) as any[] }) }
+  return { query: async (text, values = []) => ({ rows: (await prisma.$queryRawUnsafe(text, ...values)) as unknown[] }) }
 }
 
 /** Metric name (API, camelCase) -> column. The single list both the SQL and the API derive from. */
@@ -210,10 +212,7 @@ export async function readNamespaceSeries(
 ): Promise<Array<{ version: number; createdAt: Date; counts: NamespaceCounts | null }>> {
   const values: unknown[] = [clusterId, namespace]
   const where = `cluster_id = $1${boundSql(range.from, '>=', values)}${boundSql(range.to, '<=', values)}`
-  const { rows } = await db.query(
-    `SELECT number, created_at, namespaces -> $2 AS counts FROM version_stats WHERE ${where} ORDER BY number`,
-    values,
-  )
+  const { rows } = await db.query(`SELECT number, created_at, namespaces -> $2 AS counts FROM version_stats WHERE ${where} ORDER BY number`, values)
   return rows.map((r) => ({ version: r.number, createdAt: new Date(r.created_at), counts: r.counts ?? null }))
 }
 

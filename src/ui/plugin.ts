@@ -45,12 +45,7 @@ export default async function uiPlugin(app: FastifyInstance): Promise<void> {
   const send = (name: string) => {
     const f = files.get(name)!
     return async (_request: unknown, reply: import('fastify').FastifyReply) =>
-      reply
-        .type(f.type)
-        .header('content-security-policy', UI_CSP)
-        .header('x-content-type-options', 'nosniff')
-        .header('cache-control', 'no-cache')
-        .send(f.body)
+      reply.type(f.type).header('content-security-policy', UI_CSP).header('x-content-type-options', 'nosniff').header('cache-control', 'no-cache').send(f.body)
   }
   const opts = { config: { public: true }, schema: { hide: true } }
   app.get('/ui', opts, send('index.html'))

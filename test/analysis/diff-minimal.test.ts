@@ -76,7 +76,9 @@ describe('diffPlans', () => {
       {
         chain: 'KUBE-SERVICES',
         rulesAdded: [SVC3[2]],
-        rulesRemoved: ['-A KUBE-SERVICES -m comment --comment "ns2/svc2:p8080 cluster IP" -m tcp -p tcp -d 172.30.0.42 --dport 8080 -j KUBE-SVC-2VJB64SDSIJUP5T6'],
+        rulesRemoved: [
+          '-A KUBE-SERVICES -m comment --comment "ns2/svc2:p8080 cluster IP" -m tcp -p tcp -d 172.30.0.42 --dport 8080 -j KUBE-SVC-2VJB64SDSIJUP5T6',
+        ],
       },
     ])
     expect(d.services.map((s) => [s.service, s.change, s.rulesAdded, s.rulesRemoved])).toEqual([
@@ -135,15 +137,17 @@ describe('minimalRestore', () => {
   })
 
   it('from an empty plan it is the full plan; to an empty plan it deletes every service chain', () => {
-    const empty = A_TEXT.split('\n').filter((l) => !/svc[12]|KUBE-(SVC|SEP)-/.test(l)).join('\n')
+    const empty = A_TEXT.split('\n')
+      .filter((l) => !/svc[12]|KUBE-(SVC|SEP)-/.test(l))
+      .join('\n')
     expectDeltaReaches(empty, A_TEXT)
     const down = expectDeltaReaches(A_TEXT, empty)
-    expect(down.split('\n').filter((l) => l.startsWith('-X ')).sort()).toEqual([
-      '-X KUBE-SEP-SNQ3ZNILQDEJNDQO',
-      '-X KUBE-SEP-UHEGFW77JX3KXTOV',
-      '-X KUBE-SVC-2VJB64SDSIJUP5T6',
-      '-X KUBE-SVC-XPGD46QRK7WJZT7O',
-    ])
+    expect(
+      down
+        .split('\n')
+        .filter((l) => l.startsWith('-X '))
+        .sort(),
+    ).toEqual(['-X KUBE-SEP-SNQ3ZNILQDEJNDQO', '-X KUBE-SEP-UHEGFW77JX3KXTOV', '-X KUBE-SVC-2VJB64SDSIJUP5T6', '-X KUBE-SVC-XPGD46QRK7WJZT7O'])
   })
 
   it('deltaSize counts the delta against the full script (kube-proxy _last vs _total)', () => {
@@ -153,7 +157,11 @@ describe('minimalRestore', () => {
     expect(s.rules).toBe(delta.split('\n').filter((l) => l.startsWith('-A ')).length)
     expect(s.bytes).toBe(Buffer.byteLength(delta))
     expect(s.deletedChains).toBe(2)
-    expect(s.totalRules).toBe(restoreText(b).split('\n').filter((l) => l.startsWith('-A ')).length)
+    expect(s.totalRules).toBe(
+      restoreText(b)
+        .split('\n')
+        .filter((l) => l.startsWith('-A ')).length,
+    )
     expect(s.totalBytes).toBe(Buffer.byteLength(restoreText(b)))
     expect(s.rules).toBeLessThan(s.totalRules)
   })

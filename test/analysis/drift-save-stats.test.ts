@@ -73,7 +73,9 @@ describe('drift', () => {
         missingRules: [{ rule: '-A KUBE-SEP-SXIVWICOYRO3J4NJ -m comment --comment ns1/svc1:p80 -s 10.180.0.1 -j KUBE-MARK-MASQ', service: 'ns1/svc1:p80' }],
       },
     ])
-    expect(r.services).toEqual([{ service: 'ns1/svc1:p80', staleChains: [], missingChains: [], changedChains: ['KUBE-SEP-SXIVWICOYRO3J4NJ'], staleRules: 0, missingRules: 1 }])
+    expect(r.services).toEqual([
+      { service: 'ns1/svc1:p80', staleChains: [], missingChains: [], changedChains: ['KUBE-SEP-SXIVWICOYRO3J4NJ'], staleRules: 0, missingRules: 1 },
+    ])
   })
 
   it('reports a stale service chain (attributed by its comments) and a missing one', () => {

@@ -118,7 +118,8 @@ export function fakeSave(plan: FamilyPlan, canonical: (rule: string) => string):
   for (const table of ['filter', 'nat'] as const) {
     const chains = new Map<string, string[]>()
     for (const s of plan.segments) for (const c of segmentLines(s, table === 'nat' ? 'natChains' : 'filterChains')) chains.set(c.slice(1, c.indexOf(' ')), [])
-    for (const s of plan.segments) for (const r of segmentLines(s, table === 'nat' ? 'natRules' : 'filterRules')) chains.get(r.split(' ')[1]!)!.push(canonical(r))
+    for (const s of plan.segments)
+      for (const r of segmentLines(s, table === 'nat' ? 'natRules' : 'filterRules')) chains.get(r.split(' ')[1]!)!.push(canonical(r))
     const user = [...chains.keys()].filter((c) => !BUILTIN_CHAINS[table]!.includes(c)).sort()
     out.push(`*${table}`, ...BUILTIN_CHAINS[table]!.map((c) => `:${c} ACCEPT [0:0]`), ...user.map((c) => `:${c} - [0:0]`))
     for (const c of [...BUILTIN_CHAINS[table]!, ...user]) out.push(...(chains.get(c) ?? []))

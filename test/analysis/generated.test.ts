@@ -12,7 +12,16 @@ import type { FamilyPlan } from '../../src/planner/types.js'
 import { applyRestore, fakeSave, stateObject } from './fixtures.js'
 import { segmentLines } from '../../src/planner/types.js'
 
-const SHAPE = { services: 150, endpointsPerService: 3, nodePort: 0.3, loadBalancer: 0.2, sourceRanges: 0.5, clientIPAffinity: 0.2, externalLocal: 0.3, churn: 0.1 }
+const SHAPE = {
+  services: 150,
+  endpointsPerService: 3,
+  nodePort: 0.3,
+  loadBalancer: 0.2,
+  sourceRanges: 0.5,
+  clientIPAffinity: 0.2,
+  externalLocal: 0.3,
+  churn: 0.1,
+}
 const rounds = [0, 1, 2, 3].map((round) => plan(generateSnapshot({ ...SHAPE, round })).families[0]!)
 
 describe('generated churn rounds', () => {
@@ -40,8 +49,16 @@ describe('generated churn rounds', () => {
 
   it('drift of one round against the node state of another names the churned services', () => {
     const [a, b] = [rounds[0]!, rounds[1]!]
-    expect(drift(b, fakeSave(b, (l) => canonicalRule(l))).inSync).toBe(true)
-    const r = drift(b, fakeSave(a, (l) => canonicalRule(l)))
+    expect(
+      drift(
+        b,
+        fakeSave(b, (l) => canonicalRule(l)),
+      ).inSync,
+    ).toBe(true)
+    const r = drift(
+      b,
+      fakeSave(a, (l) => canonicalRule(l)),
+    )
     expect(r.inSync).toBe(false)
     const d = diffPlans(a, b)
     expect(r.services.map((s) => s.service).sort()).toEqual(d.services.map((s) => s.service).sort())
@@ -57,7 +74,9 @@ describe('generated churn rounds', () => {
     expect(s.servicePorts).toBe(150)
     expect(s.servicePortsByType.ClusterIP + s.servicePortsByType.NodePort + s.servicePortsByType.LoadBalancer).toBe(150)
     expect(s.endpoints?.total).toBe(p.counts.endpoints)
-    expect(s.kubeServicesRules).toBe(p.families[0]!.segments.flatMap((x) => segmentLines(x, 'natRules')).filter((l) => l.startsWith('-A KUBE-SERVICES ')).length)
+    expect(s.kubeServicesRules).toBe(
+      p.families[0]!.segments.flatMap((x) => segmentLines(x, 'natRules')).filter((l) => l.startsWith('-A KUBE-SERVICES ')).length,
+    )
     expect(s.traversal.worst).toBeGreaterThanOrEqual(s.traversal.average)
   })
 })

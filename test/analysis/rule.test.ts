@@ -39,7 +39,10 @@ const PAIRS: Array<[restore: string, save: string]> = [
     '-A KUBE-SVC-XPGD46QRK7WJZT7O -m comment --comment "ns1/svc1:p80 -> 10.180.0.1:80" -m statistic --mode random --probability 0.5000000000 -j KUBE-SEP-SXIVWICOYRO3J4NJ',
     '-A KUBE-SVC-XPGD46QRK7WJZT7O -m comment --comment "ns1/svc1:p80 -> 10.180.0.1:80" -m statistic --mode random --probability 0.50000000000 -j KUBE-SEP-SXIVWICOYRO3J4NJ',
   ],
-  ['-A KUBE-SEP-SXIVWICOYRO3J4NJ -m comment --comment ns1/svc1:p80 -s 10.180.0.1 -j KUBE-MARK-MASQ', '-A KUBE-SEP-SXIVWICOYRO3J4NJ -s 10.180.0.1/32 -m comment --comment "ns1/svc1:p80" -j KUBE-MARK-MASQ'],
+  [
+    '-A KUBE-SEP-SXIVWICOYRO3J4NJ -m comment --comment ns1/svc1:p80 -s 10.180.0.1 -j KUBE-MARK-MASQ',
+    '-A KUBE-SEP-SXIVWICOYRO3J4NJ -s 10.180.0.1/32 -m comment --comment "ns1/svc1:p80" -j KUBE-MARK-MASQ',
+  ],
   [
     '-A KUBE-SEP-SXIVWICOYRO3J4NJ -m comment --comment ns1/svc1:p80 -m tcp -p tcp -j DNAT --to-destination 10.180.0.1:80',
     '-A KUBE-SEP-SXIVWICOYRO3J4NJ -p tcp -m comment --comment "ns1/svc1:p80" -m tcp -j DNAT --to-destination 10.180.0.1:80',
@@ -60,7 +63,10 @@ const PAIRS: Array<[restore: string, save: string]> = [
   ['-A KUBE-T -m comment --comment abc-def_1 -j RETURN', '-A KUBE-T -m comment --comment abc-def_1 -j RETURN'],
   ['-A KUBE-T -m comment --comment a.b -j RETURN', '-A KUBE-T -m comment --comment "a.b" -j RETURN'],
   ['-A KUBE-T -m comment --comment "q\\"x" -j RETURN', '-A KUBE-T -m comment --comment "q\\"x" -j RETURN'],
-  ['-A KUBE-T -m comment --comment ns1/svc1 -m tcp -p tcp -d 10.0.0.5/8 --dport 80 -j RETURN', '-A KUBE-T -d 10.0.0.0/8 -p tcp -m comment --comment "ns1/svc1" -m tcp --dport 80 -j RETURN'],
+  [
+    '-A KUBE-T -m comment --comment ns1/svc1 -m tcp -p tcp -d 10.0.0.5/8 --dport 80 -j RETURN',
+    '-A KUBE-T -d 10.0.0.0/8 -p tcp -m comment --comment "ns1/svc1" -m tcp --dport 80 -j RETURN',
+  ],
   ['-A KUBE-T -m mark --mark 0x00004000 -j RETURN', '-A KUBE-T -m mark --mark 0x4000 -j RETURN'],
   ['-A KUBE-T -j MARK --set-mark 0x10', '-A KUBE-T -j MARK --set-xmark 0x10/0xffffffff'],
   ['-A KUBE-T -j MARK --and-mark 0x10', '-A KUBE-T -j MARK --set-xmark 0x0/0xffffffef'],

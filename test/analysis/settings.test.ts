@@ -16,24 +16,59 @@ for (let i = 0; i < 10; i++) {
   objects.push({
     kind: 'Service',
     metadata: { name, namespace: 'ns' },
-    spec: { type, clusterIP: `172.30.0.${10 + i}`, ...(i % 3 === 0 ? { externalTrafficPolicy: i === 3 ? 'Local' : 'Cluster' } : {}), ports: [{ name: 'p80', port: 80, protocol: 'TCP', ...(type === 'NodePort' ? { nodePort: 30000 + i } : {}) }] },
+    spec: {
+      type,
+      clusterIP: `172.30.0.${10 + i}`,
+      ...(i % 3 === 0 ? { externalTrafficPolicy: i === 3 ? 'Local' : 'Cluster' } : {}),
+      ports: [{ name: 'p80', port: 80, protocol: 'TCP', ...(type === 'NodePort' ? { nodePort: 30000 + i } : {}) }],
+    },
   })
   objects.push({
     kind: 'EndpointSlice',
     metadata: { name: `${name}-1`, namespace: 'ns', labels: { 'kubernetes.io/service-name': name } },
     addressType: 'IPv4',
-    endpoints: [{ addresses: [`10.0.${i}.1`], nodeName: 'test-node' }, { addresses: [`10.0.${i}.2`], nodeName: 'other' }],
+    endpoints: [
+      { addresses: [`10.0.${i}.1`], nodeName: 'test-node' },
+      { addresses: [`10.0.${i}.2`], nodeName: 'other' },
+    ],
     ports: [{ name: 'p80', port: 80, protocol: 'TCP' }],
   })
 }
 const lb = {
   kind: 'Service',
   metadata: { name: 'lb', namespace: 'ns' },
-  spec: { type: 'LoadBalancer', clusterIP: '172.30.1.1', externalTrafficPolicy: 'Cluster', ports: [{ name: 'p80', port: 80, protocol: 'TCP', nodePort: 31000 }] },
-  status: { loadBalancer: { ingress: [{ ip: '1.2.3.4', ipMode: 'Proxy' }, { ip: '5.6.7.8', ipMode: 'VIP' }] } },
+  spec: {
+    type: 'LoadBalancer',
+    clusterIP: '172.30.1.1',
+    externalTrafficPolicy: 'Cluster',
+    ports: [{ name: 'p80', port: 80, protocol: 'TCP', nodePort: 31000 }],
+  },
+  status: {
+    loadBalancer: {
+      ingress: [
+        { ip: '1.2.3.4', ipMode: 'Proxy' },
+        { ip: '5.6.7.8', ipMode: 'VIP' },
+      ],
+    },
+  },
 }
-const lbSlice = { kind: 'EndpointSlice', metadata: { name: 'lb-1', namespace: 'ns', labels: { 'kubernetes.io/service-name': 'lb' } }, addressType: 'IPv4', endpoints: [{ addresses: ['10.1.0.1'] }], ports: [{ name: 'p80', port: 80, protocol: 'TCP' }] }
-const base = { nodeName: 'test-node', nodeIPs: ['192.168.0.2'], clusterCIDR: '10.0.0.0/8', masqueradeBit: 14, masqueradeRandomFully: true, nfacct: true, conntrackTCPBeLiberal: false, localhostNodePorts: true }
+const lbSlice = {
+  kind: 'EndpointSlice',
+  metadata: { name: 'lb-1', namespace: 'ns', labels: { 'kubernetes.io/service-name': 'lb' } },
+  addressType: 'IPv4',
+  endpoints: [{ addresses: ['10.1.0.1'] }],
+  ports: [{ name: 'p80', port: 80, protocol: 'TCP' }],
+}
+const base = {
+  nodeName: 'test-node',
+  nodeIPs: ['192.168.0.2'],
+  clusterCIDR: '10.0.0.0/8',
+  masqueradeBit: 14,
+  masqueradeRandomFully: true,
+  nfacct: true,
+  conntrackTCPBeLiberal: false,
+  localhostNodePorts: true,
+}
 
 function familyPlan(proxy: Record<string, unknown>, extra: unknown[] = []): FamilyPlan {
   const r = toEnvelope({ proxy: { ...base, ...proxy }, resources: [...objects, ...extra] })
@@ -94,12 +129,23 @@ describe('drift: one finding per setting', () => {
   }
 
   it('several settings at once, and a real difference is still reported', () => {
-    const nodeText = dumpOf({ masqueradeBit: 15, detectLocalMode: 'InterfaceNamePrefix', detectLocal: { interfaceNamePrefix: 'veth' }, masqueradeRandomFully: false })
+    const nodeText = dumpOf({
+      masqueradeBit: 15,
+      detectLocalMode: 'InterfaceNamePrefix',
+      detectLocal: { interfaceNamePrefix: 'veth' },
+      masqueradeRandomFully: false,
+    })
     // The node lacks svc5's cluster-IP rule: real drift besides the settings.
-    const edited = nodeText.split('\n').filter((l) => !l.includes('"ns/svc5:p80 cluster IP" -m tcp -p tcp -d 172.30.0.15 --dport 80 -j')).join('\n')
+    const edited = nodeText
+      .split('\n')
+      .filter((l) => !l.includes('"ns/svc5:p80 cluster IP" -m tcp -p tcp -d 172.30.0.15 --dport 80 -j'))
+      .join('\n')
     const report = drift(familyPlan({}), edited)
     expect(report.settings.mismatches.map((m) => m.setting).sort()).toEqual(['localDetector', 'masqueradeMark', 'masqueradeRandomFully'])
-    expect(report.settings.mismatches.find((m) => m.setting === 'localDetector')).toMatchObject({ told: '! -s 10.0.0.0/8 (ClusterCIDR or NodeCIDR)', node: '! -i veth+ (InterfaceNamePrefix)' })
+    expect(report.settings.mismatches.find((m) => m.setting === 'localDetector')).toMatchObject({
+      told: '! -s 10.0.0.0/8 (ClusterCIDR or NodeCIDR)',
+      node: '! -i veth+ (InterfaceNamePrefix)',
+    })
     expect(report.tables.nat.changedChains.map((c) => c.chain)).toEqual(['KUBE-SERVICES'])
     expect(report.summary.missingRules).toBe(1)
   })
@@ -109,8 +155,15 @@ describe('drift: one finding per setting', () => {
     expect(ips).toEqual(['1.2.3.4'])
     const report = drift(familyPlan({}, [lb, lbSlice]), dumpOf({ kubeProxyVersion: '1.29' }, [lb, lbSlice]), { proxyIngressIPs: ips })
     // 1.29 writes no nfacct match either: the counters show as absent, each one finding.
-    expect(report.settings.mismatches.map((m) => m.setting).sort()).toEqual(['LoadBalancerIPMode', 'nfacct.ct_state_invalid_dropped_pkts', 'nfacct.localhost_nps_accepted_pkts'])
-    expect(report.settings.mismatches.find((m) => m.setting === 'LoadBalancerIPMode')).toMatchObject({ told: 'true', node: 'false (releases with that default: 1.28, 1.29)' })
+    expect(report.settings.mismatches.map((m) => m.setting).sort()).toEqual([
+      'LoadBalancerIPMode',
+      'nfacct.ct_state_invalid_dropped_pkts',
+      'nfacct.localhost_nps_accepted_pkts',
+    ])
+    expect(report.settings.mismatches.find((m) => m.setting === 'LoadBalancerIPMode')).toMatchObject({
+      told: 'true',
+      node: 'false (releases with that default: 1.28, 1.29)',
+    })
     expect(report.settings.node.releases).toEqual(['1.28', '1.29'])
     expect(report.summary.changedChains).toBe(0)
     const same = drift(familyPlan({ kubeProxyVersion: '1.29' }, [lb, lbSlice]), dumpOf({ kubeProxyVersion: '1.29' }, [lb, lbSlice]), { proxyIngressIPs: ips })

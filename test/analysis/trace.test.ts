@@ -109,8 +109,22 @@ describe('conformance flows', () => {
     { name: 'external to cluster IP is masqueraded', source: '203.0.113.2', destination: '172.30.0.41', port: 80, output: '10.180.0.1:80', masq: true },
     { name: 'allowed client to LB IP', source: '203.0.113.2', destination: '1.2.3.4', port: 80, output: '10.180.0.1:80', masq: true },
     { name: 'blocked client to LB IP', source: '203.0.113.130', destination: '1.2.3.4', port: 80, output: 'DROP', masq: false },
-    { name: 'external IP is not subject to source ranges', source: '203.0.113.130', destination: '192.168.99.22', port: 80, output: '10.180.0.1:80', masq: true },
-    { name: 'blocked client to nodePort is accepted (no ranges on NodePorts)', source: '203.0.113.130', destination: '192.168.0.2', port: 3001, output: '10.180.0.1:80', masq: true },
+    {
+      name: 'external IP is not subject to source ranges',
+      source: '203.0.113.130',
+      destination: '192.168.99.22',
+      port: 80,
+      output: '10.180.0.1:80',
+      masq: true,
+    },
+    {
+      name: 'blocked client to nodePort is accepted (no ranges on NodePorts)',
+      source: '203.0.113.130',
+      destination: '192.168.0.2',
+      port: 3001,
+      output: '10.180.0.1:80',
+      masq: true,
+    },
     { name: 'wrong port', source: '10.0.0.2', destination: '172.30.0.41', port: 81, output: '', masq: false },
   ]
   const badIPs = familyPlanFromRestore(conformanceText('TestBadIPs'))
@@ -124,7 +138,14 @@ describe('conformance flows', () => {
     { name: 'svc1', source: '10.0.0.2', destination: '172.30.0.41', port: 80, output: '10.0.1.1:80', masq: false },
     { name: 'svc2', source: '10.0.0.2', destination: '172.30.0.42', port: 8080, output: '10.0.2.1:8080', masq: false },
     { name: 'svc2 from outside the cluster CIDR', source: '192.168.0.2', destination: '172.30.0.42', port: 8080, output: '10.0.2.1:8080', masq: true },
-    { name: 'hairpin: the endpoint to its own service is masqueraded', source: '10.0.1.1', destination: '172.30.0.41', port: 80, output: '10.0.1.1:80', masq: true },
+    {
+      name: 'hairpin: the endpoint to its own service is masqueraded',
+      source: '10.0.1.1',
+      destination: '172.30.0.41',
+      port: 80,
+      output: '10.0.1.1:80',
+      masq: true,
+    },
     { name: 'no nodePorts', source: '203.0.113.2', destination: '192.168.0.2', port: 3001, output: '', masq: false },
   ]
   const repeated = familyPlanFromRestore(conformanceText('TestSyncProxyRulesRepeated__initial_full_sync'))

@@ -51,7 +51,10 @@ describe('authentication', () => {
   })
 
   it('applies the same scopes to GraphQL', async () => {
-    const mutation = { query: 'mutation($d: JSON!) { ingestSnapshot(cluster: "' + cluster + '", document: $d) { created } }', variables: { d: smallEnvelope({ port: 99 }) } }
+    const mutation = {
+      query: 'mutation($d: JSON!) { ingestSnapshot(cluster: "' + cluster + '", document: $d) { created } }',
+      variables: { d: smallEnvelope({ port: 99 }) },
+    }
     expect((await t.app.inject({ method: 'POST', url: '/graphql', payload: mutation })).statusCode).toBe(401)
     const denied = await t.app.inject({ method: 'POST', url: '/graphql', headers: bearer(READ), payload: mutation })
     expect(denied.json().errors[0].extensions).toMatchObject({ status: 403 })

@@ -7,7 +7,16 @@ import { assertSafeBinding, ConfigError, defaultConfig, isLoopback, loadConfig, 
 describe('loadConfig', () => {
   it('has a default for everything', () => {
     const c = loadConfig({})
-    expect(c).toMatchObject({ databaseUrl: undefined, dataDir: './.natplan', host: '127.0.0.1', port: 8080, tokens: [], bodyLimit: 64 * 1024 * 1024, rateLimit: { max: 600, windowMs: 60_000 }, logLevel: 'info' })
+    expect(c).toMatchObject({
+      databaseUrl: undefined,
+      dataDir: './.natplan',
+      host: '127.0.0.1',
+      port: 8080,
+      tokens: [],
+      bodyLimit: 64 * 1024 * 1024,
+      rateLimit: { max: 600, windowMs: 60_000 },
+      logLevel: 'info',
+    })
   })
 
   it('parses every variable', () => {

@@ -40,8 +40,10 @@ function mutate(doc: Json, mutations: Mutation[]): Json {
     let parent: any = root
     for (const key of path.slice(0, -1)) parent = parent[key]
     const last = path[path.length - 1]!
-    if (m.op === 'delete') Array.isArray(parent) ? parent.splice(Number(last), 1) : delete parent[last]
-    else if (m.op === 'wrap') parent[last] = [parent[last]]
+    if (m.op === 'delete') {
+      if (Array.isArray(parent)) parent.splice(Number(last), 1)
+      else delete parent[last]
+    } else if (m.op === 'wrap') parent[last] = [parent[last]]
     else parent[last] = m.value
   }
   return root
@@ -49,14 +51,44 @@ function mutate(doc: Json, mutations: Mutation[]): Json {
 
 const interesting: fc.Arbitrary<Json> = fc.oneof(
   fc.jsonValue() as fc.Arbitrary<Json>,
-  fc.constantFrom<Json>('', '0', -1, 0, 65536, 2 ** 53, 1e308, '172.30.0.010', '::ffff:1.2.3.4', '10.0.0.0/33', 'TCP', 'sctp', 'LoadBalancer', 'Local', null, [], {}, 'x'.repeat(300)),
+  fc.constantFrom<Json>(
+    '',
+    '0',
+    -1,
+    0,
+    65536,
+    2 ** 53,
+    1e308,
+    '172.30.0.010',
+    '::ffff:1.2.3.4',
+    '10.0.0.0/33',
+    'TCP',
+    'sctp',
+    'LoadBalancer',
+    'Local',
+    null,
+    [],
+    {},
+    'x'.repeat(300),
+  ),
 )
 
 const mutationArb = fc.record({ at: fc.nat(), op: fc.constantFrom<'set' | 'delete' | 'wrap'>('set', 'set', 'delete', 'wrap'), value: interesting })
 
-const bases: Json[] = [smallEnvelope() as Json, fixture('TestBadIPs').snapshot as Json, (smallEnvelope().resources as Json)]
+const bases: Json[] = [smallEnvelope() as Json, fixture('TestBadIPs').snapshot as Json, smallEnvelope().resources as Json]
 
-const mediaTypes = ['application/json', 'application/yaml', 'text/yaml', 'application/x-yaml', 'text/plain', 'application/octet-stream', 'application/xml', 'multipart/form-data; boundary=x', 'application/json; charset=latin1', '']
+const mediaTypes = [
+  'application/json',
+  'application/yaml',
+  'text/yaml',
+  'application/x-yaml',
+  'text/plain',
+  'application/octet-stream',
+  'application/xml',
+  'multipart/form-data; boundary=x',
+  'application/json; charset=latin1',
+  '',
+]
 
 function expectNo5xx(res: { statusCode: number; body: string; headers: Record<string, unknown> }, what: string): void {
   expect(res.statusCode, `${what} → ${res.body.slice(0, 500)}`).toBeLessThan(500)
@@ -68,17 +100,23 @@ describe('ingest never answers 5xx', () => {
 
   it('for mutated snapshots as JSON or YAML', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.nat(bases.length - 1), fc.array(mutationArb, { minLength: 1, maxLength: 4 }), fc.boolean(), fc.string({ maxLength: 3 }), async (b, muts, asYaml, query) => {
-        const doc = mutate(bases[b]!, muts)
-        const payload = asYaml ? stringify(doc) : JSON.stringify(doc)
-        const res = await t.app.inject({
-          method: 'POST',
-          url: `/v1/clusters/${cluster}/snapshots?nodeName=${encodeURIComponent(query)}`,
-          headers: { 'content-type': asYaml ? 'application/yaml' : 'application/json' },
-          payload,
-        })
-        expectNo5xx(res, JSON.stringify(muts).slice(0, 300))
-      }),
+      fc.asyncProperty(
+        fc.nat(bases.length - 1),
+        fc.array(mutationArb, { minLength: 1, maxLength: 4 }),
+        fc.boolean(),
+        fc.string({ maxLength: 3 }),
+        async (b, muts, asYaml, query) => {
+          const doc = mutate(bases[b]!, muts)
+          const payload = asYaml ? stringify(doc) : JSON.stringify(doc)
+          const res = await t.app.inject({
+            method: 'POST',
+            url: `/v1/clusters/${cluster}/snapshots?nodeName=${encodeURIComponent(query)}`,
+            headers: { 'content-type': asYaml ? 'application/yaml' : 'application/json' },
+            payload,
+          })
+          expectNo5xx(res, JSON.stringify(muts).slice(0, 300))
+        },
+      ),
       { numRuns: 150 },
     )
   })

@@ -39,7 +39,10 @@ async function statementsFor(query: string): Promise<number> {
 }
 
 async function ingest(cluster: string, document: unknown) {
-  const { body } = await gql('mutation($c: String!, $d: JSON!) { ingestSnapshot(cluster: $c, document: $d) { created version { version } } }', { c: cluster, d: document })
+  const { body } = await gql('mutation($c: String!, $d: JSON!) { ingestSnapshot(cluster: $c, document: $d) { created version { version } } }', {
+    c: cluster,
+    d: document,
+  })
   expect(body.errors, JSON.stringify(body.errors)).toBeUndefined()
   return body.data.ingestSnapshot as { created: boolean; version: { version: number } }
 }
@@ -66,7 +69,12 @@ describe('graphql', () => {
   it('ingests YAML and JSON text as the REST route does (the same version), and says where malformed YAML breaks', async () => {
     const cluster = uniqueName('gqlyaml')
     const { snapshot } = fixture('TestNodePorts__ipv4_localhost-nodeports_enabled')
-    const rest = await t.app.inject({ method: 'POST', url: `/v1/clusters/${cluster}/snapshots`, payload: YAML.stringify(snapshot), headers: { 'content-type': 'application/yaml' } })
+    const rest = await t.app.inject({
+      method: 'POST',
+      url: `/v1/clusters/${cluster}/snapshots`,
+      payload: YAML.stringify(snapshot),
+      headers: { 'content-type': 'application/yaml' },
+    })
     expect(rest.statusCode).toBe(201)
     // The same state as YAML text, as JSON text and as several YAML documents: one version.
     expect(await ingest(cluster, YAML.stringify(snapshot))).toEqual({ created: false, version: { version: 1 } })

@@ -38,7 +38,9 @@ export async function startTestApp(overrides: Partial<Config> = {}, logger: Fast
 export const FIXTURES = fileURLToPath(new URL('../fixtures/conformance/', import.meta.url))
 
 export function fixtureCases(): string[] {
-  return readdirSync(FIXTURES).filter((d) => !d.startsWith('.')).sort()
+  return readdirSync(FIXTURES)
+    .filter((d) => !d.startsWith('.'))
+    .sort()
 }
 
 export interface Fixture {
@@ -57,7 +59,10 @@ export function fixture(name: string): Fixture {
   const parts = expected.split('# IPv6\n')
   const families =
     parts.length === 2
-      ? [{ family: 'IPv4' as const, expected: parts[0]! }, { family: 'IPv6' as const, expected: parts[1]! }]
+      ? [
+          { family: 'IPv4' as const, expected: parts[0]! },
+          { family: 'IPv6' as const, expected: parts[1]! },
+        ]
       : [{ family: singleFamily(snapshot), expected }]
   return { snapshot, text, expected, families }
 }
@@ -85,7 +90,12 @@ export function smallEnvelope(opts: { port?: number; name?: string; endpoints?: 
           apiVersion: 'v1',
           kind: 'Service',
           metadata: { name, namespace: 'default' },
-          spec: { type: 'ClusterIP', clusterIP: '172.30.0.10', clusterIPs: ['172.30.0.10'], ports: [{ name: 'http', protocol: 'TCP', port, targetPort: 8080 }] },
+          spec: {
+            type: 'ClusterIP',
+            clusterIP: '172.30.0.10',
+            clusterIPs: ['172.30.0.10'],
+            ports: [{ name: 'http', protocol: 'TCP', port, targetPort: 8080 }],
+          },
         },
         {
           apiVersion: 'discovery.k8s.io/v1',
@@ -93,7 +103,11 @@ export function smallEnvelope(opts: { port?: number; name?: string; endpoints?: 
           metadata: { name: `${name}-1`, namespace: 'default', labels: { 'kubernetes.io/service-name': name } },
           addressType: 'IPv4',
           ports: [{ name: 'http', protocol: 'TCP', port: 8080 }],
-          endpoints: (opts.endpoints ?? ['10.1.0.5']).map((ip) => ({ addresses: [ip], conditions: { ready: true, serving: true, terminating: false }, nodeName: 'node-a' })),
+          endpoints: (opts.endpoints ?? ['10.1.0.5']).map((ip) => ({
+            addresses: [ip],
+            conditions: { ready: true, serving: true, terminating: false },
+            nodeName: 'node-a',
+          })),
         },
       ],
     },

@@ -28,7 +28,12 @@ describe('a version plans every node', () => {
     const res = await t.app.inject({ method: 'POST', url: `/v1/clusters/${cluster}/snapshots`, payload: doc })
     expect(res.statusCode).toBe(201)
     // clusterCIDR comes from the ConfigMap; what no snapshot can hold is listed as defaulted.
-    expect(res.json().version.counts.nodes).toEqual({ count: 3, variants: 3, defaultNode: null, defaulted: ['nfacct', 'masqueradeRandomFully', 'conntrackTCPBeLiberal', 'kubeProxyVersion'] })
+    expect(res.json().version.counts.nodes).toEqual({
+      count: 3,
+      variants: 3,
+      defaultNode: null,
+      defaulted: ['nfacct', 'masqueradeRandomFully', 'conntrackTCPBeLiberal', 'kubeProxyVersion'],
+    })
     expect(res.json().version.warnings).toEqual([])
   })
 
@@ -128,7 +133,12 @@ describe('a version plans every node', () => {
     const d = await get(`/v1/clusters/${cluster}/diff?from=1&to=1&fromNode=worker-a&toNode=worker-c`)
     expect(d.statusCode).toBe(200)
     expect(d.json()).toMatchObject({ from: 1, to: 1, fromNode: 'worker-a', toNode: 'worker-c', identical: false })
-    expect(d.json().families[0].services.map((s: { service: string }) => s.service).sort()).toEqual(['shop/cache:http', 'shop/web:http'])
+    expect(
+      d
+        .json()
+        .families[0].services.map((s: { service: string }) => s.service)
+        .sort(),
+    ).toEqual(['shop/cache:http', 'shop/web:http'])
     const u = await get(`/v1/clusters/${cluster}/diff?from=1&to=1&fromNode=worker-a&toNode=worker-c&format=unified`)
     expect(u.statusCode).toBe(200)
     expect(u.body).toContain('has no local endpoints')
@@ -146,7 +156,7 @@ describe('a version plans every node', () => {
     expect((await get(`/v1/clusters/${cluster}/diff?from=1&to=2&fromNode=worker-z&toNode=worker-a`)).statusCode).toBe(404)
   })
 
-  it('GraphQL has the same: counts.nodes, the nodes of a version and one node\'s restore script', async () => {
+  it("GraphQL has the same: counts.nodes, the nodes of a version and one node's restore script", async () => {
     const query = `query($c: String!) { cluster(name: $c) { version(ref: "1") {
       counts { nodes { count variants defaultNode defaulted } }
       nodes { name variant planSha256 plan { scriptBytes } }
@@ -158,7 +168,9 @@ describe('a version plans every node', () => {
     const v = res.json().data.cluster.version
     expect(v.counts.nodes).toMatchObject({ count: 3, variants: 3, defaultNode: null })
     const rest = (await get(`${base}/nodes`)).json()
-    expect(v.nodes.map((n: { name: string; planSha256: string }) => [n.name, n.planSha256])).toEqual(rest.items.map((n: { name: string; planSha256: string }) => [n.name, n.planSha256]))
+    expect(v.nodes.map((n: { name: string; planSha256: string }) => [n.name, n.planSha256])).toEqual(
+      rest.items.map((n: { name: string; planSha256: string }) => [n.name, n.planSha256]),
+    )
     expect(v.node.restoreScript).toBe((await get(`${base}/nodes/worker-c/restore-script?table=nat`)).body)
     expect(v.missing).toBeNull()
   })
@@ -193,17 +205,25 @@ describe('a version plans every node', () => {
     const g = (await get(`/v1/clusters/${cluster}/growth/nodes?node=worker-c`)).json()
     expect(g.points.map((p: { version: number }) => p.version)).toEqual([1, 2, 3])
     expect(g.points[2].node).toEqual(g.points[0].node)
-    expect((await get(`/v1/clusters/${cluster}/versions/3/nodes`)).json().items).toEqual((await get(`${base}/nodes`)).json().items.map((n: { links: Record<string, string> }) => ({ ...n, links: expect.any(Object) })))
+    expect((await get(`/v1/clusters/${cluster}/versions/3/nodes`)).json().items).toEqual(
+      (await get(`${base}/nodes`)).json().items.map((n: { links: Record<string, string> }) => ({ ...n, links: expect.any(Object) })),
+    )
 
     const backup = await post(`/v1/clusters/${cluster}/backups`, { note: 'nodes' })
     expect(backup.statusCode).toBe(201)
     const archive = (await get(`/v1/backups/${backup.json().id}/download`)).rawPayload
     const copy = uniqueName('nodes-import')
-    const imported = await t.app.inject({ method: 'POST', url: `/v1/backups/import?cluster=${copy}`, payload: archive, headers: { 'content-type': 'application/gzip' } })
+    const imported = await t.app.inject({
+      method: 'POST',
+      url: `/v1/backups/import?cluster=${copy}`,
+      payload: archive,
+      headers: { 'content-type': 'application/gzip' },
+    })
     expect(imported.statusCode).toBe(201)
     const v1 = (await get(`/v1/clusters/${copy}/versions/1`)).json()
     expect(v1.counts.nodes).toMatchObject({ count: 3, variants: 3, defaultNode: null })
-    const nodesOf = async (c: string) => (await get(`/v1/clusters/${c}/versions/1/nodes`)).json().items.map((n: { name: string; planSha256: string }) => [n.name, n.planSha256])
+    const nodesOf = async (c: string) =>
+      (await get(`/v1/clusters/${c}/versions/1/nodes`)).json().items.map((n: { name: string; planSha256: string }) => [n.name, n.planSha256])
     expect(await nodesOf(copy)).toEqual(await nodesOf(cluster))
     expect((await get(`/v1/clusters/${copy}/growth/nodes`)).json().points).toHaveLength(3)
   })

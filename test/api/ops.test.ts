@@ -61,7 +61,7 @@ afterAll(async () => {
 })
 
 describe('security headers', () => {
-  it('sends helmet\'s headers on JSON, problem and script responses, and leaves /ui its own CSP', async () => {
+  it("sends helmet's headers on JSON, problem and script responses, and leaves /ui its own CSP", async () => {
     for (const url of ['/healthz', '/v1/clusters/nope', `/v1/clusters/${cluster}/versions/latest/restore`]) {
       const res = await t.app.inject({ method: 'GET', url })
       expect(res.headers['x-content-type-options'], url).toBe('nosniff')
@@ -90,7 +90,9 @@ describe('probes and metrics', () => {
     expect(res.statusCode).toBe(200)
     expect(res.headers['content-type']).toMatch(/^text\/plain/)
     const text = res.body
-    expect(text).toMatch(/natplan_http_request_duration_seconds_count\{method="GET",route="\/v1\/clusters\/:cluster\/versions\/:version",status_code="200"\} [1-9]/)
+    expect(text).toMatch(
+      /natplan_http_request_duration_seconds_count\{method="GET",route="\/v1\/clusters\/:cluster\/versions\/:version",status_code="200"\} [1-9]/,
+    )
     const rules = new RegExp(`natplan_plan_rules\\{cluster="${cluster}",family="IPv4",table="nat"\\} ([0-9]+)`).exec(text)
     expect(rules, text.slice(0, 2000)).not.toBeNull()
     const latest = (await t.app.inject({ method: 'GET', url: `/v1/clusters/${cluster}/versions/latest` })).json()

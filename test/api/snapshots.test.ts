@@ -100,7 +100,13 @@ describe('ingest', () => {
       expect(res.statusCode, `${type} ${payload}: ${res.body}`).toBe(status)
       expect(res.headers['content-type']).toMatch(/^application\/problem\+json/)
       const p = res.json()
-      expect(p).toMatchObject({ status, type: expect.any(String), title: expect.any(String), detail: expect.any(String), instance: `/v1/clusters/${cluster}/snapshots` })
+      expect(p).toMatchObject({
+        status,
+        type: expect.any(String),
+        title: expect.any(String),
+        detail: expect.any(String),
+        instance: `/v1/clusters/${cluster}/snapshots`,
+      })
     }
     const list = await t.app.inject({ method: 'GET', url: `/v1/clusters/${cluster}/versions` })
     expect(list.statusCode).toBe(404)

@@ -107,7 +107,10 @@ describe('natplan plan', () => {
 
   it('takes proxy settings for a bare List from --proxy', async () => {
     const env = smallEnvelope()
-    const out = await cli(['plan', '-', '--proxy', 'nodeName=node-a', '--proxy', 'nodeIPs=192.168.0.2', '--proxy', 'masqueradeBit=13'], JSON.stringify(env.resources))
+    const out = await cli(
+      ['plan', '-', '--proxy', 'nodeName=node-a', '--proxy', 'nodeIPs=192.168.0.2', '--proxy', 'masqueradeBit=13'],
+      JSON.stringify(env.resources),
+    )
     expect(out.code, out.stderr).toBe(0)
     expect(out.stdout).toContain('0x00002000')
   })

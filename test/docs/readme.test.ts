@@ -17,7 +17,9 @@ const readme = readFileSync(`${ROOT}README.md`, 'utf8')
 const block = /Then, from another shell:\n\n```sh\n([\s\S]*?)```/.exec(readme)![1]!
 
 // The fixture's cluster, with the README's node names.
-const cluster = JSON.parse(readFileSync(`${ROOT}test/fixtures/cluster/three-nodes.json`, 'utf8').replaceAll('worker-', 'node-')) as { items: Array<{ kind: string }> }
+const cluster = JSON.parse(readFileSync(`${ROOT}test/fixtures/cluster/three-nodes.json`, 'utf8').replaceAll('worker-', 'node-')) as {
+  items: Array<{ kind: string }>
+}
 const list = { ...cluster, items: cluster.items.filter((o) => o.kind !== 'ConfigMap') }
 const configMap = cluster.items.find((o) => o.kind === 'ConfigMap')!
 const kubectlOutput = `${JSON.stringify(list, null, 4)}\n${JSON.stringify(configMap, null, 4)}\n`
@@ -65,7 +67,11 @@ describe('README quickstart', () => {
     expect(urls.length).toBeGreaterThanOrEqual(4)
     // One more version, so that "since version 1" has something to show.
     const next = structuredClone(list) as { items: Array<Record<string, unknown>> }
-    ;(next.items.find((o) => o.kind === 'EndpointSlice')!.endpoints as unknown[]).push({ addresses: ['10.244.0.77'], conditions: { ready: true }, nodeName: 'node-a' })
+    ;(next.items.find((o) => o.kind === 'EndpointSlice')!.endpoints as unknown[]).push({
+      addresses: ['10.244.0.77'],
+      conditions: { ready: true },
+      nodeName: 'node-a',
+    })
     expect((await t.app.inject({ method: 'POST', url: `/v1/clusters/${name}/snapshots`, payload: [next, configMap] })).statusCode).toBe(201)
     for (const url of urls) {
       const res = await fetch(url.replace('http://127.0.0.1:8080', base).replace('/clusters/prod/', `/clusters/${name}/`))

@@ -51,13 +51,22 @@ export class ThrowawayPostgres {
   async init(): Promise<void> {
     chmodSync(this.dir, 0o777)
     this.port = await freePort()
-    await run('runuser', ['-u', 'postgres', '--', join(postgresBin()!, 'initdb'), '-D', join(this.dir, 'data'), '-A', 'trust', '-U', 'postgres', '--no-sync'], { timeout: 60_000 })
+    await run('runuser', ['-u', 'postgres', '--', join(postgresBin()!, 'initdb'), '-D', join(this.dir, 'data'), '-A', 'trust', '-U', 'postgres', '--no-sync'], {
+      timeout: 60_000,
+    })
     await this.start()
   }
 
   start(): Promise<unknown> {
     // fsync off: a throwaway server; unix sockets in the temp dir, TCP on our own port only.
-    return this.pgctl('-w', '-l', join(this.dir, 'log'), '-o', `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=60`, 'start')
+    return this.pgctl(
+      '-w',
+      '-l',
+      join(this.dir, 'log'),
+      '-o',
+      `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=60`,
+      'start',
+    )
   }
 
   /** Fast shutdown: open connections are terminated (clients see "terminating connection"). */
@@ -66,7 +75,16 @@ export class ThrowawayPostgres {
   }
 
   restart(): Promise<unknown> {
-    return this.pgctl('-w', '-m', 'fast', '-l', join(this.dir, 'log'), '-o', `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=60`, 'restart')
+    return this.pgctl(
+      '-w',
+      '-m',
+      'fast',
+      '-l',
+      join(this.dir, 'log'),
+      '-o',
+      `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=60`,
+      'restart',
+    )
   }
 
   async destroy(): Promise<void> {
@@ -148,7 +166,13 @@ export async function request(url: string, init: RequestInit = {}): Promise<Outc
   try {
     const res = await fetch(url, { ...init, signal: AbortSignal.timeout(30_000) })
     const body = await res.text()
-    return { status: res.status, contentType: res.headers.get('content-type') ?? '', retryAfter: res.headers.get('retry-after'), body, ms: performance.now() - t }
+    return {
+      status: res.status,
+      contentType: res.headers.get('content-type') ?? '',
+      retryAfter: res.headers.get('retry-after'),
+      body,
+      ms: performance.now() - t,
+    }
   } catch (err) {
     return { status: 0, contentType: '', retryAfter: null, body: String((err as Error).cause ?? err), ms: performance.now() - t }
   }
@@ -164,7 +188,13 @@ export function mixedLoad(base: string, cluster: string, snapshot: (n: number) =
   let n = 1000
   const writer = async (): Promise<void> => {
     while (running) {
-      outcomes.push(await request(`${base}/v1/clusters/${cluster}/snapshots`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(snapshot(n++)) }))
+      outcomes.push(
+        await request(`${base}/v1/clusters/${cluster}/snapshots`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(snapshot(n++)),
+        }),
+      )
     }
   }
   const reader = async (i: number): Promise<void> => {

@@ -70,7 +70,16 @@ suite('faults: the database restarted, stopped and started under load', () => {
     await pg.init()
     server = new ServerProcess({ DATABASE_URL: pg.url })
     await server.start()
-    for (let i = 0; i < 3; i++) expect((await request(`${server.base}/v1/clusters/${cluster}/snapshots`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(small(i)) })).status).toBe(201)
+    for (let i = 0; i < 3; i++)
+      expect(
+        (
+          await request(`${server.base}/v1/clusters/${cluster}/snapshots`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify(small(i)),
+          })
+        ).status,
+      ).toBe(201)
   })
   afterAll(async () => {
     await server?.stop()
@@ -134,10 +143,22 @@ suite('faults: the server killed with SIGKILL mid-ingest', () => {
   it('never leaves a partial version (five kills at different moments)', async () => {
     let server = new ServerProcess({ DATABASE_URL: pg.url })
     await server.start()
-    expect((await request(`${server.base}/v1/clusters/${cluster}/snapshots`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(small(0)) })).status).toBe(201)
+    expect(
+      (
+        await request(`${server.base}/v1/clusters/${cluster}/snapshots`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(small(0)),
+        })
+      ).status,
+    ).toBe(201)
     let created = 0
     for (const [i, delay] of [100, 400, 800, 1200, 2000].entries()) {
-      const post = request(`${server.base}/v1/clusters/${cluster}/snapshots`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(large(i)) })
+      const post = request(`${server.base}/v1/clusters/${cluster}/snapshots`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(large(i)),
+      })
       await sleep(delay)
       await server.kill9()
       const r = await post

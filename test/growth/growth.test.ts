@@ -51,9 +51,12 @@ async function scriptCounts(version: number) {
   const c = { natRules: 0, natChains: 0, filterRules: 0, filterChains: 0, kubeServices: 0, bytes: Buffer.byteLength(res.body) }
   for (const l of lines) {
     if (l.startsWith('*')) table = l.slice(1)
-    else if (l.startsWith(':')) table === 'nat' ? c.natChains++ : c.filterChains++
-    else if (l.startsWith('-A ')) {
-      table === 'nat' ? c.natRules++ : c.filterRules++
+    else if (l.startsWith(':')) {
+      if (table === 'nat') c.natChains++
+      else c.filterChains++
+    } else if (l.startsWith('-A ')) {
+      if (table === 'nat') c.natRules++
+      else c.filterRules++
       if (table === 'nat' && l.startsWith('-A KUBE-SERVICES ')) c.kubeServices++
     }
   }
@@ -62,10 +65,9 @@ async function scriptCounts(version: number) {
 
 describe('GET /v1/clusters/{c}/growth', () => {
   it('is stored at version creation, not computed on read', async () => {
-    const { rows } = await t.db.pool.query(
-      'SELECT s.number FROM version_stats s JOIN clusters c ON c.id = s.cluster_id WHERE c.name = $1 ORDER BY s.number',
-      [cluster],
-    )
+    const { rows } = await t.db.pool.query('SELECT s.number FROM version_stats s JOIN clusters c ON c.id = s.cluster_id WHERE c.name = $1 ORDER BY s.number', [
+      cluster,
+    ])
     // Written by the ingest hook, in the ingest transaction, before anything read growth.
     expect(rows.map((r: { number: number }) => r.number)).toEqual([1, 2, 3, 4])
   })
@@ -78,7 +80,16 @@ describe('GET /v1/clusters/{c}/growth', () => {
     expect(res.statusCode, res.body).toBe(200)
     const body = res.json()
     expect(body.cluster).toBe(cluster)
-    expect(body.metrics.map((m: { name: string }) => m.name)).toEqual(['rules', 'chains', 'natRules', 'filterRules', 'kubeServicesRules', 'scriptBytes', 'services', 'deltaRules'])
+    expect(body.metrics.map((m: { name: string }) => m.name)).toEqual([
+      'rules',
+      'chains',
+      'natRules',
+      'filterRules',
+      'kubeServicesRules',
+      'scriptBytes',
+      'services',
+      'deltaRules',
+    ])
     expect(body.points.map((p: { version: number }) => p.version)).toEqual([1, 2, 3, 4])
     for (const p of body.points) {
       const c = await scriptCounts(p.version)

@@ -103,7 +103,10 @@ describe('rendering', () => {
   it('quotes CSV fields per RFC 4180 and leaves nulls empty', () => {
     const csv = growthCsv({
       cluster: 'c',
-      metrics: [{ name: 'rules', description: '', unit: 'rules' }, { name: 'deltaRules', description: '', unit: 'rules' }],
+      metrics: [
+        { name: 'rules', description: '', unit: 'rules' },
+        { name: 'deltaRules', description: '', unit: 'rules' },
+      ],
       points: [{ version: 1, createdAt: '2026-01-01T00:00:00.000Z', values: { rules: 5, deltaRules: null } }],
     })
     expect(csv).toBe('version,created_at,rules,deltaRules\r\n1,2026-01-01T00:00:00.000Z,5,\r\n')

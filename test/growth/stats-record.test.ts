@@ -16,7 +16,17 @@ function planOf(opts: GenerateOptions): Plan {
   return plan(r.envelope)
 }
 
-const base: GenerateOptions = { services: 60, endpointsPerService: 3, nodePort: 0.3, loadBalancer: 0.2, externalLocal: 0.5, clientIPAffinity: 0.2, notReady: 0.1, namespaces: 4, seed: 5 }
+const base: GenerateOptions = {
+  services: 60,
+  endpointsPerService: 3,
+  nodePort: 0.3,
+  loadBalancer: 0.2,
+  externalLocal: 0.5,
+  clientIPAffinity: 0.2,
+  notReady: 0.1,
+  namespaces: 4,
+  seed: 5,
+}
 const PAIRS: Array<[string, GenerateOptions, GenerateOptions]> = [
   ['identical', base, base],
   ['10% endpoint churn', { ...base, churn: 0.1 }, { ...base, churn: 0.1, round: 1 }],
@@ -50,10 +60,14 @@ describe('computeVersionStats', () => {
     expect(s.filterChains).toBe(count((x) => segmentLines(x, 'filterChains').length))
     const ns = namespaceCounts(p)
     expect(Object.values(ns).reduce((a, n) => a + n.services, 0)).toBe(60)
-    expect(Object.values(ns).reduce((a, n) => a + n.rules, 0)).toBe(count((x) => (x.service ? segmentLines(x, 'natRules').length + segmentLines(x, 'filterRules').length : 0)))
+    expect(Object.values(ns).reduce((a, n) => a + n.rules, 0)).toBe(
+      count((x) => (x.service ? segmentLines(x, 'natRules').length + segmentLines(x, 'filterRules').length : 0)),
+    )
     expect(s.endpointsReady + 0).toBeLessThanOrEqual(s.endpoints)
     expect(s.worstRulesToDnat).toBeGreaterThanOrEqual(s.avgRulesToDnat)
-    expect(s.kubeServicesRules).toBe(fam.segments.reduce((a, seg) => a + segmentLines(seg, 'natRules').filter((r) => r.startsWith('-A KUBE-SERVICES ')).length, 0))
+    expect(s.kubeServicesRules).toBe(
+      fam.segments.reduce((a, seg) => a + segmentLines(seg, 'natRules').filter((r) => r.startsWith('-A KUBE-SERVICES ')).length, 0),
+    )
   })
 })
 
@@ -61,11 +75,19 @@ describe('deltaCounts with store keys', () => {
   it('gives the same numbers as without them, including a meta-only change', () => {
     const a = planOf({ ...base, churn: 0.1 }).families[0]!
     const b = planOf({ ...base, churn: 0.1, round: 1 }).families[0]!
-    const keys = (fp: typeof a) => fp.segments.map((s) => `${s.key}:${JSON.stringify([s.filterChains, s.filterRules, s.natChains, s.natRules])}:${JSON.stringify(s.meta)}`)
+    const keys = (fp: typeof a) =>
+      fp.segments.map((s) => `${s.key}:${JSON.stringify([s.filterChains, s.filterRules, s.natChains, s.natRules])}:${JSON.stringify(s.meta)}`)
     const ka = keys(a)
     const kb = keys(b)
     expect(deltaCounts(a, b, ka, kb)).toEqual(deltaCounts(a, b))
     // every key different (as when only Segment.meta changed): lines are compared, same answer
-    expect(deltaCounts(a, b, ka.map((k) => `x${k}`), kb)).toEqual(deltaCounts(a, b))
+    expect(
+      deltaCounts(
+        a,
+        b,
+        ka.map((k) => `x${k}`),
+        kb,
+      ),
+    ).toEqual(deltaCounts(a, b))
   })
 })

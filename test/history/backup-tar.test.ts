@@ -38,14 +38,19 @@ afterAll(async () => {
 
 async function importsWhole(file: string): Promise<void> {
   const cluster = uniqueName('htari')
-  const res = await t.app.inject({ method: 'POST', url: `/v1/backups/import?cluster=${cluster}`, payload: readFileSync(file), headers: { 'content-type': 'application/gzip' } })
+  const res = await t.app.inject({
+    method: 'POST',
+    url: `/v1/backups/import?cluster=${cluster}`,
+    payload: readFileSync(file),
+    headers: { 'content-type': 'application/gzip' },
+  })
   expect(res.statusCode, res.body).toBe(201)
   expect(res.json().versions).toHaveLength(3)
   for (let v = 1; v <= 3; v++) expect(await restoreScript(t.app, cluster, v), `version ${v}`).toBe(scripts[v - 1])
 }
 
 describe('archives repacked by other tools import', () => {
-  it.skipIf(!has('tar'))('GNU tar of the folder\'s contents: ./ names and directory entries', async () => {
+  it.skipIf(!has('tar'))("GNU tar of the folder's contents: ./ names and directory entries", async () => {
     const out = join(dir, 'gnu-dot.tar.gz')
     execFileSync('tar', ['czf', out, '-C', join(dir, 'backup'), '.'])
     expect(execFileSync('tar', ['tzf', out], { encoding: 'utf8' })).toMatch(/^\.\/versions\/$/m)
@@ -89,7 +94,12 @@ describe('archives repacked by other tools import', () => {
     const out = join(dir, 'link.tar.gz')
     execFileSync('tar', ['czf', out, '-C', join(dir, 'backup'), '.'])
     rmSync(join(dir, 'backup', 'versions', 'link'))
-    const res = await t.app.inject({ method: 'POST', url: `/v1/backups/import?cluster=${uniqueName('htarl')}`, payload: readFileSync(out), headers: { 'content-type': 'application/gzip' } })
+    const res = await t.app.inject({
+      method: 'POST',
+      url: `/v1/backups/import?cluster=${uniqueName('htarl')}`,
+      payload: readFileSync(out),
+      headers: { 'content-type': 'application/gzip' },
+    })
     expect(res.statusCode).toBe(422)
     expect(res.json().detail).toMatch(/versions\/link is not a regular file/)
   })

@@ -65,7 +65,7 @@ describe('backup and restore round trip', () => {
     for (let v = 1; v <= 4; v++) scripts.push(await restoreScript(t.app, cluster, v))
   })
 
-  it('creates an archive: 201, metadata, manifest with every file\'s sha256, a backup.created event', async () => {
+  it("creates an archive: 201, metadata, manifest with every file's sha256, a backup.created event", async () => {
     const res = await post(`/v1/clusters/${cluster}/backups`, { note: 'before the upgrade' })
     expect(res.statusCode).toBe(201)
     const b = res.json()
@@ -75,7 +75,12 @@ describe('backup and restore round trip', () => {
     expect(b.manifest.format).toBe('natplan-backup/1')
     expect(b.manifest.natplanVersion).toMatch(/^\d+\.\d+\.\d+/)
     expect(b.manifest.plannerVersion).toBeTruthy()
-    expect(b.manifest.versions.map((v: { version: number; kind: string }) => [v.version, v.kind])).toEqual([[1, 'snapshot'], [2, 'snapshot'], [3, 'snapshot'], [4, 'rollback']])
+    expect(b.manifest.versions.map((v: { version: number; kind: string }) => [v.version, v.kind])).toEqual([
+      [1, 'snapshot'],
+      [2, 'snapshot'],
+      [3, 'snapshot'],
+      [4, 'rollback'],
+    ])
     const events = (await get(`/v1/clusters/${cluster}/history?type=backup.created`)).json().items
     expect(events).toHaveLength(1)
     expect(events[0]).toMatchObject({ backupId: b.id, fromVersion: 1, toVersion: 4, reason: 'before the upgrade' })
@@ -105,7 +110,7 @@ describe('backup and restore round trip', () => {
     expect(other.rawPayload.equals(archive)).toBe(true)
   })
 
-  it('the archive holds the manifest, each version\'s snapshot and exact restore script, checksummed', async () => {
+  it("the archive holds the manifest, each version's snapshot and exact restore script, checksummed", async () => {
     const files = await untar(archive)
     expect([...files.keys()][0]).toBe('manifest.json')
     const manifest = JSON.parse(files.get('manifest.json')!.toString())
@@ -185,8 +190,14 @@ describe('backup and restore round trip', () => {
     const again = await importArchive(other, archive)
     expect(again.statusCode).toBe(201)
     // Version 4 (kept) has the content of archived 4, and of archived 2 (4 was a rollback to 2).
-    expect(again.json().existing).toEqual([{ version: 4, archivedVersion: 2 }, { version: 4, archivedVersion: 4 }])
-    expect(again.json().versions).toEqual([{ version: 5, archivedVersion: 1 }, { version: 6, archivedVersion: 3 }])
+    expect(again.json().existing).toEqual([
+      { version: 4, archivedVersion: 2 },
+      { version: 4, archivedVersion: 4 },
+    ])
+    expect(again.json().versions).toEqual([
+      { version: 5, archivedVersion: 1 },
+      { version: 6, archivedVersion: 3 },
+    ])
     expect(await restoreScript(t.app, other, 6)).toBe(scripts[2])
   })
 
@@ -260,7 +271,16 @@ describe('backup and restore round trip', () => {
     it('a wrong content type is 415; a bad cluster name 400', async () => {
       const res = await importArchive(target, archive, 'text/csv')
       expect(res.statusCode).toBe(415)
-      expect((await t.app.inject({ method: 'POST', url: '/v1/backups/import?cluster=Not_A_Name', payload: archive, headers: { 'content-type': 'application/gzip' } })).statusCode).toBe(400)
+      expect(
+        (
+          await t.app.inject({
+            method: 'POST',
+            url: '/v1/backups/import?cluster=Not_A_Name',
+            payload: archive,
+            headers: { 'content-type': 'application/gzip' },
+          })
+        ).statusCode,
+      ).toBe(400)
       expect(await versionCount(target)).toBe(0)
     })
   })

@@ -37,7 +37,13 @@ const get = (url: string) => t.app.inject({ method: 'GET', url })
 
 describe('diff formats', () => {
   it('json: agrees with diffPlans over the whole plans, in both orders', async () => {
-    for (const [from, to] of [[1, 2], [2, 1], [1, 3], [3, 1], [2, 3]] as const) {
+    for (const [from, to] of [
+      [1, 2],
+      [2, 1],
+      [1, 3],
+      [3, 1],
+      [2, 3],
+    ] as const) {
       const res = await get(`/v1/clusters/${cluster}/diff?from=${from}&to=${to}`)
       expect(res.statusCode).toBe(200)
       const body = res.json()
@@ -76,7 +82,11 @@ describe('diff formats', () => {
   })
 
   it('restore: exactly minimalRestore of the two whole plans (KEP-3453 partial sync)', async () => {
-    for (const [from, to] of [[1, 2], [2, 3], [3, 1]] as const) {
+    for (const [from, to] of [
+      [1, 2],
+      [2, 3],
+      [3, 1],
+    ] as const) {
       const res = await get(`/v1/clusters/${cluster}/diff?from=${from}&to=${to}&format=restore`)
       expect(res.statusCode).toBe(200)
       expect(res.headers['content-type']).toMatch(/^text\/plain/)

@@ -65,7 +65,12 @@ describe('dual-stack history', () => {
     expect(files.get('versions/2/restore-ipv6.rules')).toBe(before[3])
 
     expect((await t.app.inject({ method: 'DELETE', url: `/v1/clusters/${cluster}` })).statusCode).toBe(200)
-    const imp = await t.app.inject({ method: 'POST', url: `/v1/backups/import?cluster=${cluster}`, payload: archive, headers: { 'content-type': 'application/gzip' } })
+    const imp = await t.app.inject({
+      method: 'POST',
+      url: `/v1/backups/import?cluster=${cluster}`,
+      payload: archive,
+      headers: { 'content-type': 'application/gzip' },
+    })
     expect(imp.statusCode).toBe(201)
     expect(imp.json().replanned).toEqual([])
     expect([await script(1, 'IPv4'), await script(1, 'IPv6'), await script(2, 'IPv4'), await script(2, 'IPv6')]).toEqual(before)

@@ -43,7 +43,12 @@ describe('import limits', () => {
   it('a body over the limit is 413 (declared length or counted while streaming)', async () => {
     const target = uniqueName('hlim')
     const big = Buffer.concat([archive, Buffer.alloc(2 * 1024 * 1024)])
-    const res = await t.app.inject({ method: 'POST', url: `/v1/backups/import?cluster=${target}`, payload: big, headers: { 'content-type': 'application/gzip' } })
+    const res = await t.app.inject({
+      method: 'POST',
+      url: `/v1/backups/import?cluster=${target}`,
+      payload: big,
+      headers: { 'content-type': 'application/gzip' },
+    })
     expect(res.statusCode).toBe(413)
     // Without a declared length the stream meter stops it.
     expect(await status(t.history.importBackup({ cluster: target, body: Readable.from([archive]), actor: 'x', maxBytes: 100 }))).toBe(413)

@@ -22,7 +22,9 @@ const prune = (cluster: string, payload: object, token = ADMIN) =>
   t.app.inject({ method: 'POST', url: `/v1/clusters/${cluster}/prune`, payload, headers: as(token) })
 
 async function numbers(cluster: string): Promise<number[]> {
-  const r = await t.db.pool.query<{ number: number }>('SELECT v.number FROM versions v JOIN clusters c ON c.id = v.cluster_id WHERE c.name = $1 ORDER BY 1', [cluster])
+  const r = await t.db.pool.query<{ number: number }>('SELECT v.number FROM versions v JOIN clusters c ON c.id = v.cluster_id WHERE c.name = $1 ORDER BY 1', [
+    cluster,
+  ])
   return r.rows.map((x) => x.number)
 }
 
@@ -57,7 +59,9 @@ describe('prune', () => {
     const listed = (await t.app.inject({ method: 'GET', url: '/v1/clusters?limit=500', headers: as(ADMIN) })).json().items
     expect(listed.find((c: { name: string }) => c.name === cluster)).toMatchObject({ latestVersion: 5, versions: 2 })
     const gql = await t.app.inject({
-      method: 'POST', url: '/graphql', headers: as(ADMIN),
+      method: 'POST',
+      url: '/graphql',
+      headers: as(ADMIN),
       payload: { query: `{ cluster(name: "${cluster}") { name versionCount createdAt } }` },
     })
     expect(gql.json().data.cluster).toMatchObject({ name: cluster, versionCount: 2 })
@@ -120,7 +124,9 @@ describe('prune', () => {
     expect(events).toEqual([])
     // GraphQL alike.
     const gql = await t.app.inject({
-      method: 'POST', url: '/graphql', headers: as(ADMIN),
+      method: 'POST',
+      url: '/graphql',
+      headers: as(ADMIN),
       payload: { query: `mutation { prune(cluster: "${cluster}", keep: 2, dryRun: true) { dryRun pruned kept } }` },
     })
     expect(gql.json().data.prune).toEqual({ dryRun: true, pruned: [1, 2, 3], kept: 2 })
@@ -149,7 +155,12 @@ describe('unknown query parameters', () => {
 describe('retention policy from the environment', () => {
   it('parses NATPLAN_RETAIN_* and rejects nonsense', () => {
     expect(parseRetention({})).toEqual({ keepVersions: undefined, keepDays: undefined, intervalSeconds: 3600, dryRun: false })
-    expect(parseRetention({ NATPLAN_RETAIN_VERSIONS: '30', NATPLAN_RETAIN_DAYS: '7', NATPLAN_RETAIN_INTERVAL: '0' })).toEqual({ keepVersions: 30, keepDays: 7, intervalSeconds: 0, dryRun: false })
+    expect(parseRetention({ NATPLAN_RETAIN_VERSIONS: '30', NATPLAN_RETAIN_DAYS: '7', NATPLAN_RETAIN_INTERVAL: '0' })).toEqual({
+      keepVersions: 30,
+      keepDays: 7,
+      intervalSeconds: 0,
+      dryRun: false,
+    })
     expect(() => parseRetention({ NATPLAN_RETAIN_VERSIONS: '0' })).toThrow(/NATPLAN_RETAIN_VERSIONS/)
     expect(() => parseRetention({ NATPLAN_RETAIN_DAYS: 'soon' })).toThrow(/NATPLAN_RETAIN_DAYS/)
     // part of the process configuration, checked at start like the rest

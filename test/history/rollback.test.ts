@@ -60,7 +60,13 @@ describe('rollback', () => {
   it('unknown version or cluster is 404; bad bodies are 400 with pointers', async () => {
     expect((await post(`/v1/clusters/${cluster}/rollbacks`, { toVersion: 42, reason: 'x' })).statusCode).toBe(404)
     expect((await post(`/v1/clusters/${uniqueName('none')}/rollbacks`, { toVersion: 1, reason: 'x' })).statusCode).toBe(404)
-    for (const payload of [{ toVersion: 1 }, { toVersion: 0, reason: 'x' }, { toVersion: 'one', reason: 'x' }, { reason: 'x' }, { toVersion: 1, reason: '   ' }]) {
+    for (const payload of [
+      { toVersion: 1 },
+      { toVersion: 0, reason: 'x' },
+      { toVersion: 'one', reason: 'x' },
+      { reason: 'x' },
+      { toVersion: 1, reason: '   ' },
+    ]) {
       const res = await post(`/v1/clusters/${cluster}/rollbacks`, payload)
       expect(res.statusCode, JSON.stringify(payload)).toBe(400)
       expect(res.json().errors[0].pointer, JSON.stringify(payload)).toMatch(/^\/(toVersion|reason)$/)

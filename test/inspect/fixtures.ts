@@ -58,7 +58,10 @@ export function inspectEnvelope(): Record<string, unknown> {
       kind: 'List',
       items: [
         service('web', WEB_IP),
-        slice('web', WEB_PODS.map((ip, i) => ({ ip, node: i % 2 ? NODE : 'other-node' }))),
+        slice(
+          'web',
+          WEB_PODS.map((ip, i) => ({ ip, node: i % 2 ? NODE : 'other-node' })),
+        ),
         service('empty', EMPTY_IP),
         service('local', LOCAL_IP, { type: 'LoadBalancer', externalTrafficPolicy: 'Local' }, { nodePort: 30090 }),
         slice('local', [{ ip: '10.181.9.2', node: 'other-node' }]),

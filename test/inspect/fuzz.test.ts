@@ -46,7 +46,13 @@ describe('fuzzing growth and inspect', () => {
     await fc.assert(
       fc.asyncProperty(
         fc.record(
-          { source: fc.oneof(ip, fc.integer()), destination: ip, port: fc.oneof(fc.integer({ min: -5, max: 70000 }), fc.string()), protocol: fc.oneof(fc.constantFrom('tcp', 'udp', 'sctp', 'TCP'), fc.string()), nodeAddresses: fc.array(ip, { maxLength: 3 }) },
+          {
+            source: fc.oneof(ip, fc.integer()),
+            destination: ip,
+            port: fc.oneof(fc.integer({ min: -5, max: 70000 }), fc.string()),
+            protocol: fc.oneof(fc.constantFrom('tcp', 'udp', 'sctp', 'TCP'), fc.string()),
+            nodeAddresses: fc.array(ip, { maxLength: 3 }),
+          },
           { requiredKeys: [] },
         ),
         fc.constantFrom('1', 'latest', '7'),
@@ -61,12 +67,28 @@ describe('fuzzing growth and inspect', () => {
 
   it('drift bodies', async () => {
     const line = fc.oneof(
-      fc.constantFrom('*nat', '*filter', 'COMMIT', ':KUBE-SERVICES - [0:0]', '-A KUBE-SERVICES -j RETURN', '-A KUBE-SVC-X -m statistic --probability 2', '-A', ':', '*mangle', '-A KUBE-SEP-Y -p tcp -j DNAT --to-destination'),
+      fc.constantFrom(
+        '*nat',
+        '*filter',
+        'COMMIT',
+        ':KUBE-SERVICES - [0:0]',
+        '-A KUBE-SERVICES -j RETURN',
+        '-A KUBE-SVC-X -m statistic --probability 2',
+        '-A',
+        ':',
+        '*mangle',
+        '-A KUBE-SEP-Y -p tcp -j DNAT --to-destination',
+      ),
       fc.string({ maxLength: 60 }),
     )
     await fc.assert(
       fc.asyncProperty(fc.array(line, { minLength: 1, maxLength: 12 }), async (lines) => {
-        const res = await t.app.inject({ method: 'POST', url: `/v1/clusters/${cluster}/versions/1/drift`, payload: lines.join('\n'), headers: { 'content-type': 'text/plain' } })
+        const res = await t.app.inject({
+          method: 'POST',
+          url: `/v1/clusters/${cluster}/versions/1/drift`,
+          payload: lines.join('\n'),
+          headers: { 'content-type': 'text/plain' },
+        })
         checkAnswer(res, JSON.stringify(lines))
       }),
       { numRuns: 150 },

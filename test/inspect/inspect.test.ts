@@ -65,7 +65,10 @@ describe('POST …/trace', () => {
       const res = await trace(body)
       expect(res.statusCode, JSON.stringify(body)).toBe(400)
       expect(res.headers['content-type']).toMatch(/problem\+json/)
-      expect(res.json().errors.map((e: { pointer: string }) => e.pointer), JSON.stringify(body)).toContain(pointer)
+      expect(
+        res.json().errors.map((e: { pointer: string }) => e.pointer),
+        JSON.stringify(body),
+      ).toContain(pointer)
     }
     expect((await trace({ source: '10.0.0.2', destination: WEB_IP, port: 80, protocol: 'tcp' }, '9')).statusCode).toBe(404)
   })
@@ -75,7 +78,7 @@ const drift = (text: string, contentType = 'text/plain') =>
   t.app.inject({ method: 'POST', url: `/v1/clusters/${cluster}/versions/latest/drift`, payload: text, headers: { 'content-type': contentType } })
 
 describe('POST …/drift', () => {
-  it('finds no drift in the plan\'s own restore script', async () => {
+  it("finds no drift in the plan's own restore script", async () => {
     const res = await drift(script)
     expect(res.statusCode, res.body).toBe(200)
     expect(res.json()).toMatchObject({ inSync: true, summary: { staleChains: 0, missingChains: 0, changedChains: 0, staleRules: 0, missingRules: 0 } })
@@ -86,7 +89,9 @@ describe('POST …/drift', () => {
     const sepRule = lines.findIndex((l) => l.startsWith('-A KUBE-SEP-') && l.includes(' -j DNAT '))
     const deleted = lines[sepRule]!
     const prob = lines.findIndex((l) => l.includes('--probability 0.2500000000'))
-    const tampered = lines.filter((_, i) => i !== sepRule).map((l, i) => (i === prob - (prob > sepRule ? 1 : 0) ? l.replace('0.2500000000', '0.5000000000') : l))
+    const tampered = lines
+      .filter((_, i) => i !== sepRule)
+      .map((l, i) => (i === prob - (prob > sepRule ? 1 : 0) ? l.replace('0.2500000000', '0.5000000000') : l))
     const natStart = tampered.indexOf('*nat')
     tampered.splice(natStart + 1, 0, ':KUBE-SVC-STALESTALESTALE1 - [0:0]')
     tampered.splice(tampered.lastIndexOf('COMMIT'), 0, '-A KUBE-SVC-STALESTALESTALE1 -j KUBE-MARK-MASQ')
@@ -109,11 +114,21 @@ describe('POST …/drift', () => {
     expect(res.statusCode, res.body).toBe(200)
     const body = res.json()
     expect(body.settings.mismatches.map((m: { setting: string }) => m.setting).sort()).toEqual(['masqueradeMark', 'masqueradeRandomFully'])
-    expect(body.settings.mismatches.find((m: { setting: string }) => m.setting === 'masqueradeMark')).toMatchObject({ told: '0x4000 (bit 14)', node: '0x8000 (bit 15)' })
+    expect(body.settings.mismatches.find((m: { setting: string }) => m.setting === 'masqueradeMark')).toMatchObject({
+      told: '0x4000 (bit 14)',
+      node: '0x8000 (bit 15)',
+    })
     expect(body.settings.node).toMatchObject({ masqueradeBit: 15, masqueradeRandomFully: false })
     expect(body.summary).toMatchObject({ settingsMismatches: 2, changedChains: 0, staleChains: 0, missingChains: 0 })
     expect(body.inSync).toBe(false)
-    const gql = await t.app.inject({ method: 'POST', url: '/graphql', payload: { query: 'query($c: String!, $s: String!) { drift(cluster: $c, version: "latest", saveText: $s) { inSync settings } }', variables: { c: cluster, s: node } } })
+    const gql = await t.app.inject({
+      method: 'POST',
+      url: '/graphql',
+      payload: {
+        query: 'query($c: String!, $s: String!) { drift(cluster: $c, version: "latest", saveText: $s) { inSync settings } }',
+        variables: { c: cluster, s: node },
+      },
+    })
     expect(gql.json().data.drift.settings.mismatches).toHaveLength(2)
   })
 
@@ -123,7 +138,9 @@ describe('POST …/drift', () => {
     // trailing COMMIT lost.
     const redacted = lines.findIndex((l) => l.startsWith('-A KUBE-SEP-') && l.includes(' -j DNAT '))
     const cut = lines.findIndex((l, i) => i > redacted && l.startsWith('-A KUBE-SVC-') && l.includes(' -j KUBE-SEP-'))
-    const edited = lines.map((l, i) => (i === redacted ? l.replace(/--to-destination \S+/, '--to-destination x.x.x.x:yyyy') : i === cut ? l.slice(0, l.length - 10) : l))
+    const edited = lines.map((l, i) =>
+      i === redacted ? l.replace(/--to-destination \S+/, '--to-destination x.x.x.x:yyyy') : i === cut ? l.slice(0, l.length - 10) : l,
+    )
     edited.splice(1, 0, '# edited by hand on the node, 03 Dec')
     while (edited.at(-1) === '' || edited.at(-1) === 'COMMIT') edited.pop()
     const res = await drift(edited.join('\n'))
@@ -152,7 +169,11 @@ describe('GET …/cleanup', () => {
     const res = await t.app.inject({ method: 'GET', url: `/v1/clusters/${cluster}/versions/1/cleanup` })
     expect(res.statusCode, res.body).toBe(200)
     const body = res.json()
-    const kinds = (service: string) => body.items.filter((i: { service: string }) => i.service === service).map((i: { kind: string }) => i.kind).sort()
+    const kinds = (service: string) =>
+      body.items
+        .filter((i: { service: string }) => i.service === service)
+        .map((i: { kind: string }) => i.kind)
+        .sort()
     expect(kinds('ins/empty:http')).toEqual(['no-endpoints'])
     expect(kinds('ins/local:http')).toEqual(['no-local-endpoints'])
     expect(kinds('ins/drain:http')).toEqual(['only-terminating-endpoints'])

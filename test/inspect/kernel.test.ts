@@ -82,7 +82,15 @@ for (const backend of BACKENDS) {
     it("the kernel's own iptables-save of the plan has zero drift; live tampering is reported exactly", async () => {
       const clean = await save(rig.node, backend)
       const report = await api('POST', `/v1/clusters/${cluster}/versions/1/drift`, clean, 'text/plain')
-      expect(report.summary).toEqual({ staleChains: 0, missingChains: 0, changedChains: 0, staleRules: 0, missingRules: 0, unreadableLines: 0, settingsMismatches: 0 })
+      expect(report.summary).toEqual({
+        staleChains: 0,
+        missingChains: 0,
+        changedChains: 0,
+        staleRules: 0,
+        missingRules: 0,
+        unreadableLines: 0,
+        settingsMismatches: 0,
+      })
       expect(report.inSync).toBe(true)
 
       // Tamper with the live node: delete rule 1 of one endpoint's KUBE-SEP chain, add a stale service chain.
@@ -96,7 +104,15 @@ for (const backend of BACKENDS) {
 
       const tampered = await api('POST', `/v1/clusters/${cluster}/versions/1/drift`, await save(rig.node, backend), 'text/plain')
       expect(tampered.inSync).toBe(false)
-      expect(tampered.summary).toEqual({ staleChains: 1, missingChains: 0, changedChains: 1, staleRules: 0, missingRules: 1, unreadableLines: 0, settingsMismatches: 0 })
+      expect(tampered.summary).toEqual({
+        staleChains: 1,
+        missingChains: 0,
+        changedChains: 1,
+        staleRules: 0,
+        missingRules: 1,
+        unreadableLines: 0,
+        settingsMismatches: 0,
+      })
       expect(tampered.tables.nat.staleChains).toEqual([expect.objectContaining({ chain: 'KUBE-SVC-STALESTALESTALE1', rules: 1 })])
       expect(tampered.tables.nat.changedChains).toHaveLength(1)
       expect(tampered.tables.nat.changedChains[0]).toMatchObject({ chain: sepChain, service: 'ins/web:http', staleRules: [] })

@@ -46,7 +46,15 @@ describe('drift against the real kernel', () => {
       for (const fp of familyPlans(name)) {
         const r = drift(fp, await nodeDump(backend, fp))
         expect(r.services).toEqual([])
-        expect(r.summary).toEqual({ staleChains: 0, missingChains: 0, changedChains: 0, staleRules: 0, missingRules: 0, unreadableLines: 0, settingsMismatches: 0 })
+        expect(r.summary).toEqual({
+          staleChains: 0,
+          missingChains: 0,
+          changedChains: 0,
+          staleRules: 0,
+          missingRules: 0,
+          unreadableLines: 0,
+          settingsMismatches: 0,
+        })
         expect(r.inSync).toBe(true)
       }
     })
@@ -63,10 +71,18 @@ describe('drift against the real kernel', () => {
         await ipt('-t', 'nat', '-A', 'KUBE-SVC-STALESTALESTALE1', '-m', 'comment', '--comment', 'ns9/gone:p80 -> 10.9.9.9:80', '-j', 'RETURN')
         // 3. the 50/50 split changed to 25/75 (rule 2 of the SVC chain; rule 1 is the masquerade rule)
         const args = dispatch.replace(`-A ${SVC} `, '').replace('0.5000000000', '0.2500000000')
-        await ipt('-t', 'nat', '-R', SVC, '2', ...(argsOf(args)))
+        await ipt('-t', 'nat', '-R', SVC, '2', ...argsOf(args))
       })
       const r = drift(fp, dump)
-      expect(r.summary).toEqual({ staleChains: 1, missingChains: 0, changedChains: 2, staleRules: 1, missingRules: 2, unreadableLines: 0, settingsMismatches: 0 })
+      expect(r.summary).toEqual({
+        staleChains: 1,
+        missingChains: 0,
+        changedChains: 2,
+        staleRules: 1,
+        missingRules: 2,
+        unreadableLines: 0,
+        settingsMismatches: 0,
+      })
       expect(r.tables.nat.staleChains).toEqual([{ chain: 'KUBE-SVC-STALESTALESTALE1', service: 'ns9/gone:p80', rules: 1 }])
       const changed = Object.fromEntries(r.tables.nat.changedChains.map((c) => [c.chain, c]))
       expect(changed[SEP]!.staleRules).toEqual([])

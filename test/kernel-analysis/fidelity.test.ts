@@ -18,7 +18,12 @@ const { describe } = await kernelDescribe('test/kernel-analysis/fidelity.test.ts
 const service = (name: string, ip: string, type = 'ClusterIP') => ({
   kind: 'Service',
   metadata: { name, namespace: 'ns1' },
-  spec: { type, clusterIP: ip, ...(type === 'NodePort' ? { externalTrafficPolicy: 'Local' } : {}), ports: [{ name: 'p80', port: 80, protocol: 'TCP', ...(type === 'NodePort' ? { nodePort: 30080 } : {}) }] },
+  spec: {
+    type,
+    clusterIP: ip,
+    ...(type === 'NodePort' ? { externalTrafficPolicy: 'Local' } : {}),
+    ports: [{ name: 'p80', port: 80, protocol: 'TCP', ...(type === 'NodePort' ? { nodePort: 30080 } : {}) }],
+  },
 })
 const slice = (svc: string, ips: string[]) => ({
   kind: 'EndpointSlice',
@@ -28,7 +33,12 @@ const slice = (svc: string, ips: string[]) => ({
   ports: [{ name: 'p80', port: 80, protocol: 'TCP' }],
 })
 const base = { nodeName: 'test-node', nodeIPs: ['192.168.0.2'], clusterCIDR: '10.0.0.0/8' }
-const v1 = [service('svc1', '172.30.0.41', 'NodePort'), slice('svc1', ['10.0.1.1', '10.0.1.2']), service('svc2', '172.30.0.42'), slice('svc2', ['10.0.2.1', '10.0.2.2'])]
+const v1 = [
+  service('svc1', '172.30.0.41', 'NodePort'),
+  slice('svc1', ['10.0.1.1', '10.0.1.2']),
+  service('svc2', '172.30.0.42'),
+  slice('svc2', ['10.0.2.1', '10.0.2.2']),
+]
 const v2 = [service('svc1', '172.30.0.41', 'NodePort'), slice('svc1', ['10.0.1.1', '10.0.1.3'])]
 
 function familyPlan(resources: unknown[], proxy: Record<string, unknown> = {}): FamilyPlan {

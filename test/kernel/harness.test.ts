@@ -7,18 +7,7 @@ import { readFileSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { expect, it } from 'vitest'
 import { kernelDescribe } from './gate.js'
-import {
-  BACKENDS,
-  CommandError,
-  installKubeProxyJumps,
-  nfacctAdd,
-  restore,
-  save,
-  uniformShare,
-  withNetns,
-  withTrafficRig,
-  RIG,
-} from './netns.js'
+import { BACKENDS, CommandError, installKubeProxyJumps, nfacctAdd, restore, save, uniformShare, withNetns, withTrafficRig, RIG } from './netns.js'
 import { compareReadBack, expectedByFamily } from './saveform.js'
 
 const CONFORMANCE = join(import.meta.dirname, '..', 'fixtures', 'conformance')

@@ -326,9 +326,7 @@ export function kubeProxyJumps(existing: ReadonlySet<string>): string {
   for (const table of ['filter', 'nat']) {
     const lines = jumps
       .filter(([t, , to]) => t === table && existing.has(`${table}/${to}`))
-      .map(([, from, to, extra, comment]) =>
-        ['-A', from, extra, comment ? `-m comment --comment "${comment}"` : '', '-j', to].filter(Boolean).join(' '),
-      )
+      .map(([, from, to, extra, comment]) => ['-A', from, extra, comment ? `-m comment --comment "${comment}"` : '', '-j', to].filter(Boolean).join(' '))
     if (lines.length) out.push(`*${table}`, ...lines, 'COMMIT')
   }
   return out.length ? out.join('\n') + '\n' : ''
@@ -498,7 +496,12 @@ export class TrafficRig {
     await ip('-n', client, 'addr', 'add', `${RIG.clientIP}/30`, 'dev', 'eth0')
     await ip('-n', node, 'addr', 'add', '10.254.0.5/30', 'dev', 'n-w')
     await ip('-n', stub, 'addr', 'add', `${RIG.stubIP}/30`, 'dev', 'eth0')
-    for (const [n, dev] of [[node, 'n-c'], [node, 'n-w'], [client, 'eth0'], [stub, 'eth0']] as const) {
+    for (const [n, dev] of [
+      [node, 'n-c'],
+      [node, 'n-w'],
+      [client, 'eth0'],
+      [stub, 'eth0'],
+    ] as const) {
       await ip('-n', n, 'link', 'set', dev, 'up')
     }
     for (const src of this.opts.clientSources ?? []) {
@@ -604,12 +607,7 @@ export async function withTrafficRig<T>(opts: RigOptions, fn: (rig: TrafficRig) 
  * Is each endpoint's share of `n` connections within `sigmas` standard deviations of a uniform
  * split? Binomial σ = sqrt(n·p·(1−p)), p = 1/k; at 4.5σ a false failure is ~1e-5 per endpoint.
  */
-export function uniformShare(
-  counts: Record<string, number>,
-  endpoints: readonly string[],
-  n: number,
-  sigmas = 4.5,
-): { ok: boolean; report: string } {
+export function uniformShare(counts: Record<string, number>, endpoints: readonly string[], n: number, sigmas = 4.5): { ok: boolean; report: string } {
   const k = endpoints.length
   const expected = n / k
   const tol = sigmas * Math.sqrt(n * (1 / k) * (1 - 1 / k))

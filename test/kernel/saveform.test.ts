@@ -30,7 +30,10 @@ describe('predictSaveRule', () => {
       '-A KUBE-SEP-1 -m comment --comment ns1/svc1:p80 -m recent --set --name KUBE-SEP-1 -m tcp -p tcp -j DNAT --to-destination 10.180.1.2:80',
       '-A KUBE-SEP-1 -p tcp -m comment --comment "ns1/svc1:p80" -m recent --set --name KUBE-SEP-1 --mask 255.255.255.255 --rsource -m tcp -j DNAT --to-destination 10.180.1.2:80',
     ],
-    ['-A KUBE-SERVICES -m comment --comment "x" -m tcp -p tcp -d 172.30.0.42 --dport 80 -j REJECT', '-A KUBE-SERVICES -d 172.30.0.42/32 -p tcp -m comment --comment x -m tcp --dport 80 -j REJECT --reject-with icmp-port-unreachable'],
+    [
+      '-A KUBE-SERVICES -m comment --comment "x" -m tcp -p tcp -d 172.30.0.42 --dport 80 -j REJECT',
+      '-A KUBE-SERVICES -d 172.30.0.42/32 -p tcp -m comment --comment x -m tcp --dport 80 -j REJECT --reject-with icmp-port-unreachable',
+    ],
     ['-A KUBE-FORWARD -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT', '-A KUBE-FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT'],
     ['-A X -p tcp --dport 80 -j ACCEPT', '-A X -p tcp -m tcp --dport 80 -j ACCEPT'],
     ['-A X -s 10.1.2.3/8 -j ACCEPT', '-A X -s 10.0.0.0/8 -j ACCEPT'],

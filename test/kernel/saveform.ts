@@ -276,8 +276,16 @@ interface ParsedRule {
 }
 
 const GENERAL: Record<string, string> = {
-  '-s': '-s', '--source': '-s', '-d': '-d', '--destination': '-d',
-  '-i': '-i', '--in-interface': '-i', '-o': '-o', '--out-interface': '-o', '-p': '-p', '--protocol': '-p',
+  '-s': '-s',
+  '--source': '-s',
+  '-d': '-d',
+  '--destination': '-d',
+  '-i': '-i',
+  '--in-interface': '-i',
+  '-o': '-o',
+  '--out-interface': '-o',
+  '-p': '-p',
+  '--protocol': '-p',
 }
 
 function parseRule(tokens: string[]): ParsedRule {

@@ -44,7 +44,10 @@ export const snapshotOptions = fc.record({
       masqueradeAll: fc.boolean(),
       localDetector: fc.constantFrom('ClusterCIDR' as const, 'None' as const),
       localhostNodePorts: fc.boolean(),
-      nfacct: fc.oneof(fc.boolean(), fc.record({ ct_state_invalid_dropped_pkts: fc.boolean(), localhost_nps_accepted_pkts: fc.boolean() }, { requiredKeys: [] })),
+      nfacct: fc.oneof(
+        fc.boolean(),
+        fc.record({ ct_state_invalid_dropped_pkts: fc.boolean(), localhost_nps_accepted_pkts: fc.boolean() }, { requiredKeys: [] }),
+      ),
       conntrackTCPBeLiberal: fc.boolean(),
       nodePortAddresses: fc.constantFrom([], ['primary'], ['127.0.0.0/8', '192.168.0.0/16']),
     },

@@ -33,7 +33,10 @@ function natLines(doc: unknown): string[] {
 
 describe('local-traffic detectors', () => {
   it('BridgeInterface writes -i BR and ! -i BR, from the envelope', () => {
-    const lines = natLines({ proxy: { nodeName: 'node-a', clusterCIDR: '10.0.0.0/8', detectLocalMode: 'BridgeInterface', detectLocal: { bridgeInterface: 'cbr0' } }, resources: [svc, slice] })
+    const lines = natLines({
+      proxy: { nodeName: 'node-a', clusterCIDR: '10.0.0.0/8', detectLocalMode: 'BridgeInterface', detectLocal: { bridgeInterface: 'cbr0' } },
+      resources: [svc, slice],
+    })
     expect(lines.some((l) => l.startsWith('-A KUBE-SVC-') && l.endsWith('! -i cbr0 -j KUBE-MARK-MASQ'))).toBe(true)
     expect(lines.some((l) => l.includes('"pod traffic for ns/web:p80 external destinations" -i cbr0 -j KUBE-SVC-'))).toBe(true)
     expect(lines.join('\n')).not.toContain('-s 10.0.0.0/8')
@@ -57,14 +60,20 @@ describe('local-traffic detectors', () => {
   it('IPv6 plans use the same interface detector', () => {
     const v6svc = { ...svc, spec: { ...svc.spec, clusterIP: 'fd00::10', ipFamilies: ['IPv6'] } }
     const v6slice = { ...slice, addressType: 'IPv6', endpoints: [{ addresses: ['fd00:1::5'], nodeName: 'node-a' }] }
-    const lines = natLines({ proxy: { nodeName: 'node-a', ipFamilies: ['IPv6'], detectLocalMode: 'InterfaceNamePrefix', detectLocal: { interfaceNamePrefix: 'cali' } }, resources: [v6svc, v6slice] })
+    const lines = natLines({
+      proxy: { nodeName: 'node-a', ipFamilies: ['IPv6'], detectLocalMode: 'InterfaceNamePrefix', detectLocal: { interfaceNamePrefix: 'cali' } },
+      resources: [v6svc, v6slice],
+    })
     expect(lines.some((l) => l.endsWith('! -i cali+ -j KUBE-MARK-MASQ'))).toBe(true)
   })
 
   it('a detector without its parameter is a 400 naming the field', () => {
     const a = toEnvelope({ proxy: { detectLocalMode: 'BridgeInterface' }, resources: [svc] })
     expect(a.ok).toBe(false)
-    if (!a.ok) expect(a.issues).toEqual([expect.objectContaining({ pointer: '/proxy/detectLocal/bridgeInterface', detail: expect.stringContaining('detectLocal.bridgeInterface') })])
+    if (!a.ok)
+      expect(a.issues).toEqual([
+        expect.objectContaining({ pointer: '/proxy/detectLocal/bridgeInterface', detail: expect.stringContaining('detectLocal.bridgeInterface') }),
+      ])
     const b = toEnvelope({ resources: [svc, configMap('kind: KubeProxyConfiguration\ndetectLocalMode: InterfaceNamePrefix\n')] })
     expect(b.ok).toBe(false)
     if (!b.ok) expect(b.issues[0]!.pointer).toBe('/resources/1/data/config.conf/detectLocal/interfaceNamePrefix')
@@ -79,7 +88,10 @@ describe('local-traffic detectors', () => {
   // Upstream's getLocalDetectors cases (cmd/kube-proxy/app/server_linux_test.go, "LocalModeBridgeInterface"
   // and the InterfaceNamePrefix ones): one detector for both families; an empty name is an error.
   it("upstream's getLocalDetectors cases: bridge eth for both families, an empty name refused", () => {
-    const dual = { proxy: { nodeName: 'node-a', clusterCIDR: '10.0.0.0/8,fd00:10::/64', detectLocalMode: 'BridgeInterface', detectLocal: { bridgeInterface: 'eth' } }, resources: [svc, slice] }
+    const dual = {
+      proxy: { nodeName: 'node-a', clusterCIDR: '10.0.0.0/8,fd00:10::/64', detectLocalMode: 'BridgeInterface', detectLocal: { bridgeInterface: 'eth' } },
+      resources: [svc, slice],
+    }
     const r = toEnvelope(dual)
     if (!r.ok) throw new Error(JSON.stringify(r.issues))
     const fams = plan(r.envelope).families
@@ -88,7 +100,10 @@ describe('local-traffic detectors', () => {
     expect(v4).toContain('! -i eth -j KUBE-MARK-MASQ')
     expect(referenceRestore(r.envelope).map((x) => x.text)).toEqual(fams.map((f) => renderRestore(f)))
     expect(toEnvelope({ proxy: { detectLocalMode: 'BridgeInterface', detectLocal: { bridgeInterface: '' } }, resources: [svc] }).ok).toBe(false)
-    const prefix = toEnvelope({ proxy: { nodeName: 'node-a', detectLocalMode: 'InterfaceNamePrefix', detectLocal: { interfaceNamePrefix: 'eth' } }, resources: [svc, slice] })
+    const prefix = toEnvelope({
+      proxy: { nodeName: 'node-a', detectLocalMode: 'InterfaceNamePrefix', detectLocal: { interfaceNamePrefix: 'eth' } },
+      resources: [svc, slice],
+    })
     if (!prefix.ok) throw new Error('unreachable')
     expect(renderRestore(plan(prefix.envelope).families[0]!)).toContain('! -i eth+ -j KUBE-MARK-MASQ')
     // Upstream accepts "1234567890123456789" (19 characters) for a detector, but iptables refuses an

@@ -34,16 +34,33 @@ const kubectlSlice = {
   kind: 'EndpointSlice',
   metadata: { name: 'web-abcde', namespace: 'shop', labels: { 'kubernetes.io/service-name': 'web' }, managedFields: [{ manager: 'kube-controller-manager' }] },
   addressType: 'IPv4',
-  endpoints: [{ addresses: ['10.244.1.5'], conditions: { ready: true, serving: true, terminating: false }, nodeName: 'node-a', targetRef: { kind: 'Pod', name: 'web-1' } }],
+  endpoints: [
+    {
+      addresses: ['10.244.1.5'],
+      conditions: { ready: true, serving: true, terminating: false },
+      nodeName: 'node-a',
+      targetRef: { kind: 'Pod', name: 'web-1' },
+    },
+  ],
   ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
 }
 const node = {
   apiVersion: 'v1',
   kind: 'Node',
   metadata: { name: 'node-a', labels: { 'topology.kubernetes.io/zone': 'z1' } },
-  status: { addresses: [{ type: 'InternalIP', address: '192.168.0.7' }, { type: 'Hostname', address: 'node-a' }] },
+  status: {
+    addresses: [
+      { type: 'InternalIP', address: '192.168.0.7' },
+      { type: 'Hostname', address: 'node-a' },
+    ],
+  },
 }
-const list = { apiVersion: 'v1', kind: 'List', metadata: { resourceVersion: '' }, items: [kubectlService, kubectlSlice, node, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x' } }] }
+const list = {
+  apiVersion: 'v1',
+  kind: 'List',
+  metadata: { resourceVersion: '' },
+  items: [kubectlService, kubectlSlice, node, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x' } }],
+}
 
 describe('toEnvelope', () => {
   it('accepts a bare kubectl List, ignores managedFields and unknown fields, fills defaults from the Node', () => {
@@ -53,7 +70,17 @@ describe('toEnvelope', () => {
     expect(r.envelope.proxy).toEqual({ clusterCIDR: ['10.244.0.0/16'] })
     const resolved = resolveNodes(r.envelope)
     expect(resolved.defaultNode).toBe('node-a')
-    expect(resolved.nodes).toEqual([expect.objectContaining({ nodeName: 'node-a', nodeIPs: ['192.168.0.7'], zone: 'z1', masqueradeBit: 14, localhostNodePorts: true, nfacct: { ct_state_invalid_dropped_pkts: true, localhost_nps_accepted_pkts: true }, masqueradeRandomFully: true })])
+    expect(resolved.nodes).toEqual([
+      expect.objectContaining({
+        nodeName: 'node-a',
+        nodeIPs: ['192.168.0.7'],
+        zone: 'z1',
+        masqueradeBit: 14,
+        localhostNodePorts: true,
+        nfacct: { ct_state_invalid_dropped_pkts: true, localhost_nps_accepted_pkts: true },
+        masqueradeRandomFully: true,
+      }),
+    ])
     const svc = r.envelope.resources.items[0] as unknown as { metadata: Record<string, unknown>; spec: Record<string, unknown> }
     expect(svc.metadata.managedFields).toBeUndefined()
     expect(svc.spec.someFutureField).toEqual({ x: 1 })

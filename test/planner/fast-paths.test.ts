@@ -11,7 +11,17 @@ import { describe, expect, it } from 'vitest'
 import { plan, renderRestore, toEnvelope, type Segment } from '../../src/planner/index.js'
 import { lineCount, linesText, segmentLines } from '../../src/planner/types.js'
 import { endpointHash, hash16Crypto, hashWith, prefixState, sepHashInto } from '../../src/planner/iptables/chains.js'
-import { Bytes, Fragments, asciiBytes, SegmentWriter, FILTER_CHAINS, FILTER_RULES, NAT_CHAINS, NAT_RULES, type BufferIndex } from '../../src/planner/rules/writer.js'
+import {
+  Bytes,
+  Fragments,
+  asciiBytes,
+  SegmentWriter,
+  FILTER_CHAINS,
+  FILTER_RULES,
+  NAT_CHAINS,
+  NAT_RULES,
+  type BufferIndex,
+} from '../../src/planner/rules/writer.js'
 import { OWN } from '../../src/planner/rules/books.js'
 import { generateSnapshot } from '../../src/planner/testing/generate.js'
 import { compareIds, idOf, idParts, type Endpoint } from '../../src/planner/model.js'
@@ -84,33 +94,38 @@ describe('segment writer', () => {
     const seg = fc.array(fc.tuple(fc.constantFrom<BufferIndex>(FILTER_CHAINS, FILTER_RULES, NAT_CHAINS, NAT_RULES), ascii, fc.boolean()), { maxLength: 600 })
     fc.assert(
       // Texts are flushed at 1 MiB in plans; here at any size, so that segments meet flushes.
-      fc.property(fc.array(seg, { minLength: 1, maxLength: 8 }), fc.array(ascii, { minLength: 8, maxLength: 8 }), fc.integer({ min: 0, max: 100_000 }), (segs, reps, flushChars) => {
-        const w = new SegmentWriter(flushChars)
-        const lines = [w.filterChains, w.filterRules, w.natChains, w.natRules]
-        const out = segs.map((_, i) => emptySegment(`s${i}`))
-        const want = segs.map(() => ({ filterChains: [] as string[], filterRules: [] as string[], natChains: [] as string[], natRules: [] as string[] }))
-        segs.forEach((segLines, i) => {
-          w.begin()
-          // the hot-path form: a line in pieces, one of them a repeated fragment
-          const rep = w.fragments.of(reps[i]!)
-          for (const [buf, text, pieces] of segLines) {
-            if (pieces) {
-              want[i]![BUFS[buf]].push(text + reps[i]!)
-              const t = lines[buf]!.begin(OWN)
-              t.add(text)
-              w.fragments.copyTo(t, rep)
-              lines[buf]!.end()
-            } else {
-              want[i]![BUFS[buf]].push(text)
-              lines[buf]!.line(text)
+      fc.property(
+        fc.array(seg, { minLength: 1, maxLength: 8 }),
+        fc.array(ascii, { minLength: 8, maxLength: 8 }),
+        fc.integer({ min: 0, max: 100_000 }),
+        (segs, reps, flushChars) => {
+          const w = new SegmentWriter(flushChars)
+          const lines = [w.filterChains, w.filterRules, w.natChains, w.natRules]
+          const out = segs.map((_, i) => emptySegment(`s${i}`))
+          const want = segs.map(() => ({ filterChains: [] as string[], filterRules: [] as string[], natChains: [] as string[], natRules: [] as string[] }))
+          segs.forEach((segLines, i) => {
+            w.begin()
+            // the hot-path form: a line in pieces, one of them a repeated fragment
+            const rep = w.fragments.of(reps[i]!)
+            for (const [buf, text, pieces] of segLines) {
+              if (pieces) {
+                want[i]![BUFS[buf]].push(text + reps[i]!)
+                const t = lines[buf]!.begin(OWN)
+                t.add(text)
+                w.fragments.copyTo(t, rep)
+                lines[buf]!.end()
+              } else {
+                want[i]![BUFS[buf]].push(text)
+                lines[buf]!.line(text)
+              }
             }
-          }
-          const st = w.end(out[i]!)
-          expect(st.lines).toEqual(BUFS.map((b) => want[i]![b].length))
-        })
-        w.flush()
-        return out.every((s, i) => BUFS.every((b) => s[b] === linesText(want[i]![b]) && JSON.stringify(segmentLines(s, b)) === JSON.stringify(want[i]![b])))
-      }),
+            const st = w.end(out[i]!)
+            expect(st.lines).toEqual(BUFS.map((b) => want[i]![b].length))
+          })
+          w.flush()
+          return out.every((s, i) => BUFS.every((b) => s[b] === linesText(want[i]![b]) && JSON.stringify(segmentLines(s, b)) === JSON.stringify(want[i]![b])))
+        },
+      ),
       { numRuns: 200 },
     )
   })
@@ -161,8 +176,17 @@ const slicesOf = (doc: Doc) => doc.resources.items.filter((o) => o.kind === 'End
 describe('endpoint identities kept in parts', () => {
   const v4 = fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255), fc.nat(255)).map((b) => b.join('.'))
   const v6 = fc.array(fc.constantFrom('0', '1', 'a', 'f', '10', 'ff', '::', ':', '9'), { minLength: 1, maxLength: 6 }).map((p) => p.join(''))
-  const endpoint = (ip: string, port: number, family: 'IPv4' | 'IPv6'): Endpoint =>
-    ({ ip, ...idParts(port, family), ready: true, serving: true, terminating: false, nodeName: '', zoneHints: null, nodeHints: null, sep: -1 })
+  const endpoint = (ip: string, port: number, family: 'IPv4' | 'IPv6'): Endpoint => ({
+    ip,
+    ...idParts(port, family),
+    ready: true,
+    serving: true,
+    terminating: false,
+    nodeName: '',
+    zoneHints: null,
+    nodeHints: null,
+    sep: -1,
+  })
 
   it('compares as the `ip:port` / `[ip]:port` strings do, byte-wise', () => {
     const port = fc.constantFrom(80, 8080, 9, 443)
@@ -189,7 +213,8 @@ describe('endpoints built per service port', () => {
     const terminating = structuredClone(notReady)
     terminating.metadata.name = 'terminating'
     terminating.endpoints[0].conditions = { ready: false, serving: true, terminating: true }
-    const text = (extra: unknown[]) => renderRestore(plan(envelopeOf({ ...doc, resources: { ...doc.resources, items: [...doc.resources.items, ...extra] } })).families[0]!)
+    const text = (extra: unknown[]) =>
+      renderRestore(plan(envelopeOf({ ...doc, resources: { ...doc.resources, items: [...doc.resources.items, ...extra] } })).families[0]!)
     // later not-ready copy replaces the ready one: one endpoint left in the dispatch
     expect(text([notReady])).not.toContain(`-> ${ip}:8080"`)
     // a later terminating copy does not replace it

@@ -35,7 +35,12 @@ function script(family: 'IPv4' | 'IPv6', nodePortAddresses: string[]): string {
           apiVersion: 'v1',
           kind: 'Service',
           metadata: { name: 'np', namespace: 'ns' },
-          spec: { type: 'NodePort', clusterIP: v6 ? 'fd00:30::10' : '172.30.0.10', ipFamilies: [family], ports: [{ name: 'p', protocol: 'TCP', port: 80, nodePort: 30080 }] },
+          spec: {
+            type: 'NodePort',
+            clusterIP: v6 ? 'fd00:30::10' : '172.30.0.10',
+            ipFamilies: [family],
+            ports: [{ name: 'p', protocol: 'TCP', port: 80, nodePort: 30080 }],
+          },
         },
       ],
     },

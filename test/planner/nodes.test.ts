@@ -14,7 +14,14 @@ import { clusterArb } from './snapshot-arb.js'
 
 function texts(env: Envelope): Map<string, string> {
   const cp = planCluster(env)
-  return new Map(cp.nodes.map((n) => [n.name, nodePlan(cp, n.name)!.families.map((fp) => `${fp.family}\n${renderRestore(fp)}`).join('')]))
+  return new Map(
+    cp.nodes.map((n) => [
+      n.name,
+      nodePlan(cp, n.name)!
+        .families.map((fp) => `${fp.family}\n${renderRestore(fp)}`)
+        .join(''),
+    ]),
+  )
 }
 
 function expectEveryNode(env: Envelope): void {
@@ -28,7 +35,9 @@ function expectEveryNode(env: Envelope): void {
   })
   expect(new Set(summaries.map((s) => s.digest)).size).toBe(cp.variants.length)
   for (const n of cp.nodes) {
-    const ref = referenceRestore(env, n.name).map((r) => `${r.family}\n${r.text}`).join('')
+    const ref = referenceRestore(env, n.name)
+      .map((r) => `${r.family}\n${r.text}`)
+      .join('')
     expect(fast.get(n.name), n.name).toBe(ref)
   }
   for (const a of cp.nodes) for (const b of cp.nodes) expect(a.variant === b.variant, `${a.name} ${b.name}`).toBe(fast.get(a.name) === fast.get(b.name))
@@ -48,7 +57,15 @@ describe('planCluster', () => {
 
   it('plans a generated cluster of 40 nodes with Local policies, in ClusterCIDR and NodeCIDR mode', () => {
     for (const detectLocalMode of ['ClusterCIDR', 'NodeCIDR'] as const) {
-      const env = generateSnapshot({ services: 200, endpointsPerService: 4, nodes: 40, nodePort: 0.3, externalLocal: 0.5, internalLocal: 0.1, proxy: { detectLocalMode } })
+      const env = generateSnapshot({
+        services: 200,
+        endpointsPerService: 4,
+        nodes: 40,
+        nodePort: 0.3,
+        externalLocal: 0.5,
+        internalLocal: 0.1,
+        proxy: { detectLocalMode },
+      })
       delete env.proxy.nodeName
       delete env.proxy.nodeIPs
       delete env.proxy.zone

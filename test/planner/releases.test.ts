@@ -21,7 +21,11 @@ const lbSlice = {
   endpoints: [{ addresses: ['10.1.0.5'] }],
   ports: [{ name: 'p80', port: 8080, protocol: 'TCP' }],
 }
-const svc = { kind: 'Service', metadata: { name: 'web', namespace: 'ns' }, spec: { clusterIP: '10.96.0.10', ports: [{ name: 'p80', port: 80, protocol: 'TCP' }] } }
+const svc = {
+  kind: 'Service',
+  metadata: { name: 'web', namespace: 'ns' },
+  spec: { clusterIP: '10.96.0.10', ports: [{ name: 'p80', port: 80, protocol: 'TCP' }] },
+}
 const hinted = {
   kind: 'EndpointSlice',
   metadata: { name: 'web-1', namespace: 'ns', labels: { 'kubernetes.io/service-name': 'web' } },
@@ -63,7 +67,9 @@ describe('kubeProxyVersion', () => {
 
   it('an unknown release is a 400 naming the field and the accepted values', () => {
     for (const v of ['1.27', '1.38', 'latest']) {
-      expect(issues({ proxy: { kubeProxyVersion: v }, resources: [svc] })).toEqual([{ pointer: '/proxy/kubeProxyVersion', detail: expect.stringContaining(RELEASES.join(', ')) }])
+      expect(issues({ proxy: { kubeProxyVersion: v }, resources: [svc] })).toEqual([
+        { pointer: '/proxy/kubeProxyVersion', detail: expect.stringContaining(RELEASES.join(', ')) },
+      ])
     }
   })
 
@@ -88,10 +94,16 @@ describe('LoadBalancerIPMode', () => {
     expect(restore(doc({ kubeProxyVersion: '1.31', featureGates: { LoadBalancerIPMode: false } }))).toContain('-d 1.2.3.4 --dport 80')
   })
   it('a gate the release lacks, or a locked one set against its default, is a 400', () => {
-    expect(issues(doc({ kubeProxyVersion: '1.28', featureGates: { LoadBalancerIPMode: true } }))).toEqual([{ pointer: '/proxy/featureGates/LoadBalancerIPMode', detail: expect.stringContaining('1.28 has no feature gate') }])
-    expect(issues(doc({ kubeProxyVersion: '1.32', featureGates: { LoadBalancerIPMode: false } }))).toEqual([{ pointer: '/proxy/featureGates/LoadBalancerIPMode', detail: expect.stringContaining('locked to true') }])
+    expect(issues(doc({ kubeProxyVersion: '1.28', featureGates: { LoadBalancerIPMode: true } }))).toEqual([
+      { pointer: '/proxy/featureGates/LoadBalancerIPMode', detail: expect.stringContaining('1.28 has no feature gate') },
+    ])
+    expect(issues(doc({ kubeProxyVersion: '1.32', featureGates: { LoadBalancerIPMode: false } }))).toEqual([
+      { pointer: '/proxy/featureGates/LoadBalancerIPMode', detail: expect.stringContaining('locked to true') },
+    ])
     // Gone from the feature list after GA: even its default is refused, as kube-proxy refuses an unknown gate.
-    expect(issues(doc({ kubeProxyVersion: '1.36', featureGates: { LoadBalancerIPMode: true } }))).toEqual([{ pointer: '/proxy/featureGates/LoadBalancerIPMode', detail: expect.stringContaining('no feature gate LoadBalancerIPMode any more') }])
+    expect(issues(doc({ kubeProxyVersion: '1.36', featureGates: { LoadBalancerIPMode: true } }))).toEqual([
+      { pointer: '/proxy/featureGates/LoadBalancerIPMode', detail: expect.stringContaining('no feature gate LoadBalancerIPMode any more') },
+    ])
     expect(restore(doc({ kubeProxyVersion: '1.37' }))).not.toContain('1.2.3.4')
   })
 })
@@ -104,7 +116,11 @@ describe('PreferSameTrafficDistribution and TopologyAwareHints', () => {
     expect(endpointsOf(restore(doc({ kubeProxyVersion: '1.33', featureGates: { PreferSameTrafficDistribution: true } })))).toEqual(['10.1.0.5:8080'])
   })
   it('TopologyAwareHints off (settable before 1.33) ignores zone hints', () => {
-    expect(endpointsOf(restore(doc({ kubeProxyVersion: '1.30', featureGates: { TopologyAwareHints: false } })))).toEqual(['10.1.0.5:8080', '10.1.0.6:8080', '10.1.0.7:8080'])
+    expect(endpointsOf(restore(doc({ kubeProxyVersion: '1.30', featureGates: { TopologyAwareHints: false } })))).toEqual([
+      '10.1.0.5:8080',
+      '10.1.0.6:8080',
+      '10.1.0.7:8080',
+    ])
     expect(issues(doc({ kubeProxyVersion: '1.33', featureGates: { TopologyAwareHints: false } }))[0]?.detail).toContain('locked to true')
   })
 })
@@ -121,16 +137,23 @@ describe('featureGates', () => {
     const r = toEnvelope({ proxy: { nodeName: 'n', kubeProxyVersion: '1.31' }, resources: [lb, lbSlice, configMap(conf)] })
     if (!r.ok) throw new Error(JSON.stringify(r.issues))
     const cp = planCluster(r.envelope)
-    expect(cp.warnings).toContainEqual(expect.objectContaining({ code: 'unknown-feature-gate', pointer: '/resources/items/2/data/config.conf/featureGates/SomeKubeletGate' }))
+    expect(cp.warnings).toContainEqual(
+      expect.objectContaining({ code: 'unknown-feature-gate', pointer: '/resources/items/2/data/config.conf/featureGates/SomeKubeletGate' }),
+    )
     expect(restore({ proxy: { nodeName: 'n', kubeProxyVersion: '1.31' }, resources: [lb, lbSlice, configMap(conf)] })).toContain('-d 1.2.3.4')
     // The envelope's gate wins over the ConfigMap's.
-    expect(restore({ proxy: { nodeName: 'n', kubeProxyVersion: '1.31', featureGates: { LoadBalancerIPMode: true } }, resources: [lb, lbSlice, configMap(conf)] })).not.toContain('1.2.3.4')
+    expect(
+      restore({ proxy: { nodeName: 'n', kubeProxyVersion: '1.31', featureGates: { LoadBalancerIPMode: true } }, resources: [lb, lbSlice, configMap(conf)] }),
+    ).not.toContain('1.2.3.4')
     // A known gate the release refuses is an error there too.
     const locked = issues({ proxy: { kubeProxyVersion: '1.32' }, resources: [lb, configMap(conf)] })
     expect(locked[0]?.pointer).toBe('/resources/1/data/config.conf/featureGates/LoadBalancerIPMode')
   })
   it('a query gives them as --feature-gates does', () => {
-    const r = toEnvelope({ proxy: { nodeName: 'n' }, resources: [svc] }, { kubeProxyVersion: '1.31', featureGates: 'LoadBalancerIPMode=false,TopologyAwareHints=true' })
+    const r = toEnvelope(
+      { proxy: { nodeName: 'n' }, resources: [svc] },
+      { kubeProxyVersion: '1.31', featureGates: 'LoadBalancerIPMode=false,TopologyAwareHints=true' },
+    )
     expect(r.ok && r.envelope.proxy.featureGates).toEqual({ LoadBalancerIPMode: false, TopologyAwareHints: true })
   })
 })
@@ -148,4 +171,3 @@ describe('rule changes between releases (upstream CHANGELOG)', () => {
     expect(restore(doc({ kubeProxyVersion: '1.29', conntrackTCPBeLiberal: true }))).not.toContain('--ctstate INVALID')
   })
 })
-

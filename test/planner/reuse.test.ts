@@ -11,7 +11,6 @@ import { plan, planCluster, type Envelope, type PlanReuse } from '../../src/plan
 import { generateSnapshot, type GenerateOptions } from '../../src/planner/testing/generate.js'
 import { envelopeOf, snapshotOptions } from './arbitraries.js'
 
-
 /** Plans a, then b reusing a's memory; returns [incremental, from scratch] and how much was reused. */
 function both(a: Envelope, b: Envelope) {
   const reuse: PlanReuse = { families: {} }
@@ -57,7 +56,10 @@ describe('plan(b, { reuse }) equals plan(b)', () => {
   it('crossing the large-cluster threshold either way rebuilds every service segment', () => {
     const small = envelopeOf(generateSnapshot({ services: 100, endpointsPerService: 10 }))
     const large = envelopeOf(generateSnapshot({ services: 101, endpointsPerService: 10 }))
-    for (const [a, b] of [[small, large], [large, small]] as const) {
+    for (const [a, b] of [
+      [small, large],
+      [large, small],
+    ] as const) {
       const { incremental, scratch, reused } = both(a, b)
       expect(incremental).toEqual(scratch)
       expect(reused).toBe(0)

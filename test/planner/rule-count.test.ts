@@ -51,7 +51,14 @@ describe('number of generated rules', () => {
     it(`LoadBalancer with source ranges and eTP Local, no local endpoint: ${S} services x ${E} endpoints`, () => {
       // The generator spreads endpoints over node-(i+j)%3; with 3 nodes and E >= 3 every service
       // has a local endpoint, so use a node name that owns none.
-      const env = generateSnapshot({ services: S, endpointsPerService: E, loadBalancer: 1, sourceRanges: 1, externalLocal: 1, proxy: { nodeName: 'elsewhere' } })
+      const env = generateSnapshot({
+        services: S,
+        endpointsPerService: E,
+        loadBalancer: 1,
+        sourceRanges: 1,
+        externalLocal: 1,
+        proxy: { nodeName: 'elsewhere' },
+      })
       const c = counts(plan(env))
       // nat per service: cluster-IP + LB-IP jumps, 2 NodePort rules, masquerade, EXT (3
       // short-circuits, no final jump), FW (2 ranges + drop marker), E dispatch, 2 per SEP.

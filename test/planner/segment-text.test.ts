@@ -27,7 +27,18 @@ function planOf(doc: unknown) {
 }
 
 describe('segment buffers as texts', () => {
-  const p = planOf(generateSnapshot({ services: 40, endpointsPerService: 4, nodePort: 0.3, loadBalancer: 0.3, sourceRanges: 0.2, clientIPAffinity: 0.2, externalIPs: 0.2, portsPerService: 2 }))
+  const p = planOf(
+    generateSnapshot({
+      services: 40,
+      endpointsPerService: 4,
+      nodePort: 0.3,
+      loadBalancer: 0.3,
+      sourceRanges: 0.2,
+      clientIPAffinity: 0.2,
+      externalIPs: 0.2,
+      portsPerService: 2,
+    }),
+  )
   const fp = p.families[0]!
 
   it('hash the same canonical text as line arrays did (stored hashes stay valid)', () => {

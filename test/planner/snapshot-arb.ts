@@ -45,7 +45,16 @@ const serviceArb = fc.record({
   etpLocal: fc.boolean(),
   itpLocal: fc.boolean(),
   externalIPs: fc.constantFrom([], [], ['192.168.99.22'], ['192.168.99.22', 'fd00:99::22']),
-  ingress: fc.constantFrom([], [{ ip: '1.2.3.4' }], [{ ip: '1.2.3.4', ipMode: 'Proxy' }, { ip: '5.6.7.8', ipMode: 'VIP' }], [{ hostname: 'lb.example.com' }], [{ ip: '2001:db8::4' }]),
+  ingress: fc.constantFrom(
+    [],
+    [{ ip: '1.2.3.4' }],
+    [
+      { ip: '1.2.3.4', ipMode: 'Proxy' },
+      { ip: '5.6.7.8', ipMode: 'VIP' },
+    ],
+    [{ hostname: 'lb.example.com' }],
+    [{ ip: '2001:db8::4' }],
+  ),
   sourceRanges: fc.constantFrom([], [], ['203.0.113.0/25'], [' 192.168.0.0/16', '2001:db8::/32']),
   healthCheckNodePort: fc.constantFrom(0, 30000),
   endpoints: fc.array(endpointArb, { maxLength: 6 }),
@@ -79,7 +88,7 @@ function withZeros(ip: string, on: boolean): string {
   return on && !ip.includes(':') ? ip.replace(/\.(\d)$/, '.00$1') : ip
 }
 
-type Svc = (typeof serviceArb) extends fc.Arbitrary<infer T> ? T : never
+type Svc = typeof serviceArb extends fc.Arbitrary<infer T> ? T : never
 
 function objects(svc: Svc, i: number): Obj[] {
   const name = `svc${i}`
@@ -151,7 +160,13 @@ function objects(svc: Svc, i: number): Obj[] {
       apiVersion: 'v1',
       kind: 'Endpoints',
       metadata: { name, namespace: ns },
-      subsets: [{ addresses: unique(ready, (e) => e.v4).map(address), notReadyAddresses: unique(notReady, (e) => e.v4).map(address), ports: slicePorts.map((p) => (p.name ? p : { protocol: p.protocol, port: p.port })) }],
+      subsets: [
+        {
+          addresses: unique(ready, (e) => e.v4).map(address),
+          notReadyAddresses: unique(notReady, (e) => e.v4).map(address),
+          ports: slicePorts.map((p) => (p.name ? p : { protocol: p.protocol, port: p.port })),
+        },
+      ],
     })
   }
   return out
@@ -163,7 +178,12 @@ function k(name: string): number {
 }
 
 export const snapshotArb = fc
-  .record({ services: fc.array(serviceArb, { maxLength: 8 }), proxy: proxyArb, node: fc.constantFrom(...NODES), stack: fc.constantFrom('v4', 'v4', 'v6', 'dual') })
+  .record({
+    services: fc.array(serviceArb, { maxLength: 8 }),
+    proxy: proxyArb,
+    node: fc.constantFrom(...NODES),
+    stack: fc.constantFrom('v4', 'v4', 'v6', 'dual'),
+  })
   .map(({ services, proxy, node, stack }) => {
     const clusterCIDR = stack === 'v4' ? '10.0.0.0/8' : stack === 'v6' ? 'fd00:10::/64' : '10.0.0.0/8,fd00:10::/64'
     const nodeIPs = stack === 'v6' ? ['2001:db8::2'] : ['192.168.0.2', '2001:db8::2']
@@ -208,7 +228,23 @@ export const clusterArb = fc
     perNode: fc.option(fc.record({ node: fc.constantFrom(...NODES), masqueradeAll: fc.boolean() }), { nil: undefined }),
     // The node's current chains: stale service chains, chains kube-proxy does not own, and one
     // name the plans of the arbitrary's first service may well declare.
-    existing: fc.option(fc.record({ node: fc.constantFrom(...NODES), chains: fc.subarray(['KUBE-SVC-AAAAAAAAAAAAAAAA', 'KUBE-SEP-BBBBBBBBBBBBBBBB', 'KUBE-EXT-CCCCCCCCCCCCCCCC', 'KUBE-FW-DDDDDDDDDDDDDDDD', 'KUBE-SVL-EEEEEEEEEEEEEEEE', 'KUBE-MARK-DROP', 'KUBE-SERVICES', 'CNI-HOSTPORT-DNAT', 'KUBE-XLB-FFFFFFFFFFFFFFFF']) }), { nil: undefined }),
+    existing: fc.option(
+      fc.record({
+        node: fc.constantFrom(...NODES),
+        chains: fc.subarray([
+          'KUBE-SVC-AAAAAAAAAAAAAAAA',
+          'KUBE-SEP-BBBBBBBBBBBBBBBB',
+          'KUBE-EXT-CCCCCCCCCCCCCCCC',
+          'KUBE-FW-DDDDDDDDDDDDDDDD',
+          'KUBE-SVL-EEEEEEEEEEEEEEEE',
+          'KUBE-MARK-DROP',
+          'KUBE-SERVICES',
+          'CNI-HOSTPORT-DNAT',
+          'KUBE-XLB-FFFFFFFFFFFFFFFF',
+        ]),
+      }),
+      { nil: undefined },
+    ),
   })
   .map(({ services, proxy, stack, detectLocalMode, viaConfigMap, release, noZoneHints, addresses, perNode, existing }) => {
     const clusterCIDR = stack === 'v4' ? '10.0.0.0/8' : stack === 'v6' ? 'fd00:10::/64' : '10.0.0.0/8,fd00:10::/64'
@@ -232,7 +268,9 @@ export const clusterArb = fc
         `  masqueradeBit: ${String(cluster.masqueradeBit ?? 14)}`,
         `  localhostNodePorts: ${String(cluster.localhostNodePorts ?? true)}`,
         'mode: iptables',
-        ...(noZoneHints && release !== undefined && Number(release.split('.')[1]) < 33 ? ['featureGates:', '  TopologyAwareHints: false', '  SomeKubeletGate: true'] : []),
+        ...(noZoneHints && release !== undefined && Number(release.split('.')[1]) < 33
+          ? ['featureGates:', '  TopologyAwareHints: false', '  SomeKubeletGate: true']
+          : []),
       ].join('\n')
       items.push({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'kube-proxy', namespace: 'kube-system' }, data: { 'config.conf': conf } })
       envProxy = { nfacct: cluster.nfacct, masqueradeRandomFully: cluster.masqueradeRandomFully, conntrackTCPBeLiberal: cluster.conntrackTCPBeLiberal }

@@ -13,7 +13,6 @@ import { planStats, segmentStats } from '../../src/planner/analysis/stats.js'
 import { generateSnapshot } from '../../src/planner/testing/generate.js'
 import { envelopeOf, snapshotOptions, unvalidatedEnvelope } from './arbitraries.js'
 
-
 /** Plans with the memo; every service segment must have facts equal to a scan of its lines. */
 function check(env: Envelope): number {
   const memo = new WeakMap<Segment, SegmentStats>()
@@ -37,7 +36,10 @@ const options = snapshotOptions
 
 describe('statistics counted while planning', () => {
   it('equal a scan of the lines, over generated snapshots of every kind', () => {
-    fc.assert(fc.property(options, (o) => void check(envelopeOf(generateSnapshot(o)))), { numRuns: 150 })
+    fc.assert(
+      fc.property(options, (o) => void check(envelopeOf(generateSnapshot(o)))),
+      { numRuns: 150 },
+    )
   })
 
   it('equal a scan of the lines on every conformance input (dual-stack, IPv6, topology, large cluster)', () => {
@@ -49,7 +51,9 @@ describe('statistics counted while planning', () => {
 
   it('refuse names that are not safe words before writing anything (src/planner/iptables/words.ts)', () => {
     for (const bad of ['svc-ü', 'svc"x', 'svc x', 'svc\nx']) {
-      const doc = generateSnapshot({ services: 2, endpointsPerService: 2 }) as unknown as { resources: { items: Array<{ kind: string; metadata: { name: string; labels?: Record<string, string> } }> } }
+      const doc = generateSnapshot({ services: 2, endpointsPerService: 2 }) as unknown as {
+        resources: { items: Array<{ kind: string; metadata: { name: string; labels?: Record<string, string> } }> }
+      }
       for (const it of doc.resources.items) {
         if (it.kind === 'Service') it.metadata.name = `${it.metadata.name}${bad}`
         if (it.kind === 'EndpointSlice') it.metadata.labels!['kubernetes.io/service-name'] += bad

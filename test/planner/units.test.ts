@@ -38,8 +38,14 @@ describe('chain name hashing', () => {
     expect(hash16('ns1/svc1:p80tcp')).toBe('XPGD46QRK7WJZT7O')
   })
   it('single-block fast path equals node:crypto + @scure/base for any string', () => {
-    fc.assert(fc.property(fc.string({ maxLength: 80 }), (s) => hash16(s) === reference(s)), { numRuns: 2000 })
-    fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 30 }), (s) => hash16(s) === reference(s)), { numRuns: 500 })
+    fc.assert(
+      fc.property(fc.string({ maxLength: 80 }), (s) => hash16(s) === reference(s)),
+      { numRuns: 2000 },
+    )
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 30 }), (s) => hash16(s) === reference(s)),
+      { numRuns: 500 },
+    )
   })
 })
 

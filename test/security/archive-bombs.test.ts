@@ -38,7 +38,12 @@ async function send(body: Buffer, cluster = uniqueName('bomb')) {
       controller.close()
     },
   })
-  const res = await fetch(`${url}/v1/backups/import?cluster=${cluster}`, { method: 'POST', body: stream, headers: { 'content-type': 'application/gzip' }, duplex: 'half' } as RequestInit)
+  const res = await fetch(`${url}/v1/backups/import?cluster=${cluster}`, {
+    method: 'POST',
+    body: stream,
+    headers: { 'content-type': 'application/gzip' },
+    duplex: 'half',
+  } as RequestInit)
   const exists = ((await t.db.pool.query('SELECT 1 FROM clusters WHERE name = $1', [cluster])).rowCount ?? 0) > 0
   return { status: res.status, type: res.headers.get('content-type') ?? '', body: (await res.json()) as any, exists }
 }
@@ -86,7 +91,10 @@ describe('archive bombs', () => {
 
   it('a manifest announcing a 1,000 MiB snapshot: 422 naming the limit, before the file', async () => {
     const size = 1000 * 1024 * 1024
-    const manifest = manifestFor([{ path: 'versions/1/snapshot.json', bytes: size }, { path: 'versions/1/restore.rules', bytes: 0 }])
+    const manifest = manifestFor([
+      { path: 'versions/1/snapshot.json', bytes: size },
+      { path: 'versions/1/restore.rules', bytes: 0 },
+    ])
     const r = await send(zeroBomb({ name: 'versions/1/snapshot.json', zeroMiB: 1000, before: [{ name: 'manifest.json', body: manifest }] }))
     expect(r.status).toBe(422)
     expect(r.body.limit).toMatchObject({ env: 'NATPLAN_BODY_LIMIT' })
@@ -95,13 +103,28 @@ describe('archive bombs', () => {
 
   it('a 4 GiB bomb: 422 naming NATPLAN_IMPORT_MAX_UNPACKED, and the client gets it', async () => {
     const size = 4096 * 1024 * 1024
-    const manifest = manifestFor([{ path: 'versions/1/snapshot.json', bytes: 10 }, { path: 'versions/1/restore.rules', bytes: size }])
+    const manifest = manifestFor([
+      { path: 'versions/1/snapshot.json', bytes: 10 },
+      { path: 'versions/1/restore.rules', bytes: size },
+    ])
     const bomb = zeroBomb({ name: 'versions/1/restore.rules', zeroMiB: 4096, before: [{ name: 'manifest.json', body: manifest }] })
     const r = await send(bomb)
     expect(r.status).toBe(422)
     expect(r.body.limit).toMatchObject({ name: 'importMaxUnpackedBytes', env: 'NATPLAN_IMPORT_MAX_UNPACKED' })
     // the same file size unannounced (the entry's header disagrees with the manifest)
-    const lying = zeroBomb({ name: 'versions/1/restore.rules', zeroMiB: 4096, before: [{ name: 'manifest.json', body: manifestFor([{ path: 'versions/1/snapshot.json', bytes: 10 }, { path: 'versions/1/restore.rules', bytes: 10 }]) }] })
+    const lying = zeroBomb({
+      name: 'versions/1/restore.rules',
+      zeroMiB: 4096,
+      before: [
+        {
+          name: 'manifest.json',
+          body: manifestFor([
+            { path: 'versions/1/snapshot.json', bytes: 10 },
+            { path: 'versions/1/restore.rules', bytes: 10 },
+          ]),
+        },
+      ],
+    })
     const l = await send(lying)
     expect(l.status).toBe(422)
     expect(l.body.errors[0].pointer).toBe('/versions/1/restore.rules')
@@ -156,7 +179,9 @@ describe('archive bombs', () => {
         }
       })
       socket.on('error', reject)
-      socket.write(`POST /v1/backups/import?cluster=${uniqueName('bomb')} HTTP/1.1\r\nHost: x\r\nContent-Type: application/gzip\r\nContent-Length: ${100 * 1024 * 1024}\r\n\r\n`)
+      socket.write(
+        `POST /v1/backups/import?cluster=${uniqueName('bomb')} HTTP/1.1\r\nHost: x\r\nContent-Type: application/gzip\r\nContent-Length: ${100 * 1024 * 1024}\r\n\r\n`,
+      )
       socket.write(Buffer.alloc(256 * 1024))
     })
     expect(text).toMatch(/^HTTP\/1.1 413 /)

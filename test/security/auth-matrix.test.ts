@@ -63,21 +63,37 @@ const operations = Object.entries(spec.paths).flatMap(([path, ops]) =>
 
 let t: TestApp
 beforeAll(async () => {
-  t = await startTestApp({ tokens: parseTokens(Object.entries(SECRETS).map(([scope, secret]) => `m-${scope}:${scope}:${secret}`).join(',')), rateLimit: null })
+  t = await startTestApp({
+    tokens: parseTokens(
+      Object.entries(SECRETS)
+        .map(([scope, secret]) => `m-${scope}:${scope}:${secret}`)
+        .join(','),
+    ),
+    rateLimit: null,
+  })
 })
 afterAll(async () => t?.close())
 
 describe('auth matrix', () => {
   it('covers every operation of the OpenAPI document and nothing unknown', () => {
     expect(operations.length).toBeGreaterThan(30)
-    for (const key of Object.keys(NEEDS)) expect(operations.map((o) => o.key), key).toContain(key)
+    for (const key of Object.keys(NEEDS))
+      expect(
+        operations.map((o) => o.key),
+        key,
+      ).toContain(key)
   })
 
   it('every operation: 401 for each bad credential, 403 one scope too small, through with the right one', async () => {
     let cases = 0
     for (const op of operations) {
       const send = (headers: Record<string, string>) =>
-        t.app.inject({ method: op.method as 'GET', url: op.url, headers: { ...headers, 'content-type': 'application/json' }, ...(op.method === 'GET' || op.method === 'DELETE' ? {} : { payload: '{}' }) })
+        t.app.inject({
+          method: op.method as 'GET',
+          url: op.url,
+          headers: { ...headers, 'content-type': 'application/json' },
+          ...(op.method === 'GET' || op.method === 'DELETE' ? {} : { payload: '{}' }),
+        })
       for (const [what, headers] of BAD) {
         const res = await send(headers)
         expect(res.statusCode, `${op.key} with ${what}`).toBe(401)
@@ -100,7 +116,12 @@ describe('auth matrix', () => {
   })
 
   it('every GraphQL mutation: 401 without a valid token, a 403 error one scope too small, through with the right one', async () => {
-    const introspect = await t.app.inject({ method: 'POST', url: '/graphql', headers: bearer('read'), payload: { query: '{ __schema { mutationType { fields { name } } } }' } })
+    const introspect = await t.app.inject({
+      method: 'POST',
+      url: '/graphql',
+      headers: bearer('read'),
+      payload: { query: '{ __schema { mutationType { fields { name } } } }' },
+    })
     const names = (introspect.json().data.__schema.mutationType.fields as Array<{ name: string }>).map((f) => f.name).sort()
     expect(names).toEqual(Object.keys(MUTATIONS).sort())
     for (const [name, { scope, call }] of Object.entries(MUTATIONS)) {

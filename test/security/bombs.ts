@@ -58,10 +58,22 @@ export function manifestFor(files: Array<{ path: string; bytes: number; sha256?:
     fromVersion: 1,
     toVersion: 1,
     note: null,
-    versions: versions.length ? versions : [{
-      version: 1, kind: 'snapshot', createdAt: '2026-01-01T00:00:00.000Z', actor: 'x', reason: null, sourceVersion: null,
-      snapshotSha256: '0'.repeat(64), planSha256: '0'.repeat(64), snapshot: 'versions/1/snapshot.json', restore: ['versions/1/restore.rules'],
-    }],
+    versions: versions.length
+      ? versions
+      : [
+          {
+            version: 1,
+            kind: 'snapshot',
+            createdAt: '2026-01-01T00:00:00.000Z',
+            actor: 'x',
+            reason: null,
+            sourceVersion: null,
+            snapshotSha256: '0'.repeat(64),
+            planSha256: '0'.repeat(64),
+            snapshot: 'versions/1/snapshot.json',
+            restore: ['versions/1/restore.rules'],
+          },
+        ],
     files: files.map((f) => ({ path: f.path, bytes: f.bytes, sha256: f.sha256 ?? createHash('sha256').update('').digest('hex') })),
   }
   return Buffer.from(JSON.stringify(m))

@@ -57,20 +57,35 @@ describe('bounded parsing', () => {
 
   it('YAML aliases past NATPLAN_YAML_MAX_ALIASES are refused before expansion (billion laughs)', async () => {
     const lines = ['a: &a ["x","x","x","x","x","x","x","x","x","x"]']
-    for (let i = 1; i < 12; i++) lines.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(10).fill(`*${String.fromCharCode(96 + i)}`).join(',')}]`)
+    for (let i = 1; i < 12; i++)
+      lines.push(
+        `${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(10)
+          .fill(`*${String.fromCharCode(96 + i)}`)
+          .join(',')}]`,
+      )
     const p = expectLimit(await post(lines.join('\n'), 'application/yaml'), 'yamlMaxAliases')
     expect(p.detail).toMatch(/NATPLAN_YAML_MAX_ALIASES/)
     // Few aliases that expand exponentially are stopped by the expansion count.
-    const few = ['a: &a [x,x,x,x,x,x,x,x,x,x]', 'b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]', 'c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]', 'd: [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]']
+    const few = [
+      'a: &a [x,x,x,x,x,x,x,x,x,x]',
+      'b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]',
+      'c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]',
+      'd: [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]',
+    ]
     const res = await post(few.join('\n'), 'application/yaml')
     expect(res.statusCode).toBe(400)
     await alive()
   })
 
-  it('the kube-proxy ConfigMap\'s config.conf nested deep (brackets or `- - -`) is a 400 pointing at it', async () => {
+  it("the kube-proxy ConfigMap's config.conf nested deep (brackets or `- - -`) is a 400 pointing at it", async () => {
     for (const conf of ['clusterCIDR: ' + '['.repeat(3000) + ']'.repeat(3000), 'x:\n' + '- '.repeat(3000) + 'y\n']) {
       const env = smallEnvelope({ port: 84 })
-      env.resources.items.push({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'kube-proxy', namespace: 'kube-system' }, data: { 'config.conf': conf } })
+      env.resources.items.push({
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: 'kube-proxy', namespace: 'kube-system' },
+        data: { 'config.conf': conf },
+      })
       const res = await post(JSON.stringify(env), 'application/json')
       expect(res.statusCode).toBe(400)
       expect(res.json().errors[0].pointer).toBe('/resources/items/2/data/config.conf')
@@ -84,7 +99,8 @@ describe('bounded parsing', () => {
     const p = expectLimit(await post(body, 'application/json'), 'maxDepth')
     expect(p.detail).toMatch(/JSON body nests deeper than 64/)
     // GraphQL variables go through the same parser.
-    const gql = '{"query":"mutation($d: JSON!){ingestSnapshot(cluster:\\"x\\",document:$d){created}}","variables":{"d":' + '['.repeat(5000) + ']'.repeat(5000) + '}}'
+    const gql =
+      '{"query":"mutation($d: JSON!){ingestSnapshot(cluster:\\"x\\",document:$d){created}}","variables":{"d":' + '['.repeat(5000) + ']'.repeat(5000) + '}}'
     expectLimit(await post(gql, 'application/json', '/graphql'), 'maxDepth')
     await alive()
   })

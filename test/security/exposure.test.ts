@@ -76,7 +76,11 @@ describe('exposure settings', () => {
         const body = await t.app.inject({ method: 'POST', url: `/v1/clusters/${cluster}/snapshots`, payload: env })
         expect(body.statusCode).toBe(400)
         expect(body.json().errors[0].pointer).toBe('/proxy/clusterCIDR')
-        const query = await t.app.inject({ method: 'POST', url: `/v1/clusters/${cluster}/snapshots?clusterCIDR=${encodeURIComponent(bad)}`, payload: smallEnvelope() })
+        const query = await t.app.inject({
+          method: 'POST',
+          url: `/v1/clusters/${cluster}/snapshots?clusterCIDR=${encodeURIComponent(bad)}`,
+          payload: smallEnvelope(),
+        })
         expect(query.statusCode).toBe(400)
         expect(query.json().errors[0].pointer).toMatch(/^\/proxy\/clusterCIDR/)
       }

@@ -22,7 +22,12 @@ beforeAll(async () => {
   url = await t.app.listen({ host: '127.0.0.1', port: 0 })
   cluster = uniqueName('gqlim')
   for (const port of [80, 81]) {
-    const r = await t.app.inject({ method: 'POST', url: `/v1/clusters/${cluster}/snapshots`, payload: smallEnvelope({ port }), headers: { authorization: `Bearer ${WRITE}` } })
+    const r = await t.app.inject({
+      method: 'POST',
+      url: `/v1/clusters/${cluster}/snapshots`,
+      payload: smallEnvelope({ port }),
+      headers: { authorization: `Bearer ${WRITE}` },
+    })
     expect(r.statusCode).toBe(201)
   }
 })
@@ -84,7 +89,11 @@ describe('GraphQL limits', () => {
     const small = await startTestApp({ graphqlLimits: { ...defaultConfig().graphqlLimits, maxCost: 40 } })
     try {
       const sel = 'version kind createdAt actor reason counts { services endpoints servicePorts scriptBytes }'
-      const res = await small.app.inject({ method: 'POST', url: '/graphql', payload: { query: `{ cluster(name: "${cluster}") { latest { ${sel} source { ${sel} } } } }` } })
+      const res = await small.app.inject({
+        method: 'POST',
+        url: '/graphql',
+        payload: { query: `{ cluster(name: "${cluster}") { latest { ${sel} source { ${sel} } } } }` },
+      })
       expectLimit({ status: res.statusCode, type: String(res.headers['content-type']), body: res.json() }, 'graphqlMaxCost')
       const ok = await small.app.inject({ method: 'POST', url: '/graphql', payload: { query: `{ cluster(name: "${cluster}") { latest { version } } }` } })
       expect(ok.statusCode).toBe(200)

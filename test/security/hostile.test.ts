@@ -27,7 +27,12 @@ function richSnapshot(): Json {
     kind: 'Node',
     metadata: { name: 'test-node', labels: { 'topology.kubernetes.io/zone': 'zone-a', 'kubernetes.io/hostname': 'test-node' } },
     spec: { podCIDRs: ['10.244.1.0/24'] },
-    status: { addresses: [{ type: 'InternalIP', address: '192.168.0.2' }, { type: 'Hostname', address: 'test-node' }] },
+    status: {
+      addresses: [
+        { type: 'InternalIP', address: '192.168.0.2' },
+        { type: 'Hostname', address: 'test-node' },
+      ],
+    },
   })
   return doc as unknown as Json
 }
@@ -140,7 +145,14 @@ describe('the planner alone, over hostile snapshots', () => {
         for (const fp of p.families) {
           const c2 = counts.families[fp.family]!
           expect(foreignLines(renderRestore(fp), { filter: c2.filter.rules, nat: c2.nat.rules })).toEqual([])
-          expect(foreignLines(renderRestore(fp, { flavour: 'standalone' })).filter((x) => !/foreign chain (INPUT|FORWARD|OUTPUT|PREROUTING|POSTROUTING)|foreign table mangle|rule in foreign chain: -A (INPUT|FORWARD|OUTPUT|PREROUTING|POSTROUTING) /.test(x))).toEqual([])
+          expect(
+            foreignLines(renderRestore(fp, { flavour: 'standalone' })).filter(
+              (x) =>
+                !/foreign chain (INPUT|FORWARD|OUTPUT|PREROUTING|POSTROUTING)|foreign table mangle|rule in foreign chain: -A (INPUT|FORWARD|OUTPUT|PREROUTING|POSTROUTING) /.test(
+                  x,
+                ),
+            ),
+          ).toEqual([])
         }
       }),
       { numRuns: 2000 },
@@ -160,7 +172,11 @@ describe('the API, over hostile snapshots', () => {
   /** Everything a client can read of the sentinel cluster, hashed. */
   async function sentinelState(): Promise<string> {
     const h = createHash('sha256')
-    for (const url of [`/v1/clusters/${sentinel}/versions`, `/v1/clusters/${sentinel}/versions/1/restore-script`, `/v1/clusters/${sentinel}/versions/1/snapshot`]) {
+    for (const url of [
+      `/v1/clusters/${sentinel}/versions`,
+      `/v1/clusters/${sentinel}/versions/1/restore-script`,
+      `/v1/clusters/${sentinel}/versions/1/snapshot`,
+    ]) {
       const res = await t.app.inject({ method: 'GET', url })
       expect(res.statusCode).toBe(200)
       h.update(res.body)
@@ -178,11 +194,16 @@ describe('the API, over hostile snapshots', () => {
     await t?.close()
   })
 
-  it('answers 400 with a pointer, or serves only the planner\'s rules', async () => {
+  it("answers 400 with a pointer, or serves only the planner's rules", async () => {
     await fc.assert(
       fc.asyncProperty(caseArb, async (c) => {
         const doc = hostileCase(c)
-        const res = await t.app.inject({ method: 'POST', url: `/v1/clusters/${target}/snapshots`, headers: { 'content-type': 'application/json' }, payload: JSON.stringify(doc) })
+        const res = await t.app.inject({
+          method: 'POST',
+          url: `/v1/clusters/${target}/snapshots`,
+          headers: { 'content-type': 'application/json' },
+          payload: JSON.stringify(doc),
+        })
         if (res.statusCode === 400) {
           expect(res.headers['content-type']).toMatch(/^application\/problem\+json/)
           const body = res.json() as { errors?: Array<{ pointer: unknown }> }
@@ -198,7 +219,10 @@ describe('the API, over hostile snapshots', () => {
   })
 
   /** Every family's script of the version just created holds only the planner's rules. */
-  async function expectOwnRules(version: { version: number; counts: { families: Record<string, { filter: { rules: number }; nat: { rules: number } }> } }): Promise<void> {
+  async function expectOwnRules(version: {
+    version: number
+    counts: { families: Record<string, { filter: { rules: number }; nat: { rules: number } }> }
+  }): Promise<void> {
     for (const [family, tables] of Object.entries(version.counts.families)) {
       const script = await t.app.inject({ method: 'GET', url: `/v1/clusters/${target}/versions/${version.version}/restore-script?family=${family}` })
       expect(script.statusCode).toBe(200)
@@ -206,7 +230,7 @@ describe('the API, over hostile snapshots', () => {
     }
   }
 
-  it('answers 400 to hostile query parameters, or serves only the planner\'s rules', async () => {
+  it("answers 400 to hostile query parameters, or serves only the planner's rules", async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.constantFrom('nodeName', 'zone', 'clusterCIDR', 'nodeIPs', 'nodePortAddresses', 'masqueradeMark', 'localDetector', 'ipFamilies'),

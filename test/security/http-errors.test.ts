@@ -77,8 +77,16 @@ describe('HTTP-layer 4xx are problem+json', () => {
   })
 
   it('a Content-Length that is not a number, or two that disagree: 400', async () => {
-    expectProblem(await raw(`POST /v1/clusters/${cluster}/snapshots HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: abc\r\n\r\n{}`), 400)
-    expectProblem(await raw(`POST /v1/clusters/${cluster}/snapshots HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}`), 400)
+    expectProblem(
+      await raw(`POST /v1/clusters/${cluster}/snapshots HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: abc\r\n\r\n{}`),
+      400,
+    )
+    expectProblem(
+      await raw(
+        `POST /v1/clusters/${cluster}/snapshots HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}`,
+      ),
+      400,
+    )
   })
 
   it('headers over 16 KiB: 431', async () => {
@@ -106,7 +114,7 @@ describe('HTTP-layer 4xx are problem+json', () => {
     expect(body.errors.length).toBe(1)
   })
 
-  it('the request timeout is on (Node\'s 300 s, which fastify would turn off)', () => {
+  it("the request timeout is on (Node's 300 s, which fastify would turn off)", () => {
     expect(t.app.server.requestTimeout).toBe(300_000)
   })
 
@@ -116,7 +124,12 @@ describe('HTTP-layer 4xx are problem+json', () => {
     expect(snap.headers['content-type']).toMatch(/problem\+json/)
     expect(snap.json().accepted).toEqual(['application/json', 'application/yaml', 'text/yaml', 'application/x-yaml'])
     expect(snap.json().errors[0]).toMatchObject({ pointer: '/content-type', location: 'header' })
-    const imp = await t.app.inject({ method: 'POST', url: `/v1/backups/import?cluster=${cluster}`, payload: '{}', headers: { 'content-type': 'application/json' } })
+    const imp = await t.app.inject({
+      method: 'POST',
+      url: `/v1/backups/import?cluster=${cluster}`,
+      payload: '{}',
+      headers: { 'content-type': 'application/json' },
+    })
     expect(imp.statusCode).toBe(415)
     expect(imp.json().accepted).toContain('application/gzip')
     const drift = await t.app.inject({ method: 'POST', url: `/v1/clusters/${cluster}/versions/1/drift`, payload: {} })
@@ -124,11 +137,16 @@ describe('HTTP-layer 4xx are problem+json', () => {
     expect(drift.json().accepted).toEqual(['text/plain'])
   })
 
-  it('fastify\'s own 4xx (404, 413) carry errors[] too', async () => {
+  it("fastify's own 4xx (404, 413) carry errors[] too", async () => {
     const notFound = await t.app.inject({ method: 'GET', url: '/nope' })
     expect(notFound.statusCode).toBe(404)
     expect(notFound.json().errors[0]).toMatchObject({ location: 'path' })
-    const tooBig = await t.app.inject({ method: 'POST', url: `/v1/clusters/${cluster}/snapshots`, payload: 'x'.repeat(100), headers: { 'content-type': 'application/json', 'content-length': String(1024 ** 3) } })
+    const tooBig = await t.app.inject({
+      method: 'POST',
+      url: `/v1/clusters/${cluster}/snapshots`,
+      payload: 'x'.repeat(100),
+      headers: { 'content-type': 'application/json', 'content-length': String(1024 ** 3) },
+    })
     expect(tooBig.statusCode).toBe(413)
     expect(tooBig.json().errors.length).toBe(1)
   })

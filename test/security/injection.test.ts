@@ -124,10 +124,9 @@ describe('a version stored before input was validated', () => {
     const other = uniqueName('stored')
     const created = await post(`/v1/clusters/${other}/snapshots`, smallEnvelope({ name: uniqueName('cidr') }))
     expect(created.statusCode).toBe(201)
-    await t.db.pool.query(
-      `UPDATE snapshots SET proxy = jsonb_set(proxy, '{clusterCIDR}', '"10.0.0.0/8 -j ACCEPT"') WHERE sha256 = decode($1, 'hex')`,
-      [created.json().version.snapshotSha256],
-    )
+    await t.db.pool.query(`UPDATE snapshots SET proxy = jsonb_set(proxy, '{clusterCIDR}', '"10.0.0.0/8 -j ACCEPT"') WHERE sha256 = decode($1, 'hex')`, [
+      created.json().version.snapshotSha256,
+    ])
     const res = await t.app.inject({ method: 'GET', url: `/v1/clusters/${other}/versions/1/restore-script` })
     expect(res.statusCode).toBe(422)
     expect(res.json().errors[0].pointer).toBe('/proxy/clusterCIDR')

@@ -20,7 +20,10 @@ afterAll(async () => {
 })
 
 const post = (cluster: string, body: string) =>
-  fetch(`${base}/v1/clusters/${cluster}/snapshots`, { method: 'POST', headers: { 'content-type': 'application/json' }, body }).then(async (r) => ({ status: r.status, body: (await r.json()) as { version: { version: number } } }))
+  fetch(`${base}/v1/clusters/${cluster}/snapshots`, { method: 'POST', headers: { 'content-type': 'application/json' }, body }).then(async (r) => ({
+    status: r.status,
+    body: (await r.json()) as { version: { version: number } },
+  }))
 
 describe('concurrent ingests', () => {
   it('50 identical POSTs: one version, every answer a success naming it', async () => {

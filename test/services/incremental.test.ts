@@ -36,7 +36,18 @@ function reference(doc: unknown) {
   return { plan: p, snapshotSha256: canonicalSnapshot(env).sha256, planSha256: planContent(p).sha256, counts: versionCounts(p, cluster) }
 }
 
-const base: GenerateOptions = { services: 60, endpointsPerService: 4, churn: 0.1, nodePort: 0.2, loadBalancer: 0.1, sourceRanges: 0.5, clientIPAffinity: 0.1, externalLocal: 0.3, notReady: 0.1, portsPerService: 2 }
+const base: GenerateOptions = {
+  services: 60,
+  endpointsPerService: 4,
+  churn: 0.1,
+  nodePort: 0.2,
+  loadBalancer: 0.1,
+  sourceRanges: 0.5,
+  clientIPAffinity: 0.1,
+  externalLocal: 0.3,
+  notReady: 0.1,
+  portsPerService: 2,
+}
 
 /** Version sequence: churn rounds, a proxy flip, a type change, services removed, and back. */
 function documents(): unknown[] {
@@ -75,7 +86,13 @@ describe('incremental ingest', () => {
       const stored = (await services.getSnapshot(cluster, expectedVersion)) as { resources: { items: unknown[] } }
       expect(stored.resources.items).toEqual(envelopeOf(doc).resources.items)
       const stats = computeVersionStats(want.plan, previous)
-      const point = (await services.growth!.growth(cluster, { from: String(expectedVersion), to: String(expectedVersion), metrics: ['rules', 'deltaRules', 'deltaBytes', 'scriptBytes', 'kubeServicesRules', 'avgRulesToDnat', 'worstRulesToDnat'] })).points[0]!
+      const point = (
+        await services.growth!.growth(cluster, {
+          from: String(expectedVersion),
+          to: String(expectedVersion),
+          metrics: ['rules', 'deltaRules', 'deltaBytes', 'scriptBytes', 'kubeServicesRules', 'avgRulesToDnat', 'worstRulesToDnat'],
+        })
+      ).points[0]!
       expect(point.values, `step ${i}`).toEqual({
         rules: stats.natRules + stats.filterRules,
         deltaRules: stats.deltaRules,

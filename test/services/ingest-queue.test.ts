@@ -24,14 +24,47 @@ describe('IngestQueue', () => {
 
   it('answers busy after the wait, and when too many wait, and carries on after', async () => {
     const q = new IngestQueue({ waitMs: 30, maxWaiting: 2 })
-    const slow = q.run('a', '1', () => later(200, 'slow'), (x) => x)
-    const waited = q.run('a', '2', () => later(1, 'never'), (x) => x).catch((e: unknown) => e)
-    const third = q.run('a', '3', () => later(1, 'never'), (x) => x).catch((e: unknown) => e)
-    const fourth = q.run('a', '4', () => later(1, 'x'), (x) => x).catch((e: unknown) => e)
+    const slow = q.run(
+      'a',
+      '1',
+      () => later(200, 'slow'),
+      (x) => x,
+    )
+    const waited = q
+      .run(
+        'a',
+        '2',
+        () => later(1, 'never'),
+        (x) => x,
+      )
+      .catch((e: unknown) => e)
+    const third = q
+      .run(
+        'a',
+        '3',
+        () => later(1, 'never'),
+        (x) => x,
+      )
+      .catch((e: unknown) => e)
+    const fourth = q
+      .run(
+        'a',
+        '4',
+        () => later(1, 'x'),
+        (x) => x,
+      )
+      .catch((e: unknown) => e)
     expect(await fourth).toBeInstanceOf(BusyError)
     expect(String(await waited)).toMatch(/waited/)
     expect(await third).toBeInstanceOf(BusyError)
     expect(await slow).toBe('slow')
-    expect(await q.run('a', '5', () => later(1, 'next'), (x) => x)).toBe('next')
+    expect(
+      await q.run(
+        'a',
+        '5',
+        () => later(1, 'next'),
+        (x) => x,
+      ),
+    ).toBe('next')
   })
 })

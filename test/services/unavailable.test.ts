@@ -16,7 +16,10 @@ import { testDatabaseUrl, uniqueName } from '../helpers/db.js'
 class Relay {
   private server: Server | undefined
   private readonly sockets = new Set<Socket>()
-  constructor(readonly port: number, readonly target: { host: string; port: number }) {}
+  constructor(
+    readonly port: number,
+    readonly target: { host: string; port: number },
+  ) {}
 
   async start(): Promise<void> {
     this.server = createServer((client) => {

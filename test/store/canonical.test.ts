@@ -12,7 +12,9 @@ describe('canonical JSON', () => {
     expect(canonicalJson(JSON.parse('{"b":1,"__proto__":{"y":1,"x":2}}'))).toBe('{"__proto__":{"x":2,"y":1},"b":1}')
     fc.assert(
       fc.property(fc.jsonValue(), (v) => {
-        const shuffled = JSON.parse(JSON.stringify(v, (_k, x) => (x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).reverse()) : x)))
+        const shuffled = JSON.parse(
+          JSON.stringify(v, (_k, x) => (x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).reverse()) : x)),
+        )
         expect(canonicalJson(shuffled)).toBe(canonicalJsonReference(v))
         expect(canonicalJson(v)).toBe(canonicalJsonReference(v))
       }),

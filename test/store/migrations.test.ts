@@ -111,10 +111,7 @@ describe('runtime migrator', () => {
   it('two migrators starting together apply each migration exactly once', async () => {
     const other = await scratchDatabase('race')
     try {
-      const [a, b] = await Promise.all([
-        withPool(other.url, (pool) => migrate(pool)),
-        withPool(other.url, (pool) => migrate(pool)),
-      ])
+      const [a, b] = await Promise.all([withPool(other.url, (pool) => migrate(pool)), withPool(other.url, (pool) => migrate(pool))])
       expect([...a, ...b].sort()).toEqual(readMigrations().map((m) => m.name))
       const rows = await withPool(other.url, (pool) => pool.query('SELECT migration_name FROM "_prisma_migrations"'))
       expect(rows.rowCount).toBe(readMigrations().length)

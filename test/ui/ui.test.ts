@@ -22,13 +22,26 @@ describe.skipIf(!haveChromium)('/ui in headless chromium', () => {
   beforeAll(async () => {
     t = await startGrowthApp()
     for (const services of [3, 6, 12]) {
-      const res = await t.app.inject({ method: 'POST', url: `/v1/clusters/${cluster}/snapshots`, payload: generateSnapshot({ services, namespaces: 2, seed: 3 }) })
+      const res = await t.app.inject({
+        method: 'POST',
+        url: `/v1/clusters/${cluster}/snapshots`,
+        payload: generateSnapshot({ services, namespaces: 2, seed: 3 }),
+      })
       expect(res.statusCode).toBe(201)
     }
     base = await t.app.listen({ host: '127.0.0.1', port: 0 })
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     })
   })
   afterAll(async () => {

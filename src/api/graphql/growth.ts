@@ -192,6 +192,8 @@ function family(f: string | null | undefined): Family | undefined {
   throw new BadRequestError('family must be IPv4 or IPv6', [{ pointer: '/family', detail: 'expected IPv4 or IPv6' }])
 }
 
+// GraphQL has checked the arguments' shapes against the schema; each resolver parses what it reads.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Args = Record<string, any>
 const opt = <T>(v: T | null | undefined): T | undefined => (v === null ? undefined : v)
 
@@ -199,7 +201,10 @@ const opt = <T>(v: T | null | undefined): T | undefined => (v === null ? undefin
 function node(v: unknown): string | undefined {
   if (v === undefined || v === null) return undefined
   const r = NodeName.safeParse(v)
-  if (!r.success) throw new BadRequestError(`invalid argument node: ${r.error.issues[0]?.message ?? 'invalid'}`, [{ pointer: '/node', detail: r.error.issues[0]?.message ?? 'invalid' }])
+  if (!r.success)
+    throw new BadRequestError(`invalid argument node: ${r.error.issues[0]?.message ?? 'invalid'}`, [
+      { pointer: '/node', detail: r.error.issues[0]?.message ?? 'invalid' },
+    ])
   return r.data
 }
 

@@ -41,7 +41,14 @@ export const typeDefs = /* GraphQL */ `
     "Import an archive (base64 of the tar.gz) into a cluster; verified before anything is written. Needs write."
     importBackup(cluster: String!, archiveBase64: String!): ImportResult!
     "Prune versions beyond the newest keep and/or older than olderThan (never the latest). Needs admin."
-    prune(cluster: String!, keep: Int, olderThan: String, reason: String, "true: list what would be pruned, delete nothing" dryRun: Boolean = false): PruneResult!
+    prune(
+      cluster: String!
+      keep: Int
+      olderThan: String
+      reason: String
+      "true: list what would be pruned, delete nothing"
+      dryRun: Boolean = false
+    ): PruneResult!
     "Delete a cluster with its versions and history; backups stay. Needs admin."
     deleteCluster(cluster: String!): ClusterDeleted!
   }
@@ -158,19 +165,32 @@ function arg<T>(schema: z.ZodType<T>, value: unknown, name: string): T {
 }
 
 const Ref = z.union([z.literal('latest'), z.coerce.number().int().positive().max(999_999_999)])
-const Family = z.enum(['IPv4', 'IPv6']).nullish().transform((v) => v ?? undefined)
+const Family = z
+  .enum(['IPv4', 'IPv6'])
+  .nullish()
+  .transform((v) => v ?? undefined)
 const Limit = z.number().int().min(1).max(500)
 const Version = z.number().int().positive().max(999_999_999)
 const OptVersion = Version.nullish().transform((v) => v ?? undefined)
-const Instant = z.iso.datetime({ offset: true }).nullish().transform((v) => v ?? undefined)
-const Types = z.array(z.enum(HISTORY_EVENT_TYPES)).nullish().transform((v) => v ?? undefined)
+const Instant = z.iso
+  .datetime({ offset: true })
+  .nullish()
+  .transform((v) => v ?? undefined)
+const Types = z
+  .array(z.enum(HISTORY_EVENT_TYPES))
+  .nullish()
+  .transform((v) => v ?? undefined)
 const Base64 = z.string().regex(/^[A-Za-z0-9+/=\s]*$/, 'not base64')
 
 type DiffParent = JsonDiff & { query: DiffQuery }
 
 export const historyResolvers: IResolvers = {
   Query: {
-    diff: async (_root, args: { cluster: string; from: string; to: string; fromNode?: string | null; toNode?: string | null }, ctx: GraphQLContext): Promise<DiffParent> => {
+    diff: async (
+      _root,
+      args: { cluster: string; from: string; to: string; fromNode?: string | null; toNode?: string | null },
+      ctx: GraphQLContext,
+    ): Promise<DiffParent> => {
       const cluster = arg(ClusterName, args.cluster, 'cluster')
       const query = {
         from: arg(Ref, args.from, 'from'),
@@ -219,7 +239,15 @@ export const historyResolvers: IResolvers = {
         cluster: arg(ClusterName, args.cluster, 'cluster'),
         fromVersion: arg(OptVersion, args.fromVersion, 'fromVersion'),
         toVersion: arg(OptVersion, args.toVersion, 'toVersion'),
-        note: arg(z.string().max(1000).nullish().transform((v) => v ?? undefined), args.note, 'note'),
+        note: arg(
+          z
+            .string()
+            .max(1000)
+            .nullish()
+            .transform((v) => v ?? undefined),
+          args.note,
+          'note',
+        ),
         actor,
       })
     },
@@ -233,7 +261,16 @@ export const historyResolvers: IResolvers = {
       const actor = need(ctx, 'admin', 'prune')
       return history(ctx).prune({
         cluster: arg(ClusterName, args.cluster, 'cluster'),
-        keep: arg(z.number().int().min(1).nullish().transform((v) => v ?? undefined), args.keep, 'keep'),
+        keep: arg(
+          z
+            .number()
+            .int()
+            .min(1)
+            .nullish()
+            .transform((v) => v ?? undefined),
+          args.keep,
+          'keep',
+        ),
         olderThan: arg(Instant, args.olderThan, 'olderThan'),
         reason: (args.reason as string | null) ?? undefined,
         dryRun: args.dryRun === true,

@@ -140,7 +140,9 @@ export default async function graphqlApi(app: FastifyInstance, opts: { services:
     if (request.method !== 'POST' || request.routeOptions.url !== '/graphql') return
     const body = request.body as { query?: unknown } | null
     if (body && typeof body === 'object' && !Array.isArray(body) && typeof body.query !== 'string') {
-      throw new BadRequestError('a GraphQL request needs "query", a string holding the operation', [{ pointer: '/query', detail: `expected a string, got ${body.query === undefined ? 'nothing' : typeof body.query}` }])
+      throw new BadRequestError('a GraphQL request needs "query", a string holding the operation', [
+        { pointer: '/query', detail: `expected a string, got ${body.query === undefined ? 'nothing' : typeof body.query}` },
+      ])
     }
   })
   await app.register(mercurius, {

@@ -40,7 +40,10 @@ const Limit = z.number().int().min(1).max(500)
 const RestoreArgs = z.object({
   table: z.enum(['nat', 'filter', 'all']),
   flavour: z.enum(['kube-proxy', 'standalone']),
-  family: z.enum(['IPv4', 'IPv6']).nullish().transform((v) => v ?? undefined),
+  family: z
+    .enum(['IPv4', 'IPv6'])
+    .nullish()
+    .transform((v) => v ?? undefined),
 })
 
 /** Arguments are checked with zod; a failure is a client error naming the argument. */
@@ -76,8 +79,7 @@ export const resolvers: IResolvers = {
   Query: {
     clusters: (_root, args: { limit: number; cursor?: string | null }, ctx: GraphQLContext) =>
       ctx.services.listClusters({ limit: parseArg(Limit, args.limit, 'limit'), cursor: args.cursor ?? undefined }),
-    cluster: (_root, args: { name: string }, ctx: GraphQLContext) =>
-      orNull(ctx.services.getCluster(parseArg(ClusterName, args.name, 'name'))),
+    cluster: (_root, args: { name: string }, ctx: GraphQLContext) => orNull(ctx.services.getCluster(parseArg(ClusterName, args.name, 'name'))),
   },
   Mutation: {
     ingestSnapshot: async (_root, args: { cluster: string; document: unknown; proxy?: unknown }, ctx: GraphQLContext) => {
@@ -96,8 +98,7 @@ export const resolvers: IResolvers = {
     versionCount: (c: ClusterSummary) => c.versions,
     versions: (c: ClusterSummary, args: { limit: number; cursor?: string | null }, ctx: GraphQLContext) =>
       ctx.services.listVersions(c.name, { limit: parseArg(Limit, args.limit, 'limit'), cursor: args.cursor ?? undefined }),
-    version: (c: ClusterSummary, args: { ref: string }, ctx: GraphQLContext) =>
-      orNull(ctx.services.getVersion(c.name, parseArg(RefArg, args.ref, 'ref'))),
+    version: (c: ClusterSummary, args: { ref: string }, ctx: GraphQLContext) => orNull(ctx.services.getVersion(c.name, parseArg(RefArg, args.ref, 'ref'))),
   },
   Version: {
     plan: (v: VersionSummary) => planSummary(v.counts),
@@ -147,10 +148,16 @@ async function versionsBatch(services: Services, keys: Array<{ cluster: string; 
 export const loaders: MercuriusLoaders<GraphQLContext> = {
   Cluster: {
     latest: (queries: Array<{ obj: ClusterSummary }>, ctx) =>
-      versionsBatch(ctx.services, queries.map(({ obj }) => ({ cluster: obj.name, version: obj.latestVersion ?? 0 }))),
+      versionsBatch(
+        ctx.services,
+        queries.map(({ obj }) => ({ cluster: obj.name, version: obj.latestVersion ?? 0 })),
+      ),
   },
   Version: {
     source: (queries: Array<{ obj: VersionSummary }>, ctx) =>
-      versionsBatch(ctx.services, queries.map(({ obj }) => ({ cluster: obj.cluster, version: obj.sourceVersion ?? 0 }))),
+      versionsBatch(
+        ctx.services,
+        queries.map(({ obj }) => ({ cluster: obj.cluster, version: obj.sourceVersion ?? 0 })),
+      ),
   },
 }

@@ -52,17 +52,20 @@ export const Counts = z
     servicePorts: z.number().int(),
     endpoints: z.number().int(),
     ignoredObjects: z.number().int().describe('Objects of kinds the planner does not read'),
-    families: z.object({ IPv4: z.object({ filter: TableCounts, nat: TableCounts }).optional(), IPv6: z.object({ filter: TableCounts, nat: TableCounts }).optional() }),
+    families: z.object({
+      IPv4: z.object({ filter: TableCounts, nat: TableCounts }).optional(),
+      IPv6: z.object({ filter: TableCounts, nat: TableCounts }).optional(),
+    }),
     scriptBytes: z.number().int().describe('Bytes of the kube-proxy-flavour restore script(s)'),
     nodes: z
       .object({
         count: z.number().int(),
         variants: z.number().int().describe('Distinct plans among the nodes'),
         defaultNode: z.string().nullable().describe('The node the one-node routes answer for; null when the snapshot has many and names none'),
-        defaulted: z.array(z.string()).describe('Settings no source gave, planned with kube-proxy\'s defaults'),
+        defaulted: z.array(z.string()).describe("Settings no source gave, planned with kube-proxy's defaults"),
       })
       .optional()
-      .describe('The nodes the snapshot plans; the other counts are the version\'s node\'s (absent on versions stored before every node was planned)'),
+      .describe("The nodes the snapshot plans; the other counts are the version's node's (absent on versions stored before every node was planned)"),
   })
   .meta({ id: 'Counts' })
 
@@ -80,7 +83,7 @@ export const NodeSummary = z
   .object({
     name: z.string(),
     variant: z.number().int().describe('Nodes with byte-identical plans share a variant'),
-    planSha256: z.string().describe('sha256 of the node\'s restore input (kube-proxy flavour, every table and family)'),
+    planSha256: z.string().describe("sha256 of the node's restore input (kube-proxy flavour, every table and family)"),
     counts: Counts.pick({ families: true, scriptBytes: true }),
     links: Links,
   })
@@ -122,9 +125,7 @@ export const IngestResponse = z
   })
   .meta({ id: 'IngestResult' })
 
-export const VersionPage = z
-  .object({ items: z.array(Version), next: z.string().nullable(), links: Links })
-  .meta({ id: 'VersionPage' })
+export const VersionPage = z.object({ items: z.array(Version), next: z.string().nullable(), links: Links }).meta({ id: 'VersionPage' })
 
 export const Cluster = z
   .object({
@@ -147,7 +148,13 @@ export const Problem = z
     instance: z.string(),
     requestId: z.string().optional(),
     errors: z
-      .array(z.object({ pointer: z.string().describe('RFC 6901 JSON pointer'), detail: z.string(), location: z.enum(['body', 'query', 'path', 'header']).optional() }))
+      .array(
+        z.object({
+          pointer: z.string().describe('RFC 6901 JSON pointer'),
+          detail: z.string(),
+          location: z.enum(['body', 'query', 'path', 'header']).optional(),
+        }),
+      )
       .optional()
       .describe('At least one entry on every 4xx'),
     limit: z
@@ -159,7 +166,12 @@ export const Problem = z
   .meta({ id: 'Problem', description: 'RFC 9457 problem details (application/problem+json)' })
 
 const bool = z.enum(['true', 'false']).transform((v) => v === 'true')
-const csv = z.string().transform((v) => v.split(',').map((s) => s.trim()).filter((s) => s !== ''))
+const csv = z.string().transform((v) =>
+  v
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== ''),
+)
 
 /**
  * kube-proxy settings as query parameters, for bodies that are a bare `List` (or single
@@ -168,23 +180,50 @@ const csv = z.string().transform((v) => v.split(',').map((s) => s.trim()).filter
 export const ProxyQuery = z.strictObject({
   nodeName: z.string().min(1).max(253).optional().describe('Node being planned (which endpoints are local)'),
   nodeIPs: csv.optional().describe('Comma-separated node IPs; the first of each family is primary'),
-  ipFamilies: csv.pipe(z.array(z.enum(['IPv4', 'IPv6'])).min(1).max(2)).optional().describe('IPv4, IPv6 or both, comma-separated'),
+  ipFamilies: csv
+    .pipe(
+      z
+        .array(z.enum(['IPv4', 'IPv6']))
+        .min(1)
+        .max(2),
+    )
+    .optional()
+    .describe('IPv4, IPv6 or both, comma-separated'),
   zone: z.string().max(253).optional().describe("The node's topology.kubernetes.io/zone, for topology hints"),
   clusterCIDR: csv.optional().describe('Cluster CIDR(s) for the ClusterCIDR local-traffic detector, comma-separated'),
   localDetector: z.enum(['ClusterCIDR', 'NodeCIDR', 'BridgeInterface', 'InterfaceNamePrefix', 'None']).optional().describe('The older name of detectLocalMode'),
-  detectLocalMode: z.enum(['ClusterCIDR', 'NodeCIDR', 'BridgeInterface', 'InterfaceNamePrefix', 'None']).optional().describe("kube-proxy's local-traffic detector"),
+  detectLocalMode: z
+    .enum(['ClusterCIDR', 'NodeCIDR', 'BridgeInterface', 'InterfaceNamePrefix', 'None'])
+    .optional()
+    .describe("kube-proxy's local-traffic detector"),
   bridgeInterface: z.string().max(15).optional().describe('detectLocal.bridgeInterface, for detectLocalMode BridgeInterface (-i BRIDGE)'),
   interfaceNamePrefix: z.string().max(15).optional().describe('detectLocal.interfaceNamePrefix, for detectLocalMode InterfaceNamePrefix (-i PREFIX+)'),
   masqueradeBit: z.coerce.number().int().min(0).max(31).optional(),
-  masqueradeMark: z.string().regex(/^0x[0-9a-fA-F]{1,8}$/).optional(),
+  masqueradeMark: z
+    .string()
+    .regex(/^0x[0-9a-fA-F]{1,8}$/)
+    .optional(),
   masqueradeAll: bool.optional(),
   nodePortAddresses: csv.optional().describe('CIDRs or `primary`, comma-separated; empty = all addresses'),
   localhostNodePorts: bool.optional(),
-  nfacct: z.string().optional().describe('true/false for both nfacct counters, or the counters the node has, comma-separated (ct_state_invalid_dropped_pkts, localhost_nps_accepted_pkts; empty: none)'),
+  nfacct: z
+    .string()
+    .optional()
+    .describe(
+      'true/false for both nfacct counters, or the counters the node has, comma-separated (ct_state_invalid_dropped_pkts, localhost_nps_accepted_pkts; empty: none)',
+    ),
   masqueradeRandomFully: bool.optional(),
   conntrackTCPBeLiberal: bool.optional(),
-  kubeProxyVersion: z.string().max(40).optional().describe('The kube-proxy release: 1.28 through 1.37 (default 1.37); its feature-gate defaults (docs/releases.md)'),
-  featureGates: z.string().max(1000).optional().describe('Rule-changing feature gates as kube-proxy --feature-gates takes them: LoadBalancerIPMode=false,PreferSameTrafficDistribution=true'),
+  kubeProxyVersion: z
+    .string()
+    .max(40)
+    .optional()
+    .describe('The kube-proxy release: 1.28 through 1.37 (default 1.37); its feature-gate defaults (docs/releases.md)'),
+  featureGates: z
+    .string()
+    .max(1000)
+    .optional()
+    .describe('Rule-changing feature gates as kube-proxy --feature-gates takes them: LoadBalancerIPMode=false,PreferSameTrafficDistribution=true'),
 })
 
 export const KubeObject = z.looseObject({ apiVersion: z.string().optional(), kind: z.string().optional() })
@@ -208,7 +247,10 @@ export const SnapshotBody = z
 
 export const RestoreQuery = z.strictObject({
   table: z.enum(['nat', 'filter', 'all']).default('all'),
-  flavour: z.enum(['kube-proxy', 'standalone']).default('kube-proxy').describe('kube-proxy: exactly what kube-proxy writes; standalone: loadable without kube-proxy'),
+  flavour: z
+    .enum(['kube-proxy', 'standalone'])
+    .default('kube-proxy')
+    .describe('kube-proxy: exactly what kube-proxy writes; standalone: loadable without kube-proxy'),
   family: Family.optional().describe('Default: the first family of the plan (IPv4 on dual-stack)'),
 })
 

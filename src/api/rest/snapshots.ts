@@ -18,7 +18,8 @@ const snapshotRoutes: FastifyPluginAsyncZod = async (app) => {
           'Body: an envelope `{proxy, resources}`, a bare `List` (proxy settings then come from the query parameters ' +
           'and Node objects), a single object, or YAML (single or multi-document). 201 with the new version; ' +
           '200 when identical to the latest version (nothing stored). Content types: application/json, ' +
-          YAML_CONTENT_TYPES.join(', ') + '.',
+          YAML_CONTENT_TYPES.join(', ') +
+          '.',
         params: ClusterParams,
         querystring: ProxyQuery,
         body: SnapshotBody,

@@ -7,7 +7,19 @@ import { z } from 'zod'
 import { segmentLines, type Plan } from '../../planner/types.js'
 import { etagMatches } from './etag.js'
 import { pageLinks, withClusterLinks, withVersionLinks } from './links.js'
-import { ClusterPage, ClusterParams, NodeList, NodeParams, PageQuery, Problem, RestoreQuery, toVersionRef, Version, VersionPage, VersionParams } from './schemas.js'
+import {
+  ClusterPage,
+  ClusterParams,
+  NodeList,
+  NodeParams,
+  PageQuery,
+  Problem,
+  RestoreQuery,
+  toVersionRef,
+  Version,
+  VersionPage,
+  VersionParams,
+} from './schemas.js'
 import Negotiator from 'negotiator'
 import { ENCODINGS, type ContentEncoding } from '../../services/script-cache.js'
 
@@ -28,11 +40,9 @@ const PlanSchema = z
     warnings: z.array(z.object({ code: z.string(), message: z.string(), pointer: z.string().optional() })),
     counts: z.object({ services: z.number(), servicePorts: z.number(), endpoints: z.number(), ignoredObjects: z.number() }),
   })
-  .meta({ id: 'Plan', description: 'Per family, the segments whose buffers concatenate into kube-proxy\'s restore input' })
+  .meta({ id: 'Plan', description: "Per family, the segments whose buffers concatenate into kube-proxy's restore input" })
 
-const Envelope = z
-  .object({ proxy: z.record(z.string(), z.unknown()), resources: z.looseObject({ items: z.array(z.unknown()) }) })
-  .meta({ id: 'Envelope' })
+const Envelope = z.object({ proxy: z.record(z.string(), z.unknown()), resources: z.looseObject({ items: z.array(z.unknown()) }) }).meta({ id: 'Envelope' })
 
 /** The plan as the REST document shows it: every segment buffer as an array of lines. */
 function planJson(plan: Plan): z.infer<typeof PlanSchema> {
@@ -127,7 +137,7 @@ const versionRoutes: FastifyPluginAsyncZod = async (app) => {
           tags: [perNode ? 'nodes' : 'versions'],
           summary: `The iptables-restore input of ${what} (text/plain), streamed`,
           description:
-            'Defaults: all tables, kube-proxy flavour, the plan\'s first family — byte for byte what kube-proxy writes. ' +
+            "Defaults: all tables, kube-proxy flavour, the plan's first family — byte for byte what kube-proxy writes. " +
             'Strong ETag; send If-None-Match for a 304. With Accept-Encoding gzip (or zstd, where the runtime has it) the ' +
             'script comes compressed (compressed once per script and kept, not per request), with its own ETag.' +
             (perNode ? '' : ' A version of many nodes whose settings name none answers 400: use /nodes/{node}/restore-script.'),
@@ -149,9 +159,7 @@ const versionRoutes: FastifyPluginAsyncZod = async (app) => {
           if (!Buffer.isBuffer(script.body)) await drain(script.body)
           return reply.code(304).send()
         }
-        reply
-          .type('text/plain; charset=utf-8')
-          .header('content-disposition', `attachment; filename="${script.filename}"`)
+        reply.type('text/plain; charset=utf-8').header('content-disposition', `attachment; filename="${script.filename}"`)
         if (script.encoding) reply.header('content-encoding', script.encoding)
         if (Buffer.isBuffer(script.body)) return reply.send(script.body as never)
         if (script.bytes !== undefined) reply.header('content-length', script.bytes)

@@ -75,7 +75,15 @@ export interface DriftOptions {
 export interface DriftReport {
   family: FamilyPlan['family']
   inSync: boolean
-  summary: { staleChains: number; missingChains: number; changedChains: number; staleRules: number; missingRules: number; unreadableLines: number; settingsMismatches: number }
+  summary: {
+    staleChains: number
+    missingChains: number
+    changedChains: number
+    staleRules: number
+    missingRules: number
+    unreadableLines: number
+    settingsMismatches: number
+  }
   settings: DriftSettings
   tables: Record<TableName, TableDrift>
   /** Grouped by servicePortName; rules and chains that belong to no service are under `(node)`. */
@@ -114,7 +122,61 @@ function commentService(text: string, family: FamilyPlan['family']): string | un
 }
 
 /** The match extensions kube-proxy's rules and a node's own chains use; another is a cut-short or edited word. */
-const KNOWN_MODULES = new Set(['comment', 'tcp', 'udp', 'sctp', 'mark', 'addrtype', 'conntrack', 'state', 'statistic', 'recent', 'nfacct', 'multiport', 'set', 'physdev', 'limit', 'icmp', 'icmp6', 'owner', 'socket', 'pkttype', 'iprange', 'mac', 'connmark', 'rpfilter', 'length', 'hashlimit', 'string', 'u32', 'bpf', 'cgroup', 'devgroup', 'dscp', 'esp', 'ah', 'policy', 'rt', 'frag', 'hbh', 'ipv6header', 'realm', 'tos', 'ttl', 'hl', 'time', 'connlimit', 'connbytes', 'helper', 'cluster', 'cpu', 'dccp', 'ecn', 'quota', 'rateest'])
+const KNOWN_MODULES = new Set([
+  'comment',
+  'tcp',
+  'udp',
+  'sctp',
+  'mark',
+  'addrtype',
+  'conntrack',
+  'state',
+  'statistic',
+  'recent',
+  'nfacct',
+  'multiport',
+  'set',
+  'physdev',
+  'limit',
+  'icmp',
+  'icmp6',
+  'owner',
+  'socket',
+  'pkttype',
+  'iprange',
+  'mac',
+  'connmark',
+  'rpfilter',
+  'length',
+  'hashlimit',
+  'string',
+  'u32',
+  'bpf',
+  'cgroup',
+  'devgroup',
+  'dscp',
+  'esp',
+  'ah',
+  'policy',
+  'rt',
+  'frag',
+  'hbh',
+  'ipv6header',
+  'realm',
+  'tos',
+  'ttl',
+  'hl',
+  'time',
+  'connlimit',
+  'connbytes',
+  'helper',
+  'cluster',
+  'cpu',
+  'dccp',
+  'ecn',
+  'quota',
+  'rateest',
+])
 const FULL_ADDRESS = /^(\d{1,3}(\.\d{1,3}){3}|[0-9a-fA-F:]*:[0-9a-fA-F:.]*)(\/\d{1,3})?$/
 const ENDPOINT = /^(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-fA-F:.]+\])(:\d{1,5}(-\d{1,5})?)?$/
 
@@ -123,7 +185,37 @@ const ENDPOINT = /^(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-fA-F:.]+\])(:\d{1,5}(-\d{1,5})
  * addresses, a line cut short in a word), or null: such a line is listed as unreadable rather
  * than compared.
  */
-const TARGETS = new Set(['ACCEPT', 'DROP', 'REJECT', 'RETURN', 'MARK', 'MASQUERADE', 'DNAT', 'SNAT', 'LOG', 'CONNMARK', 'NOTRACK', 'CT', 'TPROXY', 'REDIRECT', 'NFLOG', 'TCPMSS', 'CHECKSUM', 'CLASSIFY', 'TRACE', 'SET', 'AUDIT', 'NETMAP', 'TEE', 'DSCP', 'TOS', 'TTL', 'HL', 'NFQUEUE', 'QUEUE'])
+const TARGETS = new Set([
+  'ACCEPT',
+  'DROP',
+  'REJECT',
+  'RETURN',
+  'MARK',
+  'MASQUERADE',
+  'DNAT',
+  'SNAT',
+  'LOG',
+  'CONNMARK',
+  'NOTRACK',
+  'CT',
+  'TPROXY',
+  'REDIRECT',
+  'NFLOG',
+  'TCPMSS',
+  'CHECKSUM',
+  'CLASSIFY',
+  'TRACE',
+  'SET',
+  'AUDIT',
+  'NETMAP',
+  'TEE',
+  'DSCP',
+  'TOS',
+  'TTL',
+  'HL',
+  'NFQUEUE',
+  'QUEUE',
+])
 
 function unreadableReason(text: string, declared: ReadonlySet<string>): string | null {
   let tokens: string[]
@@ -135,10 +227,12 @@ function unreadableReason(text: string, declared: ReadonlySet<string>): string |
   for (let i = 0; i < tokens.length; i++) {
     const t = tokens[i]!
     const v = tokens[i + 1]
-    if ((t === '-s' || t === '-d' || t === '--source' || t === '--destination') && v !== undefined && !FULL_ADDRESS.test(v)) return `${t} ${v} is not an address (redacted, or cut short?)`
+    if ((t === '-s' || t === '-d' || t === '--source' || t === '--destination') && v !== undefined && !FULL_ADDRESS.test(v))
+      return `${t} ${v} is not an address (redacted, or cut short?)`
     if (t === '--to-destination' && v !== undefined && !ENDPOINT.test(v)) return `--to-destination ${v} is not an address and port (redacted, or cut short?)`
     if ((t === '-m' || t === '--match') && v !== undefined && !KNOWN_MODULES.has(v)) return `-m ${v} is not a match extension (the line cut short, or edited?)`
-    if ((t === '-j' || t === '--jump' || t === '-g' || t === '--goto') && v !== undefined && !TARGETS.has(v) && !declared.has(v)) return `${t} ${v}: no such target or chain in the dump (the line cut short, or edited?)`
+    if ((t === '-j' || t === '--jump' || t === '-g' || t === '--goto') && v !== undefined && !TARGETS.has(v) && !declared.has(v))
+      return `${t} ${v}: no such target or chain in the dump (the line cut short, or edited?)`
   }
   return null
 }
@@ -183,7 +277,8 @@ export function drift(plan: FamilyPlan, saveText: string, opts: DriftOptions = {
     return c
   }
   const planRules: SettingsRule[] = []
-  for (const t of TABLES) for (const [name, pc] of planTables[t].chains) for (const r of pc.rules) planRules.push({ table: t, chain: name, canonical: canonicalOfPlan(r) })
+  for (const t of TABLES)
+    for (const [name, pc] of planTables[t].chains) for (const r of pc.rules) planRules.push({ table: t, chain: name, canonical: canonicalOfPlan(r) })
   const told = inferSettings(planRules, plan.family, opts.proxyIngressIPs)
   const seen = inferSettings(nodeSettingsRules(dump, plan.family), plan.family, opts.proxyIngressIPs)
   const mismatches = settingMismatches(told, seen)

@@ -76,8 +76,19 @@ const MATCH_OPTIONS: Record<string, readonly string[]> = {
   mark: ['--mark'],
   addrtype: ['--src-type', '--dst-type', '--limit-iface-in', '--limit-iface-out'],
   conntrack: [
-    '--ctstate', '--ctproto', '--ctorigsrc', '--ctorigdst', '--ctreplsrc', '--ctrepldst', '--ctorigsrcport',
-    '--ctorigdstport', '--ctreplsrcport', '--ctrepldstport', '--ctstatus', '--ctexpire', '--ctdir',
+    '--ctstate',
+    '--ctproto',
+    '--ctorigsrc',
+    '--ctorigdst',
+    '--ctreplsrc',
+    '--ctrepldst',
+    '--ctorigsrcport',
+    '--ctorigdstport',
+    '--ctreplsrcport',
+    '--ctrepldstport',
+    '--ctstatus',
+    '--ctexpire',
+    '--ctdir',
   ],
   state: ['--state'],
   nfacct: ['--nfacct-name'],
@@ -94,14 +105,24 @@ const LONG_ALIASES: Record<string, string> = {
 const PROTOCOL_MODULES = new Set(['tcp', 'udp', 'sctp'])
 
 const SHORT_OPTS: Record<string, 'src' | 'dst' | 'in' | 'out' | 'proto' | 'match' | 'jump' | 'goto'> = {
-  '-s': 'src', '--source': 'src', '--src': 'src',
-  '-d': 'dst', '--destination': 'dst', '--dst': 'dst',
-  '-i': 'in', '--in-interface': 'in',
-  '-o': 'out', '--out-interface': 'out',
-  '-p': 'proto', '--protocol': 'proto',
-  '-m': 'match', '--match': 'match',
-  '-j': 'jump', '--jump': 'jump',
-  '-g': 'goto', '--goto': 'goto',
+  '-s': 'src',
+  '--source': 'src',
+  '--src': 'src',
+  '-d': 'dst',
+  '--destination': 'dst',
+  '--dst': 'dst',
+  '-i': 'in',
+  '--in-interface': 'in',
+  '-o': 'out',
+  '--out-interface': 'out',
+  '-p': 'proto',
+  '--protocol': 'proto',
+  '-m': 'match',
+  '--match': 'match',
+  '-j': 'jump',
+  '--jump': 'jump',
+  '-g': 'goto',
+  '--goto': 'goto',
 }
 
 export interface ParseRuleOptions {
@@ -316,7 +337,10 @@ function orderBy(opts: Opt[], order: readonly string[]): Opt[] {
     const i = order.indexOf(o.name)
     return i < 0 ? order.length : i
   }
-  return opts.map((o, i) => ({ o, i })).sort((a, b) => rank(a.o) - rank(b.o) || a.i - b.i).map((x) => x.o)
+  return opts
+    .map((o, i) => ({ o, i }))
+    .sort((a, b) => rank(a.o) - rank(b.o) || a.i - b.i)
+    .map((x) => x.o)
 }
 
 function canonicalMatchOpts(m: MatchModule, family: Family): Opt[] {

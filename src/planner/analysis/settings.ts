@@ -59,7 +59,16 @@ export interface InferredSettings {
   evidence: Partial<Record<SettingName, Evidence>>
 }
 
-export const SETTING_NAMES = ['masqueradeMark', 'masqueradeRandomFully', 'conntrackTCPBeLiberal', 'nfacct.ct_state_invalid_dropped_pkts', 'nfacct.localhost_nps_accepted_pkts', 'localhostNodePorts', 'localDetector', 'LoadBalancerIPMode'] as const
+export const SETTING_NAMES = [
+  'masqueradeMark',
+  'masqueradeRandomFully',
+  'conntrackTCPBeLiberal',
+  'nfacct.ct_state_invalid_dropped_pkts',
+  'nfacct.localhost_nps_accepted_pkts',
+  'localhostNodePorts',
+  'localDetector',
+  'LoadBalancerIPMode',
+] as const
 export type SettingName = (typeof SETTING_NAMES)[number]
 
 export interface SettingMismatch {
@@ -144,7 +153,13 @@ export function inferSettings(rules: readonly SettingsRule[], family: Family, pr
   if (m) {
     const s = / ! -s (\S+) /.exec(m.canonical)
     const i = / ! -i (\S+) /.exec(m.canonical)
-    out.localDetector = s ? { kind: 'cidr', value: s[1]! } : i ? (i[1]!.endsWith('+') ? { kind: 'prefix', value: i[1]!.slice(0, -1) } : { kind: 'bridge', value: i[1]! }) : { kind: 'masqueradeAll' }
+    out.localDetector = s
+      ? { kind: 'cidr', value: s[1]! }
+      : i
+        ? i[1]!.endsWith('+')
+          ? { kind: 'prefix', value: i[1]!.slice(0, -1) }
+          : { kind: 'bridge', value: i[1]! }
+        : { kind: 'masqueradeAll' }
     ev('localDetector', m)
   } else if (clusterIPJumps > 0) {
     // Cluster IPs with endpoints and no internal masquerade rule anywhere: no detector, no masqueradeAll.
@@ -195,14 +210,24 @@ const FIX: Record<SettingName, string> = {
 export function settingMismatches(told: InferredSettings, node: InferredSettings): SettingMismatch[] {
   const out: SettingMismatch[] = []
   const pairs: Array<[SettingName, string | undefined, string | undefined]> = [
-    ['masqueradeMark', told.masqueradeMark && `${told.masqueradeMark}${told.masqueradeBit !== undefined ? ` (bit ${told.masqueradeBit})` : ''}`, node.masqueradeMark && `${node.masqueradeMark}${node.masqueradeBit !== undefined ? ` (bit ${node.masqueradeBit})` : ''}`],
+    [
+      'masqueradeMark',
+      told.masqueradeMark && `${told.masqueradeMark}${told.masqueradeBit !== undefined ? ` (bit ${told.masqueradeBit})` : ''}`,
+      node.masqueradeMark && `${node.masqueradeMark}${node.masqueradeBit !== undefined ? ` (bit ${node.masqueradeBit})` : ''}`,
+    ],
     ['masqueradeRandomFully', str(told.masqueradeRandomFully), str(node.masqueradeRandomFully)],
     ['conntrackTCPBeLiberal', str(told.conntrackTCPBeLiberal), str(node.conntrackTCPBeLiberal)],
     ['nfacct.ct_state_invalid_dropped_pkts', str(told.nfacct.ct_state_invalid_dropped_pkts), str(node.nfacct.ct_state_invalid_dropped_pkts)],
     ['nfacct.localhost_nps_accepted_pkts', str(told.nfacct.localhost_nps_accepted_pkts), str(node.nfacct.localhost_nps_accepted_pkts)],
     ['localhostNodePorts', str(told.localhostNodePorts), str(node.localhostNodePorts)],
     ['localDetector', detectorText(told.localDetector), detectorText(node.localDetector)],
-    ['LoadBalancerIPMode', str(told.loadBalancerIPMode), node.loadBalancerIPMode === undefined ? undefined : `${String(node.loadBalancerIPMode)} (releases with that default: ${node.releases!.join(', ') || 'none'})`],
+    [
+      'LoadBalancerIPMode',
+      str(told.loadBalancerIPMode),
+      node.loadBalancerIPMode === undefined
+        ? undefined
+        : `${String(node.loadBalancerIPMode)} (releases with that default: ${node.releases!.join(', ') || 'none'})`,
+    ],
   ]
   for (const [setting, t, n] of pairs) {
     if (t === undefined || n === undefined) continue
@@ -227,7 +252,12 @@ export interface Neutraliser {
   skipChain(table: string, chain: string): boolean
 }
 
-export function neutraliser(mismatches: readonly SettingMismatch[], told: InferredSettings, node: InferredSettings, proxyIngressIPs: readonly string[] = []): Neutraliser | null {
+export function neutraliser(
+  mismatches: readonly SettingMismatch[],
+  told: InferredSettings,
+  node: InferredSettings,
+  proxyIngressIPs: readonly string[] = [],
+): Neutraliser | null {
   if (mismatches.length === 0) return null
   const has = new Set(mismatches.map((m) => m.setting))
   const marks = [told.masqueradeMark, node.masqueradeMark].filter((m): m is string => m !== undefined)
@@ -245,7 +275,13 @@ export function neutraliser(mismatches: readonly SettingMismatch[], told: Inferr
       if (has.has('conntrackTCPBeLiberal')) return null
       if (has.has('nfacct.ct_state_invalid_dropped_pkts')) r = r.replace(' -m nfacct --nfacct-name ct_state_invalid_dropped_pkts', '')
     }
-    if (table === 'nat' && chain === 'KUBE-NODEPORTS' && (has.has('nfacct.localhost_nps_accepted_pkts') || has.has('localhostNodePorts')) && r.includes('localhost_nps_accepted_pkts')) return null
+    if (
+      table === 'nat' &&
+      chain === 'KUBE-NODEPORTS' &&
+      (has.has('nfacct.localhost_nps_accepted_pkts') || has.has('localhostNodePorts')) &&
+      r.includes('localhost_nps_accepted_pkts')
+    )
+      return null
     if (has.has('localhostNodePorts')) {
       if (table === 'nat' && chain === 'KUBE-SERVICES' && r.includes('must be the last rule')) r = r.replace(' ! -d 127.0.0.0/8', '')
       if (table === 'filter' && chain === 'KUBE-FIREWALL') return null

@@ -67,7 +67,10 @@ function packBlock(s: string, from: number, n: number): number {
   let i = 0
   let wi = 0
   for (; i + 4 <= n; i += 4) {
-    const c0 = s.charCodeAt(from + i), c1 = s.charCodeAt(from + i + 1), c2 = s.charCodeAt(from + i + 2), c3 = s.charCodeAt(from + i + 3)
+    const c0 = s.charCodeAt(from + i),
+      c1 = s.charCodeAt(from + i + 1),
+      c2 = s.charCodeAt(from + i + 2),
+      c3 = s.charCodeAt(from + i + 3)
     or |= c0 | c1 | c2 | c3
     W[wi++] = (c0 << 24) | (c1 << 16) | (c2 << 8) | c3
   }
@@ -116,7 +119,14 @@ export function prefixState(prefix: string): PrefixState | null {
  * at+8.., in place on the working variables at+24..at+31.
  */
 function runRounds(v: Int32Array, at: number, rounds: number): void {
-  let a = v[at + 24]!, b = v[at + 25]!, c = v[at + 26]!, d = v[at + 27]!, e = v[at + 28]!, f = v[at + 29]!, g = v[at + 30]!, h = v[at + 31]!
+  let a = v[at + 24]!,
+    b = v[at + 25]!,
+    c = v[at + 26]!,
+    d = v[at + 27]!,
+    e = v[at + 28]!,
+    f = v[at + 29]!,
+    g = v[at + 30]!,
+    h = v[at + 31]!
   for (let i = 0; i < rounds; i++) {
     const S1 = ((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7))
     const t1 = (h + S1 + ((e & f) ^ (~e & g)) + K[i]! + v[at + 8 + i]!) | 0
@@ -131,7 +141,14 @@ function runRounds(v: Int32Array, at: number, rounds: number): void {
     b = a
     a = (t1 + t2) | 0
   }
-  v[at + 24] = a; v[at + 25] = b; v[at + 26] = c; v[at + 27] = d; v[at + 28] = e; v[at + 29] = f; v[at + 30] = g; v[at + 31] = h
+  v[at + 24] = a
+  v[at + 25] = b
+  v[at + 26] = c
+  v[at + 27] = d
+  v[at + 28] = e
+  v[at + 29] = f
+  v[at + 30] = g
+  v[at + 31] = h
 }
 
 /**
@@ -219,7 +236,8 @@ function finishLong(ps: PrefixState, suffix: string): boolean {
     }
   }
   WB[p ^ BE] = 0x80
-  if (++p > 56) {
+  // The 0x80 byte took one more; the length needs the last 8 bytes of a block.
+  if (p + 1 > 56) {
     compress(W, from, S, at, C, ct, H)
     from = at = ct = 0
     S = C = H

@@ -20,7 +20,12 @@ const kubeProxyVersion = z
 /** Rule-changing feature gates by name; another name is refused (kube/releases.ts GATES). */
 const featureGates = z.record(z.string(), z.boolean()).superRefine((gates, ctx) => {
   for (const g of Object.keys(gates)) {
-    if (!(GATE_NAMES as string[]).includes(g)) ctx.addIssue({ code: 'custom', path: [g], message: `${JSON.stringify(g)} must be a feature gate that changes kube-proxy's iptables rules: ${GATE_NAMES.join(', ')}` })
+    if (!(GATE_NAMES as string[]).includes(g))
+      ctx.addIssue({
+        code: 'custom',
+        path: [g],
+        message: `${JSON.stringify(g)} must be a feature gate that changes kube-proxy's iptables rules: ${GATE_NAMES.join(', ')}`,
+      })
   }
 })
 
@@ -47,7 +52,8 @@ const clusterCIDR = z.union([z.string(), z.array(z.string())]).superRefine((v, c
     const parsed = parseCIDRSloppy(c)
     const path = Array.isArray(v) ? [i] : []
     if (!parsed) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(c)} must be a valid CIDR (e.g. 10.100.0.0/16 or fde4:8dba:82e1::/48)`, path })
-    else if (families.includes(parsed.family)) ctx.addIssue({ code: 'custom', message: 'two CIDRs must be of different families (e.g. 10.100.0.0/16,fde4:8dba:82e1::/48)', path })
+    else if (families.includes(parsed.family))
+      ctx.addIssue({ code: 'custom', message: 'two CIDRs must be of different families (e.g. 10.100.0.0/16,fde4:8dba:82e1::/48)', path })
     else families.push(parsed.family)
   })
 })
@@ -69,7 +75,11 @@ const nodeSettings = {
   /** Node addresses; the first of each family is that family's primary IP. Default: the Node's InternalIP, then ExternalIP addresses. */
   nodeIPs: z.array(ipString).max(64).optional(),
   /** Families the node runs (one FamilyPlan each). Default: families of clusterCIDR, else of nodeIPs[0], else IPv4. */
-  ipFamilies: z.array(z.enum(['IPv4', 'IPv6'])).min(1).max(2).optional(),
+  ipFamilies: z
+    .array(z.enum(['IPv4', 'IPv6']))
+    .min(1)
+    .max(2)
+    .optional(),
   /** `--cluster-cidr`: one CIDR per family, as a list or a comma-separated string. */
   clusterCIDR: clusterCIDR.optional(),
   /**
@@ -83,7 +93,10 @@ const nodeSettings = {
   detectLocal: z.strictObject({ bridgeInterface: interfaceName.optional(), interfaceNamePrefix: interfaceName.optional() }).optional(),
   masqueradeBit: z.int().min(0).max(31).optional(),
   /** Verbatim mark string overriding the one derived from masqueradeBit (upstream tests use `0x4000`): a 32-bit hex value. */
-  masqueradeMark: z.string().regex(/^0[xX][0-9a-fA-F]{1,8}$/, 'must be a 32-bit hex mark like 0x4000').optional(),
+  masqueradeMark: z
+    .string()
+    .regex(/^0[xX][0-9a-fA-F]{1,8}$/, 'must be a 32-bit hex mark like 0x4000')
+    .optional(),
   masqueradeAll: z.boolean().optional(),
   nodePortAddresses: nodePortAddresses.optional(),
   localhostNodePorts: z.boolean().optional(),
@@ -91,7 +104,9 @@ const nodeSettings = {
    * Whether the node has kube-proxy's nfacct counters (natplan cannot see it): true/false for
    * both, or per counter (kube-proxy ensures each on its own at a full sync; one left out: present).
    */
-  nfacct: z.union([z.boolean(), z.strictObject({ ct_state_invalid_dropped_pkts: z.boolean().optional(), localhost_nps_accepted_pkts: z.boolean().optional() })]).optional(),
+  nfacct: z
+    .union([z.boolean(), z.strictObject({ ct_state_invalid_dropped_pkts: z.boolean().optional(), localhost_nps_accepted_pkts: z.boolean().optional() })])
+    .optional(),
   /** Whether the node's iptables supports --random-fully (natplan cannot see it). */
   masqueradeRandomFully: z.boolean().optional(),
   /** Whether nf_conntrack_tcp_be_liberal is set on the node (natplan cannot see it). */
@@ -222,7 +237,16 @@ function coerceOverrides(o: Record<string, unknown>): Record<string, unknown> {
     }
     if (typeof v === 'string' && bools.has(k) && (v === 'true' || v === 'false')) out[k] = v === 'true'
     // ?featureGates=LoadBalancerIPMode=false,TopologyAwareHints=true (kube-proxy's --feature-gates form).
-    else if (typeof v === 'string' && k === 'featureGates') out[k] = Object.fromEntries(v.split(',').filter((s) => s.trim() !== '').map((kv) => { const [g, b] = kv.split('='); return [g!.trim(), b?.trim() === 'true' ? true : b?.trim() === 'false' ? false : b] }))
+    else if (typeof v === 'string' && k === 'featureGates')
+      out[k] = Object.fromEntries(
+        v
+          .split(',')
+          .filter((s) => s.trim() !== '')
+          .map((kv) => {
+            const [g, b] = kv.split('=')
+            return [g!.trim(), b?.trim() === 'true' ? true : b?.trim() === 'false' ? false : b]
+          }),
+      )
     // ?nfacct=ct_state_invalid_dropped_pkts: the counters the node has, the others absent.
     else if (typeof v === 'string' && k === 'nfacct') out[k] = nfacctFromList(v)
     else if (typeof v === 'string' && k === 'masqueradeBit' && /^\d+$/.test(v)) out[k] = Number(v)
@@ -330,7 +354,14 @@ export function toEnvelope(document: unknown, proxyOverrides?: Record<string, un
 function canonicalProxy(p: ProxyConfigInput): ProxyConfigInput {
   const one = <T extends NodeSettingsInput>(s: T): T => {
     const out: T = { ...s }
-    if (typeof out.clusterCIDR === 'string') out.clusterCIDR = out.clusterCIDR === '' ? [] : out.clusterCIDR.split(',').map((c) => c.trim()).filter((c) => c !== '')
+    if (typeof out.clusterCIDR === 'string')
+      out.clusterCIDR =
+        out.clusterCIDR === ''
+          ? []
+          : out.clusterCIDR
+              .split(',')
+              .map((c) => c.trim())
+              .filter((c) => c !== '')
     if (out.localDetector !== undefined) {
       out.detectLocalMode ??= out.localDetector
       delete out.localDetector

@@ -107,8 +107,7 @@ export function parseCIDRSloppy(s: string): ParsedCIDR | null {
   if (prefix > max) return null
   // A ::ffff:a.b.c.d/n CIDR keeps IPv6 prefix semantics in Go; such input is exotic, keep it simple.
   const bytes = maskBytes(ip.bytes, prefix)
-  const net =
-    ip.family === 'IPv4' ? bytes.join('.') : (ipaddr.fromByteArray(bytes) as ipaddr.IPv6).toRFC5952String()
+  const net = ip.family === 'IPv4' ? bytes.join('.') : (ipaddr.fromByteArray(bytes) as ipaddr.IPv6).toRFC5952String()
   return { family: ip.family, text: `${net}/${prefix}`, prefix, bytes }
 }
 

@@ -110,20 +110,36 @@ export function resolveGates(release: Release, given: Readonly<Record<string, bo
   for (const g of GATE_NAMES) gates[g] = stageOf(g, release)?.default ?? false
   for (const [name, value] of Object.entries(given)) {
     if (!(GATE_NAMES as string[]).includes(name)) {
-      issues.push({ gate: name, unknown: true, detail: `natplan knows no feature gate ${name} that changes kube-proxy's iptables rules (accepted: ${GATE_NAMES.join(', ')})` })
+      issues.push({
+        gate: name,
+        unknown: true,
+        detail: `natplan knows no feature gate ${name} that changes kube-proxy's iptables rules (accepted: ${GATE_NAMES.join(', ')})`,
+      })
       continue
     }
     const stage = stageOf(name as GateName, release)
     if (!stage) {
-      issues.push({ gate: name, unknown: false, detail: `kube-proxy ${release} has no feature gate ${name} (it came in ${GATES[name as GateName][0]!.since}) and refuses to start with it` })
+      issues.push({
+        gate: name,
+        unknown: false,
+        detail: `kube-proxy ${release} has no feature gate ${name} (it came in ${GATES[name as GateName][0]!.since}) and refuses to start with it`,
+      })
       continue
     }
     if (stage.stage === 'Removed') {
-      issues.push({ gate: name, unknown: false, detail: `kube-proxy ${release} has no feature gate ${name} any more (removed after going GA; its behaviour, ${String(stage.default)}, is fixed) and refuses to start with it` })
+      issues.push({
+        gate: name,
+        unknown: false,
+        detail: `kube-proxy ${release} has no feature gate ${name} any more (removed after going GA; its behaviour, ${String(stage.default)}, is fixed) and refuses to start with it`,
+      })
       continue
     }
     if (stage.locked && value !== stage.default) {
-      issues.push({ gate: name, unknown: false, detail: `${name} is GA and locked to ${String(stage.default)} in kube-proxy ${release} (since ${stage.since}); kube-proxy refuses to start with ${name}=${String(value)}` })
+      issues.push({
+        gate: name,
+        unknown: false,
+        detail: `${name} is GA and locked to ${String(stage.default)} in kube-proxy ${release} (since ${stage.since}); kube-proxy refuses to start with ${name}=${String(value)}`,
+      })
       continue
     }
     gates[name as GateName] = value

@@ -78,20 +78,25 @@ export const ServiceSchema = z
       type: z.enum(['', 'ClusterIP', 'NodePort', 'LoadBalancer', 'ExternalName']).nullish(),
       clusterIP: clusterIP.nullish(),
       clusterIPs: z.array(clusterIP).max(2).nullish(),
-      ipFamilies: z.array(z.enum(['IPv4', 'IPv6'])).max(2).nullish(),
+      ipFamilies: z
+        .array(z.enum(['IPv4', 'IPv6']))
+        .max(2)
+        .nullish(),
       ports: z.array(ServicePortSchema).nullish(),
       // ValidateService: each external IP is an address, and not a special one (ValidateNonSpecialIP).
       externalIPs: z.array(k8s(allOf(isValidIP, isNonSpecialIP))).nullish(),
       // service.GetLoadBalancerSourceRanges: trimmed, then parsed as CIDRs.
-      loadBalancerSourceRanges: z.array(z.string().superRefine((v, ctx) => {
-        for (const message of isValidCIDR(v.trim())) ctx.addIssue({ code: 'custom', message })
-      })).nullish(),
+      loadBalancerSourceRanges: z
+        .array(
+          z.string().superRefine((v, ctx) => {
+            for (const message of isValidCIDR(v.trim())) ctx.addIssue({ code: 'custom', message })
+          }),
+        )
+        .nullish(),
       sessionAffinity: z.enum(['', 'None', 'ClientIP']).nullish(),
       sessionAffinityConfig: z
         .looseObject({
-          clientIP: z
-            .looseObject({ timeoutSeconds: z.int().min(1).max(86400, 'timeoutSeconds must be in 1..86400').nullish() })
-            .nullish(),
+          clientIP: z.looseObject({ timeoutSeconds: z.int().min(1).max(86400, 'timeoutSeconds must be in 1..86400').nullish() }).nullish(),
         })
         .nullish(),
       externalTrafficPolicy: z.enum(['', 'Cluster', 'Local']).nullish(),
@@ -106,12 +111,18 @@ export const ServiceSchema = z
             ingress: z
               .array(
                 z.looseObject({
-                  ip: z.string().superRefine((v, ctx) => {
-                    if (v !== '') for (const message of isValidIP(v)) ctx.addIssue({ code: 'custom', message })
-                  }).nullish(),
-                  hostname: z.string().superRefine((v, ctx) => {
-                    if (v !== '') for (const message of isDNS1123Subdomain(v)) ctx.addIssue({ code: 'custom', message })
-                  }).nullish(),
+                  ip: z
+                    .string()
+                    .superRefine((v, ctx) => {
+                      if (v !== '') for (const message of isValidIP(v)) ctx.addIssue({ code: 'custom', message })
+                    })
+                    .nullish(),
+                  hostname: z
+                    .string()
+                    .superRefine((v, ctx) => {
+                      if (v !== '') for (const message of isDNS1123Subdomain(v)) ctx.addIssue({ code: 'custom', message })
+                    })
+                    .nullish(),
                   ipMode: z.enum(['VIP', 'Proxy'], { error: 'ipMode must be VIP or Proxy' }).nullish(),
                 }),
               )
@@ -127,8 +138,10 @@ export const ServiceSchema = z
     const seen = new Set<string>()
     ports.forEach((p, i) => {
       const name = p.name ?? ''
-      if (name === '' && ports.length > 1) ctx.addIssue({ code: 'custom', message: 'Required value: a Service with several ports names each one', path: ['spec', 'ports', i, 'name'] })
-      else if (name !== '' && seen.has(name)) ctx.addIssue({ code: 'custom', message: `Duplicate value: port name ${JSON.stringify(name)}`, path: ['spec', 'ports', i, 'name'] })
+      if (name === '' && ports.length > 1)
+        ctx.addIssue({ code: 'custom', message: 'Required value: a Service with several ports names each one', path: ['spec', 'ports', i, 'name'] })
+      else if (name !== '' && seen.has(name))
+        ctx.addIssue({ code: 'custom', message: `Duplicate value: port name ${JSON.stringify(name)}`, path: ['spec', 'ports', i, 'name'] })
       seen.add(name)
     })
   })
@@ -139,8 +152,14 @@ const EndpointConditions = z.looseObject({
   terminating: z.boolean().nullish(),
 })
 /** validateHints: at most 8 zone hints (label values) and 8 node hints (node names). */
-const zoneHints = z.array(z.looseObject({ name: k8s(isValidLabelValue) })).max(8).nullish()
-const nodeHints = z.array(z.looseObject({ name: nodeName })).max(8).nullish()
+const zoneHints = z
+  .array(z.looseObject({ name: k8s(isValidLabelValue) }))
+  .max(8)
+  .nullish()
+const nodeHints = z
+  .array(z.looseObject({ name: nodeName }))
+  .max(8)
+  .nullish()
 
 /** pkg/apis/discovery/validation: ValidateEndpointSlice (maxEndpoints 1000, maxAddresses 100, maxPorts 100). */
 export const EndpointSliceSchema = z

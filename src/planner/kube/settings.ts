@@ -109,7 +109,11 @@ const KubeProxyConfigurationSchema = z.looseObject({
   kind: z.literal('KubeProxyConfiguration', { error: 'kind must be KubeProxyConfiguration' }).nullish(),
   mode: z.string().nullish(),
   clusterCIDR: z.string().nullish(),
-  detectLocalMode: z.enum(['', 'ClusterCIDR', 'NodeCIDR', 'None', 'BridgeInterface', 'InterfaceNamePrefix'], { error: 'detectLocalMode must be ClusterCIDR, NodeCIDR, BridgeInterface or InterfaceNamePrefix' }).nullish(),
+  detectLocalMode: z
+    .enum(['', 'ClusterCIDR', 'NodeCIDR', 'None', 'BridgeInterface', 'InterfaceNamePrefix'], {
+      error: 'detectLocalMode must be ClusterCIDR, NodeCIDR, BridgeInterface or InterfaceNamePrefix',
+    })
+    .nullish(),
   detectLocal: z
     .looseObject({
       bridgeInterface: z.string().nullish(),
@@ -154,7 +158,8 @@ const MAX_ALIASES = 16
 /** Settings given by config.conf (as ProxyConfigInput fields), or issues pointing into it. */
 export function settingsFromConfigMap(text: unknown, pointer: string): { given: ProxyConfigInput; warnings: PlanWarning[] } | { issues: Issue[] } {
   const at = `${pointer}/data/config.conf`
-  if (typeof text !== 'string') return { issues: [{ pointer: at, detail: "the kube-proxy ConfigMap has no data['config.conf'] (kubeadm keeps the KubeProxyConfiguration there)" }] }
+  if (typeof text !== 'string')
+    return { issues: [{ pointer: at, detail: "the kube-proxy ConfigMap has no data['config.conf'] (kubeadm keeps the KubeProxyConfiguration there)" }] }
   if (text.length > 1024 * 1024) return { issues: [{ pointer: at, detail: 'config.conf is larger than a ConfigMap may be (1 MiB)' }] }
   let doc: unknown
   try {
@@ -170,7 +175,8 @@ export function settingsFromConfigMap(text: unknown, pointer: string): { given: 
     return { issues: [{ pointer: at, detail: `config.conf is not YAML: ${(err as Error).message.split('\n')[0]}` }] }
   }
   const r = KubeProxyConfigurationSchema.safeParse(doc)
-  if (!r.success) return { issues: r.error.issues.slice(0, 20).map((i) => ({ pointer: `${at}/${i.path.join('/')}`, detail: `KubeProxyConfiguration: ${i.message}` })) }
+  if (!r.success)
+    return { issues: r.error.issues.slice(0, 20).map((i) => ({ pointer: `${at}/${i.path.join('/')}`, detail: `KubeProxyConfiguration: ${i.message}` })) }
   const c = r.data
   const given: ProxyConfigInput = {}
   const warnings: PlanWarning[] = []
@@ -182,7 +188,8 @@ export function settingsFromConfigMap(text: unknown, pointer: string): { given: 
   for (const f of ['bridgeInterface', 'interfaceNamePrefix'] as const) {
     const v = c.detectLocal?.[f]
     if (typeof v !== 'string' || v === '') continue
-    if (!INTERFACE_NAME.test(v)) return { issues: [{ pointer: `${at}/detectLocal/${f}`, detail: `KubeProxyConfiguration: detectLocal.${f} ${JSON.stringify(v)} ${INTERFACE_NAME_RULE}` }] }
+    if (!INTERFACE_NAME.test(v))
+      return { issues: [{ pointer: `${at}/detectLocal/${f}`, detail: `KubeProxyConfiguration: detectLocal.${f} ${JSON.stringify(v)} ${INTERFACE_NAME_RULE}` }] }
     detectLocal[f] = v
   }
   if (Object.keys(detectLocal).length > 0) given.detectLocal = detectLocal
@@ -194,7 +201,11 @@ export function settingsFromConfigMap(text: unknown, pointer: string): { given: 
   if (c.conntrack?.tcpBeLiberal === true) given.conntrackTCPBeLiberal = true
   if (c.featureGates) given.featureGates = c.featureGates
   if (c.mode && c.mode !== 'iptables') {
-    warnings.push({ code: 'proxy-mode', message: `the ConfigMap runs kube-proxy in ${c.mode} mode; natplan plans what iptables mode writes`, pointer: `${at}/mode` })
+    warnings.push({
+      code: 'proxy-mode',
+      message: `the ConfigMap runs kube-proxy in ${c.mode} mode; natplan plans what iptables mode writes`,
+      pointer: `${at}/mode`,
+    })
   }
   return { given, warnings }
 }
@@ -202,7 +213,9 @@ export function settingsFromConfigMap(text: unknown, pointer: string): { given: 
 /** A Node's facts: its addresses (InternalIP, then ExternalIP), zone and pod CIDRs. */
 export function nodeFacts(node: NodeObject): { nodeIPs: string[]; zone: string; podCIDRs: string[] } {
   const addrs = node.status?.addresses ?? []
-  const ips = [...addrs.filter((a) => a.type === 'InternalIP'), ...addrs.filter((a) => a.type === 'ExternalIP')].map((a) => a.address).filter((a) => parseIPSloppy(a) !== null)
+  const ips = [...addrs.filter((a) => a.type === 'InternalIP'), ...addrs.filter((a) => a.type === 'ExternalIP')]
+    .map((a) => a.address)
+    .filter((a) => parseIPSloppy(a) !== null)
   const podCIDRs = node.spec?.podCIDRs?.length ? node.spec.podCIDRs : node.spec?.podCIDR ? [node.spec.podCIDR] : []
   return { nodeIPs: ips, zone: node.metadata.labels?.['topology.kubernetes.io/zone'] ?? '', podCIDRs }
 }
@@ -233,7 +246,10 @@ function normalise(p: ProxyConfigInput | NodeSettingsInput, at: string, issues: 
   const out: ProxyConfigInput = { ...p }
   if (p.localDetector !== undefined) {
     if (p.detectLocalMode !== undefined && p.detectLocalMode !== p.localDetector) {
-      issues.push({ pointer: `${at}/localDetector`, detail: `localDetector ${p.localDetector} contradicts detectLocalMode ${p.detectLocalMode} (localDetector is the older name of detectLocalMode)` })
+      issues.push({
+        pointer: `${at}/localDetector`,
+        detail: `localDetector ${p.localDetector} contradicts detectLocalMode ${p.detectLocalMode} (localDetector is the older name of detectLocalMode)`,
+      })
     }
     out.detectLocalMode = p.detectLocalMode ?? p.localDetector
     delete out.localDetector
@@ -281,11 +297,18 @@ export function resolveNodes(env: Envelope): ResolvedNodes {
     if (gi.gate in envGates) issues.push({ pointer: `/proxy/featureGates/${gi.gate}`, detail: gi.detail })
     // A ConfigMap's featureGates may hold gates of other components (or ones that change no
     // rules): natplan warns and plans on; a known gate that this release refuses is an error.
-    else if (gi.unknown) warnings.push({ code: 'unknown-feature-gate', message: `the kube-proxy ConfigMap sets feature gate ${gi.gate}, which changes no iptables rule natplan knows of: ignored (natplan reads ${Object.keys(gates).join(', ')})`, pointer: `${configMapAt}/featureGates/${gi.gate}` })
+    else if (gi.unknown)
+      warnings.push({
+        code: 'unknown-feature-gate',
+        message: `the kube-proxy ConfigMap sets feature gate ${gi.gate}, which changes no iptables rule natplan knows of: ignored (natplan reads ${Object.keys(gates).join(', ')})`,
+        pointer: `${configMapAt}/featureGates/${gi.gate}`,
+      })
     else issues.push({ pointer: `${configMapAt}/featureGates/${gi.gate}`, detail: gi.detail })
   }
   delete cluster.featureGates
-  const nodeObjects = (items.filter((o) => o.kind === 'Node') as unknown as NodeObject[]).sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0))
+  const nodeObjects = (items.filter((o) => o.kind === 'Node') as unknown as NodeObject[]).sort((a, b) =>
+    a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0,
+  )
   const names = new Set(nodeObjects.map((n) => n.metadata.name))
   for (const name of Object.keys(perNode)) {
     if (!names.has(name) && name !== (proxy.nodeName ?? '')) {
@@ -302,7 +325,10 @@ export function resolveNodes(env: Envelope): ResolvedNodes {
     // proxy.nodeIPs / zone / podCIDRs describe one node: the default one.
     for (const f of NODE_FACTS) {
       if (proxy[f] !== undefined && defaultNode === null) {
-        issues.push({ pointer: `/proxy/${f}`, detail: `${f} describes one node, and the snapshot has ${nodeObjects.length}: name it with nodeName, or give each node's in proxy.nodes` })
+        issues.push({
+          pointer: `/proxy/${f}`,
+          detail: `${f} describes one node, and the snapshot has ${nodeObjects.length}: name it with nodeName, or give each node's in proxy.nodes`,
+        })
       }
     }
     planned = nodeObjects.map((n) => ({ name: n.metadata.name, facts: nodeFacts(n) }))
@@ -348,15 +374,28 @@ export function resolveNodes(env: Envelope): ResolvedNodes {
       })
     }
     // validateKubeProxyConfiguration: an interface detector needs its interface.
-    for (const [mode, field] of [['BridgeInterface', 'bridgeInterface'], ['InterfaceNamePrefix', 'interfaceNamePrefix']] as const) {
+    for (const [mode, field] of [
+      ['BridgeInterface', 'bridgeInterface'],
+      ['InterfaceNamePrefix', 'interfaceNamePrefix'],
+    ] as const) {
       if (cfg.detectLocalMode !== mode || cfg[field]) continue
-      const at = own.detectLocalMode !== undefined ? `/proxy/nodes/${name}/detectLocal/${field}` : proxy.detectLocalMode !== undefined || !configMapAt ? `/proxy/detectLocal/${field}` : `${configMapAt}/detectLocal/${field}`
+      const at =
+        own.detectLocalMode !== undefined
+          ? `/proxy/nodes/${name}/detectLocal/${field}`
+          : proxy.detectLocalMode !== undefined || !configMapAt
+            ? `/proxy/detectLocal/${field}`
+            : `${configMapAt}/detectLocal/${field}`
       const detail = `detectLocalMode ${mode} needs detectLocal.${field} (the ${mode === 'BridgeInterface' ? "pods' bridge, matched as -i BRIDGE" : "pods' interface name prefix, matched as -i PREFIX+"})`
       if (!issues.some((i) => i.pointer === at)) issues.push({ pointer: at, detail })
     }
     if (cfg.detectLocalMode === 'NodeCIDR' && cfg.podCIDRs.length === 0) {
-      const at = nodeObjects.length ? `/resources/items/${items.indexOf(nodeObjects.find((n) => n.metadata.name === name) as unknown as Record<string, unknown>)}/spec/podCIDRs` : '/proxy/podCIDRs'
-      issues.push({ pointer: at, detail: `node ${name || '(unnamed)'} has no pod CIDRs, which the NodeCIDR local-traffic detector needs (kube-proxy waits for them and writes no rules until it has them)` })
+      const at = nodeObjects.length
+        ? `/resources/items/${items.indexOf(nodeObjects.find((n) => n.metadata.name === name) as unknown as Record<string, unknown>)}/spec/podCIDRs`
+        : '/proxy/podCIDRs'
+      issues.push({
+        pointer: at,
+        detail: `node ${name || '(unnamed)'} has no pod CIDRs, which the NodeCIDR local-traffic detector needs (kube-proxy waits for them and writes no rules until it has them)`,
+      })
     }
     return cfg
   })
@@ -387,7 +426,8 @@ function endpointNodes(items: readonly Record<string, unknown>[], planned: strin
   for (const o of items) {
     if (o.kind === 'EndpointSlice') for (const e of (o.endpoints as Array<{ nodeName?: unknown }> | undefined) ?? []) add(e.nodeName)
     else if (o.kind === 'Endpoints') {
-      for (const sub of (o.subsets as Array<{ addresses?: Array<{ nodeName?: unknown }>; notReadyAddresses?: Array<{ nodeName?: unknown }> }> | undefined) ?? []) {
+      for (const sub of (o.subsets as Array<{ addresses?: Array<{ nodeName?: unknown }>; notReadyAddresses?: Array<{ nodeName?: unknown }> }> | undefined) ??
+        []) {
         for (const a of [...(sub.addresses ?? []), ...(sub.notReadyAddresses ?? [])]) add(a.nodeName)
       }
     }

@@ -26,7 +26,9 @@ function tooLong(value: string, max: number): string[] {
 /** IsDNS1123Label: namespaces, port names. */
 export const isDNS1123Label: Check = (v) => [
   ...tooLong(v, 63),
-  ...(DNS1123_LABEL.test(v) ? [] : ["a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character"]),
+  ...(DNS1123_LABEL.test(v)
+    ? []
+    : ["a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character"]),
 ]
 
 /** IsDNS1123Subdomain: EndpointSlice, Endpoints and Node names. */
@@ -42,7 +44,9 @@ export const isDNS1035Label: Check = (v) => [
   ...tooLong(v, 63),
   ...(DNS1035_LABEL.test(v)
     ? []
-    : ["a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character"]),
+    : [
+        "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character",
+      ]),
 ]
 
 /** IsQualifiedName: label keys, `[prefix/]name`. */
@@ -58,7 +62,8 @@ export const isQualifiedName: Check = (v) => {
   if (name === '') errs.push('name part must be non-empty')
   else {
     if (name.length > 63) errs.push('name part must be no more than 63 characters')
-    if (!QUALIFIED_NAME.test(name)) errs.push("name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character")
+    if (!QUALIFIED_NAME.test(name))
+      errs.push("name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character")
   }
   return errs
 }
@@ -66,14 +71,16 @@ export const isQualifiedName: Check = (v) => {
 /** IsValidLabelValue: label values, topology zones. */
 export const isValidLabelValue: Check = (v) => [
   ...tooLong(v, 63),
-  ...(LABEL_VALUE.test(v) ? [] : ["a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character"]),
+  ...(LABEL_VALUE.test(v)
+    ? []
+    : ["a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character"]),
 ]
 
 /** IsValidPortName: an IANA_SVC_NAME (RFC 6335), as a string targetPort must be. */
 export const isValidPortName: Check = (v) => {
   const errs: string[] = []
   if (v.length < 1 || v.length > 15) errs.push('must be no more than 15 characters')
-  if (!/^[-a-z0-9]+$/.test(v)) errs.push("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)")
+  if (!/^[-a-z0-9]+$/.test(v)) errs.push('must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)')
   if (!/[a-z]/.test(v)) errs.push('must contain at least one letter (a-z)')
   if (v.includes('--')) errs.push("must not contain consecutive hyphens ('--')")
   if (v.startsWith('-') || v.endsWith('-')) errs.push("must not begin or end with a hyphen ('-')")

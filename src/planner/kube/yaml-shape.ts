@@ -42,7 +42,6 @@ export function yamlShape(tokens: readonly CST.Token[], limits: { maxDepth: numb
   return { tooDeepAt: -1, aliases }
 }
 
-
 /** The documents of `text` when it nests at most maxDepth and has at most maxAliases aliases; else why not. */
 export function composeWithin(text: string, limits: { maxDepth: number; maxAliases: number }): { docs: Document.Parsed[] } | { refused: string } {
   const tokens = Array.from(new Parser().parse(text))

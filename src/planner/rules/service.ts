@@ -55,7 +55,12 @@ function checkWords(sp: ServicePort, ctx: FamilyContext): void {
   for (const ip of sp.externalIPs) safeWord(ip, 'external IP', `${at}/spec/externalIPs`)
   for (const ip of sp.lbVIPs) safeWord(ip, 'load-balancer IP', `${at}/status/loadBalancer/ingress`)
   for (const r of sp.sourceRanges) safeWord(r.text, 'source range', `${at}/spec/loadBalancerSourceRanges`)
-  if (ctx.localCIDR !== null && ctx.localCIDR !== LOCAL_CIDR) safeWord(ctx.localCIDR, ctx.localFlag === '-s' ? 'clusterCIDR' : 'detectLocal interface', ctx.localFlag === '-s' ? '/proxy/clusterCIDR' : '/proxy/detectLocal')
+  if (ctx.localCIDR !== null && ctx.localCIDR !== LOCAL_CIDR)
+    safeWord(
+      ctx.localCIDR,
+      ctx.localFlag === '-s' ? 'clusterCIDR' : 'detectLocal interface',
+      ctx.localFlag === '-s' ? '/proxy/clusterCIDR' : '/proxy/detectLocal',
+    )
 }
 
 function decide(sp: ServicePort, eps: Endpoint[], ctx: FamilyContext): Decided {
@@ -125,7 +130,8 @@ function loadBalancerRules(d: Decided, w: SegmentWriter): void {
   const target = d.usesFWChain ? d.fw : d.ext
   for (const ip of sp.lbVIPs) {
     if (d.cat.hasEndpoints) w.natRules.line(`-A KUBE-SERVICES -m comment --comment "${sp.name} loadbalancer IP" ${dportMatch(d, ip)} -j ${target}`, SERVICES)
-    if (d.usesFWChain) w.filterRules.line(`-A KUBE-PROXY-FIREWALL -m comment --comment "${sp.name} traffic not accepted by ${d.fw}" ${dportMatch(d, ip)} -j DROP`)
+    if (d.usesFWChain)
+      w.filterRules.line(`-A KUBE-PROXY-FIREWALL -m comment --comment "${sp.name} traffic not accepted by ${d.fw}" ${dportMatch(d, ip)} -j DROP`)
   }
   if (!d.hasExternal) {
     for (const ip of sp.lbVIPs) w.filterRules.line(`-A KUBE-EXTERNAL-SERVICES -m comment --comment ${d.noEndpoints} ${dportMatch(d, ip)} -j ${d.verdict}`)
@@ -147,7 +153,9 @@ function nodePortRules(d: Decided, w: SegmentWriter): void {
       w.natRules.line(`-A KUBE-NODEPORTS -m comment --comment ${sp.name} ${d.proto} --dport ${sp.nodePort} -j ${d.ext}`, NODEPORTS)
     }
     if (!d.hasExternal) {
-      w.filterRules.line(`-A KUBE-EXTERNAL-SERVICES -m comment --comment ${d.noEndpoints} -m addrtype --dst-type LOCAL ${d.proto} --dport ${sp.nodePort} -j ${d.verdict}`)
+      w.filterRules.line(
+        `-A KUBE-EXTERNAL-SERVICES -m comment --comment ${d.noEndpoints} -m addrtype --dst-type LOCAL ${d.proto} --dport ${sp.nodePort} -j ${d.verdict}`,
+      )
     }
   }
   if (sp.healthCheckNodePort !== 0) {
@@ -171,8 +179,11 @@ function externalChainRules(d: Decided, w: SegmentWriter): void {
     w.natRules.line(`-A ${ext} -m comment --comment "masquerade traffic for ${sp.name} external destinations" -j KUBE-MARK-MASQ`)
   } else {
     // eTP=Local short-circuits: pods and the node itself still reach every endpoint via SVC.
-    if (ctx.localCIDR !== null) w.natRules.line(`-A ${ext} -m comment --comment "pod traffic for ${sp.name} external destinations" ${ctx.localFlag} ${ctx.localCIDR} -j ${d.svc}`)
-    w.natRules.line(`-A ${ext} -m comment --comment "masquerade LOCAL traffic for ${sp.name} external destinations" -m addrtype --src-type LOCAL -j KUBE-MARK-MASQ`)
+    if (ctx.localCIDR !== null)
+      w.natRules.line(`-A ${ext} -m comment --comment "pod traffic for ${sp.name} external destinations" ${ctx.localFlag} ${ctx.localCIDR} -j ${d.svc}`)
+    w.natRules.line(
+      `-A ${ext} -m comment --comment "masquerade LOCAL traffic for ${sp.name} external destinations" -m addrtype --src-type LOCAL -j KUBE-MARK-MASQ`,
+    )
     w.natRules.line(`-A ${ext} -m comment --comment "route LOCAL traffic for ${sp.name} external destinations" -m addrtype --src-type LOCAL -j ${d.svc}`)
   }
   if (d.hasExternal) w.natRules.line(`-A ${ext} -j ${d.externalPolicyChain}`)
@@ -293,7 +304,10 @@ function dispatchRules(d: Decided, w: SegmentWriter, chain: string, eps: Endpoin
       const e = eps[i]!
       const t = w.natRules.begin(internal ? INTERNAL : OWN)
       w.fragments.copyTo(t, head)
-      if (ctx.comments) endpoints.id(t, e), t.byte(QUOTE)
+      if (ctx.comments) {
+        endpoints.id(t, e)
+        t.byte(QUOTE)
+      }
       t.put(RECENT)
       endpoints.chain(t, e)
       w.fragments.copyTo(t, check)
@@ -337,7 +351,10 @@ function endpointChains(d: Decided, w: SegmentWriter): void {
     t.put(APPEND)
     endpoints.chain(t, e)
     w.fragments.copyTo(t, dnat)
-    if (sp.stickySeconds > 0) endpoints.chain(t, e), w.fragments.copyTo(t, set)
+    if (sp.stickySeconds > 0) {
+      endpoints.chain(t, e)
+      w.fragments.copyTo(t, set)
+    }
     endpoints.id(t, e)
     w.natRules.end()
   }
@@ -388,4 +405,3 @@ export function serviceSegment(sp: ServicePort, eps: Endpoint[], ctx: FamilyCont
   }
   return seg
 }
-

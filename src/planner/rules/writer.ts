@@ -136,7 +136,10 @@ export class Fragments {
   /** A fragment made of `parts`, in order. */
   of(...parts: Array<string | Ascii>): number {
     const start = this.scratch.length
-    for (const p of parts) typeof p === 'string' ? this.scratch.add(p) : this.scratch.put(p)
+    for (const p of parts) {
+      if (typeof p === 'string') this.scratch.add(p)
+      else this.scratch.put(p)
+    }
     this.from.push(start)
     this.len.push(this.scratch.length - start)
     return this.from.length - 1
@@ -246,7 +249,7 @@ export class SegmentWriter {
     // segment boundaries. Each text is decoded once and sliced.
     const piece = t.length >= this.flushChars ? t.length : PIECE_CHARS
     let pos = 0
-    for (let i = 0; i < p.segments.length; ) {
+    for (let i = 0; i < p.segments.length;) {
       // segments [i, j): the most whose parts fit in one piece, at least one
       let j = i + 1
       while (j < p.segments.length && p.ends[j]! - pos <= piece) j++

@@ -171,7 +171,16 @@ function sliceObjects(o: Required<Omit<GenerateOptions, 'proxy'>>, i: number, ge
         namespace: ns,
         generateName: `${name}-`,
         labels: { 'endpointslice.kubernetes.io/managed-by': 'endpointslice-controller.k8s.io', 'kubernetes.io/service-name': name },
-        ownerReferences: [{ apiVersion: 'v1', kind: 'Service', name, controller: true, blockOwnerDeletion: true, uid: `00000000-0000-4000-8000-${i.toString(16).padStart(12, '0')}` }],
+        ownerReferences: [
+          {
+            apiVersion: 'v1',
+            kind: 'Service',
+            name,
+            controller: true,
+            blockOwnerDeletion: true,
+            uid: `00000000-0000-4000-8000-${i.toString(16).padStart(12, '0')}`,
+          },
+        ],
       },
       addressType: 'IPv4',
       endpoints: endpoints.slice(k * 100, k * 100 + 100),
@@ -188,7 +197,12 @@ function nodeObject(n: number): Record<string, unknown> {
     metadata: { name: `node-${n}`, labels: { 'kubernetes.io/hostname': `node-${n}`, 'topology.kubernetes.io/zone': `zone-${n % 3}` } },
     // A /24 of the cluster CIDR (10.128.0.0/9) per node, as the node IPAM controller hands out.
     spec: { podCIDR: `10.${128 + (n >> 8)}.${n & 255}.0/24`, podCIDRs: [`10.${128 + (n >> 8)}.${n & 255}.0/24`] },
-    status: { addresses: [{ type: 'InternalIP', address: ipv4((192 << 24) | (168 << 16), n + 2) }, { type: 'Hostname', address: `node-${n}` }] },
+    status: {
+      addresses: [
+        { type: 'InternalIP', address: ipv4((192 << 24) | (168 << 16), n + 2) },
+        { type: 'Hostname', address: `node-${n}` },
+      ],
+    },
   }
 }
 

@@ -94,7 +94,10 @@ async function authPlugin(app: FastifyInstance, opts: { tokens: ApiToken[] }): P
     if (result.kind === 'invalid') return sendProblem(reply, makeProblem(request, 401, 'invalid bearer token'))
     const needed = requiredScope(request)
     if (!hasScope(result.principal, needed)) {
-      return sendProblem(reply, makeProblem(request, 403, `token "${result.principal.actor}" has scope ${result.principal.scope}; this request needs ${needed}`))
+      return sendProblem(
+        reply,
+        makeProblem(request, 403, `token "${result.principal.actor}" has scope ${result.principal.scope}; this request needs ${needed}`),
+      )
     }
   })
 }

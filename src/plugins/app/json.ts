@@ -11,7 +11,7 @@ import { BadRequestError } from '../../errors.js'
 import { DEFAULT_PARSE_LIMITS, depthError, nulError, nulPointer, scanJson, type ParseLimits } from './bounded.js'
 
 function malformed(text: string): BadRequestError {
-  let reason = 'not valid JSON'
+  let reason: string
   try {
     JSON.parse(text)
     // JSON.parse took it, so secure-json-parse refused a __proto__ or constructor.prototype key.

@@ -32,7 +32,9 @@ export function createRegistry(app: FastifyInstance, services: Services): Regist
     inFlight ??= (async () => {
       try {
         const rows = await services.clusterGauges()
-        rules.reset(); chains.reset(); latest.reset()
+        rules.reset()
+        chains.reset()
+        latest.reset()
         for (const g of rows) {
           rules.set({ cluster: g.cluster, family: g.family, table: g.table }, g.rules)
           chains.set({ cluster: g.cluster, family: g.family, table: g.table }, g.chains)
@@ -41,7 +43,9 @@ export function createRegistry(app: FastifyInstance, services: Services): Regist
         up.set(1)
       } catch (err) {
         app.log.warn({ err }, 'metrics: cannot read plan gauges')
-        rules.reset(); chains.reset(); latest.reset()
+        rules.reset()
+        chains.reset()
+        latest.reset()
         up.set(0)
       } finally {
         setImmediate(() => (inFlight = null))
@@ -52,8 +56,19 @@ export function createRegistry(app: FastifyInstance, services: Services): Regist
   const collect = async () => refresh()
   const rules = new Gauge({ name: 'natplan_plan_rules', help: "Rules in the latest version's plan", labelNames: labels, registers: [registry], collect })
   const chains = new Gauge({ name: 'natplan_plan_chains', help: "Chains in the latest version's plan", labelNames: labels, registers: [registry], collect })
-  const latest = new Gauge({ name: 'natplan_latest_version', help: 'Newest version number per cluster', labelNames: ['cluster'], registers: [registry], collect })
-  const up = new Gauge({ name: 'natplan_database_up', help: '1 when the last scrape could read the plan gauges from PostgreSQL', registers: [registry], collect })
+  const latest = new Gauge({
+    name: 'natplan_latest_version',
+    help: 'Newest version number per cluster',
+    labelNames: ['cluster'],
+    registers: [registry],
+    collect,
+  })
+  const up = new Gauge({
+    name: 'natplan_database_up',
+    help: '1 when the last scrape could read the plan gauges from PostgreSQL',
+    registers: [registry],
+    collect,
+  })
   return registry
 }
 

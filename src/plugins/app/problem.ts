@@ -144,7 +144,12 @@ export function isDatabaseUnavailable(error: unknown, depth = 0): boolean {
   if (['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'P1001', 'P1017', 'P2024'].includes(code)) return true
   if (/^(57P0[123]|08\d\d\d)$/.test(code)) return true
   const message = typeof e.message === 'string' ? e.message : ''
-  if (/Connection terminated|connect ECONNREFUSED|terminating connection due to administrator command|Can't reach database server|timeout exceeded when trying to connect/i.test(message)) return true
+  if (
+    /Connection terminated|connect ECONNREFUSED|terminating connection due to administrator command|Can't reach database server|timeout exceeded when trying to connect/i.test(
+      message,
+    )
+  )
+    return true
   return isDatabaseUnavailable(e.cause, depth + 1)
 }
 

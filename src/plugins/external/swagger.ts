@@ -20,9 +20,7 @@ export function zodOnlyTransform(input: TransformInput): ReturnType<typeof jsonS
   const parts = ['body', 'querystring', 'params', 'headers']
   const isZod = (v: unknown) => typeof v === 'object' && v !== null && '_zod' in v
   const response = schema?.response as Record<string, unknown> | undefined
-  const hasZod =
-    schema !== undefined &&
-    (parts.some((p) => isZod(schema[p])) || (response !== undefined && Object.values(response).some(isZod)))
+  const hasZod = schema !== undefined && (parts.some((p) => isZod(schema[p])) || (response !== undefined && Object.values(response).some(isZod)))
   if (!hasZod) return { schema: input.schema, url: input.url } as ReturnType<typeof jsonSchemaTransform>
   return jsonSchemaTransform(input)
 }

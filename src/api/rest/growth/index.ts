@@ -12,11 +12,7 @@ import { zodScope } from '../zod-scope.js'
 
 const problems = { 400: Problem, 401: Problem, 403: Problem, 404: Problem, 429: Problem, 503: Problem }
 
-const BoundParam = z
-  .string()
-  .max(64)
-  .optional()
-  .describe('Inclusive bound: a version number, an ISO 8601 time, or a relative time like -30d (s, m, h, d, w)')
+const BoundParam = z.string().max(64).optional().describe('Inclusive bound: a version number, an ISO 8601 time, or a relative time like -30d (s, m, h, d, w)')
 
 const MetricParam = z
   .union([z.string().max(1000), z.array(z.string().max(100)).max(32)])
@@ -116,7 +112,9 @@ const Projection = z
     cluster: z.string(),
     metric: z.string(),
     threshold: z.number(),
-    status: z.enum(['projected', 'reached', 'never', 'insufficient-data', 'poor-fit']).describe('insufficient-data: fewer than 5 versions or less than a day of history; poor-fit: r² below 0.5'),
+    status: z
+      .enum(['projected', 'reached', 'never', 'insufficient-data', 'poor-fit'])
+      .describe('insufficient-data: fewer than 5 versions or less than a day of history; poor-fit: r² below 0.5'),
     at: z.string().nullable().describe('Projected crossing (or first reached) time'),
     slopePerDay: z.number().nullable(),
     current: z.number().nullable().describe('The last measured value'),

@@ -13,7 +13,11 @@ export function growthCsv(report: GrowthReport): string {
   const names = report.metrics.map((m) => m.name)
   const lines = [['version', 'created_at', ...names].map(csvField).join(',')]
   for (const p of report.points) {
-    lines.push([String(p.version), p.createdAt, ...names.map((n) => (p.values[n] === null || p.values[n] === undefined ? '' : String(p.values[n])))].map(csvField).join(','))
+    lines.push(
+      [String(p.version), p.createdAt, ...names.map((n) => (p.values[n] === null || p.values[n] === undefined ? '' : String(p.values[n])))]
+        .map(csvField)
+        .join(','),
+    )
   }
   return lines.join('\r\n') + '\r\n'
 }
@@ -92,7 +96,9 @@ export function growthSvg(report: GrowthReport, opts: SvgOptions = {}): string {
     `<line x1="${m.left}" y1="${m.top}" x2="${m.left}" y2="${m.top + plotH}" stroke="#333"/>`,
   )
   if (pts.length === 0) {
-    out.push(`<text x="${m.left + plotW / 2}" y="${m.top + plotH / 2}" font-family="sans-serif" font-size="13" text-anchor="middle">no versions in this range</text>`)
+    out.push(
+      `<text x="${m.left + plotW / 2}" y="${m.top + plotH / 2}" font-family="sans-serif" font-size="13" text-anchor="middle">no versions in this range</text>`,
+    )
   } else {
     const first = pts[0]!
     const last = pts[pts.length - 1]!
@@ -109,7 +115,8 @@ export function growthSvg(report: GrowthReport, opts: SvgOptions = {}): string {
       return v === null || v === undefined ? [] : [`${xOf(i).toFixed(1)},${yOf(v).toFixed(1)}`]
     })
     if (coords.length === 1) out.push(`<circle cx="${coords[0]!.split(',')[0]}" cy="${coords[0]!.split(',')[1]}" r="3" fill="${colour}"/>`)
-    else if (coords.length > 1) out.push(`<polyline class="series" data-metric="${esc(metric.name)}" fill="none" stroke="${colour}" stroke-width="2" points="${coords.join(' ')}"/>`)
+    else if (coords.length > 1)
+      out.push(`<polyline class="series" data-metric="${esc(metric.name)}" fill="none" stroke="${colour}" stroke-width="2" points="${coords.join(' ')}"/>`)
     const lx = m.left + k * 150
     out.push(
       `<rect x="${lx}" y="${height - 16}" width="12" height="4" fill="${colour}"/>`,

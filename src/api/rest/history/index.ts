@@ -78,7 +78,10 @@ const historyRoutes: FastifyPluginAsyncZod = async (app) => {
           from: `${base}/versions/${d.from}`,
           to: `${base}/versions/${d.to}`,
         }
-        return reply.type('application/json; charset=utf-8').serializer(JSON.stringify).send({ ...d, links })
+        return reply
+          .type('application/json; charset=utf-8')
+          .serializer(JSON.stringify)
+          .send({ ...d, links })
       }
       const d = format === 'unified' ? await history(app).diffUnified(cluster, q) : await history(app).diffRestore(cluster, q)
       const name = `${cluster}-v${d.from}${fromNode ? `-${fromNode}` : ''}-v${d.to}${toNode ? `-${toNode}` : ''}${format === 'unified' ? '.diff' : '.rules'}`
@@ -97,7 +100,7 @@ const historyRoutes: FastifyPluginAsyncZod = async (app) => {
       config: { scope: 'write' },
       schema: {
         tags: ['history'],
-        summary: 'Roll back: a new version with an older version\'s content',
+        summary: "Roll back: a new version with an older version's content",
         description:
           'The new version references the same snapshot and plan rows (nothing copied). 409 when the latest version ' +
           'already has that content. Links: the full restore script and the minimal restore from the replaced version.',
@@ -128,7 +131,7 @@ const historyRoutes: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags: ['history'],
-        summary: 'The cluster\'s history, newest first',
+        summary: "The cluster's history, newest first",
         description: 'Snapshots ingested, duplicates ignored, rollbacks, backups created and imported, versions pruned.',
         params: ClusterParams,
         querystring: S.HistoryQuery,
@@ -164,7 +167,7 @@ const historyRoutes: FastifyPluginAsyncZod = async (app) => {
         tags: ['backups'],
         summary: 'Create a backup archive',
         description:
-          'A deterministic tar.gz with manifest.json (versions, metadata, sha256 of every file), each version\'s ' +
+          "A deterministic tar.gz with manifest.json (versions, metadata, sha256 of every file), each version's " +
           'snapshot.json and restore.rules; stored immutably in PostgreSQL.',
         params: ClusterParams,
         body: S.BackupBody,
@@ -207,8 +210,7 @@ const historyRoutes: FastifyPluginAsyncZod = async (app) => {
       schema: {
         tags: ['backups'],
         summary: 'Download the archive (application/gzip), the same bytes every time',
-        description:
-          'Content-Length, `Digest: sha-256=<base64>`, `X-Checksum-Sha256: <hex>` and a strong ETag; send If-None-Match for a 304.',
+        description: 'Content-Length, `Digest: sha-256=<base64>`, `X-Checksum-Sha256: <hex>` and a strong ETag; send If-None-Match for a 304.',
         params: S.BackupParams,
         response: {
           200: { description: 'tar.gz archive', content: { 'application/gzip': { schema: z.string() } } },
@@ -224,15 +226,20 @@ const historyRoutes: FastifyPluginAsyncZod = async (app) => {
       // 304, and the chunks (read lazily by `body`) are never read.
       if (etagMatches(request.headers['if-none-match'], `"${backup.sha256}"`)) return reply.code(304).send()
       const sha = Buffer.from(backup.sha256, 'hex')
-      return reply
-        .type('application/gzip')
-        .header('content-length', backup.bytes)
-        .header('content-disposition', `attachment; filename="natplan-${backup.cluster}-v${backup.fromVersion}-v${backup.toVersion}-${backup.id.slice(0, 8)}.tar.gz"`)
-        // RFC 3230 Digest (what most tools check) and its successor RFC 9530 Repr-Digest.
-        .header('digest', `sha-256=${sha.toString('base64')}`)
-        .header('repr-digest', `sha-256=:${sha.toString('base64')}:`)
-        .header('x-checksum-sha256', backup.sha256)
-        .send(Readable.from(body) as never)
+      return (
+        reply
+          .type('application/gzip')
+          .header('content-length', backup.bytes)
+          .header(
+            'content-disposition',
+            `attachment; filename="natplan-${backup.cluster}-v${backup.fromVersion}-v${backup.toVersion}-${backup.id.slice(0, 8)}.tar.gz"`,
+          )
+          // RFC 3230 Digest (what most tools check) and its successor RFC 9530 Repr-Digest.
+          .header('digest', `sha-256=${sha.toString('base64')}`)
+          .header('repr-digest', `sha-256=:${sha.toString('base64')}:`)
+          .header('x-checksum-sha256', backup.sha256)
+          .send(Readable.from(body) as never)
+      )
     },
   )
 
@@ -265,7 +272,11 @@ const historyRoutes: FastifyPluginAsyncZod = async (app) => {
         // it the socket is closed (the client announced more than we will read).
         drainRequest(body, limit)
         reply.header('connection', 'close')
-        throw new LimitError(413, `the archive (${declared} bytes) is larger than the body limit (${limit} bytes, NATPLAN_BODY_LIMIT)`, { name: 'bodyLimit', value: limit, env: 'NATPLAN_BODY_LIMIT' })
+        throw new LimitError(413, `the archive (${declared} bytes) is larger than the body limit (${limit} bytes, NATPLAN_BODY_LIMIT)`, {
+          name: 'bodyLimit',
+          value: limit,
+          env: 'NATPLAN_BODY_LIMIT',
+        })
       }
       const r = await history(app).importBackup({ cluster, body, actor: request.principal?.actor ?? 'anonymous', maxBytes: limit })
       const base = `/v1/clusters/${enc(cluster)}`
@@ -346,7 +357,10 @@ function retentionTimer(app: FastifyInstance): void {
         .then((results) => {
           // One line per cluster, so an operator can see (and grep) what each sweep removed.
           for (const r of results) {
-            app.log.info({ cluster: r.cluster, versions: r.pruned, kept: r.kept, dryRun: r.dryRun }, r.dryRun ? 'retention would prune (dry run)' : 'retention pruned')
+            app.log.info(
+              { cluster: r.cluster, versions: r.pruned, kept: r.kept, dryRun: r.dryRun },
+              r.dryRun ? 'retention would prune (dry run)' : 'retention pruned',
+            )
           }
         })
         .catch((err: unknown) => app.log.warn({ err }, 'retention sweep failed'))

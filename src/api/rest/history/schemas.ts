@@ -6,10 +6,13 @@ import { ClusterName, Links, NodeName, Version, VersionNumber, VersionRefParam }
 export const DiffQuery = z.strictObject({
   from: VersionRefParam.describe('The version the node has (number or `latest`)'),
   to: VersionRefParam.describe('The version to go to (number or `latest`); either order works'),
-  format: z.enum(['json', 'unified', 'restore']).default('json').describe(
-    'json: structured per-table/per-service diff; unified: unified diff of the normalised scripts; ' +
-      'restore: the minimal `iptables-restore --noflush` input from `from` to `to` (kube-proxy partial-sync style)',
-  ),
+  format: z
+    .enum(['json', 'unified', 'restore'])
+    .default('json')
+    .describe(
+      'json: structured per-table/per-service diff; unified: unified diff of the normalised scripts; ' +
+        'restore: the minimal `iptables-restore --noflush` input from `from` to `to` (kube-proxy partial-sync style)',
+    ),
   family: z.enum(['IPv4', 'IPv6']).optional().describe('unified/restore: which family (default: the first family of `to`)'),
   fromNode: NodeName.optional().describe("The node of `from` (default: the version's node; needed when it plans many and names none)"),
   toNode: NodeName.optional().describe('The node of `to`; two nodes of one version: from = to, fromNode ≠ toNode'),
@@ -135,7 +138,7 @@ export const Backup = z
     createdAt: z.string(),
     sha256: z.string().describe('sha256 (hex) of the archive bytes'),
     bytes: z.number().int(),
-    manifest: z.unknown().describe('The archive\'s manifest.json'),
+    manifest: z.unknown().describe("The archive's manifest.json"),
     links: Links,
   })
   .meta({ id: 'Backup' })

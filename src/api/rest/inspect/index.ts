@@ -34,7 +34,9 @@ const TraceResponse = z
     packet: z.object({ source: z.string(), destination: z.string(), port: z.number().int(), protocol: z.string() }),
     nodeAddresses: z.array(z.string()),
     rulesMatched: z.array(z.object({ table: Table, chain: z.string(), rule: z.string() })).describe('Rules matched, in evaluation order'),
-    endpoints: z.array(z.object({ endpoint: z.string(), probability: z.number() })).describe('Endpoints a new connection may reach, with their effective share'),
+    endpoints: z
+      .array(z.object({ endpoint: z.string(), probability: z.number() }))
+      .describe('Endpoints a new connection may reach, with their effective share'),
     masqueraded: z.boolean(),
     verdict: z.enum(['DNAT', 'DROP', 'REJECT', 'ACCEPT', 'NONE']),
     output: z.string().describe("Upstream tracePacket's output string"),
@@ -46,7 +48,15 @@ const DriftRule = z.object({ rule: z.string(), service: z.string().optional() })
 const TableDrift = z.object({
   staleChains: z.array(WholeChain),
   missingChains: z.array(WholeChain),
-  changedChains: z.array(z.object({ chain: z.string(), service: z.string().optional(), staleRules: z.array(DriftRule), missingRules: z.array(DriftRule), unverifiedRules: z.array(DriftRule).optional().describe("Planned rules not found where some of the node's lines were unreadable") })),
+  changedChains: z.array(
+    z.object({
+      chain: z.string(),
+      service: z.string().optional(),
+      staleRules: z.array(DriftRule),
+      missingRules: z.array(DriftRule),
+      unverifiedRules: z.array(DriftRule).optional().describe("Planned rules not found where some of the node's lines were unreadable"),
+    }),
+  ),
 })
 
 const InferredSettings = z.object({
@@ -76,12 +86,14 @@ const DriftResponse = z
       staleRules: z.number().int(),
       missingRules: z.number().int(),
       unreadableLines: z.number().int(),
-      settingsMismatches: z.number().int().describe('Settings the node\'s rules show otherwise than natplan was told (settings.mismatches)'),
+      settingsMismatches: z.number().int().describe("Settings the node's rules show otherwise than natplan was told (settings.mismatches)"),
     }),
     settings: z
       .object({
-        told: InferredSettings.describe('The settings natplan\'s plan shows (what it was told), with evidence rules'),
-        node: InferredSettings.describe('The settings the node\'s rules show (mark, --random-fully, nfacct per counter, tcp be-liberal, localhost NodePorts, local detector, LoadBalancerIPMode and the releases whose defaults fit), with evidence lines'),
+        told: InferredSettings.describe("The settings natplan's plan shows (what it was told), with evidence rules"),
+        node: InferredSettings.describe(
+          "The settings the node's rules show (mark, --random-fully, nfacct per counter, tcp be-liberal, localhost NodePorts, local detector, LoadBalancerIPMode and the releases whose defaults fit), with evidence lines",
+        ),
         mismatches: z.array(
           z.object({
             setting: z.string(),
@@ -151,8 +163,9 @@ const inspectRoutes: FastifyPluginAsyncZod = async (app) => {
         config: { scope: 'read' },
         schema: {
           tags: perNode ? ['inspect', 'nodes'] : ['inspect'],
-          summary: 'Trace a new connection through the version\'s plan',
-          description: 'Walks nat then filter like upstream\'s tracePacket: rules matched in order, the endpoints reached with their probabilities, masquerade, and the verdict.',
+          summary: "Trace a new connection through the version's plan",
+          description:
+            "Walks nat then filter like upstream's tracePacket: rules matched in order, the endpoints reached with their probabilities, masquerade, and the verdict.",
           params: perNode ? NodeParams : VersionParams,
           body: TraceBody,
           response: { 200: TraceResponse, ...problems },
@@ -173,15 +186,26 @@ const inspectRoutes: FastifyPluginAsyncZod = async (app) => {
         },
         schema: {
           tags: perNode ? ['inspect', 'nodes'] : ['inspect'],
-          summary: 'Compare a node\'s iptables-save output (text/plain body) with the version\'s plan',
-          description: 'Stale, missing and changed chains and rules, grouped by Service. Rules are compared in canonical form, so the kernel\'s printed form of a planned rule is not drift.',
+          summary: "Compare a node's iptables-save output (text/plain body) with the version's plan",
+          description:
+            "Stale, missing and changed chains and rules, grouped by Service. Rules are compared in canonical form, so the kernel's printed form of a planned rule is not drift.",
           params: perNode ? NodeParams : VersionParams,
-          querystring: z.strictObject({ family: Family.optional().describe('Which family plan to compare with (default: guessed from the addresses in the dump, else the first family)') }),
-          body: z.string().min(1).max(256 * 1024 * 1024).describe('iptables-save output'),
+          querystring: z.strictObject({
+            family: Family.optional().describe('Which family plan to compare with (default: guessed from the addresses in the dump, else the first family)'),
+          }),
+          body: z
+            .string()
+            .min(1)
+            .max(256 * 1024 * 1024)
+            .describe('iptables-save output'),
           response: { 200: DriftResponse, ...problems },
         },
       },
-      async (request) => inspectOf(app).drift(request.params.cluster, toVersionRef(request.params.version), request.body, { family: request.query.family, node: nodeOf(request.params) }),
+      async (request) =>
+        inspectOf(app).drift(request.params.cluster, toVersionRef(request.params.version), request.body, {
+          family: request.query.family,
+          node: nodeOf(request.params),
+        }),
     )
 
     app.get(
