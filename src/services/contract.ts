@@ -2,45 +2,16 @@
  * The use-case layer's contract, shared by the REST routes, the GraphQL resolvers and the CLI.
  * Routes and resolvers stay thin: parse, call one of these, map DomainErrors (src/errors.ts).
  */
-import type { Family, Flavour, Plan, PlanWarning, TableName } from '../planner/types.js'
+import type { Family, Flavour, Plan, TableName } from '../planner/types.js'
 import type { GrowthServices } from './growth.js'
 import type { HistoryServices } from './history-types.js'
 import type { InspectServices } from './inspect.js'
+import type { Actor, ClusterSummary, VersionCounts, VersionSummary } from '../store/records.js'
 
-/** Who did it: the token name, or 'anonymous' when the server runs without tokens. */
-export type Actor = string
+export type { Actor, ClusterSummary, TableCounts, VersionCounts, VersionKind, VersionSummary } from '../store/records.js'
 
 /** A version number, or the newest one. */
 export type VersionRef = number | 'latest'
-
-export interface TableCounts {
-  chains: number
-  rules: number
-}
-
-export interface VersionCounts {
-  services: number
-  servicePorts: number
-  endpoints: number
-  ignoredObjects: number
-  /** Per family present in the plan. */
-  families: Partial<Record<Family, Record<TableName, TableCounts>>>
-  /** Bytes of the kube-proxy-flavour restore script(s), all tables, all families. */
-  scriptBytes: number
-  /**
-   * The nodes the snapshot plans (absent on versions stored before natplan planned every node).
-   * The other counts are those of the version's plan: `defaultNode`'s, else the first node's.
-   */
-  nodes?: {
-    count: number
-    /** Distinct plans among the nodes (nodes with byte-identical plans share one). */
-    variants: number
-    /** The node the one-node views answer for; null when the snapshot has many and names none. */
-    defaultNode: string | null
-    /** Settings no source gave, planned with kube-proxy's defaults. */
-    defaulted: string[]
-  }
-}
 
 export interface NodeSummary {
   name: string
@@ -60,35 +31,10 @@ export interface NodeList {
   items: NodeSummary[]
 }
 
-export type VersionKind = 'snapshot' | 'rollback' | 'import'
-
-export interface VersionSummary {
-  cluster: string
-  version: number
-  kind: VersionKind
-  createdAt: string // ISO 8601
-  actor: Actor
-  reason: string | null
-  /** For a rollback: the version whose content this one reuses. */
-  sourceVersion: number | null
-  /** sha256 (hex) of the canonical snapshot, and of the plan (the ETag base). */
-  snapshotSha256: string
-  planSha256: string
-  counts: VersionCounts
-  warnings: PlanWarning[]
-}
-
 export interface IngestResult {
   /** false: identical to the latest version, nothing stored (HTTP 200 instead of 201). */
   created: boolean
   version: VersionSummary
-}
-
-export interface ClusterSummary {
-  name: string
-  createdAt: string
-  latestVersion: number | null
-  versions: number
 }
 
 export interface Page<T> {

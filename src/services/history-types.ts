@@ -146,3 +146,6 @@ export interface HistoryServices {
   /** The retention policy in force (for the periodic sweep and the docs). */
   retentionPolicy(): { keepVersions?: number; keepDays?: number; intervalSeconds: number; dryRun?: boolean }
 }
+
+/** The event types of the history, as the store keeps them (for the API's schemas). */
+export { HISTORY_EVENT_TYPES, type HistoryEventType } from '../store/history.js'

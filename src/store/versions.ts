@@ -8,7 +8,7 @@
  * (UNIQUE (cluster_id, number) backs this up).
  */
 import type { PlanWarning } from '../planner/types.js'
-import type { ClusterSummary, VersionCounts, VersionKind, VersionSummary } from '../services/contract.js'
+import type { ClusterSummary, VersionCounts, VersionKind, VersionSummary } from './records.js'
 import { num, type Queryable } from './db.js'
 
 export interface LockedCluster {

@@ -1,6 +1,6 @@
 /** zod schemas of the history routes: validation, serialisation and the OpenAPI document. */
 import { z } from 'zod'
-import { HISTORY_EVENT_TYPES } from '../../../store/history.js'
+import { HISTORY_EVENT_TYPES } from '../../../services/history-types.js'
 import { ClusterName, Links, NodeName, Version, VersionNumber, VersionRefParam } from '../schemas.js'
 
 export const DiffQuery = z.strictObject({

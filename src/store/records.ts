@@ -1,0 +1,63 @@
+/**
+ * The records the store reads and writes that the use-cases hand on as they are: a version's
+ * summary and counts, a cluster's summary. Types only; src/services/contract.ts re-exports them
+ * for the API, so the store never imports from the layers above it.
+ */
+import type { Family, PlanWarning, TableName } from '../planner/types.js'
+
+/** Who did it: the token name, or 'anonymous' when the server runs without tokens. */
+export type Actor = string
+
+export interface TableCounts {
+  chains: number
+  rules: number
+}
+
+export interface VersionCounts {
+  services: number
+  servicePorts: number
+  endpoints: number
+  ignoredObjects: number
+  /** Per family present in the plan. */
+  families: Partial<Record<Family, Record<TableName, TableCounts>>>
+  /** Bytes of the kube-proxy-flavour restore script(s), all tables, all families. */
+  scriptBytes: number
+  /**
+   * The nodes the snapshot plans (absent on versions stored before natplan planned every node).
+   * The other counts are those of the version's plan: `defaultNode`'s, else the first node's.
+   */
+  nodes?: {
+    count: number
+    /** Distinct plans among the nodes (nodes with byte-identical plans share one). */
+    variants: number
+    /** The node the one-node views answer for; null when the snapshot has many and names none. */
+    defaultNode: string | null
+    /** Settings no source gave, planned with kube-proxy's defaults. */
+    defaulted: string[]
+  }
+}
+
+export type VersionKind = 'snapshot' | 'rollback' | 'import'
+
+export interface VersionSummary {
+  cluster: string
+  version: number
+  kind: VersionKind
+  createdAt: string // ISO 8601
+  actor: Actor
+  reason: string | null
+  /** For a rollback: the version whose content this one reuses. */
+  sourceVersion: number | null
+  /** sha256 (hex) of the canonical snapshot, and of the plan (the ETag base). */
+  snapshotSha256: string
+  planSha256: string
+  counts: VersionCounts
+  warnings: PlanWarning[]
+}
+
+export interface ClusterSummary {
+  name: string
+  createdAt: string
+  latestVersion: number | null
+  versions: number
+}
