@@ -41,7 +41,8 @@ import { canonicalSnapshot, nodeStatsRows, planContent, planOrReject, versionCou
 import { insertNodeStats, type NodeStatsRow } from '../store/node-stats.js'
 import { variantSummaries } from '../planner/analysis/index.js'
 import { chunker, packArchive, readArchive, type ArchiveFile, type Manifest, type ManifestVersion, type VerifiedArchive } from './backup-archive.js'
-import { clampLimit, decodeCursor, encodeCursor, inTransaction, requireCluster, servableRef } from './history-db.js'
+import { inTransaction, requireCluster, servableRef } from './history-db.js'
+import { decodeCursor, encodeCursor, pageSize } from './pagination.js'
 import { assertServable } from './servable.js'
 import type { Backup, BackupDownload, BackupInput, ImportInput, ImportResult } from './history-types.js'
 
@@ -232,8 +233,8 @@ const isBackupCursor = (v: unknown): v is BackupCursor =>
   /^[0-9a-f-]{36}$/.test((v as BackupCursor).i)
 
 export async function listBackups(pool: pg.Pool, q: { cluster?: string; limit?: number; cursor?: string } = {}): Promise<Page<Backup>> {
-  const limit = clampLimit(q.limit)
-  const before = q.cursor ? decodeCursor(q.cursor, isBackupCursor) : undefined
+  const limit = pageSize(q.limit)
+  const before = decodeCursor(q.cursor || undefined, isBackupCursor)
   const rows = await listBackupRows(pool, { cluster: q.cluster, limit: limit + 1, before: before && { createdAt: before.c, id: before.i } })
   const items = rows.slice(0, limit).map(toBackup)
   const last = items[items.length - 1]

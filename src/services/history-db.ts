@@ -1,6 +1,6 @@
-/** Shared plumbing of the history use-cases: transactions, version lookups, cursors. */
+/** Shared plumbing of the history use-cases: transactions and version lookups (pages: ./pagination.ts). */
 import type pg from 'pg'
-import { BadRequestError, NotFoundError } from '../errors.js'
+import { NotFoundError } from '../errors.js'
 import { findCluster, findVersion, type LockedCluster, type VersionRow } from '../store/versions.js'
 import type { VersionRef } from './contract.js'
 import { assertServable, type StoredVersionRef } from './servable.js'
@@ -64,21 +64,3 @@ export async function requireVersion(db: pg.Pool | pg.PoolClient, cluster: strin
 }
 
 /** Opaque cursors: base64url of a small JSON value. */
-export function encodeCursor(value: unknown): string {
-  return Buffer.from(JSON.stringify(value)).toString('base64url')
-}
-
-export function decodeCursor<T>(cursor: string, check: (v: unknown) => v is T): T {
-  let value: unknown
-  try {
-    value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
-  } catch {
-    value = undefined
-  }
-  if (!check(value)) throw new BadRequestError('invalid cursor', [{ pointer: '/cursor', detail: 'not a cursor this API returned' }])
-  return value
-}
-
-export function clampLimit(limit: number | undefined): number {
-  return Math.min(500, Math.max(1, limit ?? 50))
-}

@@ -9,7 +9,8 @@ import { BadRequestError } from '../errors.js'
 import { HISTORY_EVENT_TYPES, listHistoryEvents, type HistoryEventType } from '../store/history.js'
 import type { Page } from './contract.js'
 import { createBackup, downloadBackup, getBackup, importBackup, listBackups, type ImportLimits } from './backup.js'
-import { clampLimit, decodeCursor, encodeCursor, requireCluster } from './history-db.js'
+import { requireCluster } from './history-db.js'
+import { decodeCursor, encodeCursor, pageSize } from './pagination.js'
 import { diffJson, diffRestore, diffUnified } from './history-diff.js'
 import { VersionNodes } from './nodes.js'
 import type { HistoryEvent, HistoryQuery, HistoryServices } from './history-types.js'
@@ -44,8 +45,9 @@ export async function listHistory(pool: pg.Pool, cluster: string, q: HistoryQuer
       { pointer: '/type', detail: 'unknown event type' },
     ])
   }
-  const limit = clampLimit(q.limit)
-  const before = q.cursor ? Number(decodeCursor(q.cursor, isIdCursor).e) : undefined
+  const limit = pageSize(q.limit)
+  const at = decodeCursor(q.cursor || undefined, isIdCursor)
+  const before = at ? Number(at.e) : undefined
   const rows = await listHistoryEvents(pool, c.id, {
     types: q.types,
     since: parseInstant(q.since, '/since'),

@@ -13,7 +13,7 @@ import { BadRequestError, NotFoundError } from '../errors.js'
 import { loadPlan, planFamilies } from '../store/plans.js'
 import { loadSnapshot } from '../store/snapshots.js'
 import { findCluster, findVersion, findVersions, latestCounts, listClusterRows, listVersionRows, type VersionRow } from '../store/versions.js'
-import type { ListVersionsQuery, RestoreScript, RestoreScriptQuery, Services, VersionRef } from './contract.js'
+import type { RestoreScript, RestoreScriptQuery, Services, VersionRef } from './contract.js'
 import { createGrowthServices } from './growth.js'
 import type { ImportLimits } from './backup.js'
 import { createHistoryServices } from './history.js'
@@ -22,6 +22,7 @@ import { ingest, type IngestStats } from './ingest.js'
 import type { IngestQueueOptions } from './ingest-queue.js'
 import { servableRef } from './history-db.js'
 import { assertServable } from './servable.js'
+import { decodeCursor, encodeCursor, pageSize } from './pagination.js'
 import { ENCODINGS, ScriptCache } from './script-cache.js'
 import { assertOneNode, renderFamily, VersionNodes } from './nodes.js'
 
@@ -40,29 +41,6 @@ export interface ServicesOptions {
 
 export { ENCODINGS, ScriptCache, type ContentEncoding } from './script-cache.js'
 export type { IngestStats } from './ingest.js'
-
-function pageSize(query?: ListVersionsQuery): number {
-  const limit = query?.limit ?? 50
-  if (!Number.isInteger(limit) || limit < 1 || limit > 500) {
-    throw new BadRequestError('limit must be an integer from 1 to 500', [{ pointer: '/limit', detail: 'expected 1..500' }])
-  }
-  return limit
-}
-
-function encodeCursor(value: unknown): string {
-  return Buffer.from(JSON.stringify(value)).toString('base64url')
-}
-
-function decodeCursor<T>(cursor: string | undefined, check: (v: unknown) => v is T): T | null {
-  if (cursor === undefined || cursor === '') return null
-  try {
-    const v: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
-    if (check(v)) return v
-  } catch {
-    // fall through
-  }
-  throw new BadRequestError('invalid cursor', [{ pointer: '/cursor', detail: 'not a cursor returned by this API' }])
-}
 
 const isVersionCursor = (v: unknown): v is { before: number } => typeof v === 'object' && v !== null && Number.isInteger((v as { before?: unknown }).before)
 const isClusterCursor = (v: unknown): v is { after: string } => typeof v === 'object' && v !== null && typeof (v as { after?: unknown }).after === 'string'
@@ -104,7 +82,7 @@ export function createServices(db: Database, opts: ServicesOptions = {}): Servic
 
     listClusters: (query) =>
       guard(async () => {
-        const limit = pageSize(query)
+        const limit = pageSize(query?.limit)
         const after = decodeCursor(query?.cursor, isClusterCursor)?.after ?? null
         const rows = await listClusterRows(db.pool, limit + 1, after)
         const items = rows.slice(0, limit)
@@ -120,7 +98,7 @@ export function createServices(db: Database, opts: ServicesOptions = {}): Servic
 
     listVersions: (cluster, query) =>
       guard(async () => {
-        const limit = pageSize(query)
+        const limit = pageSize(query?.limit)
         const before = decodeCursor(query?.cursor, isVersionCursor)?.before ?? null
         const c = await findCluster(db.pool, cluster)
         if (!c) throw new NotFoundError(`cluster ${cluster} not found`)
