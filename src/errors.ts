@@ -42,9 +42,21 @@ export class UnprocessableError extends DomainError {
 }
 
 export class NotFoundError extends DomainError {
-  constructor(detail: string) {
-    super(404, 'Not Found', detail)
+  constructor(detail: string, issues: ProblemIssue[] = []) {
+    super(404, 'Not Found', detail, issues)
   }
+}
+
+/** The one wording of a missing cluster, wherever it is looked up. */
+export function clusterNotFound(cluster: string): NotFoundError {
+  return new NotFoundError(`cluster "${cluster}" not found`, [{ pointer: '/cluster', detail: 'no such cluster' }])
+}
+
+/** The one wording of a missing version (`latest`: the cluster has none). */
+export function versionNotFound(cluster: string, ref: number | 'latest'): NotFoundError {
+  return ref === 'latest'
+    ? new NotFoundError(`cluster "${cluster}" has no versions`, [{ pointer: '/version', detail: 'the cluster has no versions' }])
+    : new NotFoundError(`cluster "${cluster}" has no version ${ref}`, [{ pointer: '/version', detail: `no version ${ref}` }])
 }
 
 export class ConflictError extends DomainError {

@@ -17,7 +17,7 @@ import { dirname, join } from 'node:path'
 import type { Readable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import type pg from 'pg'
-import { BadRequestError, NotFoundError, UnprocessableError, ValidationError } from '../errors.js'
+import { BadRequestError, NotFoundError, UnprocessableError, ValidationError, versionNotFound } from '../errors.js'
 import { renderRestoreChunks, toEnvelope } from '../planner/index.js'
 import type { ClusterPlan, Plan } from '../planner/types.js'
 import { canonicalJson, sha256Hex } from '../store/canonical.js'
@@ -83,7 +83,7 @@ async function backupRange(client: pg.PoolClient, clusterId: number, input: Back
   }
   const from = input.fromVersion ?? all[0]
   const to = input.toVersion ?? all[all.length - 1]
-  if (from === undefined || to === undefined) throw new NotFoundError(`cluster "${input.cluster}" has no versions`)
+  if (from === undefined || to === undefined) throw versionNotFound(input.cluster, 'latest')
   if (from > to) throw new BadRequestError('fromVersion is after toVersion', [{ pointer: '/fromVersion', detail: `${from} > ${to}` }])
   return all.filter((n) => n >= from && n <= to)
 }

@@ -6,7 +6,7 @@
  * (recordVersionStats in src/store/stats-record.ts → src/store/stats.ts); nothing re-plans or loads a plan, so a growth
  * query over 1,000 versions is one index range scan (bench/growth.ts).
  */
-import { BadRequestError, NotFoundError } from '../errors.js'
+import { BadRequestError, clusterNotFound } from '../errors.js'
 import { readNodeSeries, readNodeSpread, type NodePoint, type NodeSpreadPoint } from '../store/node-stats.js'
 import type { PrismaClient } from '../generated/prisma/client.js'
 import type { Plan } from '../planner/types.js'
@@ -405,7 +405,7 @@ export function createGrowthServices(db: PgQueryable, opts: GrowthOptions = {}):
 
   async function cluster(name: string): Promise<ClusterRef> {
     const c = await findCluster(q, name)
-    if (!c) throw new NotFoundError(`cluster "${name}" not found`)
+    if (!c) throw clusterNotFound(name)
     if (opts.getPlan) await backfillVersionStats(db, opts.getPlan, { clusterId: c.id, limit: 500 })
     return c
   }

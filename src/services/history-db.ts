@@ -1,6 +1,6 @@
 /** Shared plumbing of the history use-cases: transactions and version lookups (pages: ./pagination.ts). */
 import type pg from 'pg'
-import { NotFoundError } from '../errors.js'
+import { clusterNotFound, versionNotFound } from '../errors.js'
 import { findCluster, findVersion, type LockedCluster, type VersionRow } from '../store/versions.js'
 import type { VersionRef } from './contract.js'
 import { assertServable, type StoredVersionRef } from './servable.js'
@@ -27,7 +27,7 @@ export async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient
 
 export async function requireCluster(db: pg.Pool | pg.PoolClient, cluster: string): Promise<LockedCluster> {
   const c = await findCluster(db, cluster)
-  if (!c) throw new NotFoundError(`cluster "${cluster}" does not exist`)
+  if (!c) throw clusterNotFound(cluster)
   return c
 }
 
@@ -35,7 +35,7 @@ export async function requireCluster(db: pg.Pool | pg.PoolClient, cluster: strin
 export async function lockExistingCluster(client: pg.PoolClient, cluster: string): Promise<LockedCluster> {
   const res = await client.query<{ id: number; last_version: number }>('SELECT id, last_version FROM clusters WHERE name = $1 FOR UPDATE', [cluster])
   const row = res.rows[0]
-  if (!row) throw new NotFoundError(`cluster "${cluster}" does not exist`)
+  if (!row) throw clusterNotFound(cluster)
   return { id: row.id, lastVersion: row.last_version }
 }
 
@@ -60,7 +60,7 @@ export async function requireVersion(db: pg.Pool | pg.PoolClient, cluster: strin
   const row = await findVersion(db, cluster, ref)
   if (row) return row
   await requireCluster(db, cluster)
-  throw new NotFoundError(ref === 'latest' ? `cluster "${cluster}" has no versions` : `cluster "${cluster}" has no version ${ref}`)
+  throw versionNotFound(cluster, ref)
 }
 
 /** Opaque cursors: base64url of a small JSON value. */

@@ -9,7 +9,7 @@ import type { Family } from '../planner/types.js'
 import type { Database } from '../db/index.js'
 import { guard } from '../db/errors.js'
 import { pendingMigrations, readMigrations } from '../db/migrate.js'
-import { BadRequestError, NotFoundError } from '../errors.js'
+import { BadRequestError, clusterNotFound, NotFoundError, versionNotFound } from '../errors.js'
 import { loadPlan, planFamilies } from '../store/plans.js'
 import { loadSnapshot } from '../store/snapshots.js'
 import { findCluster, findVersion, findVersions, latestCounts, listClusterRows, listVersionRows, type VersionRow } from '../store/versions.js'
@@ -59,8 +59,8 @@ export function createServices(db: Database, opts: ServicesOptions = {}): Servic
     checkRef(ref)
     const row = await findVersion(db.pool, cluster, ref)
     if (row) return row
-    if (!(await findCluster(db.pool, cluster))) throw new NotFoundError(`cluster ${cluster} not found`)
-    throw new NotFoundError(ref === 'latest' ? `cluster ${cluster} has no versions` : `cluster ${cluster} has no version ${ref}`)
+    if (!(await findCluster(db.pool, cluster))) throw clusterNotFound(cluster)
+    throw versionNotFound(cluster, ref)
   }
 
   /** A version whose content is read: found and servable (./servable.ts). */
@@ -92,7 +92,7 @@ export function createServices(db: Database, opts: ServicesOptions = {}): Servic
     getCluster: (name) =>
       guard(async () => {
         const [row] = await listClusterRows(db.pool, 1, null, name)
-        if (!row) throw new NotFoundError(`cluster ${name} not found`)
+        if (!row) throw clusterNotFound(name)
         return row
       }),
 
@@ -101,7 +101,7 @@ export function createServices(db: Database, opts: ServicesOptions = {}): Servic
         const limit = pageSize(query?.limit)
         const before = decodeCursor(query?.cursor, isVersionCursor)?.before ?? null
         const c = await findCluster(db.pool, cluster)
-        if (!c) throw new NotFoundError(`cluster ${cluster} not found`)
+        if (!c) throw clusterNotFound(cluster)
         const rows = await listVersionRows(db.pool, c.id, limit + 1, before)
         const items = rows.slice(0, limit).map((r) => r.summary)
         return { items, next: rows.length > limit ? encodeCursor({ before: items.at(-1)!.version }) : null }

@@ -8,7 +8,7 @@
  * that row and never share a number.
  */
 import type pg from 'pg'
-import { ConflictError, NotFoundError } from '../errors.js'
+import { ConflictError, versionNotFound } from '../errors.js'
 import { insertHistoryEvent } from '../store/history.js'
 import { findVersion, insertVersion } from '../store/versions.js'
 import { loadPlan } from '../store/plans.js'
@@ -42,9 +42,9 @@ export async function rollback(pool: pg.Pool, input: RollbackInput): Promise<Rol
   return inTransaction(pool, async (client) => {
     const cluster = await lockExistingCluster(client, input.cluster)
     const target = await findVersion(client, input.cluster, input.toVersion)
-    if (!target) throw new NotFoundError(`cluster "${input.cluster}" has no version ${input.toVersion}`)
+    if (!target) throw versionNotFound(input.cluster, input.toVersion)
     const latest = await findVersion(client, input.cluster, 'latest')
-    if (!latest) throw new NotFoundError(`cluster "${input.cluster}" has no versions`)
+    if (!latest) throw versionNotFound(input.cluster, 'latest')
     if (latest.snapshotId === target.snapshotId && latest.planId === target.planId) throw conflict(input, latest.summary.version)
     const number = await insertVersion(client, {
       clusterId: cluster.id,
