@@ -159,56 +159,53 @@ async function archiveContent(
 }
 
 export async function createBackup(pool: pg.Pool, input: BackupInput): Promise<Backup> {
-  const client = await pool.connect()
-  try {
-    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ')
-    const cluster = await requireCluster(client, input.cluster)
-    const numbers = await backupRange(client, cluster.id, input)
-    const { versions, files } = await archiveContent(pool, client, input.cluster, numbers)
-    const id = randomUUID()
-    const base = {
-      cluster: input.cluster,
-      natplanVersion: NATPLAN_VERSION,
-      plannerVersion: PLANNER_VERSION,
-      fromVersion: numbers[0]!,
-      toVersion: numbers[numbers.length - 1]!,
-      note: input.note ?? null,
-      versions,
-    }
-    // The row goes in first (chunks reference it), completed with the archive's sha256 and size
-    // once packed — all inside this transaction, so no reader ever sees it unfinished.
-    await insertBackup(client, {
-      id,
-      cluster: input.cluster,
-      fromVersion: base.fromVersion,
-      toVersion: base.toVersion,
-      versions: numbers.length,
-      note: base.note,
-      actor: input.actor,
-    })
-    let seq = 0
-    const sink = chunker(BACKUP_CHUNK_BYTES, (chunk) => insertBackupChunk(client, id, seq++, Buffer.from(chunk)))
-    const packed = await packArchive(base, files, (c) => sink.push(c))
-    await sink.end()
-    const meta = await completeBackup(client, id, { sha256: packed.sha256, bytes: packed.bytes, manifest: packed.manifest })
-    await insertHistoryEvent(client, {
-      clusterId: cluster.id,
-      type: 'backup.created',
-      actor: input.actor,
-      reason: base.note,
-      fromVersion: base.fromVersion,
-      toVersion: base.toVersion,
-      backupId: id,
-      details: { sha256: packed.sha256, bytes: packed.bytes, versions: numbers.length },
-    })
-    await client.query('COMMIT')
-    return toBackup(meta)
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {})
-    throw err
-  } finally {
-    client.release()
-  }
+  // REPEATABLE READ: the archive is one point in time (see the header).
+  return inTransaction(
+    pool,
+    async (client) => {
+      const cluster = await requireCluster(client, input.cluster)
+      const numbers = await backupRange(client, cluster.id, input)
+      const { versions, files } = await archiveContent(pool, client, input.cluster, numbers)
+      const id = randomUUID()
+      const base = {
+        cluster: input.cluster,
+        natplanVersion: NATPLAN_VERSION,
+        plannerVersion: PLANNER_VERSION,
+        fromVersion: numbers[0]!,
+        toVersion: numbers[numbers.length - 1]!,
+        note: input.note ?? null,
+        versions,
+      }
+      // The row goes in first (chunks reference it), completed with the archive's sha256 and size
+      // once packed — all inside this transaction, so no reader ever sees it unfinished.
+      await insertBackup(client, {
+        id,
+        cluster: input.cluster,
+        fromVersion: base.fromVersion,
+        toVersion: base.toVersion,
+        versions: numbers.length,
+        note: base.note,
+        actor: input.actor,
+      })
+      let seq = 0
+      const sink = chunker(BACKUP_CHUNK_BYTES, (chunk) => insertBackupChunk(client, id, seq++, Buffer.from(chunk)))
+      const packed = await packArchive(base, files, (c) => sink.push(c))
+      await sink.end()
+      const meta = await completeBackup(client, id, { sha256: packed.sha256, bytes: packed.bytes, manifest: packed.manifest })
+      await insertHistoryEvent(client, {
+        clusterId: cluster.id,
+        type: 'backup.created',
+        actor: input.actor,
+        reason: base.note,
+        fromVersion: base.fromVersion,
+        toVersion: base.toVersion,
+        backupId: id,
+        details: { sha256: packed.sha256, bytes: packed.bytes, versions: numbers.length },
+      })
+      return toBackup(meta)
+    },
+    { isolation: 'REPEATABLE READ' },
+  )
 }
 
 // ---------------------------------------------------------------------------------------------

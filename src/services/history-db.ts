@@ -1,5 +1,6 @@
 /** Shared plumbing of the history use-cases: transactions and version lookups (pages: ./pagination.ts). */
 import type pg from 'pg'
+export { inTransaction } from '../db/transaction.js'
 import { clusterNotFound, versionNotFound } from '../errors.js'
 import { findCluster, findVersion, type LockedCluster, type VersionRow } from '../store/versions.js'
 import type { VersionRef } from './contract.js'
@@ -10,21 +11,6 @@ export interface HistoryDb {
 }
 
 /** Runs `fn` in one transaction on one pooled client; rolls back on any error. */
-export async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect()
-  try {
-    await client.query('BEGIN')
-    const result = await fn(client)
-    await client.query('COMMIT')
-    return result
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {})
-    throw err
-  } finally {
-    client.release()
-  }
-}
-
 export async function requireCluster(db: pg.Pool | pg.PoolClient, cluster: string): Promise<LockedCluster> {
   const c = await findCluster(db, cluster)
   if (!c) throw clusterNotFound(cluster)

@@ -28,6 +28,7 @@ import { recordDuplicateIngest, recordIngestEvent } from '../store/history.js'
 import { countsOf, IngestCache, planInput, rawFingerprint, rawItems, snapshotInput, stateStillValid, type ClusterState } from '../store/ingest-cache.js'
 import { sharedMemo } from '../store/stats-record.js'
 import type { IngestInput, IngestResult, VersionSummary } from './contract.js'
+import { inTransaction, rollback } from '../db/transaction.js'
 
 /** Where an ingest spent its time (for benchmarks and debug logs). */
 export interface IngestStats {
@@ -148,23 +149,15 @@ async function store(
   const t2 = performance.now()
   stats.planMs = t2 - t1
 
-  const client = await db.pool.connect()
-  try {
-    await client.query('BEGIN')
+  const stored = await inTransaction(db.pool, async (client) => {
     const valid = state && (await stateStillValid(client, state)) ? state : undefined
     // Its version is gone (cluster deleted, pruned): bodies skipped for its rows are needed after all.
     if (state && !valid) snapshot = snapshotInput(parsed.envelope.proxy, items, null, undefined)
     const snap = await putSnapshot(client, snapshot, valid?.objectIds)
     const pl = await putPlan(client, content, valid?.segmentIds)
     const cluster = await lockCluster(client, input.cluster)
-    if ((await latestSnapshotSha(client, input.cluster)) === snapshot.sha256) {
-      // Lost the race to an identical concurrent ingest: nothing of ours is kept.
-      await client.query('ROLLBACK')
-      const existing = await findVersion(db.pool, input.cluster, 'latest')
-      await recordDuplicateIngest(db.pool, { cluster: input.cluster, version: existing!.summary.version, actor: input.actor })
-      stats.storeMs = performance.now() - t2
-      return report({ created: false, version: existing!.summary })
-    }
+    // Lost the race to an identical concurrent ingest: nothing of ours is kept.
+    if ((await latestSnapshotSha(client, input.cluster)) === snapshot.sha256) return rollback(undefined)
     const number = await insertVersion(client, {
       clusterId: cluster.id,
       kind: 'snapshot',
@@ -191,17 +184,19 @@ async function store(
     const summaries = variantSummaries(planned.cluster, sharedMemo)
     await insertNodeStats(client, cluster.id, number, nodeStatsRows(planned.cluster, summaries))
     const row = await findVersion(client, input.cluster, number)
-    await client.query('COMMIT')
-    onPlanned?.(snapshot.sha256, planned.cluster, summaries)
-    cache.set(input.cluster, nextState(cluster.id, number, p, keys, snapshot.objects, snap.ids, content.families, pl.ids, fingerprints, reuse))
-    Object.assign(stats, { created: true, storeMs: performance.now() - t2, insertedContent: snap.insertedContent + pl.insertedContent })
-    return report({ created: true, version: row!.summary as VersionSummary })
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {})
-    throw err
-  } finally {
-    client.release()
+    return { cluster, number, keys, snap, pl, summaries, row: row! }
+  })
+  if (!stored) {
+    const existing = await findVersion(db.pool, input.cluster, 'latest')
+    await recordDuplicateIngest(db.pool, { cluster: input.cluster, version: existing!.summary.version, actor: input.actor })
+    stats.storeMs = performance.now() - t2
+    return report({ created: false, version: existing!.summary })
   }
+  const { cluster, number, keys, snap, pl, summaries, row } = stored
+  onPlanned?.(snapshot.sha256, planned.cluster, summaries)
+  cache.set(input.cluster, nextState(cluster.id, number, p, keys, snapshot.objects, snap.ids, content.families, pl.ids, fingerprints, reuse))
+  Object.assign(stats, { created: true, storeMs: performance.now() - t2, insertedContent: snap.insertedContent + pl.insertedContent })
+  return report({ created: true, version: row.summary as VersionSummary })
 }
 
 /** What the next ingest of the cluster may reuse: this version's hashes and the row ids we learnt. */
