@@ -16,6 +16,7 @@
  * commit. A miss (another replica wrote the latest version, a restart, a rollback in between)
  * costs only speed: everything is then computed and looked up as for a first ingest.
  */
+import { LRUCache } from 'lru-cache'
 import { createHash } from 'node:crypto'
 import type { Plan, Segment } from '../planner/types.js'
 import type { PlanReuse } from '../planner/reuse.js'
@@ -47,25 +48,20 @@ export interface ClusterState {
 
 /** Per-process state: an LRU of clusters, and segment storage keys by segment object. */
 export class IngestCache {
-  private readonly clusters = new Map<string, ClusterState>()
+  private readonly clusters: LRUCache<string, ClusterState>
   /** storage keys of segment objects (the planner's reuse hands the same objects back). */
   readonly segmentKeys = new WeakMap<Segment, string>()
 
-  constructor(readonly maxClusters = 8) {}
+  constructor(readonly maxClusters = 8) {
+    this.clusters = new LRUCache<string, ClusterState>({ max: maxClusters })
+  }
 
   get(cluster: string): ClusterState | undefined {
-    const s = this.clusters.get(cluster)
-    if (s) {
-      this.clusters.delete(cluster)
-      this.clusters.set(cluster, s)
-    }
-    return s
+    return this.clusters.get(cluster)
   }
 
   set(cluster: string, state: ClusterState): void {
-    this.clusters.delete(cluster)
     this.clusters.set(cluster, state)
-    while (this.clusters.size > this.maxClusters) this.clusters.delete(this.clusters.keys().next().value!)
   }
 
   drop(cluster: string): void {
