@@ -152,7 +152,10 @@ const versionRoutes: FastifyPluginAsyncZod = async (app) => {
       },
       async (request, reply) => {
         const { cluster, version, node } = request.params as { cluster: string; version: string; node?: string }
-        const accept = new Negotiator(request.raw).encodings([...ENCODINGS]).filter((e): e is ContentEncoding => e !== 'identity')
+        // At equal q the server's order breaks the tie (zstd first where there is one); negotiator 1
+        // takes that as `preferred`, which @types/negotiator 0.6 does not describe yet.
+        const negotiate = new Negotiator(request.raw) as unknown as { encodings(available: string[], options: { preferred: string[] }): string[] }
+        const accept = negotiate.encodings([...ENCODINGS], { preferred: [...ENCODINGS] }).filter((e): e is ContentEncoding => e !== 'identity')
         const script = await app.services.getRestoreScript(cluster, toVersionRef(version), request.query, node, accept)
         reply.header('etag', script.etag).header('cache-control', 'no-cache').header('vary', 'Accept-Encoding')
         if (etagMatches(request.headers['if-none-match'], script.etag)) {
