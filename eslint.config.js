@@ -4,7 +4,7 @@ import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'src/generated/', 'coverage/', '.cache/', 'test-artifacts/', 'src/ui/static/', 'src/planner/iptables/sha256.ts'] },
+  { ignores: ['.scratch/', 'dist/', 'node_modules/', 'src/generated/', 'coverage/', '.cache/', 'test-artifacts/', 'src/ui/static/', 'src/planner/iptables/sha256.ts'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

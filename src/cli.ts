@@ -55,9 +55,25 @@ async function readInput(source: string | undefined, io: Io): Promise<string> {
 
 /** JSON when it parses as JSON, otherwise YAML (JSON is YAML, but JSON.parse is faster and stricter). */
 export function parseDocument(text: string): { document: unknown; format: 'json' | 'yaml' } {
-  const json = jsonText(text)
-  if (json !== null) return { document: JSON.parse(json), format: 'json' }
+  const json = jsonDocument(text)
+  if (json !== null) return { document: json.value, format: 'json' }
   return { document: parseYaml(text), format: 'yaml' }
+}
+
+/** jsonText's answer with the value it parsed (a 10k-service file is not parsed twice). */
+function jsonDocument(text: string): { text: string; value: unknown } | null {
+  try {
+    return { text, value: JSON.parse(text) }
+  } catch {
+    // maybe a sequence
+  }
+  const joined = jsonSequence(text)
+  if (joined === null) return null
+  try {
+    return { text: joined, value: JSON.parse(joined) }
+  } catch {
+    return null
+  }
 }
 
 /**
@@ -66,12 +82,11 @@ export function parseDocument(text: string): { document: unknown; format: 'json'
  * server takes an array of documents). null when it is not JSON.
  */
 export function jsonText(text: string): string | null {
-  try {
-    JSON.parse(text)
-    return text
-  } catch {
-    // maybe a sequence
-  }
+  return jsonDocument(text)?.text ?? null
+}
+
+/** Several JSON documents one after another, as one JSON array's text (not yet parsed); null when they are not. */
+function jsonSequence(text: string): string | null {
   const docs: string[] = []
   let depth = 0
   let inString = false
@@ -92,13 +107,7 @@ export function jsonText(text: string): string | null {
     } else if (depth === 0 && !/\s/.test(c)) return null
   }
   if (depth !== 0 || docs.length < 2) return null
-  const joined = `[${docs.join(',')}]`
-  try {
-    JSON.parse(joined)
-    return joined
-  } catch {
-    return null
-  }
+  return `[${docs.join(',')}]`
 }
 
 /** `--proxy nodeName=a --proxy masqueradeAll=true`: values are YAML scalars (numbers, booleans, lists). */
