@@ -6,7 +6,7 @@ import type { Family, Flavour, Plan, TableName } from '../planner/types.js'
 import type { GrowthServices } from './growth.js'
 import type { HistoryServices } from './history-types.js'
 import type { InspectServices } from './inspect.js'
-import type { Actor, ClusterSummary, VersionCounts, VersionSummary } from '../store/records.js'
+import type { Actor, ClusterSummary, LatestGaugeRow, VersionCounts, VersionSummary } from '../store/records.js'
 
 export type { Actor, ClusterSummary, TableCounts, VersionCounts, VersionKind, VersionSummary } from '../store/records.js'
 
@@ -109,6 +109,8 @@ export interface Services {
   readiness(): Promise<{ ok: boolean; detail: string }>
   /** Per-cluster gauges for /metrics (latest version's rule counts per table). */
   clusterGauges(): Promise<Array<{ cluster: string; version: number; family: Family; table: TableName; chains: number; rules: number }>>
+  /** Each cluster's latest version for /metrics: its age, script bytes, KUBE-SERVICES length, per node. */
+  latestGauges(): Promise<LatestGaugeRow[]>
   /** Diffs, rollbacks, history, backups and retention (src/services/history.ts). */
   history?: HistoryServices
   /** Growth series, namespaces, top growers, projections (src/services/growth.ts). */

@@ -12,7 +12,7 @@ import { pendingMigrations, readMigrations } from '../db/migrate.js'
 import { BadRequestError, clusterNotFound, NotFoundError, versionNotFound } from '../errors.js'
 import { loadPlan, planFamilies } from '../store/plans.js'
 import { loadSnapshot } from '../store/snapshots.js'
-import { findCluster, findVersion, findVersions, latestCounts, listClusterRows, listVersionRows, type VersionRow } from '../store/versions.js'
+import { findCluster, findVersion, findVersions, latestCounts, latestGauges, listClusterRows, listVersionRows, type VersionRow } from '../store/versions.js'
 import type { RestoreScript, RestoreScriptQuery, Services, VersionRef } from './contract.js'
 import { createGrowthServices } from './growth.js'
 import type { ImportLimits } from './backup.js'
@@ -169,6 +169,8 @@ export function createServices(db: Database, opts: ServicesOptions = {}): Servic
         return { ok: false, detail: `database unavailable: ${(err as Error).message}` }
       }
     },
+
+    latestGauges: () => guard(() => latestGauges(db.pool)),
 
     clusterGauges: () =>
       guard(async () =>

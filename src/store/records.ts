@@ -61,3 +61,14 @@ export interface ClusterSummary {
   latestVersion: number | null
   versions: number
 }
+
+/** Each cluster's latest version for /metrics: when it was stored, its sizes, and each node's. */
+export interface LatestGaugeRow {
+  cluster: string
+  version: number
+  createdAt: Date
+  scriptBytes: number
+  /** Rules of the version's node in KUBE-SERVICES (null before statistics were recorded). */
+  kubeServices: number | null
+  nodes: Array<{ node: string; kubeServices: number; scriptBytes: number; natRules: number; filterRules: number }>
+}

@@ -8,7 +8,7 @@
  * (UNIQUE (cluster_id, number) backs this up).
  */
 import type { PlanWarning } from '../planner/types.js'
-import type { ClusterSummary, VersionCounts, VersionKind, VersionSummary } from './records.js'
+import type { ClusterSummary, LatestGaugeRow, VersionCounts, VersionKind, VersionSummary } from './records.js'
 import { num, type Queryable } from './db.js'
 
 export interface LockedCluster {
@@ -172,6 +172,34 @@ export async function listClusterRows(db: Queryable, limit: number, after: strin
 }
 
 /** Every cluster's latest version counts (for /metrics gauges). */
+export async function latestGauges(db: Queryable): Promise<LatestGaugeRow[]> {
+  const res = await db.query<{
+    name: string
+    number: number
+    created_at: Date
+    counts: VersionCounts
+    kube_services: number | null
+    nodes: LatestGaugeRow['nodes'] | null
+  }>(
+    `SELECT c.name, v.number, v.created_at, v.counts, s.kube_services_rules AS kube_services,
+            (SELECT json_agg(json_build_object('node', n.node, 'kubeServices', n.kube_services_rules, 'scriptBytes', n.script_bytes,
+                                               'natRules', n.nat_rules, 'filterRules', n.filter_rules) ORDER BY n.node)
+             FROM node_stats n WHERE n.version_id = v.id) AS nodes
+     FROM clusters c
+     JOIN versions v ON v.cluster_id = c.id AND v.number = c.last_version
+     LEFT JOIN version_stats s ON s.version_id = v.id
+     ORDER BY c.name`,
+  )
+  return res.rows.map((r) => ({
+    cluster: r.name,
+    version: r.number,
+    createdAt: r.created_at,
+    scriptBytes: r.counts.scriptBytes,
+    kubeServices: r.kube_services,
+    nodes: (r.nodes ?? []).map((n) => ({ ...n, scriptBytes: Number(n.scriptBytes) })),
+  }))
+}
+
 export async function latestCounts(db: Queryable): Promise<Array<{ cluster: string; version: number; counts: VersionCounts }>> {
   const res = await db.query<{ name: string; number: number; counts: VersionCounts }>(
     `SELECT c.name, v.number, v.counts FROM clusters c

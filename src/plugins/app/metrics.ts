@@ -31,21 +31,29 @@ export function createRegistry(app: FastifyInstance, services: Services): Regist
   const refresh = (): Promise<void> => {
     inFlight ??= (async () => {
       try {
-        const rows = await services.clusterGauges()
-        rules.reset()
-        chains.reset()
-        latest.reset()
+        const [rows, versions] = await Promise.all([services.clusterGauges(), services.latestGauges()])
+        for (const g of all) g.reset()
         for (const g of rows) {
           rules.set({ cluster: g.cluster, family: g.family, table: g.table }, g.rules)
           chains.set({ cluster: g.cluster, family: g.family, table: g.table }, g.chains)
           latest.set({ cluster: g.cluster }, g.version)
         }
+        for (const v of versions) {
+          latestAt.set({ cluster: v.cluster }, v.createdAt.getTime() / 1000)
+          scriptBytes.set({ cluster: v.cluster }, v.scriptBytes)
+          if (v.kubeServices !== null) kubeServices.set({ cluster: v.cluster }, v.kubeServices)
+          nodes.set({ cluster: v.cluster }, v.nodes.length)
+          for (const n of v.nodes) {
+            nodeKubeServices.set({ cluster: v.cluster, node: n.node }, n.kubeServices)
+            nodeScriptBytes.set({ cluster: v.cluster, node: n.node }, n.scriptBytes)
+            nodeRules.set({ cluster: v.cluster, node: n.node, table: 'nat' }, n.natRules)
+            nodeRules.set({ cluster: v.cluster, node: n.node, table: 'filter' }, n.filterRules)
+          }
+        }
         up.set(1)
       } catch (err) {
         app.log.warn({ err }, 'metrics: cannot read plan gauges')
-        rules.reset()
-        chains.reset()
-        latest.reset()
+        for (const g of all) g.reset()
         up.set(0)
       } finally {
         setImmediate(() => (inFlight = null))
@@ -63,6 +71,17 @@ export function createRegistry(app: FastifyInstance, services: Services): Regist
     registers: [registry],
     collect,
   })
+  const gauge = (name: string, help: string, labelNames: string[]) => new Gauge({ name, help, labelNames, registers: [registry], collect })
+  // For alerts (deploy/prometheus-rules.yaml): how old the latest snapshot is, and how long the
+  // tables a packet walks have grown — per cluster (the version's node) and per node.
+  const latestAt = gauge('natplan_latest_version_timestamp_seconds', 'When the newest version of the cluster was stored (Unix time)', ['cluster'])
+  const scriptBytes = gauge('natplan_plan_script_bytes', "Bytes of the newest version's restore script(s), all tables and families", ['cluster'])
+  const kubeServices = gauge('natplan_kube_services_rules', "Rules in nat KUBE-SERVICES of the newest version's node (growth's kubeServicesRules)", ['cluster'])
+  const nodes = gauge('natplan_plan_nodes', 'Nodes the newest version plans', ['cluster'])
+  const nodeKubeServices = gauge('natplan_node_kube_services_rules', 'Rules in nat KUBE-SERVICES per node, newest version', ['cluster', 'node'])
+  const nodeScriptBytes = gauge('natplan_node_script_bytes', "Bytes of the node's restore script, newest version", ['cluster', 'node'])
+  const nodeRules = gauge('natplan_node_rules', "Rules in the node's plan per table, newest version", ['cluster', 'node', 'table'])
+  const all = [rules, chains, latest, latestAt, scriptBytes, kubeServices, nodes, nodeKubeServices, nodeScriptBytes, nodeRules]
   const up = new Gauge({
     name: 'natplan_database_up',
     help: '1 when the last scrape could read the plan gauges from PostgreSQL',
