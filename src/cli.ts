@@ -22,11 +22,13 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { parse as parseYamlDoc } from 'yaml'
-import { parseYaml } from './plugins/app/yaml.js'
 import { DomainError } from './errors.js'
 import { nodePlan, PlanInputError, planCluster, renderRestore, toEnvelope, UnsafeWordError, variantPlan, type ClusterPlan } from './planner/index.js'
 import { existingChainsFromSave } from './planner/analysis/save.js'
+import { ApiError, Client } from './cli/client.js'
+import { oneOf, parseDocument, parseProxyFlags, readInput, UsageError, type Io } from './cli/io.js'
+
+export { jsonText, parseDocument, parseProxyFlags, type Io } from './cli/io.js'
 
 const USAGE = `usage:
   natplan plan FILE|- [--table nat|filter|all] [--flavour kube-proxy|standalone] [--family IPv4|IPv6]
@@ -34,107 +36,6 @@ const USAGE = `usage:
                       [--node-save FILE]
   natplan push --url URL --cluster NAME [--token T | env NATPLAN_TOKEN] [--proxy key=value ...] [FILE|-]
 `
-
-class UsageError extends Error {}
-
-export interface Io {
-  stdin: NodeJS.ReadableStream
-  stdout: NodeJS.WritableStream
-  stderr: NodeJS.WritableStream
-  env: NodeJS.ProcessEnv
-}
-
-async function readInput(source: string | undefined, io: Io): Promise<string> {
-  if (source === undefined || source === '-') {
-    const chunks: Buffer[] = []
-    for await (const chunk of io.stdin) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer))
-    return Buffer.concat(chunks).toString('utf8')
-  }
-  return readFile(source, 'utf8')
-}
-
-/** JSON when it parses as JSON, otherwise YAML (JSON is YAML, but JSON.parse is faster and stricter). */
-export function parseDocument(text: string): { document: unknown; format: 'json' | 'yaml' } {
-  const json = jsonDocument(text)
-  if (json !== null) return { document: json.value, format: 'json' }
-  return { document: parseYaml(text), format: 'yaml' }
-}
-
-/** jsonText's answer with the value it parsed (a 10k-service file is not parsed twice). */
-function jsonDocument(text: string): { text: string; value: unknown } | null {
-  try {
-    return { text, value: JSON.parse(text) }
-  } catch {
-    // maybe a sequence
-  }
-  const joined = jsonSequence(text)
-  if (joined === null) return null
-  try {
-    return { text: joined, value: JSON.parse(joined) }
-  } catch {
-    return null
-  }
-}
-
-/**
- * The text as one JSON document: itself, or — for several JSON documents one after another, as
- * `{ kubectl get … -o json; kubectl get … -o json; }` prints them — an array of them (the
- * server takes an array of documents). null when it is not JSON.
- */
-export function jsonText(text: string): string | null {
-  return jsonDocument(text)?.text ?? null
-}
-
-/** Several JSON documents one after another, as one JSON array's text (not yet parsed); null when they are not. */
-function jsonSequence(text: string): string | null {
-  const docs: string[] = []
-  let depth = 0
-  let inString = false
-  let start = -1
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!
-    if (inString) {
-      if (c === '\\') i++
-      else if (c === '"') inString = false
-      continue
-    }
-    if (c === '"') inString = true
-    else if (c === '{' || c === '[') {
-      if (depth++ === 0) start = i
-    } else if (c === '}' || c === ']') {
-      if (--depth === 0) docs.push(text.slice(start, i + 1))
-      if (depth < 0) return null
-    } else if (depth === 0 && !/\s/.test(c)) return null
-  }
-  if (depth !== 0 || docs.length < 2) return null
-  return `[${docs.join(',')}]`
-}
-
-/** `--proxy nodeName=a --proxy masqueradeAll=true`: values are YAML scalars (numbers, booleans, lists). */
-export function parseProxyFlags(flags: string[] | undefined): Record<string, unknown> | undefined {
-  if (!flags || flags.length === 0) return undefined
-  const out: Record<string, unknown> = {}
-  for (const flag of flags) {
-    const eq = flag.indexOf('=')
-    if (eq <= 0) throw new UsageError(`--proxy expects key=value, got "${flag}"`)
-    const key = flag.slice(0, eq)
-    const raw = flag.slice(eq + 1)
-    const csvKeys = ['nodeIPs', 'nodePortAddresses', 'ipFamilies']
-    out[key] = csvKeys.includes(key)
-      ? raw
-          .split(',')
-          .map((s) => s.trim())
-          .filter(Boolean)
-      : parseYamlDoc(raw)
-  }
-  return out
-}
-
-function oneOf<T extends string>(value: string | undefined, allowed: readonly T[], flag: string): T | undefined {
-  if (value === undefined) return undefined
-  if (!(allowed as readonly string[]).includes(value)) throw new UsageError(`--${flag} must be one of ${allowed.join(', ')}`)
-  return value as T
-}
 
 async function planCommand(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -251,39 +152,10 @@ async function pushCommand(args: string[], io: Io): Promise<number> {
   if (!values.cluster) throw new UsageError('push needs --cluster NAME')
   if (positionals.length > 1) throw new UsageError('push takes one FILE (or - for stdin)')
   const text = await readInput(positionals[0], io)
-  // Send the bytes as they are (YAML stays YAML; JSON documents one after another become one
-  // array of them): the server reports errors against them.
-  const json = jsonText(text)
-  const format = json === null ? 'yaml' : 'json'
-  const sent = json ?? text
-  const target = new URL(`v1/clusters/${encodeURIComponent(values.cluster)}/snapshots`, values.url.endsWith('/') ? values.url : values.url + '/')
-  for (const [key, value] of Object.entries(parseProxyFlags(values.proxy) ?? {})) {
-    target.searchParams.set(key, Array.isArray(value) ? value.join(',') : String(value))
-  }
-  const token = values.token ?? io.env.NATPLAN_TOKEN
-  const headers: Record<string, string> = {
-    'content-type': format === 'json' ? 'application/json' : 'application/yaml',
-    accept: 'application/json, application/problem+json',
-  }
-  if (token) headers.authorization = `Bearer ${token}`
-  const response = await fetch(target, { method: 'POST', headers, body: sent })
-  const body = await response.text()
-  if (!response.ok) {
-    io.stderr.write(`natplan: ${response.status} ${response.statusText}\n${formatProblem(body)}`)
-    return 1
-  }
-  io.stdout.write(body.endsWith('\n') ? body : body + '\n')
+  const client = new Client({ url: values.url, token: values.token ?? io.env.NATPLAN_TOKEN })
+  const answer = await client.pushSnapshot(values.cluster, text, parseProxyFlags(values.proxy))
+  io.stdout.write(JSON.stringify(answer) + '\n')
   return 0
-}
-
-function formatProblem(body: string): string {
-  try {
-    const p = JSON.parse(body) as { detail?: string; errors?: Array<{ pointer: string; detail: string }> }
-    const lines = [p.detail ?? body, ...(p.errors ?? []).map((e) => `  ${e.pointer || '/'}: ${e.detail}`)]
-    return lines.join('\n') + '\n'
-  } catch {
-    return body + '\n'
-  }
 }
 
 export async function run(argv: string[], io: Io): Promise<number> {
@@ -300,6 +172,10 @@ export async function run(argv: string[], io: Io): Promise<number> {
     if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       io.stderr.write(`natplan: ${(err as Error).message}\n${USAGE}`)
       return 2
+    }
+    if (err instanceof ApiError) {
+      io.stderr.write(`natplan: ${err.message}`)
+      return 1
     }
     if (err instanceof DomainError) {
       io.stderr.write(`natplan: ${err.message}\n${err.issues.map((i) => `  ${i.pointer || '/'}: ${i.detail}\n`).join('')}`)

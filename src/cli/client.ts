@@ -1,0 +1,87 @@
+/**
+ * The natplan server as the CLI sees it: one place that builds URLs under `--url`, sends the
+ * bearer token (`--token`, else NATPLAN_TOKEN), and turns a problem+json answer into an
+ * ApiError whose message lists the fields it points at. `push`, `watch` and the kubectl plugin
+ * all talk to the server through here.
+ */
+import { jsonText } from './io.js'
+
+export interface ClientOptions {
+  url: string
+  token?: string
+}
+
+/** The server answered with an error status; `message` is the problem's detail and its errors[]. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly statusText: string,
+    readonly body: string,
+  ) {
+    super(`${status} ${statusText}\n${formatProblem(body)}`)
+  }
+}
+
+/** The answer of POST …/snapshots (the parts the CLI prints). */
+export interface IngestAnswer {
+  cluster: string
+  version: number
+  created: boolean
+  [key: string]: unknown
+}
+
+export class Client {
+  private readonly base: string
+  constructor(private readonly opts: ClientOptions) {
+    this.base = opts.url.endsWith('/') ? opts.url : opts.url + '/'
+  }
+
+  /** `path` is relative to the server's root, e.g. `v1/clusters/prod/versions`. */
+  url(path: string, query: Record<string, string | number | boolean | undefined> = {}): URL {
+    const target = new URL(path, this.base)
+    for (const [key, value] of Object.entries(query)) if (value !== undefined) target.searchParams.set(key, String(value))
+    return target
+  }
+
+  async request(
+    method: string,
+    path: string,
+    init: { query?: Record<string, string | number | boolean | undefined>; body?: string; contentType?: string; accept?: string } = {},
+  ): Promise<Response> {
+    const headers: Record<string, string> = { accept: init.accept ?? 'application/json, application/problem+json' }
+    if (init.contentType) headers['content-type'] = init.contentType
+    if (this.opts.token) headers.authorization = `Bearer ${this.opts.token}`
+    const response = await fetch(this.url(path, init.query), { method, headers, body: init.body })
+    if (!response.ok) throw new ApiError(response.status, response.statusText, await response.text())
+    return response
+  }
+
+  async json<T>(method: string, path: string, init: Parameters<Client['request']>[2] = {}): Promise<T> {
+    return (await (await this.request(method, path, init)).json()) as T
+  }
+
+  /**
+   * POST a snapshot as the bytes it was given (YAML stays YAML; JSON documents one after another
+   * become one array of them), so the server's errors point into what the user sent.
+   */
+  async pushSnapshot(cluster: string, text: string, proxy: Record<string, unknown> = {}): Promise<IngestAnswer> {
+    const json = jsonText(text)
+    const query: Record<string, string> = {}
+    for (const [key, value] of Object.entries(proxy)) query[key] = Array.isArray(value) ? value.join(',') : String(value)
+    return this.json<IngestAnswer>('POST', `v1/clusters/${encodeURIComponent(cluster)}/snapshots`, {
+      query,
+      body: json ?? text,
+      contentType: json === null ? 'application/yaml' : 'application/json',
+    })
+  }
+}
+
+export function formatProblem(body: string): string {
+  try {
+    const p = JSON.parse(body) as { detail?: string; errors?: Array<{ pointer: string; detail: string }> }
+    const lines = [p.detail ?? body, ...(p.errors ?? []).map((e) => `  ${e.pointer || '/'}: ${e.detail}`)]
+    return lines.join('\n') + '\n'
+  } catch {
+    return body + '\n'
+  }
+}
