@@ -7,6 +7,7 @@ import type { GrowthServices } from './growth.js'
 import type { HistoryServices } from './history-types.js'
 import type { InspectServices } from './inspect.js'
 import type { Actor, ClusterSummary, LatestGaugeRow, VersionCounts, VersionSummary } from '../store/records.js'
+import type { DriftCheckRow } from '../store/drift-checks.js'
 
 export type { Actor, ClusterSummary, TableCounts, VersionCounts, VersionKind, VersionSummary } from '../store/records.js'
 
@@ -111,6 +112,8 @@ export interface Services {
   clusterGauges(): Promise<Array<{ cluster: string; version: number; family: Family; table: TableName; chains: number; rules: number }>>
   /** Each cluster's latest version for /metrics: its age, script bytes, KUBE-SERVICES length, per node. */
   latestGauges(): Promise<LatestGaugeRow[]>
+  /** Each node's last drift check (POST …/drift), for /metrics. */
+  driftGauges(): Promise<DriftCheckRow[]>
   /** Diffs, rollbacks, history, backups and retention (src/services/history.ts). */
   history?: HistoryServices
   /** Growth series, namespaces, top growers, projections (src/services/growth.ts). */

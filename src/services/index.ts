@@ -18,6 +18,7 @@ import { createGrowthServices } from './growth.js'
 import type { ImportLimits } from './backup.js'
 import { createHistoryServices } from './history.js'
 import { createInspectServices } from './inspect.js'
+import { lastDriftChecks, recordDriftCheck } from '../store/drift-checks.js'
 import { ingest, type IngestStats } from './ingest.js'
 import type { IngestQueueOptions } from './ingest-queue.js'
 import { servableRef } from './history-db.js'
@@ -172,6 +173,8 @@ export function createServices(db: Database, opts: ServicesOptions = {}): Servic
 
     latestGauges: () => guard(() => latestGauges(db.pool)),
 
+    driftGauges: () => guard(() => lastDriftChecks(db.prisma)),
+
     clusterGauges: () =>
       guard(async () =>
         (await latestCounts(db.pool)).flatMap(({ cluster, version, counts }) =>
@@ -188,6 +191,6 @@ export function createServices(db: Database, opts: ServicesOptions = {}): Servic
       getPlan: async (cluster, version) => (await loadPlan(db.pool, (await resolve(cluster, version)).planId)).plan,
     }),
   }
-  services.inspect = createInspectServices(services)
+  services.inspect = createInspectServices(services, (row) => guard(() => recordDriftCheck(db.prisma, row)))
   return services
 }

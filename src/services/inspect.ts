@@ -14,6 +14,7 @@ import { trace as traceOf, type TracePacket, type TraceResult } from '../planner
 import { segmentLines, type Family, type FamilyPlan, type Plan, type Segment } from '../planner/types.js'
 import { nodeConfig, type Envelope } from '../planner/index.js'
 import type { Services, VersionRef } from './contract.js'
+import type { DriftCheckRow } from '../store/drift-checks.js'
 
 export interface TraceRequest extends TracePacket {
   /** Extra node addresses for `addrtype LOCAL` (default: the snapshot's proxy.nodeIPs). */
@@ -136,7 +137,11 @@ export function cleanupOfPlan(plan: Plan): { summary: Record<CleanupKind, number
   return { summary, items }
 }
 
-export function createInspectServices(reader: Reader): InspectServices {
+/**
+ * `recordDrift`: keeps each node's last check (store/drift-checks.ts) for /metrics' drift
+ * gauges; a check is recorded once its report is complete.
+ */
+export function createInspectServices(reader: Reader, recordDrift?: (row: DriftCheckRow) => Promise<void>): InspectServices {
   return {
     async trace(cluster, ref, request, node) {
       const meta = await reader.getVersion(cluster, ref)
@@ -169,6 +174,16 @@ export function createInspectServices(reader: Reader): InspectServices {
         // A line the parser cannot read is the client's dump, not our bug.
         throw new BadRequestError(`cannot parse the iptables-save text: ${(err as Error).message}`, [{ pointer: '', detail: (err as Error).message }])
       }
+      await recordDrift?.({
+        cluster: meta.cluster,
+        // getPlan answered, so the node is named or is the version's one node.
+        node: opts.node ?? nodeConfig(env)?.nodeName ?? '',
+        family: fp.family,
+        version: meta.version,
+        checkedAt: new Date(),
+        inSync: report.inSync,
+        summary: report.summary,
+      })
       return { cluster: meta.cluster, version: meta.version, ...report }
     },
 

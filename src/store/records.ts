@@ -70,5 +70,17 @@ export interface LatestGaugeRow {
   scriptBytes: number
   /** Rules of the version's node in KUBE-SERVICES (null before statistics were recorded). */
   kubeServices: number | null
-  nodes: Array<{ node: string; kubeServices: number; scriptBytes: number; natRules: number; filterRules: number }>
+  /** Lines of the version's restore script(s), all tables and families (see scriptLines). */
+  scriptLines: number
+  nodes: Array<{ node: string; kubeServices: number; scriptBytes: number; scriptLines: number; natRules: number; filterRules: number }>
+}
+
+/**
+ * Lines of a restore script from its counts: every line is a chain declaration or a rule, but
+ * for `*table` and `COMMIT` around each table of each family (planner/render.ts renderRestore).
+ */
+export function scriptLines(tables: ReadonlyArray<{ chains: number; rules: number }>): number {
+  let lines = 0
+  for (const t of tables) lines += 2 + t.chains + t.rules
+  return lines
 }

@@ -8,7 +8,7 @@
  * (UNIQUE (cluster_id, number) backs this up).
  */
 import type { PlanWarning } from '../planner/types.js'
-import type { ClusterSummary, LatestGaugeRow, VersionCounts, VersionKind, VersionSummary } from './records.js'
+import { scriptLines, type ClusterSummary, type LatestGaugeRow, type VersionCounts, type VersionKind, type VersionSummary } from './records.js'
 import { num, type Queryable } from './db.js'
 
 export interface LockedCluster {
@@ -179,25 +179,44 @@ export async function latestGauges(db: Queryable): Promise<LatestGaugeRow[]> {
     created_at: Date
     counts: VersionCounts
     kube_services: number | null
-    nodes: LatestGaugeRow['nodes'] | null
+    nodes: Array<{
+      node: string
+      kubeServices: number
+      scriptBytes: string
+      natRules: number
+      filterRules: number
+      natChains: number
+      filterChains: number
+    }> | null
   }>(
     `SELECT c.name, v.number, v.created_at, v.counts, s.kube_services_rules AS kube_services,
             (SELECT json_agg(json_build_object('node', n.node, 'kubeServices', n.kube_services_rules, 'scriptBytes', n.script_bytes,
-                                               'natRules', n.nat_rules, 'filterRules', n.filter_rules) ORDER BY n.node)
+                                               'natRules', n.nat_rules, 'filterRules', n.filter_rules,
+                                               'natChains', n.nat_chains, 'filterChains', n.filter_chains) ORDER BY n.node)
              FROM node_stats n WHERE n.version_id = v.id) AS nodes
      FROM clusters c
      JOIN versions v ON v.cluster_id = c.id AND v.number = c.last_version
      LEFT JOIN version_stats s ON s.version_id = v.id
      ORDER BY c.name`,
   )
-  return res.rows.map((r) => ({
-    cluster: r.name,
-    version: r.number,
-    createdAt: r.created_at,
-    scriptBytes: r.counts.scriptBytes,
-    kubeServices: r.kube_services,
-    nodes: (r.nodes ?? []).map((n) => ({ ...n, scriptBytes: Number(n.scriptBytes) })),
-  }))
+  return res.rows.map((r) => {
+    const tables = Object.values(r.counts.families).flatMap((f) => (f ? [f.filter, f.nat] : []))
+    // node_stats adds a node's families up per table; each family frames its two tables.
+    const families = tables.length / 2
+    return {
+      cluster: r.name,
+      version: r.number,
+      createdAt: r.created_at,
+      scriptBytes: r.counts.scriptBytes,
+      kubeServices: r.kube_services,
+      scriptLines: scriptLines(tables),
+      nodes: (r.nodes ?? []).map(({ natChains, filterChains, ...n }) => ({
+        ...n,
+        scriptBytes: Number(n.scriptBytes),
+        scriptLines: 4 * families + natChains + filterChains + n.natRules + n.filterRules,
+      })),
+    }
+  })
 }
 
 export async function latestCounts(db: Queryable): Promise<Array<{ cluster: string; version: number; counts: VersionCounts }>> {

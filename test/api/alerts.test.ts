@@ -4,21 +4,32 @@
  * Prometheus rules file of the documented shape whose every expression names only metrics
  * /metrics exports, and whose thresholds fire on what they are meant for.
  */
+import { execFileSync, spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
 import YAML from 'yaml'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startTestApp, uniqueName, type TestApp } from './helpers.js'
+import { fixture, fixtureCases, startTestApp, uniqueName, type TestApp } from './helpers.js'
 
 const ROOT = new URL('../../', import.meta.url)
 const snapshot = JSON.parse(readFileSync(new URL('test/fixtures/cluster/three-nodes.json', ROOT), 'utf8'))
 let t: TestApp
 const cluster = uniqueName('alerts')
 let text: string
+const drifts: Record<string, Record<string, number>> = {}
 beforeAll(async () => {
   t = await startTestApp({ metricsAuth: 'none' })
   const before = Date.now() / 1000
   const res = await t.app.inject({ method: 'POST', url: `/v1/clusters/${cluster}/snapshots`, payload: snapshot })
   expect(res.statusCode).toBe(201)
+  // Drift checks: worker-b against its own plan (in sync), worker-c against worker-b's (drifted).
+  const base = `/v1/clusters/${cluster}/versions/1/nodes`
+  const script = (await t.app.inject({ method: 'GET', url: `${base}/worker-b/restore-script` })).body
+  for (const node of ['worker-b', 'worker-c']) {
+    const res = await t.app.inject({ method: 'POST', url: `${base}/${node}/drift`, payload: script, headers: { 'content-type': 'text/plain' } })
+    expect(res.statusCode).toBe(200)
+    drifts[node] = res.json().summary
+  }
   text = (await t.app.inject({ method: 'GET', url: '/metrics' })).body
   const at = Number(new RegExp(`^natplan_latest_version_timestamp_seconds\\{cluster="${cluster}"\\} (\\S+)$`, 'm').exec(text)?.[1])
   expect(at).toBeGreaterThanOrEqual(Math.floor(before) - 1)
@@ -44,8 +55,44 @@ describe('alert gauges', () => {
       // nat KUBE-SERVICES, its last rule (the jump to KUBE-NODEPORTS) included.
       const kubeServices = script.split('\n').filter((l) => l.startsWith('-A KUBE-SERVICES ')).length
       expect(value('natplan_node_kube_services_rules', labels)).toBe(kubeServices)
+      const whole = (await t.app.inject({ method: 'GET', url: `/v1/clusters/${cluster}/versions/1/nodes/${n.name}/restore-script` })).body
+      expect(value('natplan_node_script_lines', labels)).toBe(whole.split('\n').length - 1)
     }
     expect(value('natplan_plan_script_bytes', `cluster="${cluster}"`)).toBeGreaterThan(0)
+  })
+
+  it('per cluster: script lines (every family) and the age of the newest snapshot', async () => {
+    // One single-stack and one dual-stack case, each its own cluster: the gauge against the lines of the scripts served.
+    const single = fixtureCases().find((n) => fixture(n).families.length === 1)!
+    const dual = fixtureCases().find((n) => fixture(n).families.length === 2)!
+    for (const name of [single, dual]) {
+      const c = uniqueName('lines')
+      expect((await t.app.inject({ method: 'POST', url: `/v1/clusters/${c}/snapshots`, payload: fixture(name).snapshot })).statusCode).toBe(201)
+      let lines = 0
+      for (const { family } of fixture(name).families) {
+        const res = await t.app.inject({ method: 'GET', url: `/v1/clusters/${c}/versions/1/restore-script?family=${family}` })
+        expect(res.statusCode, res.body).toBe(200)
+        lines += res.body.split('\n').length - 1
+      }
+      const now = (await t.app.inject({ method: 'GET', url: '/metrics' })).body
+      const m = new RegExp(`^natplan_plan_script_lines\\{cluster="${c}"\\} (\\S+)$`, 'm').exec(now)
+      expect(Number(m?.[1]), name).toBe(lines)
+    }
+    const age = value('natplan_latest_version_age_seconds', `cluster="${cluster}"`)
+    expect(age).toBeGreaterThanOrEqual(0)
+    expect(age).toBeLessThan(600)
+  })
+
+  it("per node: the findings of the node's last drift check, by kind", () => {
+    expect(Object.values(drifts['worker-b']!).every((n) => n === 0)).toBe(true)
+    expect(Object.values(drifts['worker-c']!).some((n) => n > 0)).toBe(true)
+    for (const node of ['worker-b', 'worker-c']) {
+      const labels = `cluster="${cluster}",node="${node}",family="IPv4"`
+      for (const [kind, n] of Object.entries(drifts[node]!)) expect(value('natplan_node_drift_findings', `${labels},kind="${kind}"`), kind).toBe(n)
+      expect(value('natplan_node_drift_check_version', labels)).toBe(1)
+      expect(value('natplan_node_drift_check_timestamp_seconds', labels)).toBeLessThanOrEqual(Date.now() / 1000 + 1)
+    }
+    expect(text).not.toMatch(new RegExp(`natplan_node_drift_findings\\{cluster="${cluster}",node="worker-a"`))
   })
 })
 
@@ -85,5 +132,32 @@ describe('deploy/prometheus-rules.yaml', () => {
         for (const m of used) expect(exported, `${r.alert}: ${m}`).toContain(m)
       }
     }
+  })
+})
+
+/**
+ * promtool (Debian's prometheus package; scripts/promtool.sh unpacks it, .ci/run calls that)
+ * checks the file as Prometheus loads it, and runs deploy/prometheus-rules.test.yaml: series in,
+ * alerts and their rendered annotations out.
+ */
+describe('deploy/prometheus-rules.yaml under promtool', () => {
+  const script = fileURLToPath(new URL('scripts/promtool.sh', ROOT))
+  let promtool: string | null = null
+  try {
+    promtool = execFileSync('sh', [script], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim()
+  } catch (err) {
+    console.warn(`skipping promtool checks: scripts/promtool.sh found no promtool (${(err as { stderr?: string }).stderr?.trim() ?? err})`)
+  }
+  const promtoolRun = (...args: string[]) => spawnSync(promtool!, args, { cwd: fileURLToPath(new URL('deploy/', ROOT)), encoding: 'utf8' })
+
+  it.skipIf(promtool === null)('passes promtool check rules', () => {
+    const r = promtoolRun('check', 'rules', 'prometheus-rules.yaml')
+    expect(r.status, r.stdout + r.stderr).toBe(0)
+  })
+
+  it.skipIf(promtool === null)('fires as prometheus-rules.test.yaml expects (promtool test rules)', () => {
+    const r = promtoolRun('test', 'rules', 'prometheus-rules.test.yaml')
+    expect(r.status, r.stdout + r.stderr).toBe(0)
+    expect(r.stdout).toContain('SUCCESS')
   })
 })

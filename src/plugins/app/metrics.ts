@@ -31,8 +31,9 @@ export function createRegistry(app: FastifyInstance, services: Services): Regist
   const refresh = (): Promise<void> => {
     inFlight ??= (async () => {
       try {
-        const [rows, versions] = await Promise.all([services.clusterGauges(), services.latestGauges()])
+        const [rows, versions, drifts] = await Promise.all([services.clusterGauges(), services.latestGauges(), services.driftGauges()])
         for (const g of all) g.reset()
+        const now = Date.now() / 1000
         for (const g of rows) {
           rules.set({ cluster: g.cluster, family: g.family, table: g.table }, g.rules)
           chains.set({ cluster: g.cluster, family: g.family, table: g.table }, g.chains)
@@ -40,15 +41,24 @@ export function createRegistry(app: FastifyInstance, services: Services): Regist
         }
         for (const v of versions) {
           latestAt.set({ cluster: v.cluster }, v.createdAt.getTime() / 1000)
+          latestAge.set({ cluster: v.cluster }, Math.max(0, now - v.createdAt.getTime() / 1000))
           scriptBytes.set({ cluster: v.cluster }, v.scriptBytes)
+          scriptLines.set({ cluster: v.cluster }, v.scriptLines)
           if (v.kubeServices !== null) kubeServices.set({ cluster: v.cluster }, v.kubeServices)
           nodes.set({ cluster: v.cluster }, v.nodes.length)
           for (const n of v.nodes) {
             nodeKubeServices.set({ cluster: v.cluster, node: n.node }, n.kubeServices)
             nodeScriptBytes.set({ cluster: v.cluster, node: n.node }, n.scriptBytes)
+            nodeScriptLines.set({ cluster: v.cluster, node: n.node }, n.scriptLines)
             nodeRules.set({ cluster: v.cluster, node: n.node, table: 'nat' }, n.natRules)
             nodeRules.set({ cluster: v.cluster, node: n.node, table: 'filter' }, n.filterRules)
           }
+        }
+        for (const d of drifts) {
+          const labels = { cluster: d.cluster, node: d.node, family: d.family }
+          for (const [kind, n] of Object.entries(d.summary)) driftFindings.set({ ...labels, kind }, n)
+          driftAt.set(labels, d.checkedAt.getTime() / 1000)
+          driftVersion.set(labels, d.version)
         }
         up.set(1)
       } catch (err) {
@@ -77,11 +87,23 @@ export function createRegistry(app: FastifyInstance, services: Services): Regist
   const latestAt = gauge('natplan_latest_version_timestamp_seconds', 'When the newest version of the cluster was stored (Unix time)', ['cluster'])
   const scriptBytes = gauge('natplan_plan_script_bytes', "Bytes of the newest version's restore script(s), all tables and families", ['cluster'])
   const kubeServices = gauge('natplan_kube_services_rules', "Rules in nat KUBE-SERVICES of the newest version's node (growth's kubeServicesRules)", ['cluster'])
+  const latestAge = gauge('natplan_latest_version_age_seconds', 'Seconds since the newest version of the cluster was stored, at scrape time', ['cluster'])
+  const scriptLines = gauge('natplan_plan_script_lines', "Lines of the newest version's restore script(s), all tables and families", ['cluster'])
   const nodes = gauge('natplan_plan_nodes', 'Nodes the newest version plans', ['cluster'])
   const nodeKubeServices = gauge('natplan_node_kube_services_rules', 'Rules in nat KUBE-SERVICES per node, newest version', ['cluster', 'node'])
   const nodeScriptBytes = gauge('natplan_node_script_bytes', "Bytes of the node's restore script, newest version", ['cluster', 'node'])
+  const nodeScriptLines = gauge('natplan_node_script_lines', "Lines of the node's restore script, all tables and families, newest version", ['cluster', 'node'])
+  // The last POST …/drift of each node and family (store/drift-checks.ts); kind is a key of the
+  // drift report's summary (staleRules, missingChains, …, unreadableLines, settingsMismatches).
+  const driftLabels = ['cluster', 'node', 'family']
+  const driftFindings = gauge('natplan_node_drift_findings', "Findings of the node's last drift check, by kind", [...driftLabels, 'kind'])
+  const driftAt = gauge('natplan_node_drift_check_timestamp_seconds', "When the node's last drift check ran (Unix time)", driftLabels)
+  const driftVersion = gauge('natplan_node_drift_check_version', "The version the node's last drift check compared with", driftLabels)
   const nodeRules = gauge('natplan_node_rules', "Rules in the node's plan per table, newest version", ['cluster', 'node', 'table'])
-  const all = [rules, chains, latest, latestAt, scriptBytes, kubeServices, nodes, nodeKubeServices, nodeScriptBytes, nodeRules]
+  const all = [
+    ...[rules, chains, latest, latestAt, latestAge, scriptBytes, scriptLines, kubeServices, nodes],
+    ...[nodeKubeServices, nodeScriptBytes, nodeScriptLines, nodeRules, driftFindings, driftAt, driftVersion],
+  ]
   const up = new Gauge({
     name: 'natplan_database_up',
     help: '1 when the last scrape could read the plan gauges from PostgreSQL',
