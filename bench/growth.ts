@@ -24,7 +24,7 @@ import { loadPlan } from '../src/store/plans.js'
 import { canonicalJson, sha256Hex } from '../src/store/canonical.js'
 import { insertVersionStats, type VersionStatsRecord } from '../src/store/stats.js'
 import { planStats, type StatsMemo } from '../src/planner/analysis/stats.js'
-import { computeVersionStats, deltaCounts, namespaceCounts, recordVersionStats, sharedMemo } from '../src/store/stats-record.js'
+import { computeVersionStats, deltaCounts, namespaceCounts, recordVersionStats, sharedMemo } from '../src/services/stats-record.js'
 import { createThrowawayDatabase } from '../src/db/throwaway.js'
 
 const VERSIONS = 1000

@@ -34,7 +34,7 @@ import {
 import { insertHistoryEvent } from '../store/history.js'
 import { loadPlan, putPlan } from '../store/plans.js'
 import { loadSnapshot, putSnapshot } from '../store/snapshots.js'
-import { recordVersionStats } from '../store/stats-record.js'
+import { recordVersionStats } from './stats-record.js'
 import { findVersions, insertVersion, lockCluster } from '../store/versions.js'
 import type { Page, VersionCounts } from './contract.js'
 import { canonicalSnapshot, nodeStatsRows, planContent, planOrReject, versionCounts } from './content.js'
@@ -348,7 +348,7 @@ export async function importBackup(pool: pg.Pool, input: ImportInput & { limits:
         planId: p.planId,
         counts: p.counts,
       })
-      // Growth statistics for each imported version (src/store/stats-record.ts), in this transaction.
+      // Growth statistics for each imported version (src/services/stats-record.ts), in this transaction.
       await recordVersionStats(client, { clusterId: cluster.id, number, plan: p.plan })
       await insertNodeStats(client, cluster.id, number, p.nodes)
       out.push({ version: number, archivedVersion: p.v.version })

@@ -3,11 +3,10 @@
  * Routes and resolvers stay thin: parse, call one of these, map DomainErrors (src/errors.ts).
  */
 import type { Family, Flavour, Plan, TableName } from '../planner/types.js'
-import type { GrowthServices } from './growth.js'
+import type { GrowthServices } from './growth-types.js'
 import type { HistoryServices } from './history-types.js'
-import type { InspectServices } from './inspect.js'
-import type { Actor, ClusterSummary, LatestGaugeRow, VersionCounts, VersionSummary } from '../store/records.js'
-import type { DriftCheckRow } from '../store/drift-checks.js'
+import type { InspectServices } from './inspect-types.js'
+import type { Actor, ClusterSummary, DriftCheckRow, LatestGaugeRow, VersionCounts, VersionSummary } from '../store/records.js'
 
 export type { Actor, ClusterSummary, TableCounts, VersionCounts, VersionKind, VersionSummary } from '../store/records.js'
 

@@ -3,15 +3,15 @@
  * when a metric will cross a threshold at the current rate.
  *
  * Everything here reads the per-version statistics row written at version creation
- * (recordVersionStats in src/store/stats-record.ts → src/store/stats.ts); nothing re-plans or loads a plan, so a growth
+ * (recordVersionStats in src/services/stats-record.ts → src/store/stats.ts); nothing re-plans or loads a plan, so a growth
  * query over 1,000 versions is one index range scan (bench/growth.ts).
  */
 import { BadRequestError, clusterNotFound } from '../errors.js'
-import { readNodeSeries, readNodeSpread, type NodePoint, type NodeSpreadPoint } from '../store/node-stats.js'
+import { readNodeSeries, readNodeSpread } from '../store/node-stats.js'
 import type { PrismaClient } from '../generated/prisma/client.js'
 import type { Plan } from '../planner/types.js'
 import type { Queryable as PgQueryable } from '../store/db.js'
-import { backfillVersionStats } from '../store/stats-record.js'
+import { backfillVersionStats } from './stats-record.js'
 import {
   asQueryable,
   findCluster,
@@ -25,12 +25,9 @@ import {
   type NamespaceCounts,
   type StoredMetric,
 } from '../store/stats.js'
+import type { MetricInfo, GrowerField, Grower, Projection, GrowthServices } from './growth-types.js'
 
-export interface MetricInfo {
-  name: string
-  description: string
-  unit: 'count' | 'rules' | 'chains' | 'bytes'
-}
+export type * from './growth-types.js'
 
 /**
  * The metrics a growth query can ask for. `rules`/`chains` are derived (both tables summed);
@@ -67,116 +64,12 @@ const DERIVED: Record<string, StoredMetric[]> = {
 }
 export const DEFAULT_METRICS = ['rules', 'chains', 'kubeServicesRules', 'services', 'endpoints']
 
-export interface GrowthQuery {
-  /** Version number, ISO 8601 time, or a relative time like `-30d` (s, m, h, d, w). Inclusive. */
-  from?: string
-  to?: string
-  /** Metric names (see METRICS); default DEFAULT_METRICS. */
-  metrics?: string[]
-}
-
-export interface GrowthPoint {
-  version: number
-  createdAt: string
-  values: Record<string, number | null>
-}
-
-export interface GrowthReport {
-  cluster: string
-  metrics: MetricInfo[]
-  points: GrowthPoint[]
-}
-
-export interface NamespaceGrowthRow extends NamespaceCounts {
-  namespace: string
-}
-
-export interface NamespaceBreakdown {
-  cluster: string
-  version: number | null
-  createdAt: string | null
-  namespaces: NamespaceGrowthRow[]
-}
-
-export type GrowerField = keyof NamespaceCounts
 export const GROWER_FIELDS: readonly GrowerField[] = ['rules', 'chains', 'services', 'servicePorts', 'endpoints']
-
-export interface Grower {
-  namespace: string
-  from: NamespaceCounts
-  to: NamespaceCounts
-  delta: NamespaceCounts
-}
-
-export interface TopGrowers {
-  cluster: string
-  by: GrowerField
-  fromVersion: number | null
-  toVersion: number | null
-  fromTime: string | null
-  toTime: string | null
-  growers: Grower[]
-}
-
-export interface ProjectionQuery {
-  metric?: string
-  threshold?: number
-  from?: string
-  to?: string
-}
-
-export type ProjectionStatus = 'projected' | 'reached' | 'never' | 'insufficient-data' | 'poor-fit'
-
-export interface Projection {
-  cluster: string
-  metric: string
-  threshold: number
-  status: ProjectionStatus
-  /** When the fitted line crosses the threshold (projected), or when it was first reached. */
-  at: string | null
-  /** Least-squares slope, per day. */
-  slopePerDay: number | null
-  /** The last measured value. */
-  current: number | null
-  /** The fitted line's value now. */
-  fitted: number | null
-  r2: number | null
-  points: number
-  /** Time between the first and the last point, days. */
-  spanDays: number
-  /**
-   * When the 95 % prediction band crosses the threshold: `from` when its upper edge does, `to`
-   * when its lower edge does (null: not within 100 years). Only for a projection.
-   */
-  interval: { from: string; to: string | null } | null
-  message: string
-}
 
 /** A projection needs this much history, and this good a fit, to be made at all. */
 export const PROJECTION_MIN_POINTS = 5
 export const PROJECTION_MIN_SPAN_DAYS = 1
 export const PROJECTION_MIN_R2 = 0.5
-
-export interface GrowthServices {
-  metrics(): readonly MetricInfo[]
-  growth(cluster: string, query?: GrowthQuery): Promise<GrowthReport>
-  namespaces(cluster: string, query?: { at?: string }): Promise<NamespaceBreakdown>
-  namespaceGrowth(
-    cluster: string,
-    namespace: string,
-    query?: { from?: string; to?: string },
-  ): Promise<{ cluster: string; namespace: string; points: Array<{ version: number; createdAt: string } & NamespaceCounts> }>
-  topGrowers(cluster: string, query?: { from?: string; to?: string; by?: string; limit?: number }): Promise<TopGrowers>
-  projection(cluster: string, query?: ProjectionQuery): Promise<Projection>
-  /** Per version: the spread of table sizes across its nodes, and `node`'s own sizes when asked. */
-  nodes(cluster: string, query?: { from?: string; to?: string; node?: string }): Promise<NodeGrowth>
-}
-
-export interface NodeGrowth {
-  cluster: string
-  node?: string
-  points: Array<Omit<NodeSpreadPoint, 'createdAt'> & { createdAt: string; node?: Omit<NodePoint, 'version' | 'createdAt'> | null }>
-}
 
 const RELATIVE = /^-(\d+)([smhdw])$/
 const UNIT_MS: Record<string, number> = { s: 1e3, m: 60e3, h: 3600e3, d: 86400e3, w: 7 * 86400e3 }

@@ -5,8 +5,7 @@
  */
 import type { Family } from '../planner/types.js'
 import type { DiffSummary, PlanDiff } from '../planner/analysis/index.js'
-import type { BackupMeta } from '../store/backups.js'
-import type { HistoryEventRow, HistoryEventType } from '../store/history.js'
+import type { BackupMeta, HistoryEventRow, HistoryEventType } from '../store/records.js'
 import type { Readable } from 'node:stream'
 import type { Actor, Page, VersionRef, VersionSummary } from './contract.js'
 

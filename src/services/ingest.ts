@@ -6,7 +6,7 @@
  * row lock last and briefly — re-check "identical to the latest version?" under that lock,
  * then take the next number.
  *
- * Incremental: the previous version this process wrote for the cluster (src/store/ingest-cache.ts)
+ * Incremental: the previous version this process wrote for the cluster (src/services/ingest-cache.ts)
  * lets an item sent exactly as last time skip validation and canonical hashing, lets the planner
  * reuse the segments of unchanged service ports, and lets the store skip looking up rows it
  * already knows. Results are identical to a cold ingest (test/services/incremental.test.ts).
@@ -20,13 +20,13 @@ import type { Database } from '../db/index.js'
 import { ValidationError } from '../errors.js'
 import { putPlan } from '../store/plans.js'
 import { putSnapshot } from '../store/snapshots.js'
-import { recordVersionStats } from '../store/stats-record.js'
+import { recordVersionStats } from './stats-record.js'
 import type { ClusterPlan, Plan } from '../planner/types.js'
 import type { PlanReuse } from '../planner/reuse.js'
 import { findVersion, insertVersion, latestSnapshotSha, lockCluster } from '../store/versions.js'
 import { recordDuplicateIngest, recordIngestEvent } from '../store/history.js'
-import { countsOf, IngestCache, planInput, rawFingerprint, rawItems, snapshotInput, stateStillValid, type ClusterState } from '../store/ingest-cache.js'
-import { sharedMemo } from '../store/stats-record.js'
+import { countsOf, IngestCache, planInput, rawFingerprint, rawItems, snapshotInput, stateStillValid, type ClusterState } from './ingest-cache.js'
+import { sharedMemo } from './stats-record.js'
 import type { IngestInput, IngestResult, VersionSummary } from './contract.js'
 import { inTransaction, rollback } from '../db/transaction.js'
 
@@ -170,7 +170,7 @@ async function store(
     })
     // History (src/store/history.ts): the event commits with the version it records.
     await recordIngestEvent(client, { clusterId: cluster.id, created: true, version: number, actor: input.actor })
-    // Growth statistics, in the same transaction (src/store/stats-record.ts).
+    // Growth statistics, in the same transaction (src/services/stats-record.ts).
     const keys = content.families.map((f) => f.segments.map((s) => s.sha256))
     const previous = state && state.clusterId === cluster.id && state.number === number - 1 ? state : undefined
     await recordVersionStats(client, {

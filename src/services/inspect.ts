@@ -10,57 +10,14 @@
 import { BadRequestError } from '../errors.js'
 import { drift as driftOf, type DriftReport } from '../planner/analysis/drift.js'
 import { proxyModeIngressIPs } from '../planner/analysis/settings.js'
-import { trace as traceOf, type TracePacket, type TraceResult } from '../planner/analysis/trace.js'
+import { trace as traceOf, type TracePacket } from '../planner/analysis/trace.js'
 import { segmentLines, type Family, type FamilyPlan, type Plan, type Segment } from '../planner/types.js'
 import { nodeConfig, type Envelope } from '../planner/index.js'
-import type { Services, VersionRef } from './contract.js'
+import type { Services } from './contract.js'
+import type { CleanupItem, CleanupKind, InspectServices } from './inspect-types.js'
 import type { DriftCheckRow } from '../store/drift-checks.js'
 
-export interface TraceRequest extends TracePacket {
-  /** Extra node addresses for `addrtype LOCAL` (default: the snapshot's proxy.nodeIPs). */
-  nodeAddresses?: string[]
-}
-
-export interface TraceReport extends TraceResult {
-  cluster: string
-  version: number
-  family: Family
-  packet: TracePacket
-  nodeAddresses: string[]
-}
-
-export interface DriftCheck extends DriftReport {
-  cluster: string
-  version: number
-}
-
-export type CleanupKind = 'no-endpoints' | 'only-terminating-endpoints' | 'no-local-endpoints' | 'firewall-drops'
-
-export interface CleanupItem {
-  kind: CleanupKind
-  /** servicePortName, e.g. `ns1/svc1:p80` */
-  service: string
-  protocol?: string
-  family: Family
-  detail: string
-  /** The plan rules that implement the drop/reject (as kube-proxy writes them). */
-  rules: string[]
-  endpoints?: { total: number; ready: number; serving: number; terminating: number }
-}
-
-export interface CleanupReport {
-  cluster: string
-  version: number
-  summary: Record<CleanupKind, number>
-  items: CleanupItem[]
-}
-
-export interface InspectServices {
-  /** `node`: one node of the version (default: the version's, see Services.getPlan). */
-  trace(cluster: string, ref: VersionRef, request: TraceRequest, node?: string): Promise<TraceReport>
-  drift(cluster: string, ref: VersionRef, saveText: string, opts?: { family?: Family; node?: string }): Promise<DriftCheck>
-  cleanup(cluster: string, ref: VersionRef, node?: string): Promise<CleanupReport>
-}
+export type * from './inspect-types.js'
 
 type Reader = Pick<Services, 'getVersion' | 'getPlan' | 'getSnapshot'>
 

@@ -21,7 +21,7 @@ import { loadPlan } from '../store/plans.js'
 import { loadSnapshot } from '../store/snapshots.js'
 import type { VersionRow } from '../store/versions.js'
 import { variantSummaries, type VariantSummary } from '../planner/analysis/index.js'
-import { sharedMemo } from '../store/stats-record.js'
+import { sharedMemo } from './stats-record.js'
 import type { NodeList, NodeSummary } from './contract.js'
 
 /** The one-node views of a version of many nodes that names none must be told which. */

@@ -12,7 +12,7 @@ import { ConflictError, versionNotFound } from '../errors.js'
 import { insertHistoryEvent } from '../store/history.js'
 import { findVersion, insertVersion } from '../store/versions.js'
 import { loadPlan } from '../store/plans.js'
-import { recordVersionStats } from '../store/stats-record.js'
+import { recordVersionStats } from './stats-record.js'
 import { copyNodeStats } from '../store/node-stats.js'
 import type { Plan } from '../planner/types.js'
 import { inTransaction, lockExistingCluster, requireServableVersion } from './history-db.js'
@@ -56,7 +56,7 @@ export async function rollback(pool: pg.Pool, input: RollbackInput): Promise<Rol
       planId: target.planId,
       counts: target.summary.counts,
     })
-    // Growth statistics for the new version (src/store/stats-record.ts), in this transaction.
+    // Growth statistics for the new version (src/services/stats-record.ts), in this transaction.
     await recordVersionStats(client, { clusterId: cluster.id, number, plan })
     await copyNodeStats(client, cluster.id, input.toVersion, number)
     await insertHistoryEvent(client, {

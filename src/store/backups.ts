@@ -4,26 +4,12 @@
  * Immutable: a backup is completed (sha256, size, manifest) inside the transaction that creates
  * it and never changed after that commits.
  */
+import type { BackupMeta, NewBackup } from './records.js'
+
+export type { BackupMeta, NewBackup } from './records.js'
 import { num, type Queryable } from './db.js'
 
 export const BACKUP_CHUNK_BYTES = 1024 * 1024
-
-export interface BackupMeta extends NewBackup {
-  createdAt: string
-  sha256: string
-  bytes: number
-  manifest: unknown
-}
-
-export interface NewBackup {
-  id: string
-  cluster: string
-  fromVersion: number
-  toVersion: number
-  versions: number
-  note: string | null
-  actor: string
-}
 
 /** The row, before its chunks: sha256/bytes/manifest are filled by completeBackup. */
 export async function insertBackup(db: Queryable, b: NewBackup): Promise<void> {

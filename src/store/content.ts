@@ -62,7 +62,7 @@ function idsInOrder(rows: readonly { sha256: string }[], known: Map<string, numb
 }
 
 /**
- * Ids the caller already knows (the previous version's rows, src/store/ingest-cache.ts) are not
+ * Ids the caller already knows (the previous version's rows, src/services/ingest-cache.ts) are not
  * looked up; the caller guarantees they exist for this transaction. Only the others are asked.
  */
 async function lookup(

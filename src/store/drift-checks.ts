@@ -3,19 +3,9 @@
  * every POST …/drift, read by /metrics. Plain relational rows, so Prisma Client does both.
  */
 import type { PrismaClient } from '../generated/prisma/client.js'
-import type { DriftReport } from '../planner/analysis/drift.js'
+import type { DriftCheckRow, DriftSummary } from './records.js'
 
-export type DriftSummary = DriftReport['summary']
-
-export interface DriftCheckRow {
-  cluster: string
-  node: string
-  family: string
-  version: number
-  checkedAt: Date
-  inSync: boolean
-  summary: DriftSummary
-}
+export type { DriftCheckRow, DriftSummary } from './records.js'
 
 /** Replaces the node's last check of `family` (a cluster deleted meanwhile writes nothing). */
 export async function recordDriftCheck(prisma: PrismaClient, row: DriftCheckRow): Promise<void> {

@@ -3,9 +3,9 @@
  * transaction) as the change it records — an event exists exactly when its change committed.
  */
 import { num, type Queryable } from './db.js'
+import type { HistoryEventRow, HistoryEventType } from './records.js'
 
-export const HISTORY_EVENT_TYPES = ['snapshot.ingested', 'snapshot.duplicate', 'rollback', 'backup.created', 'backup.imported', 'versions.pruned'] as const
-export type HistoryEventType = (typeof HISTORY_EVENT_TYPES)[number]
+export { HISTORY_EVENT_TYPES, type HistoryEventRow, type HistoryEventType } from './records.js'
 
 export interface NewHistoryEvent {
   clusterId: number
@@ -17,20 +17,6 @@ export interface NewHistoryEvent {
   toVersion?: number | null
   backupId?: string | null
   details?: Record<string, unknown>
-}
-
-export interface HistoryEventRow {
-  id: number
-  cluster: string
-  type: HistoryEventType
-  createdAt: string
-  actor: string
-  reason: string | null
-  version: number | null
-  fromVersion: number | null
-  toVersion: number | null
-  backupId: string | null
-  details: Record<string, unknown>
 }
 
 export async function insertHistoryEvent(db: Queryable, e: NewHistoryEvent): Promise<number> {

@@ -5,6 +5,9 @@
 import type { Queryable } from './db.js'
 import type { PrismaClient } from '../generated/prisma/client.js'
 import type { Bound } from './stats.js'
+import type { NodePoint, NodeSpreadPoint } from './records.js'
+
+export type { NodePoint, NodeSpreadPoint } from './records.js'
 
 /** A growth range as a Prisma filter: bounds are version numbers or times. */
 function rangeWhere(range: { from?: Bound; to?: Bound }): { number?: { gte?: number; lte?: number }; createdAt?: { gte?: Date; lte?: Date } } {
@@ -69,28 +72,6 @@ export async function copyNodeStats(db: Queryable, clusterId: number, from: numb
      WHERE s.cluster_id = $1 AND s.number = $2`,
     [clusterId, from, to],
   )
-}
-
-export interface NodeSpreadPoint {
-  version: number
-  createdAt: Date
-  nodes: number
-  variants: number
-  natRules: { min: number; max: number }
-  kubeServices: { min: number; max: number }
-  scriptBytes: { min: number; max: number }
-}
-
-export interface NodePoint {
-  version: number
-  createdAt: Date
-  variant: number
-  natChains: number
-  natRules: number
-  filterChains: number
-  filterRules: number
-  kubeServices: number
-  scriptBytes: number
 }
 
 /** Per version in [from, to], oldest first: the spread across its nodes (Prisma's groupBy). */

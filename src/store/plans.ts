@@ -86,7 +86,7 @@ export async function planFamilies(db: Queryable, id: number): Promise<Family[]>
 }
 
 /**
- * A stored plan as the growth delta needs it (src/store/stats-record.ts deltaCounts), reading only
+ * A stored plan as the growth delta needs it (src/services/stats-record.ts deltaCounts), reading only
  * what that needs: every segment's key and storage hash (no bodies), and the full segments only
  * where `next` (the new plan, with its storage keys) differs — a changed hash or a key it lacks.
  * The other segments are placeholders that carry their key alone; deltaCounts never reads their

@@ -1,9 +1,11 @@
 /**
  * The records the store reads and writes that the use-cases hand on as they are: a version's
- * summary and counts, a cluster's summary. Types only; src/services/contract.ts re-exports them
+ * summary and counts, a cluster's summary, history events, backups, drift checks. Types (and the
+ * names of history events); src/services/contract.ts re-exports them
  * for the API, so the store never imports from the layers above it.
  */
 import type { Family, PlanWarning, TableName } from '../planner/types.js'
+import type { DriftReport } from '../planner/analysis/drift.js'
 
 /** Who did it: the token name, or 'anonymous' when the server runs without tokens. */
 export type Actor = string
@@ -83,4 +85,85 @@ export function scriptLines(tables: ReadonlyArray<{ chains: number; rules: numbe
   let lines = 0
   for (const t of tables) lines += 2 + t.chains + t.rules
   return lines
+}
+
+/** A backup archive's row (store/backups.ts). */
+export interface BackupMeta extends NewBackup {
+  createdAt: string
+  sha256: string
+  bytes: number
+  manifest: unknown
+}
+
+export interface NewBackup {
+  id: string
+  cluster: string
+  fromVersion: number
+  toVersion: number
+  versions: number
+  note: string | null
+  actor: string
+}
+
+/** What the history records (store/history.ts): one row per event. */
+export const HISTORY_EVENT_TYPES = ['snapshot.ingested', 'snapshot.duplicate', 'rollback', 'backup.created', 'backup.imported', 'versions.pruned'] as const
+export type HistoryEventType = (typeof HISTORY_EVENT_TYPES)[number]
+
+export interface HistoryEventRow {
+  id: number
+  cluster: string
+  type: HistoryEventType
+  createdAt: string
+  actor: string
+  reason: string | null
+  version: number | null
+  fromVersion: number | null
+  toVersion: number | null
+  backupId: string | null
+  details: Record<string, unknown>
+}
+
+/** The last drift check of a node and family (store/drift-checks.ts). */
+export type DriftSummary = DriftReport['summary']
+
+export interface DriftCheckRow {
+  cluster: string
+  node: string
+  family: string
+  version: number
+  checkedAt: Date
+  inSync: boolean
+  summary: DriftSummary
+}
+
+/** Per-namespace breakdown stored with each version (for growth by namespace and top growers). */
+export interface NamespaceCounts {
+  services: number
+  servicePorts: number
+  endpoints: number
+  chains: number
+  rules: number
+}
+
+/** Per-node statistics across versions (store/node-stats.ts). */
+export interface NodeSpreadPoint {
+  version: number
+  createdAt: Date
+  nodes: number
+  variants: number
+  natRules: { min: number; max: number }
+  kubeServices: { min: number; max: number }
+  scriptBytes: { min: number; max: number }
+}
+
+export interface NodePoint {
+  version: number
+  createdAt: Date
+  variant: number
+  natChains: number
+  natRules: number
+  filterChains: number
+  filterRules: number
+  kubeServices: number
+  scriptBytes: number
 }

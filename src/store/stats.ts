@@ -8,14 +8,9 @@
  * and need no ORM object graph.
  */
 
-/** Per-namespace breakdown stored with each version (for growth by namespace and top growers). */
-export interface NamespaceCounts {
-  services: number
-  servicePorts: number
-  endpoints: number
-  chains: number
-  rules: number
-}
+import type { NamespaceCounts } from './records.js'
+
+export type { NamespaceCounts } from './records.js'
 
 export interface VersionStatsRecord {
   versionId: bigint | number | string

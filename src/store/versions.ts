@@ -226,3 +226,14 @@ export async function latestCounts(db: Queryable): Promise<Array<{ cluster: stri
   )
   return res.rows.map((r) => ({ cluster: r.name, version: r.number, counts: r.counts }))
 }
+
+/**
+ * Inside an ingest transaction: does version `number` of the cluster still exist? Takes ACCESS
+ * SHARE locks on objects and segments first, which keep garbage collection (ACCESS EXCLUSIVE)
+ * out until commit, so the rows that version references cannot vanish meanwhile.
+ */
+export async function versionStillExists(db: Queryable, clusterId: number, number: number): Promise<boolean> {
+  await db.query('LOCK TABLE objects, segments IN ACCESS SHARE MODE')
+  const res = await db.query('SELECT 1 FROM versions WHERE cluster_id = $1 AND number = $2', [clusterId, number])
+  return (res.rowCount ?? 0) > 0
+}

@@ -7,7 +7,7 @@ import { deltaSize } from '../../src/planner/analysis/minimal.js'
 import { plan, toEnvelope } from '../../src/planner/index.js'
 import { generateSnapshot, type GenerateOptions } from '../../src/planner/testing/generate.js'
 import type { Plan } from '../../src/planner/types.js'
-import { computeVersionStats, deltaCounts, namespaceCounts } from '../../src/store/stats-record.js'
+import { computeVersionStats, deltaCounts, namespaceCounts } from '../../src/services/stats-record.js'
 import { segmentLines } from '../../src/planner/types.js'
 
 function planOf(opts: GenerateOptions): Plan {

@@ -1,5 +1,5 @@
 /**
- * Incremental ingest (src/store/ingest-cache.ts): a warm process must store exactly what a cold
+ * Incremental ingest (src/services/ingest-cache.ts): a warm process must store exactly what a cold
  * ingest stores — the same snapshot and plan hashes, counts and growth statistics — whatever
  * changed between versions, and must never trust row ids whose version is gone.
  */
@@ -9,7 +9,7 @@ import { generateSnapshot, type GenerateOptions } from '../../src/planner/testin
 import type { Database } from '../../src/db/index.js'
 import type { Services } from '../../src/services/contract.js'
 import { canonicalEnvelope, canonicalSnapshot, planContent, planOrReject, versionCounts } from '../../src/services/content.js'
-import { computeVersionStats } from '../../src/store/stats-record.js'
+import { computeVersionStats } from '../../src/services/stats-record.js'
 import { loadPlan, loadPlanForDelta } from '../../src/store/plans.js'
 import { findVersion } from '../../src/store/versions.js'
 import type { Plan } from '../../src/planner/types.js'

@@ -22,12 +22,13 @@ import type { Plan, Segment } from '../planner/types.js'
 import type { PlanReuse } from '../planner/reuse.js'
 import { segmentHash } from '../planner/iptables/hash.js'
 import { statsOf, type StatsMemo } from '../planner/analysis/stats.js'
-import type { VersionCounts } from './records.js'
-import { canonicalJson, planSha256, sha256Hex, snapshotSha256 } from './canonical.js'
-import { storageKey, type ObjectRow, type SegmentRow } from './content.js'
-import type { Queryable } from './db.js'
-import type { PlanInput } from './plans.js'
-import type { SnapshotInput } from './snapshots.js'
+import type { VersionCounts } from '../store/records.js'
+import { canonicalJson, planSha256, sha256Hex, snapshotSha256 } from '../store/canonical.js'
+import { storageKey, type ObjectRow, type SegmentRow } from '../store/content.js'
+import type { Queryable } from '../store/db.js'
+import { versionStillExists } from '../store/versions.js'
+import type { PlanInput } from '../store/plans.js'
+import type { SnapshotInput } from '../store/snapshots.js'
 
 export interface ClusterState {
   clusterId: number
@@ -160,7 +161,5 @@ export function countsOf(plan: Plan, memo: StatsMemo): VersionCounts {
  * collection out until commit, then checks that the version they came from still exists.
  */
 export async function stateStillValid(db: Queryable, state: ClusterState): Promise<boolean> {
-  await db.query('LOCK TABLE objects, segments IN ACCESS SHARE MODE')
-  const res = await db.query('SELECT 1 FROM versions WHERE cluster_id = $1 AND number = $2', [state.clusterId, state.number])
-  return (res.rowCount ?? 0) > 0
+  return versionStillExists(db, state.clusterId, state.number)
 }

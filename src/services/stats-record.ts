@@ -9,9 +9,9 @@
 import { chainLines, declaredName, isServiceChain, pairSegments } from '../planner/analysis/model.js'
 import { planStats, statsOf, type PlanStats, type StatsMemo } from '../planner/analysis/stats.js'
 import type { FamilyPlan, Plan, Segment } from '../planner/types.js'
-import type { Queryable as PgQueryable } from './db.js'
-import { loadPlan, loadPlanForDelta } from './plans.js'
-import { insertVersionStats, versionsWithoutStats, type NamespaceCounts, type Queryable, type VersionStatsRecord } from './stats.js'
+import type { Queryable as PgQueryable } from '../store/db.js'
+import { loadPlan, loadPlanForDelta } from '../store/plans.js'
+import { insertVersionStats, versionsWithoutStats, type NamespaceCounts, type Queryable, type VersionStatsRecord } from '../store/stats.js'
 
 export type ComputedStats = Omit<VersionStatsRecord, 'versionId' | 'clusterId' | 'number' | 'createdAt'>
 
