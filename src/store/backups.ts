@@ -3,6 +3,9 @@
  * (backup_chunks), so a download streams chunk by chunk and never materialises one huge bytea.
  * Immutable: a backup is completed (sha256, size, manifest) inside the transaction that creates
  * it and never changed after that commits.
+ *
+ * SQL on pg rather than Prisma Client: bench/prisma.ts times these reads both ways, and Prisma
+ * costs more than 10 % on each (docs/storage.md, "Prisma Client or SQL").
  */
 import type { BackupMeta, NewBackup } from './records.js'
 

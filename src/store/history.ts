@@ -1,6 +1,9 @@
 /**
  * The history of a cluster: one row per event, written with the same client (so in the same
  * transaction) as the change it records — an event exists exactly when its change committed.
+ *
+ * SQL on pg rather than Prisma Client: bench/prisma.ts times these reads both ways, and Prisma
+ * costs more than 10 % on each (docs/storage.md, "Prisma Client or SQL").
  */
 import { num, type Queryable } from './db.js'
 import type { HistoryEventRow, HistoryEventType } from './records.js'

@@ -6,6 +6,9 @@
  * UPDATE … RETURNING and inserts the version — so concurrent ingests serialise only for
  * those few statements, numbers are gap-free, and none is lost or duplicated
  * (UNIQUE (cluster_id, number) backs this up).
+ *
+ * SQL on pg rather than Prisma Client: bench/prisma.ts times these reads both ways, and Prisma
+ * costs more than 10 % on each (docs/storage.md, "Prisma Client or SQL").
  */
 import type { PlanWarning } from '../planner/types.js'
 import { scriptLines, type ClusterSummary, type LatestGaugeRow, type VersionCounts, type VersionKind, type VersionSummary } from './records.js'
