@@ -147,4 +147,4 @@ export interface HistoryServices {
 }
 
 /** The event types of the history, as the store keeps them (for the API's schemas). */
-export { HISTORY_EVENT_TYPES, type HistoryEventType } from '../store/history.js'
+export { HISTORY_EVENT_TYPES, type HistoryEventType } from '../store/records.js'
