@@ -128,7 +128,8 @@ export async function diffCommand(args: string[], io: Io): Promise<number> {
       .filter((s) => values.namespace === undefined || namespaceOf(s.service) === values.namespace)
       .map((s) => [s.service, s.protocol ?? '', s.change, s.rulesAdded, s.rulesRemoved])
     if (f.services.length === 0) continue
-    out += `\n${f.family}: ${diffSummaryLine(f.summary)}\n`
+    // Dual-stack: each family's own counts; one family's are the heading's.
+    out += answer.families.length > 1 ? `\n${f.family}: ${diffSummaryLine(f.summary)}\n` : '\n'
     out += rows.length > 0 ? table(['service', 'protocol', 'change', 'rules added', 'rules removed'], rows) : `no change in namespace ${values.namespace}\n`
   }
   io.stdout.write(out)
