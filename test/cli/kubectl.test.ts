@@ -20,7 +20,8 @@ const configMap = readFileSync(`${ROOT}test/fixtures/cluster/kube-proxy-configma
 
 /**
  * The fake: `config current-context` prints $FAKE_CONTEXT, `get services,…` and `get configmap`
- * the recorded output (the ConfigMap Forbidden when $FAKE_NO_CONFIGMAP is set), as kubectl does;
+ * the recorded output (the API server unreachable when $FAKE_NO_SERVER is set, the ConfigMap
+ * Forbidden when $FAKE_NO_CONFIGMAP is), as kubectl does;
  * every call's arguments appended to $FAKE_LOG, one JSON array a line.
  */
 const FAKE_KUBECTL = `#!/usr/bin/env node
@@ -32,6 +33,10 @@ if (has('current-context')) {
   if (!process.env.FAKE_CONTEXT) { process.stderr.write('error: current-context is not set\\n'); process.exit(1) }
   process.stdout.write(process.env.FAKE_CONTEXT + '\\n')
 } else if (has('services,endpointslices,nodes')) {
+  if (process.env.FAKE_NO_SERVER) {
+    process.stderr.write('The connection to the server 10.0.0.1:6443 was refused - did you specify the right host or port?\\n')
+    process.exit(1)
+  }
   process.stdout.write(readFileSync(process.env.FAKE_DIR + '/list.json'))
 } else if (has('configmap')) {
   if (process.env.FAKE_NO_CONFIGMAP) {
@@ -129,6 +134,15 @@ describe('kubectl natplan push', () => {
     expect(r.calls.map((c) => c[1])).toEqual(['services,endpointslices,nodes', 'configmap'])
     expect(r.stderr).toContain("natplan: warning: kube-proxy's ConfigMap not read (Error from server (Forbidden)")
     expect(r.stdout).toContain(`${cluster}: version 1 created`)
+  })
+
+  it('stops with kubectl’s error (exit 1) when kubectl cannot read the cluster', async () => {
+    const r = await plugin(['push', '--cluster', uniqueName('down')], { FAKE_NO_SERVER: '1' })
+    expect(r.code).toBe(1)
+    expect(r.stderr).toBe(
+      'error: kubectl get services,endpointslices,nodes failed:\nThe connection to the server 10.0.0.1:6443 was refused - did you specify the right host or port?\n',
+    )
+    expect(r.calls).toHaveLength(1)
   })
 
   it('pushes a FILE or stdin as given, without kubectl', async () => {
