@@ -297,7 +297,9 @@ export async function runKubectl(argv: string[], io: Io): Promise<number> {
 function version(args: string[], io: Io): number {
   const { values } = parseArgs({ args, options: { output: PLUGIN_OPTIONS.output, help: PLUGIN_OPTIONS.help } })
   if (values.help) {
-    io.stdout.write(`Print the plugin's version.\n\nOptions:\n${flagLines([OPTIONS_HELP[0]!])}\nUsage:\n  kubectl natplan version [options]\n`)
+    io.stdout.write(
+      `Print the plugin's version.\n\nOptions:\n${flagLines([['-o, --output json|yaml', 'Print the version as JSON or YAML']])}\nUsage:\n  kubectl natplan version [options]\n`,
+    )
     return 0
   }
   const output = oneOf(values.output, ['json', 'yaml'] as const, 'output')
