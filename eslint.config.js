@@ -14,6 +14,10 @@ export default tseslint.config(
     },
   },
   {
+    // Executables without an extension (bin/kubectl-natplan): linted as the JavaScript they are.
+    files: ['bin/kubectl-*'],
+  },
+  {
     // Tests read JSON answers of every shape; typing each one would say nothing the assertions do not.
     files: ['test/**/*.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },

@@ -85,3 +85,12 @@ export function formatProblem(body: string): string {
     return body + '\n'
   }
 }
+
+/**
+ * `v1/clusters/C/versions/V`, or `…/nodes/N` for one node: without a node the one-node routes
+ * answer for the version's node (400 when it has many and names none).
+ */
+export function versionPath(cluster: string, version: string, node?: string): string {
+  const base = `v1/clusters/${encodeURIComponent(cluster)}/versions/${encodeURIComponent(version)}`
+  return node === undefined ? base : `${base}/nodes/${encodeURIComponent(node)}`
+}

@@ -1,43 +1,19 @@
 /**
  * The built CLI (`node dist/src/cli.js`), spawned for real: `plan` from a fixture file and from
- * stdin, `push` to a real app listening on 127.0.0.1.
+ * stdin, `push` to a real app listening on 127.0.0.1 (its human output: test/cli/output.test.ts).
  */
-import { spawn, spawnSync } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { stringify } from 'yaml'
+import { parse, stringify } from 'yaml'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { normaliseRestore, toEnvelope } from '../../src/planner/index.js'
 import { referenceRestore } from '../../src/planner/reference.js'
 import { FIXTURES, fixture, fixtureCases, smallEnvelope, startTestApp, uniqueName, type TestApp } from '../api/helpers.js'
+import { ensureBuilt, natplan as cli } from './helpers.js'
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url))
-const CLI = `${ROOT}dist/src/cli.js`
-
-/** Build when dist is missing or older than the CLI source (`npm test` builds first anyway). */
-beforeAll(() => {
-  const stale = !existsSync(CLI) || statSync(CLI).mtimeMs < statSync(`${ROOT}src/cli.ts`).mtimeMs
-  if (stale) {
-    // tsc emits even when files elsewhere in the tree do not type-check yet; dist/src/cli.js is what we need.
-    const build = spawnSync(process.execPath, [`${ROOT}node_modules/typescript/bin/tsc`, '-p', ROOT], { encoding: 'utf8' })
-    if (!existsSync(CLI)) throw new Error(`build failed:\n${build.stdout}${build.stderr}`)
-  }
-})
-
-function cli(args: string[], stdin?: string, env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH, ...env } })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => (stdout += d))
-    child.stderr.on('data', (d) => (stderr += d))
-    child.on('error', reject)
-    child.on('close', (code) => resolve({ code, stdout, stderr }))
-    child.stdin.end(stdin ?? '')
-  })
-}
+beforeAll(ensureBuilt)
 
 describe('natplan plan', () => {
   it.each(fixtureCases())('prints the kube-proxy restore script of %s from a file', async (name) => {
@@ -63,6 +39,11 @@ describe('natplan plan', () => {
     const plan = JSON.parse(json.stdout)
     expect(plan.families[0].family).toBe('IPv4')
     expect(plan.counts.services).toBe(1)
+    // --json and -o json|yaml say what --format json says.
+    const alias = await cli(['plan', '--json', '-'], JSON.stringify(snapshot))
+    expect(alias.stdout).toBe(json.stdout)
+    const yaml = await cli(['plan', '-o', 'yaml', '-'], JSON.stringify(snapshot))
+    expect(parse(yaml.stdout)).toEqual(plan)
   })
 
   it('plans one node with --node, every node with --all-nodes, and asks which when the snapshot names none', async () => {
@@ -141,14 +122,14 @@ describe('natplan push', () => {
     await t?.close()
   })
 
-  it('posts JSON from stdin (as kubectl output is piped) and prints the result', async () => {
+  it('posts JSON from stdin (as kubectl output is piped) and prints the result with --json', async () => {
     const cluster = uniqueName('push')
     const text = readFileSync(`${FIXTURES}TestBadIPs/snapshot.json`, 'utf8')
-    const first = await cli(['push', '--url', url, '--cluster', cluster, '--token', TOKEN], text)
+    const first = await cli(['push', '--url', url, '--cluster', cluster, '--token', TOKEN, '--json'], text)
     expect(first.code, first.stderr).toBe(0)
     const body = JSON.parse(first.stdout)
     expect(body).toMatchObject({ created: true, version: { version: 1, actor: 'pusher' } })
-    const again = await cli(['push', '--url', url, '--cluster', cluster], text, { NATPLAN_TOKEN: TOKEN })
+    const again = await cli(['push', '--url', url, '--cluster', cluster, '--json'], text, { NATPLAN_TOKEN: TOKEN })
     expect(JSON.parse(again.stdout).created).toBe(false)
   })
 
@@ -157,7 +138,7 @@ describe('natplan push', () => {
     const { writeFileSync, mkdtempSync } = await import('node:fs')
     const dir = mkdtempSync('/tmp/natplan-cli-')
     writeFileSync(`${dir}/list.yaml`, stringify(smallEnvelope().resources))
-    const out = await cli(['push', '--url', url, '--cluster', cluster, '--token', TOKEN, '--proxy', 'nodeName=node-a', `${dir}/list.yaml`])
+    const out = await cli(['push', '--url', url, '--cluster', cluster, '--token', TOKEN, '--proxy', 'nodeName=node-a', '-o', 'json', `${dir}/list.yaml`])
     expect(out.code, out.stderr).toBe(0)
     expect(JSON.parse(out.stdout).version.counts.endpoints).toBe(1)
   })

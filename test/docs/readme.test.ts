@@ -1,7 +1,8 @@
 /**
  * The README's quickstart examples, run: the push of a whole cluster (kubectl's two JSON
  * documents one after another, as the `{ kubectl …; kubectl …; }` pipeline prints them) through
- * the built CLI to a real server, every `curl` line of the block against it, and the local plans.
+ * the built CLI to a real server, every `curl` line of the block against it, and the local plans;
+ * and the CLI section's session, each command's output compared with the README's.
  */
 import { spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs'
@@ -59,7 +60,8 @@ describe('README quickstart', () => {
     const args = push.map((a) => (a === 'http://127.0.0.1:8080' ? base : a === 'prod' ? name : a))
     const r = await cli(args, kubectlOutput, dir)
     expect(r.code, r.stderr).toBe(0)
-    expect(JSON.parse(r.stdout).version.counts.nodes).toMatchObject({ count: 3, defaultNode: null })
+    // Three nodes and none named: the counts are of the first.
+    expect(r.stdout).toMatch(new RegExp(`^${name}: version 1 created: .*, 3 nodes \\(3 distinct plans\\)\n  IPv4 on its first node: `))
   })
 
   it('answers every curl line of the block', async () => {
@@ -88,5 +90,54 @@ describe('README quickstart', () => {
       expect(r.code, `${line[0]}: ${r.stderr}`).toBe(0)
     }
     expect(readFileSync(join(dir, 'rules', 'node-a.rules'), 'utf8')).toContain('*nat')
+  })
+})
+
+describe('README CLI session', () => {
+  const session = /\n```console\n([\s\S]*?)```/.exec(readme)![1]!
+  const steps = session
+    .split(/^\$ /m)
+    .filter(Boolean)
+    .map((step) => {
+      const [command, ...output] = step.split('\n')
+      return { command: command!, output: output.join('\n') }
+    })
+  const cluster2 = uniqueName('readmecli')
+  let sessionDir: string
+
+  beforeAll(async () => {
+    sessionDir = mkdtempSync(join(tmpdir(), 'natplan-readme-cli-'))
+    // The quickstart's cluster, and the same with one more shop/web endpoint on node-a.
+    writeFileSync(join(sessionDir, 'snapshot.json'), JSON.stringify(cluster))
+    const next = structuredClone(cluster) as { items: Array<Record<string, any>> }
+    next.items
+      .find((o) => o.kind === 'EndpointSlice' && o.metadata.name === 'web-x7k2p')!
+      .endpoints.push({ addresses: ['10.244.0.77'], conditions: { ready: true }, nodeName: 'node-a' })
+    writeFileSync(join(sessionDir, 'snapshot-2.json'), JSON.stringify(next))
+  })
+  afterAll(() => {
+    if (sessionDir) rmSync(sessionDir, { recursive: true, force: true })
+  })
+
+  it('prints what the README shows', async () => {
+    expect(steps.length).toBeGreaterThanOrEqual(5)
+    for (const { command, output } of steps) {
+      const args = command.replace(/^npx natplan /, '').split(/\s+/)
+      const r = await cli(
+        args.map((a) => (a === 'http://127.0.0.1:8080' ? base : a === 'prod' ? cluster2 : a)),
+        '',
+        sessionDir,
+      )
+      expect(r.code, `${command}: ${r.stderr}`).toBe(0)
+      const got = r.stdout.replaceAll(cluster2, 'prod')
+      // A last line "…": the README shows the beginning.
+      if (output.endsWith('…\n')) expect(got.startsWith(output.slice(0, -2)), `${command}:\n${got}`).toBe(true)
+      else expect(got, command).toBe(output)
+      if (command.includes('snapshot.json')) {
+        // node-a's iptables-save, still at version 1: its restore script.
+        const script = await fetch(`${base}/v1/clusters/${cluster2}/versions/1/nodes/node-a/restore-script`)
+        writeFileSync(join(sessionDir, 'node-a.save'), await script.text())
+      }
+    }
   })
 })
