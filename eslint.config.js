@@ -4,13 +4,23 @@ import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  { ignores: ['.scratch/', 'dist/', 'node_modules/', 'src/generated/', 'coverage/', '.cache/', 'test-artifacts/', 'src/ui/static/', 'src/planner/iptables/sha256.ts'] },
+  { ignores: ['.scratch/', 'dist/', 'node_modules/', 'src/generated/', 'coverage/', '.cache/', 'test-artifacts/', 'src/planner/iptables/sha256.ts'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
     languageOptions: { globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', URL: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', fetch: 'readonly', WebAssembly: 'readonly', performance: 'readonly', AbortController: 'readonly', TextEncoder: 'readonly', TextDecoder: 'readonly', structuredClone: 'readonly', queueMicrotask: 'readonly', setImmediate: 'readonly' } },
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_', caughtErrors: 'none' }],
+    },
+  },
+  {
+    // The UI's browser modules (src/ui/static, src/ui/graphiql): no build step, so lint is their only check.
+    files: ['src/ui/**/*.js'],
+    languageOptions: {
+      sourceType: 'module',
+      globals: Object.fromEntries(
+        ['window', 'document', 'sessionStorage', 'location', 'history', 'navigator', 'Blob', 'File', 'FileReader', 'FormData', 'URLSearchParams', 'Event', 'CustomEvent', 'HTMLElement', 'requestAnimationFrame', 'React', 'ReactDOM', 'GraphiQL'].map((g) => [g, 'readonly']),
+      ),
     },
   },
   {
