@@ -47,8 +47,13 @@ export async function showVersion(view, cluster, version) {
   )
 
   // Summary, downloads, rollback.
-  const dl = el('button', { type: 'button', id: 'download-script', text: `Download v${version} restore script` })
-  dl.addEventListener('click', () => download(`${base}/restore-script`, `${cluster}-v${version}.rules`).catch((e) => setStatus(e.message, true)))
+  // A version that plans several nodes and names no default has no one restore script: each
+  // node's is under Nodes.
+  const perNodeOnly = nodes.defaultNode === null && nodes.items.length > 1
+  const dl = perNodeOnly
+    ? el('span', { id: 'download-per-node', text: 'Restore scripts: one per node, under Nodes.' })
+    : el('button', { type: 'button', id: 'download-script', text: `Download v${version} restore script` })
+  if (!perNodeOnly) dl.addEventListener('click', () => download(`${base}/restore-script`, `${cluster}-v${version}.rules`).catch((e) => setStatus(e.message, true)))
   const facts = [
     ['Kind', v.kind + (v.sourceVersion ? ` of v${v.sourceVersion}` : '')],
     ['Created', when(v.createdAt)],
