@@ -43,7 +43,7 @@ export async function showBackups(view) {
 
   // Import.
   const file = el('input', { type: 'file', accept: '.tar.gz,.tgz,application/gzip', required: true })
-  const target = el('input', { type: 'text', required: true, pattern: '[a-z0-9]([-a-z0-9.]*[a-z0-9])?', placeholder: 'cluster name (created if absent)' })
+  const target = el('input', { type: 'text', required: true, placeholder: 'cluster name (created if absent)' })
   const imported = el('div', { id: 'import-result', 'aria-live': 'polite' })
   const importForm = el('form', { id: 'import-form', class: 'grid-form' }, field('import-file', 'Archive (.tar.gz)', file), field('import-cluster', 'Into cluster', target), el('button', { type: 'submit', text: 'Import' }))
   importForm.addEventListener('submit', async (ev) => {
