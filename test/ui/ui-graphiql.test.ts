@@ -39,6 +39,8 @@ describe.skipIf(!haveChromium)('GraphiQL and Swagger UI offline', () => {
     const { page } = w
     // The token the UI keeps in this tab's sessionStorage.
     await page.goto(`${base}/ui`)
+    // Without a token the server's 401 becomes a hint to set one.
+    await expect.poll(() => page.locator('#status').textContent()).toBe('This server needs an API token (top right).')
     await page.fill('#token', TOKEN)
     await page.press('#token', 'Enter')
     await page.locator(`[data-cluster="${cluster}"]`).waitFor()
