@@ -34,9 +34,17 @@ export async function showCluster(view, cluster) {
     el('h1', { id: 'cluster-title', text: cluster }),
     el('p', {}, el('a', { href: `#/clusters/${enc(cluster)}/history`, text: 'History' }), ' · ', el('a', { href: '#/backups', text: 'Backups' })),
   )
-  const page = await getJson(`${base}/versions?limit=200`)
-  const versions = page.items
-  const kinds = new Map(versions.map((v) => [v.version, v.kind]))
+  // Every version's kind marks the chart (growth points carry none): page through them all,
+  // 500 at a time; the table and the diff form show the newest 200.
+  const all = []
+  for (let cursor = null, pages = 0; pages < 40; pages++) {
+    const page = await getJson(`${base}/versions?limit=500${cursor ? `&cursor=${enc(cursor)}` : ''}`)
+    all.push(...page.items)
+    cursor = page.next
+    if (!cursor) break
+  }
+  const versions = all.slice(0, 200)
+  const kinds = new Map(all.map((v) => [v.version, v.kind]))
 
   // Growth chart.
   const metrics = (await getJson('/v1/growth/metrics').catch(() => ({ metrics: [] }))).metrics
@@ -104,7 +112,7 @@ export async function showCluster(view, cluster) {
       table(['Version', 'Kind', 'Created', 'Actor', 'Services', 'Endpoints', 'Nodes', 'nat rules', 'filter rules'], rows, { id: 'versions' }),
     ),
   )
-  setStatus(`${cluster}: ${versions.length} version(s)`)
+  setStatus(`${cluster}: ${all.length} version(s)${all.length > versions.length ? `, the newest ${versions.length} listed` : ''}`)
   await drawChart(cluster, chartBox, metricSel.value, thresholdIn.value, kinds, metrics).catch((e) => showError(chartBox, e))
 }
 
