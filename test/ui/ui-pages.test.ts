@@ -63,6 +63,14 @@ describe.skipIf(!haveChromium)('/ui pages in headless chromium', () => {
     expect(w.problems).toEqual([])
     expect(w.blocked).toEqual([])
     expect(w.httpErrors).toEqual([])
+    // The watch would see a violation: an inline <style> is refused by the page's CSP and reported.
+    await page.evaluate(() => {
+      const d = (globalThis as any).document
+      const style = d.createElement('style')
+      style.textContent = 'body { color: red }'
+      d.head.append(style)
+    })
+    await expect.poll(() => w.problems.some((p) => p.startsWith('CSP violation: style-src'))).toBe(true)
     await w.context.close()
   })
 
