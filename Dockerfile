@@ -17,6 +17,8 @@ ENV GLIBC_TUNABLES=glibc.malloc.trim_threshold=268435456:glibc.malloc.mmap_thres
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/prisma ./prisma
+# The UI's static files and GraphiQL page (tsc copies no non-TS files; src/ui/plugin.ts reads them here).
+COPY --from=build /app/src/ui ./src/ui
 COPY package.json ./
 USER node
 EXPOSE 8080

@@ -4,7 +4,7 @@ import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  { ignores: ['.scratch/', 'dist/', 'node_modules/', 'src/generated/', 'coverage/', '.cache/', 'test-artifacts/', 'src/ui/static/', 'src/planner/iptables/sha256.ts'] },
+  { ignores: ['.scratch/', 'dist/', 'node_modules/', 'src/generated/', 'coverage/', '.cache/', 'test-artifacts/', 'src/planner/iptables/sha256.ts'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -16,6 +16,16 @@ export default tseslint.config(
   {
     // Executables without an extension (bin/kubectl-natplan): linted as the JavaScript they are.
     files: ['bin/kubectl-*'],
+  },
+  {
+    // The UI's browser modules (src/ui/static, src/ui/graphiql): no build step, so lint is their only check.
+    files: ['src/ui/**/*.js'],
+    languageOptions: {
+      sourceType: 'module',
+      globals: Object.fromEntries(
+        ['window', 'document', 'sessionStorage', 'location', 'history', 'navigator', 'Blob', 'File', 'FileReader', 'FormData', 'URLSearchParams', 'Event', 'CustomEvent', 'HTMLElement', 'requestAnimationFrame', 'React', 'ReactDOM', 'GraphiQL'].map((g) => [g, 'readonly']),
+      ),
+    },
   },
   {
     // Tests read JSON answers of every shape; typing each one would say nothing the assertions do not.

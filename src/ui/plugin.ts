@@ -1,18 +1,23 @@
 /**
- * Serves the small UI at /ui: three static files (HTML, a vanilla ES module, CSS) read once at
- * start. No build chain, no inline script or style, so a strict Content-Security-Policy holds.
- * The page itself is public (it holds no data); every API call it makes carries the user's token.
+ * Serves the small UI at /ui: the files under src/ui/static (HTML, vanilla ES modules, CSS, an
+ * icon), read once at start. No build chain, no inline script or style, so a strict
+ * Content-Security-Policy holds. The page itself is public (it holds no data); every API call it
+ * makes carries the user's token.
+ *
+ * The folder is listed at start and each file becomes a key of a map: a request names a key or
+ * gets a 404, so no URL (`..`, `%2e%2e`, an absolute path, a symlink added later) ever reaches
+ * the filesystem.
  */
-import type { FastifyInstance } from 'fastify'
-import { existsSync, readFileSync } from 'node:fs'
-import { dirname, join } from 'node:path'
+import type { FastifyInstance, FastifyReply } from 'fastify'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { dirname, extname, join, posix } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
-const FILES: Record<string, string> = {
-  'index.html': 'text/html; charset=utf-8',
-  'app.js': 'text/javascript; charset=utf-8',
-  'style.css': 'text/css; charset=utf-8',
-  'favicon.svg': 'image/svg+xml',
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
 }
 
 export const UI_CSP = [
@@ -27,27 +32,49 @@ export const UI_CSP = [
 ].join('; ')
 
 /**
- * The static folder from src/ (tsx, vitest) or from dist/src/ (tsc does not copy non-TS files,
- * so the built server reads them from the package's src/ui/static).
+ * A folder of src/ui from src/ (tsx, vitest) or from dist/src/ (tsc does not copy non-TS files,
+ * so the built server reads them from the package's src/ui).
  */
-export function staticDir(): string {
+export function uiDir(name: string): string {
   const here = dirname(fileURLToPath(import.meta.url))
-  const candidates = [join(here, 'static'), join(here, '..', '..', '..', 'src', 'ui', 'static')]
-  const found = candidates.find((d) => existsSync(join(d, 'index.html')))
+  const candidates = [join(here, name), join(here, '..', '..', '..', 'src', 'ui', name)]
+  const found = candidates.find((d) => existsSync(d))
   if (!found) throw new Error(`natplan UI files not found (looked in ${candidates.join(', ')})`)
   return found
 }
 
-export default async function uiPlugin(app: FastifyInstance): Promise<void> {
-  const dir = staticDir()
-  const files = new Map(Object.entries(FILES).map(([name, type]) => [name, { type, body: readFileSync(join(dir, name)) }]))
+export function staticDir(): string {
+  return uiDir('static')
+}
 
-  const send = (name: string) => {
-    const f = files.get(name)!
-    return async (_request: unknown, reply: import('fastify').FastifyReply) =>
-      reply.type(f.type).header('content-security-policy', UI_CSP).header('x-content-type-options', 'nosniff').header('cache-control', 'no-cache').send(f.body)
+/** Every servable file under dir, by its URL path relative to it ('js/pages/version.js'). */
+export function listStatic(dir: string): Map<string, { type: string; body: Buffer }> {
+  const files = new Map<string, { type: string; body: Buffer }>()
+  const walk = (rel: string) => {
+    for (const entry of readdirSync(join(dir, rel), { withFileTypes: true })) {
+      if (entry.name.startsWith('.')) continue
+      const path = rel ? posix.join(rel, entry.name) : entry.name
+      if (entry.isDirectory()) walk(path)
+      else if (entry.isFile() && TYPES[extname(entry.name)]) files.set(path, { type: TYPES[extname(entry.name)]!, body: readFileSync(join(dir, path)) })
+    }
+  }
+  walk('')
+  return files
+}
+
+export default async function uiPlugin(app: FastifyInstance): Promise<void> {
+  const files = listStatic(staticDir())
+  const send = (reply: FastifyReply, name: string) => {
+    const f = files.get(name)
+    if (!f) return reply.callNotFound()
+    return reply
+      .type(f.type)
+      .header('content-security-policy', UI_CSP)
+      .header('x-content-type-options', 'nosniff')
+      .header('cache-control', 'no-cache')
+      .send(f.body)
   }
   const opts = { config: { public: true }, schema: { hide: true } }
-  app.get('/ui', opts, send('index.html'))
-  for (const name of files.keys()) app.get(`/ui/${name}`, opts, send(name))
+  app.get('/ui', opts, async (_request, reply) => send(reply, 'index.html'))
+  app.get<{ Params: { '*': string } }>('/ui/*', opts, async (request, reply) => send(reply, request.params['*']))
 }

@@ -65,6 +65,8 @@ describe('docker-compose.yml', () => {
   it('builds from a Dockerfile that ships the migrations', () => {
     const dockerfile = readFileSync(compose.services.natplan.build.dockerfile, 'utf8')
     expect(dockerfile).toMatch(/COPY --from=build \/app\/prisma/)
+    // The UI's files are read from src/ui at start (tsc does not copy them to dist/).
+    expect(dockerfile).toMatch(/COPY --from=build \/app\/src\/ui \.\/src\/ui/)
     expect(dockerfile).toMatch(/dist\/src\/server\.js/)
   })
 })

@@ -12,6 +12,7 @@ import type { GraphqlLimits } from '../../config.js'
 import { BadRequestError, DomainError } from '../../errors.js'
 import { isDatabaseUnavailable, makeProblem, problemType, sendProblem, toProblem, type ProblemIssueOut } from '../../plugins/app/problem.js'
 import type { Services } from '../../services/contract.js'
+import graphiqlPage from '../../ui/graphiql.js'
 import { loaders, resolvers } from './resolvers.js'
 import { typeDefs as growth, withGrowthResolvers } from './growth.js'
 import { typeDefs as history, withHistoryResolvers } from './history.js'
@@ -149,7 +150,9 @@ export default async function graphqlApi(app: FastifyInstance, opts: { services:
     schema,
     resolvers: withGrowthResolvers(withHistoryResolvers(resolvers)),
     loaders,
-    graphiql: opts.graphiql,
+    // mercurius's GraphiQL loads React and GraphiQL from a CDN; natplan serves its own
+    // (src/ui/graphiql.ts), registered below.
+    graphiql: false,
     // Tokens are counted by graphql's own parser while it parses (parse's maxTokens option);
     // aliases, depth (version.source.source…) and cost by graphql-armor's validation rules.
     graphql: { parseOptions: { maxTokens: limits.maxTokens } },
@@ -173,4 +176,5 @@ export default async function graphqlApi(app: FastifyInstance, opts: { services:
       return { statusCode, response: { data: execution.data ?? null, errors: formatted as never } }
     },
   })
+  if (opts.graphiql) await app.register(graphiqlPage)
 }

@@ -4,8 +4,8 @@
  * policies, and the rest of helmet's defaults.
  *
  * Two are left to others. The Content-Security-Policy: natplan's JSON, YAML and restore scripts
- * need none, `/ui` sets its own strict policy (src/ui/plugin.ts), and Swagger UI and GraphiQL come
- * with their own scripts. Strict-Transport-Security: natplan listens on plain HTTP, and whatever
+ * need none, `/ui` and `/graphiql` set their own (src/ui/plugin.ts, src/ui/graphiql.ts), and Swagger UI
+ * comes with its own scripts. Strict-Transport-Security: natplan listens on plain HTTP, and whatever
  * terminates TLS in front of it is the one to promise HTTPS for the host.
  */
 import helmet from '@fastify/helmet'
