@@ -35,6 +35,7 @@ const USAGE = `usage:
                       [--format text|json] [--proxy key=value ...] [--node NAME | --all-nodes DIR]
                       [--node-save FILE]
   natplan push --url URL --cluster NAME [--token T | env NATPLAN_TOKEN] [--proxy key=value ...] [FILE|-]
+  natplan watch --url URL --cluster NAME [--token T] [--proxy key=value ...] [--config FILE] [--quiet-period 2s] [--max-delay 30s] [--json] [FILE|- ...]
 `
 
 async function planCommand(args: string[], io: Io): Promise<number> {
@@ -163,6 +164,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
   try {
     if (command === 'plan') return await planCommand(rest, io)
     if (command === 'push') return await pushCommand(rest, io)
+    if (command === 'watch') return await (await import('./cli/watch.js')).watchCommand(rest, io)
     if (command === '--help' || command === '-h' || command === 'help') {
       io.stdout.write(USAGE)
       return 0
