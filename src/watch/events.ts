@@ -40,14 +40,18 @@ export type StreamItem = { event: WatchEvent } | { problem: StreamProblem }
 /** A value larger than this is dropped unread (the server's default body limit, NATPLAN_BODY_LIMIT). */
 export const MAX_VALUE_BYTES = 64 * 1024 * 1024
 
-/** Where, in a broken value's text, a restarted writer's first value begins (after index 0); -1 if nowhere. */
+/**
+ * Where, in a broken value's text, a restarted writer's first value begins (after index 0); -1
+ * if nowhere. A `{` that ends the text right after a character that cannot precede a `{` in
+ * indented JSON (`"na{`) counts: the rest of that value is on the lines still to come.
+ */
 export function restartIndex(text: string): number {
   const compact = /\{"type":"(?:ADDED|MODIFIED|DELETED|BOOKMARK|ERROR)","object":/g
   compact.lastIndex = 1
   const c = compact.exec(text)
-  const indented = /[^\n]\{\n {4}"/g
-  const i = indented.exec(text)
-  const candidates = [c ? c.index : -1, i ? i.index + 1 : -1].filter((n) => n > 0)
+  const indented = /[^\n]\{\n {4}"/.exec(text)
+  const last = /[^\s:,[]\{$/.exec(text)
+  const candidates = [c ? c.index : -1, indented ? indented.index + 1 : -1, last ? last.index + 1 : -1].filter((n) => n > 0)
   return candidates.length > 0 ? Math.min(...candidates) : -1
 }
 
@@ -71,6 +75,8 @@ export class WatchStreamParser {
   private depth = 0
   private inString = false
   private escaped = false
+  /** Skipping lines that are not the start of a value (reported once, when it began). */
+  private skipping = false
   private out: StreamItem[] = []
 
   push(chunk: string): StreamItem[] {
@@ -111,10 +117,15 @@ export class WatchStreamParser {
       if (line.trim() === '') return
       if (line[0] !== '{') {
         const at = restartIndex(line)
-        this.out.push({ problem: { line: lineNo, detail: `not a watch event, skipped: ${excerpt(at > 0 ? line.slice(0, at) : line)}` } })
+        if (!this.skipping)
+          this.out.push({
+            problem: { line: lineNo, detail: `not a watch event, skipped up to the next object: ${excerpt(at > 0 ? line.slice(0, at) : line)}` },
+          })
+        this.skipping = at <= 0
         if (at > 0) this.line(line.slice(at), lineNo)
         return
       }
+      this.skipping = false
       this.pendingLine = lineNo
     } else if (line[0] === '{') {
       // A value never starts inside another at column 0: the one being read was cut off.
@@ -168,6 +179,8 @@ export class WatchStreamParser {
     const restart = restartIndex(text)
     const kept = restart > 0 ? text.slice(0, restart) : text
     this.out.push({ problem: { line: at, detail: `a broken object (${kept.length} bytes: ${excerpt(kept)}), skipped: ${why}`, broken: true } })
+    // Without a restart inside it, what follows up to the next object belongs to the broken one.
+    this.skipping = restart <= 0
     if (restart > 0) {
       const lines = text.slice(restart).split('\n')
       const first = at + (text.slice(0, restart).match(/\n/g)?.length ?? 0)
