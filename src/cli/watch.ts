@@ -82,14 +82,15 @@ export async function watchCommand(args: string[], io: Io, deps: WatchDeps = {})
       proxy: { type: 'string', multiple: true },
       config: { type: 'string' },
       'quiet-period': { type: 'string', default: '2s' },
-      'max-delay': { type: 'string', default: '30s' },
+      'max-delay': { type: 'string' },
       json: { type: 'boolean', default: false },
     },
   })
   if (!values.url) throw new UsageError('watch needs --url (e.g. http://127.0.0.1:8080)')
   if (!values.cluster) throw new UsageError('watch needs --cluster NAME')
   const quietMs = parseDuration(values['quiet-period'], 'quiet-period')
-  const maxDelayMs = parseDuration(values['max-delay'], 'max-delay')
+  // Default 30 s, or the quiet period when that is longer.
+  const maxDelayMs = values['max-delay'] === undefined ? Math.max(30_000, quietMs) : parseDuration(values['max-delay'], 'max-delay')
   if (maxDelayMs < quietMs) throw new UsageError('--max-delay must not be shorter than --quiet-period')
   const sources = positionals.length > 0 ? positionals : ['-']
   if (sources.filter((s) => s === '-').length > 1) throw new UsageError('watch reads stdin (-) once')
@@ -130,8 +131,8 @@ export async function watchCommand(args: string[], io: Io, deps: WatchDeps = {})
   let inFlight: Promise<unknown> | null = null
   let again = false
 
-  /** One push of the current state; what came of it. */
-  async function attempt(final: boolean): Promise<'pushed' | 'same' | 'refused' | 'failed' | 'empty'> {
+  /** One push of the current state (`final`: the attempt's number once the input has ended); what came of it. */
+  async function attempt(final: number | false): Promise<'pushed' | 'same' | 'refused' | 'failed' | 'empty'> {
     reportRemoved(state.settle())
     const { text, sha256 } = state.snapshotText()
     if (sha256 === lastPushed) return 'same'
@@ -153,12 +154,14 @@ export async function watchCommand(args: string[], io: Io, deps: WatchDeps = {})
       }
       failures++
       const wait = backoff(failures)
-      report('push', `failed (${failures}): ${failure(err)}; ${final ? '' : `the state is kept, `}retrying in ${wait / 1000}s`)
-      if (!final)
+      if (final) report('push', `failed (${failures}): ${failure(err)}; the input has ended: last push, attempt ${final} of ${FINAL_ATTEMPTS}`)
+      else {
+        report('push', `failed (${failures}): ${failure(err)}; the state is kept, retrying in ${wait / 1000}s`)
         retryTimer = clock.setTimeout(() => {
           retryTimer = null
           requestPush()
         }, wait)
+      }
       return 'failed'
     }
   }
@@ -246,7 +249,7 @@ export async function watchCommand(args: string[], io: Io, deps: WatchDeps = {})
   retryTimer = null
   while (inFlight) await inFlight
   for (let i = 1; i <= FINAL_ATTEMPTS; i++) {
-    const r = await attempt(true)
+    const r = await attempt(i)
     if (r === 'pushed' || r === 'same' || r === 'empty') return 0
     if (r === 'refused') return 1
     if (i < FINAL_ATTEMPTS) await new Promise<void>((resolve) => clock.setTimeout(resolve, backoff(failures)))
