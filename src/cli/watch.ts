@@ -52,6 +52,8 @@ interface PushAnswer {
   version?: { version?: number; counts?: { services?: number; endpoints?: number; nodes?: { count?: number } }; warnings?: Array<{ code?: string }> }
 }
 
+const n = (count: number, noun: string) => `${count} ${noun}${count === 1 ? '' : 's'}`
+
 /** `prod v4 created: 3 services, 4 endpoints, 3 nodes, no warnings`. */
 function pushLine(cluster: string, answer: PushAnswer): string {
   const v = answer.version ?? {}
@@ -60,8 +62,8 @@ function pushLine(cluster: string, answer: PushAnswer): string {
   const codes = [...new Set(warnings.map((w) => w.code))].join(', ')
   return (
     `${cluster} v${v.version} ${answer.created ? 'created' : 'unchanged (the server had this content)'}: ` +
-    `${c.services ?? 0} services, ${c.endpoints ?? 0} endpoints, ${c.nodes?.count ?? 0} nodes, ` +
-    `${warnings.length === 0 ? 'no warnings' : `${warnings.length} warning${warnings.length > 1 ? 's' : ''} (${codes})`}\n`
+    `${n(c.services ?? 0, 'service')}, ${n(c.endpoints ?? 0, 'endpoint')}, ${n(c.nodes?.count ?? 0, 'node')}, ` +
+    `${warnings.length === 0 ? 'no warnings' : `${n(warnings.length, 'warning')} (${codes})`}\n`
   )
 }
 
@@ -248,6 +250,7 @@ export async function watchCommand(args: string[], io: Io, deps: WatchDeps = {})
   if (retryTimer !== null) clock.clearTimeout(retryTimer)
   retryTimer = null
   while (inFlight) await inFlight
+  failures = 0 // the last push's own backoff: 0.5, 1, 2, 4 s
   for (let i = 1; i <= FINAL_ATTEMPTS; i++) {
     const r = await attempt(i)
     if (r === 'pushed' || r === 'same' || r === 'empty') return 0

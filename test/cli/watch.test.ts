@@ -222,7 +222,7 @@ describe('natplan watch', () => {
     await w.waitFor(/a Pod event/, 'err')
     w.child.kill('SIGTERM')
     expect(await w.done, w.err()).toBe(0)
-    expect(w.out()).toBe(`${cluster} v1 created: 3 services, 0 endpoints, 1 nodes, no warnings\n`)
+    expect(w.out()).toBe(`${cluster} v1 created: 3 services, 0 endpoints, 1 node, no warnings\n`)
   })
 
   it('reports a refused push (4xx), goes on reading and pushes the next change; exits 1 when the last state was refused', async () => {
