@@ -7,9 +7,11 @@
  * (4xx) is reported and the next change is pushed. At the end of every input, or on SIGTERM or
  * SIGINT, what is pending is pushed: exit 0, or 1 when that last push failed.
  */
-import { createReadStream } from 'node:fs'
+import { createReadStream, fstat, open } from 'node:fs'
 import { stat } from 'node:fs/promises'
+import { Socket } from 'node:net'
 import type { Readable } from 'node:stream'
+import { promisify } from 'node:util'
 import { parseArgs } from 'node:util'
 import { ApiError, Client } from './client.js'
 import { parseDocument, parseProxyFlags, readInput, UsageError, type Io } from './io.js'
@@ -65,6 +67,18 @@ function pushLine(cluster: string, answer: PushAnswer): string {
     `${n(c.services ?? 0, 'service')}, ${n(c.endpoints ?? 0, 'endpoint')}, ${n(c.nodes?.count ?? 0, 'node')}, ` +
     `${warnings.length === 0 ? 'no warnings' : `${n(warnings.length, 'warning')} (${codes})`}\n`
   )
+}
+
+/**
+ * A FIFO or pipe (`<(kubectl …)` is /dev/fd/N) is read as a socket, through libuv's non-blocking
+ * pipe handle: a file stream would read it with blocking reads on the thread pool, which cannot
+ * be given up at SIGTERM while the writer is silent, so the process would never exit.
+ */
+async function openInput(path: string): Promise<Readable> {
+  const fd = await promisify(open)(path, 'r')
+  const s = await promisify(fstat)(fd)
+  if (s.isFIFO() || s.isSocket()) return new Socket({ fd, readable: true, writable: false })
+  return createReadStream('', { fd })
 }
 
 export interface WatchDeps {
@@ -214,8 +228,9 @@ export async function watchCommand(args: string[], io: Io, deps: WatchDeps = {})
 
   const streams: Readable[] = []
   async function read(source: string): Promise<void> {
-    const stream = (source === '-' ? io.stdin : createReadStream(source)) as Readable
+    const stream = source === '-' ? (io.stdin as Readable) : await openInput(source)
     streams.push(stream)
+    if (stopping) stream.destroy()
     const name = source === '-' ? 'stdin' : source
     const parser = new WatchStreamParser()
     stream.setEncoding('utf8')

@@ -6,11 +6,15 @@
  * exist at the end of the streams).
  */
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process'
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs'
+import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parse as parseYaml } from 'yaml'
 import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { restartIndex } from '../../src/watch/events.js'
 import { startTestApp, uniqueName, type TestApp } from '../api/helpers.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
@@ -243,6 +247,70 @@ describe('natplan watch', () => {
     const w = watch(['--url', `http://127.0.0.1:${port}`, '--cluster', uniqueName('watchgone'), `${WATCH}nodes.jsonl`])
     expect(await w.done).toBe(1)
     expect(w.err()).toMatch(/push: gave up after 5 attempts/)
+  })
+
+  it("runs deploy/watch's script, whose kubectls exit and are started again, to the state the streams end in", async () => {
+    // A stand-in kubectl on PATH: its Nth run for a kind prints DIR/KIND.N and exits (a watch
+    // closed by the API server, or a kubectl killed mid-object); with no such file it watches
+    // on, printing nothing.
+    const dir = mkdtempSync(join(tmpdir(), 'natplan-kubectl-'))
+    const cluster = uniqueName('watchdeploy')
+    const services = lines('services')
+    const slices = lines('endpointslices')
+    const restartAt = restartIndex(slices[7]!)
+    const runs: Record<string, string[]> = {
+      // the watch closes after the churn; the next kubectl lists again (shop/api deleted meanwhile)
+      services: [services.slice(0, 6).join(''), services.slice(8).join('')],
+      // killed in the middle of an event; the next one lists again
+      'endpointslices.discovery.k8s.io': [slices.slice(0, 7).join('') + slices[7]!.slice(0, restartAt), slices[7]!.slice(restartAt) + slices.slice(8).join('')],
+      nodes: [lines('nodes').join('')],
+      configmap: [lines('configmaps')[1]!],
+    }
+    for (const [kind, texts] of Object.entries(runs)) texts.forEach((text, i) => writeFileSync(join(dir, `${kind}.${i + 1}`), text))
+    writeFileSync(
+      join(dir, 'kubectl'),
+      `#!/usr/bin/env bash
+kind=$2; n=$(( $(cat "${dir}/$kind.runs" 2>/dev/null || echo 0) + 1 )); echo $n > "${dir}/$kind.runs"
+if [ -f "${dir}/$kind.$n" ]; then cat "${dir}/$kind.$n"; exit 0; fi
+exec sleep 600
+`,
+    )
+    chmodSync(join(dir, 'kubectl'), 0o755)
+    const deployment = parseYaml(readFileSync(`${ROOT}deploy/watch/deployment.yaml`, 'utf8'))
+    const script: string = deployment.spec.template.spec.containers[0].command[2]
+    // its own process group, so that the kubectl loops go with it at the end
+    const child = spawn('bash', ['-c', script], {
+      cwd: ROOT,
+      detached: true,
+      env: { PATH: `${dir}:${process.env.PATH}`, NATPLAN_URL: url, NATPLAN_CLUSTER: cluster, NATPLAN_TOKEN: TOKEN },
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => (stdout += d))
+    child.stderr.on('data', (d) => (stderr += d))
+    // 'exit', not 'close': the kubectl loops hold the same stdout and stderr until they are killed
+    const done = new Promise<number | null>((resolve) => child.on('exit', resolve))
+    try {
+      let converged = false
+      for (let i = 0; i < 120 && !converged; i++) {
+        await sleep(500)
+        const r = await fetch(`${url}/v1/clusters/${cluster}/versions/latest/snapshot`, { headers: { authorization: `Bearer ${TOKEN}` } })
+        if (r.status === 200) converged = JSON.stringify(byName(((await r.json()) as any).resources.items)) === JSON.stringify(byName(expected.items))
+      }
+      expect(converged, `${stdout}\n${stderr}`).toBe(true)
+      expect(stderr).toMatch(/removed 1 Service not listed again after kubectl restarted: shop\/api\n/)
+      expect(stderr).toMatch(/a broken object/)
+      child.kill('SIGTERM') // bash exec'd into node: the SIGTERM is natplan watch's
+      expect(await done, stderr).toBe(0)
+      expect(stdout).toMatch(new RegExp(`^${cluster} v1 created: `))
+    } finally {
+      try {
+        process.kill(-child.pid!, 'SIGKILL')
+      } catch {
+        // the group is gone already
+      }
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 
   it('refuses bad command lines with exit 2', async () => {
