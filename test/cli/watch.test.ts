@@ -9,7 +9,7 @@ import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:chil
 import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { parse as parseYaml } from 'yaml'
+import { parse as parseYaml, stringify as toYaml } from 'yaml'
 import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -309,6 +309,50 @@ exec sleep 600
       } catch {
         // the group is gone already
       }
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it("runs the README's examples, with a stand-in kubectl that prints the recorded streams", async () => {
+    const readme = readFileSync(`${ROOT}README.md`, 'utf8')
+    const section = readme.slice(readme.indexOf('## Live feed: natplan watch'))
+    const block = /```sh\n([\s\S]*?)```/.exec(section)![1]!
+    const dir = mkdtempSync(join(tmpdir(), 'natplan-readme-'))
+    const cluster = uniqueName('watchreadme')
+    try {
+      // `kubectl get KIND … --watch …` prints that kind's stream; `… -o yaml` kube-proxy's ConfigMap as YAML
+      writeFileSync(join(dir, 'configmap.jsonl'), lines('configmaps')[1]!)
+      writeFileSync(join(dir, 'kube-proxy.yaml.in'), toYaml(JSON.parse(lines('configmaps')[1]!).object))
+      writeFileSync(
+        join(dir, 'kubectl'),
+        `#!/usr/bin/env bash
+case " $* " in
+  *" -o yaml "*) exec cat "${dir}/kube-proxy.yaml.in" ;;
+  *" services "*) exec cat "${WATCH}services.jsonl" ;;
+  *" endpointslices "*) exec cat "${WATCH}endpointslices.jsonl" ;;
+  *" nodes "*) exec cat "${WATCH}nodes.jsonl" ;;
+  *" configmap "*) exec cat "${dir}/configmap.jsonl" ;;
+esac
+echo "unexpected: kubectl $*" >&2; exit 1
+`,
+      )
+      chmodSync(join(dir, 'kubectl'), 0o755)
+      const script = block
+        .replaceAll('npx natplan', `node ${CLI}`)
+        .replaceAll('http://127.0.0.1:8080', url)
+        .replaceAll('--cluster prod', `--cluster ${cluster}`)
+      // spawned, not spawnSync: the server answering it runs in this process
+      const child = spawn('bash', ['-euo', 'pipefail', '-c', script], { cwd: dir, env: { PATH: `${dir}:${process.env.PATH}`, NATPLAN_TOKEN: TOKEN } })
+      const run = { stdout: '', stderr: '', status: null as number | null }
+      child.stdout.on('data', (d) => (run.stdout += d))
+      child.stderr.on('data', (d) => (run.stderr += d))
+      run.status = await new Promise((resolve) => child.on('close', resolve))
+      expect(run.status, run.stderr).toBe(0)
+      expect(run.stdout).toBe(
+        `${cluster} v1 created: 3 services, 4 endpoints, 3 nodes, no warnings\n${cluster} v1 unchanged (the server had this content): 3 services, 4 endpoints, 3 nodes, no warnings\n`,
+      )
+      expect(await latestItems(cluster)).toEqual(byName(expected.items))
+    } finally {
       rmSync(dir, { recursive: true, force: true })
     }
   })
