@@ -109,7 +109,7 @@ export async function watchCommand(args: string[], io: Io, deps: WatchDeps = {})
   const maxDelayMs = values['max-delay'] === undefined ? Math.max(30_000, quietMs) : parseDuration(values['max-delay'], 'max-delay')
   if (maxDelayMs < quietMs) throw new UsageError('--max-delay must not be shorter than --quiet-period')
   const sources = positionals.length > 0 ? positionals : ['-']
-  if (sources.filter((s) => s === '-').length > 1) throw new UsageError('watch reads stdin (-) once')
+  if (sources.filter((s) => s === '-').length + (values.config === '-' ? 1 : 0) > 1) throw new UsageError('watch reads stdin (-) once')
   for (const s of sources) if (s !== '-') await stat(s) // a missing file is a usage error (exit 2), before anything runs
   const proxy = parseProxyFlags(values.proxy) ?? {}
   const cluster = values.cluster

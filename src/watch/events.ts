@@ -79,14 +79,29 @@ export class WatchStreamParser {
   private skipping = false
   private out: StreamItem[] = []
 
+  /** `maxValueBytes`: a value (or a line) larger than this is dropped unread. */
+  constructor(private readonly maxValueBytes = MAX_VALUE_BYTES) {}
+
+  /** Dropping the rest of a line longer than maxValueBytes, up to its newline. */
+  private droppingLine = false
+
   push(chunk: string): StreamItem[] {
     const text = this.carry + chunk
     let start = 0
     for (let nl = text.indexOf('\n', start); nl !== -1; nl = text.indexOf('\n', start)) {
-      this.line(text.slice(start, nl), ++this.lineNo)
+      if (this.droppingLine) this.droppingLine = false
+      else this.line(text.slice(start, nl), ++this.lineNo)
       start = nl + 1
     }
-    this.carry = text.slice(start)
+    this.carry = this.droppingLine ? '' : text.slice(start)
+    // A line with no end in sight is not kept in memory: reported, and dropped up to its newline.
+    if (this.carry.length + this.pendingBytes > this.maxValueBytes) {
+      this.out.push({ problem: { line: ++this.lineNo, detail: `a line or object larger than ${this.maxValueBytes} bytes, skipped` } })
+      this.carry = ''
+      this.reset()
+      this.skipping = true
+      this.droppingLine = true
+    }
     return this.take()
   }
 
@@ -161,9 +176,10 @@ export class WatchStreamParser {
     // JSON strings hold no raw newline (json.Marshal escapes it): a string open at the end of a
     // line means the writer stopped inside it.
     if (this.inString) this.broken(`line ${lineNo} ends inside a string`)
-    else if (this.pendingBytes > MAX_VALUE_BYTES) {
-      this.out.push({ problem: { line: this.pendingLine, detail: `an object larger than ${MAX_VALUE_BYTES} bytes, skipped` } })
+    else if (this.pendingBytes > this.maxValueBytes) {
+      this.out.push({ problem: { line: this.pendingLine, detail: `an object larger than ${this.maxValueBytes} bytes, skipped` } })
       this.reset()
+      this.skipping = true
     }
   }
 

@@ -94,6 +94,20 @@ describe('the watch stream parser', () => {
     expect(restartIndex(stream('configmaps').split('\n')[1]!)).toBe(-1)
   })
 
+  it('drops, without keeping it, a line or object larger than the limit, and reads on', () => {
+    const [a, b] = stream('nodes').split('\n')
+    const p = new WatchStreamParser(1000)
+    const items = [
+      ...p.push('{"type":"ADDED","object":{"x":"' + 'y'.repeat(600)),
+      ...p.push('y'.repeat(600)),
+      ...p.push('"}}\n' + b!.slice(0, 900)),
+      ...p.end(),
+    ]
+    expect(summary(items)).toEqual(['problem@1', 'problem@2'])
+    const q = new WatchStreamParser(a!.length + 10)
+    expect(summary([...q.push(JSON.stringify(JSON.parse(a!), null, 4) + '\n'), ...q.push(a! + '\n'), ...q.end()])).toEqual(['problem@1', 'ADDED worker-a'])
+  })
+
   it('reports what is not an event and goes on', () => {
     const ok = stream('pods').split('\n')[0]!
     const text = [
