@@ -193,9 +193,15 @@ describe('natplan watch', () => {
       pushedWhileBusy = / v1 created: /.test(w.out())
     }
     expect(pushedWhileBusy, w.err()).toBe(true)
+    // one change more, which the push at the maximum delay cannot have had: the last push has it
+    node.object.metadata.resourceVersion = '8000'
+    await w.write(JSON.stringify(node) + '\n')
     w.child.stdin.end()
     expect(await w.done, w.err()).toBe(0)
     expect((await versions(cluster)).length).toBeGreaterThanOrEqual(2)
+    expect(
+      (await get(`/v1/clusters/${cluster}/versions/latest/snapshot`)).resources.items.find((i: any) => i.metadata.name === 'worker-c').metadata.resourceVersion,
+    ).toBe('8000')
   })
 
   it('keeps the state and retries while the server is down, and pushes once it is up', async () => {
