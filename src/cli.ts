@@ -9,6 +9,7 @@
  *   diff   what changed between two versions, or two nodes (src/cli/diff.ts)
  *   trace  a new connection through a version's plan (src/cli/trace.ts)
  *   drift  a node's iptables-save output against a version's plan (src/cli/drift.ts)
+ *   watch  keep the cluster's state from kubectl watch streams and push it when it settles (src/cli/watch.ts)
  *
  * Human summaries and tables go to stdout, problems and warnings to stderr; `--json` (or
  * `-o json|yaml`) prints the server's answer instead. The same commands in kubectl's style:
@@ -25,12 +26,13 @@ import { UsageError, type Io } from './cli/io.js'
 import { planCommand, planUsage } from './cli/plan.js'
 import { pushCommand, pushUsage } from './cli/push.js'
 import { traceCommand, traceUsage } from './cli/trace.js'
+import { watchCommand, watchUsage } from './cli/watch.js'
 import { packageVersion } from './cli/version.js'
 
 export { jsonText, parseDocument, parseProxyFlags, type Io } from './cli/io.js'
 
 const USAGE = `usage:
-${planUsage}${pushUsage}${diffUsage}${traceUsage}${driftUsage}  natplan version
+${planUsage}${pushUsage}${watchUsage}${diffUsage}${traceUsage}${driftUsage}  natplan version
 `
 
 const COMMANDS: Record<string, (args: string[], io: Io) => Promise<number>> = {
@@ -39,6 +41,7 @@ const COMMANDS: Record<string, (args: string[], io: Io) => Promise<number>> = {
   diff: diffCommand,
   trace: traceCommand,
   drift: driftCommand,
+  watch: watchCommand,
 }
 
 export async function run(argv: string[], io: Io): Promise<number> {

@@ -22,12 +22,28 @@ export class ApiError extends Error {
   }
 }
 
-/** The answer of POST …/snapshots (the parts the CLI prints). */
-export interface IngestAnswer {
-  cluster: string
-  version: number
+interface TableCounts {
+  chains: number
+  rules: number
+}
+
+/** The answer of POST …/snapshots (src/api/rest/schemas.ts, IngestResponse). */
+export interface PushAnswer {
   created: boolean
-  [key: string]: unknown
+  version: {
+    cluster: string
+    version: number
+    counts: {
+      services: number
+      servicePorts: number
+      endpoints: number
+      ignoredObjects: number
+      families: Partial<Record<'IPv4' | 'IPv6', { filter: TableCounts; nat: TableCounts }>>
+      scriptBytes: number
+      nodes?: { count: number; variants: number; defaultNode: string | null; defaulted: string[] }
+    }
+    warnings: Array<{ code: string; message: string; pointer?: string }>
+  }
 }
 
 export class Client {
@@ -64,11 +80,11 @@ export class Client {
    * POST a snapshot as the bytes it was given (YAML stays YAML; JSON documents one after another
    * become one array of them), so the server's errors point into what the user sent.
    */
-  async pushSnapshot(cluster: string, text: string, proxy: Record<string, unknown> = {}): Promise<IngestAnswer> {
+  async pushSnapshot(cluster: string, text: string, proxy: Record<string, unknown> = {}): Promise<PushAnswer> {
     const json = jsonText(text)
     const query: Record<string, string> = {}
     for (const [key, value] of Object.entries(proxy)) query[key] = Array.isArray(value) ? value.join(',') : String(value)
-    return this.json<IngestAnswer>('POST', `v1/clusters/${encodeURIComponent(cluster)}/snapshots`, {
+    return this.json<PushAnswer>('POST', `v1/clusters/${encodeURIComponent(cluster)}/snapshots`, {
       query,
       body: json ?? text,
       contentType: json === null ? 'application/yaml' : 'application/json',

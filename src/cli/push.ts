@@ -19,29 +19,9 @@ export const pushOptions = {
   proxy: { type: 'string', multiple: true },
 } as const
 
-interface TableCounts {
-  chains: number
-  rules: number
-}
+import type { PushAnswer } from './client.js'
 
-/** The answer of POST …/snapshots (src/api/rest/schemas.ts, IngestResponse). */
-export interface PushAnswer {
-  created: boolean
-  version: {
-    cluster: string
-    version: number
-    counts: {
-      services: number
-      servicePorts: number
-      endpoints: number
-      ignoredObjects: number
-      families: Partial<Record<'IPv4' | 'IPv6', { filter: TableCounts; nat: TableCounts }>>
-      scriptBytes: number
-      nodes?: { count: number; variants: number; defaultNode: string | null; defaulted: string[] }
-    }
-    warnings: Array<{ code: string; message: string; pointer?: string }>
-  }
-}
+export type { PushAnswer } from './client.js'
 
 export async function pushCommand(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parseArgs({ args, allowPositionals: true, options: pushOptions })
@@ -49,7 +29,7 @@ export async function pushCommand(args: string[], io: Io): Promise<number> {
   const format = outputFormat(values)
   if (positionals.length > 1) throw new UsageError('push takes one FILE (or - for stdin)')
   const text = await readInput(positionals[0], io)
-  const answer = (await client.pushSnapshot(cluster, text, parseProxyFlags(values.proxy))) as unknown as PushAnswer
+  const answer = await client.pushSnapshot(cluster, text, parseProxyFlags(values.proxy))
   if (format !== 'text') {
     printAnswer(io, format, answer, () => '')
     return 0
