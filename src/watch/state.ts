@@ -18,6 +18,7 @@
  */
 import { createHash } from 'node:crypto'
 import { KIND_SCHEMAS } from '../planner/kube/schemas.js'
+import { withoutNoise } from '../planner/kube/envelope.js'
 import { isKubeProxyConfigMap, settingsFromConfigMap } from '../planner/kube/settings.js'
 import type { WatchEvent } from './events.js'
 
@@ -138,8 +139,11 @@ export class ClusterState {
       }
       if (before && before.uid === meta.uid && before.resourceVersion === meta.resourceVersion) run.relist = true
     } else this.endRun(source, k)
-    const json = JSON.stringify(o)
-    this.held.set(key, { kind: k, object: o, json, uid: meta.uid, resourceVersion: meta.resourceVersion, source })
+    // Held as the server keeps it (no managedFields; of a Node's status only its addresses), so
+    // a kubelet's heartbeat changes nothing here and is not pushed.
+    const kept = withoutNoise(o)
+    const json = JSON.stringify(kept)
+    this.held.set(key, { kind: k, object: kept, json, uid: meta.uid, resourceVersion: meta.resourceVersion, source })
     return before?.json === json ? { outcome: 'unchanged' } : { outcome: 'changed' }
   }
 

@@ -4,6 +4,7 @@
  * snapshots to one cluster queue and all land, numbered without gaps, while reads of another
  * cluster keep being answered.
  */
+import { readFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { generateSnapshot } from '../../src/planner/testing/generate.js'
 import { startTestApp, uniqueName, type TestApp } from '../api/helpers.js'
@@ -74,5 +75,27 @@ describe('dedupe by meaning', () => {
     expect(again.body.version.version).toBe(1)
     const renamed = { ...shuffled, proxy: { ...shuffled.proxy, detectLocalMode: env.proxy.localDetector, localDetector: undefined } }
     expect((await post(cluster, JSON.stringify(renamed))).status).toBe(200)
+  })
+
+  it("is the same version after the kubelets' heartbeats, and a new one when a node's address changes", async () => {
+    const cluster = uniqueName('heartbeat')
+    const snapshot = JSON.parse(readFileSync(new URL('../fixtures/cluster/three-nodes.json', import.meta.url), 'utf8'))
+    const beat = (at: string, rv: string, address?: string) => {
+      const copy = structuredClone(snapshot)
+      for (const item of copy.items ?? copy.resources.items) {
+        if (item.kind !== 'Node') continue
+        item.metadata.resourceVersion = rv
+        item.status = { ...item.status, conditions: [{ type: 'Ready', status: 'True', lastHeartbeatTime: at, lastTransitionTime: '2026-12-01T00:00:00Z' }] }
+        if (address && item.metadata.name === 'worker-a') item.status.addresses = [{ type: 'InternalIP', address }]
+      }
+      return JSON.stringify(copy)
+    }
+    expect((await post(cluster, beat('2026-12-03T10:00:00Z', '100'))).status).toBe(201)
+    const later = await post(cluster, beat('2026-12-03T10:05:00Z', '200'))
+    expect(later.status).toBe(200)
+    expect(later.body.version.version).toBe(1)
+    const moved = await post(cluster, beat('2026-12-03T10:10:00Z', '300', '192.168.50.99'))
+    expect(moved.status).toBe(201)
+    expect(moved.body.version.version).toBe(2)
   })
 })

@@ -289,7 +289,7 @@ function validateItems(items: unknown[], base: string, issues: Issue[], trusted?
     }
     const schema = KIND_SCHEMAS[item.kind as KnownKind]
     if (trusted?.has(item)) {
-      out.push(stripManagedFields(item))
+      out.push(withoutNoise(item))
       continue
     }
     if (!schema) {
@@ -302,9 +302,35 @@ function validateItems(items: unknown[], base: string, issues: Issue[], trusted?
       if (issues.length >= MAX_ISSUES) break
       continue
     }
-    out.push(stripManagedFields(r.data))
+    out.push(withoutNoise(r.data))
   }
   return out
+}
+
+/**
+ * What of a Node changes without changing anything kube-proxy reads: the kubelet rewrites its
+ * status (conditions' heartbeat times, images, allocatable, …) every few minutes and each write
+ * bumps resourceVersion. Of a Node's status only its addresses reach rules (nodeIPs, the
+ * nodeport addresses) and labels and spec (podCIDRs) are kept whole, so a node's heartbeat is
+ * not a new cluster state — neither a new version nor a push of `natplan watch`.
+ */
+function withoutNodeNoise(obj: Record<string, unknown>): Record<string, unknown> {
+  if (obj.kind !== 'Node') return obj
+  const out: Record<string, unknown> = { ...obj }
+  if (isObject(obj.metadata) && 'resourceVersion' in obj.metadata) {
+    const { resourceVersion: _rv, ...meta } = obj.metadata
+    out.metadata = meta
+  }
+  if (isObject(obj.status)) out.status = 'addresses' in obj.status ? { addresses: obj.status.addresses } : {}
+  return out
+}
+
+/**
+ * An object as natplan keeps it: without managedFields, and of a Node only what kube-proxy
+ * reads of its status. Versions are deduplicated on these, so noise makes no new version.
+ */
+export function withoutNoise(obj: Record<string, unknown>): Record<string, unknown> {
+  return withoutNodeNoise(stripManagedFields(obj))
 }
 
 /** managedFields are write-history noise (often half the bytes); nothing reads them. */
