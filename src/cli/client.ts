@@ -17,9 +17,20 @@ export class ApiError extends Error {
     readonly status: number,
     readonly statusText: string,
     readonly body: string,
+    /** The answer's Retry-After in seconds (natplan sends it with 503 and 429), else null. */
+    readonly retryAfterSeconds: number | null = null,
   ) {
     super(`${status} ${statusText}\n${formatProblem(body)}`)
   }
+}
+
+/** Retry-After as delay-seconds or an HTTP-date (RFC 9110 §10.2.3), in seconds from `now`; null when absent or unreadable. */
+export function retryAfterSeconds(header: string | null, now = Date.now()): number | null {
+  if (header === null || header.trim() === '') return null
+  const text = header.trim()
+  if (/^\d+$/.test(text)) return Number(text)
+  const at = Date.parse(text)
+  return Number.isNaN(at) ? null : Math.max(0, Math.ceil((at - now) / 1000))
 }
 
 interface TableCounts {
@@ -68,7 +79,7 @@ export class Client {
     if (init.contentType) headers['content-type'] = init.contentType
     if (this.opts.token) headers.authorization = `Bearer ${this.opts.token}`
     const response = await fetch(this.url(path, init.query), { method, headers, body: init.body })
-    if (!response.ok) throw new ApiError(response.status, response.statusText, await response.text())
+    if (!response.ok) throw new ApiError(response.status, response.statusText, await response.text(), retryAfterSeconds(response.headers.get('retry-after')))
     return response
   }
 

@@ -39,6 +39,12 @@ function backoff(failures: number): number {
   return Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** Math.max(0, failures - 1))
 }
 
+/** The wait before the next try: the backoff, or longer when the server's Retry-After asks (still at most the backoff's cap). */
+export function retryDelay(failures: number, err: unknown): number {
+  const asked = err instanceof ApiError && err.retryAfterSeconds !== null ? err.retryAfterSeconds * 1000 : 0
+  return Math.min(BACKOFF_MAX_MS, Math.max(backoff(failures), asked))
+}
+
 /** Down, busy or failing now, worth another try: no answer, 408, 429, 5xx. */
 function transient(err: unknown): boolean {
   if (err instanceof ApiError) return err.status >= 500 || err.status === 408 || err.status === 429
@@ -166,7 +172,7 @@ export async function watchCommand(args: string[], io: Io, deps: WatchDeps = {})
         return 'refused'
       }
       failures++
-      const wait = backoff(failures)
+      const wait = retryDelay(failures, err)
       if (final) report('push', `failed (${failures}): ${failure(err)}; the input has ended: last push, attempt ${final} of ${FINAL_ATTEMPTS}`)
       else {
         report('push', `failed (${failures}): ${failure(err)}; the state is kept, retrying in ${wait / 1000}s`)

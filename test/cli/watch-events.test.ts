@@ -4,11 +4,15 @@
  * recorded streams of test/fixtures/watch/ and on hand-made cuts of them.
  */
 import { readFileSync } from 'node:fs'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { describe, expect, it } from 'vitest'
 import { WatchStreamParser, restartIndex, type StreamItem } from '../../src/watch/events.js'
 import { ClusterState } from '../../src/watch/state.js'
 import { Debouncer, type Clock } from '../../src/watch/debounce.js'
 import { withoutNoise } from '../../src/planner/kube/envelope.js'
+import { ApiError, Client, retryAfterSeconds } from '../../src/cli/client.js'
+import { retryDelay } from '../../src/cli/watch.js'
 
 const WATCH = new URL('../fixtures/watch/', import.meta.url)
 const stream = (name: string) => readFileSync(new URL(`${name}.jsonl`, WATCH), 'utf8')
@@ -280,5 +284,38 @@ describe('the debounce', () => {
     expect(d.flush()).toBe(true)
     expect(fired).toBe(1)
     expect(d.flush()).toBe(false)
+  })
+})
+
+describe("the server's Retry-After", () => {
+  it('is read as seconds or as an HTTP-date, and ignored when unreadable', () => {
+    const now = Date.parse('2026-12-03T10:00:00Z')
+    expect(retryAfterSeconds('7', now)).toBe(7)
+    expect(retryAfterSeconds('Thu, 03 Dec 2026 10:00:12 GMT', now)).toBe(12)
+    expect(retryAfterSeconds('Thu, 03 Dec 2026 09:00:00 GMT', now)).toBe(0)
+    expect(retryAfterSeconds('soon', now)).toBeNull()
+    expect(retryAfterSeconds(null, now)).toBeNull()
+  })
+
+  it('reaches ApiError from a real HTTP answer, and lengthens the backoff up to its cap', async () => {
+    const server = createServer((_req, res) => {
+      res.writeHead(503, { 'content-type': 'application/problem+json', 'retry-after': '5' })
+      res.end(JSON.stringify({ title: 'Service Unavailable', status: 503, detail: 'busy' }))
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    try {
+      const { port } = server.address() as AddressInfo
+      const err = await new Client({ url: `http://127.0.0.1:${port}` }).pushSnapshot('prod', '{"kind":"List","items":[]}').catch((e: unknown) => e)
+      expect(err).toBeInstanceOf(ApiError)
+      expect((err as ApiError).retryAfterSeconds).toBe(5)
+      // first failure: backoff 0.5 s, the server asked for 5 s
+      expect(retryDelay(1, err)).toBe(5000)
+      // the backoff past what was asked wins; neither passes the 30 s cap
+      expect(retryDelay(6, err)).toBe(16_000)
+      expect(retryDelay(1, new ApiError(503, 'x', '', 3600))).toBe(30_000)
+      expect(retryDelay(1, new TypeError('fetch failed'))).toBe(500)
+    } finally {
+      server.close()
+    }
   })
 })
