@@ -4,6 +4,7 @@
  * normalised scripts. `--node` follows one node across versions; `--from-node`/`--to-node`
  * compare two nodes (of one version when TO is left out). `--json`/`-o`: the JSON answer as sent.
  */
+import type { DiffSummary } from '../planner/analysis/diff.js'
 import { parseArgs } from 'node:util'
 import type { Client } from './client.js'
 import { connect, serverOptions, versionArg } from './connect.js'
@@ -30,20 +31,8 @@ interface TableDiff {
   chainsChanged: Array<{ chain: string; rulesAdded: string[]; rulesRemoved: string[] }>
 }
 
-export interface DiffSummary {
-  servicesAdded: number
-  servicesRemoved: number
-  servicesChanged: number
-  servicePortsAdded: number
-  servicePortsRemoved: number
-  servicePortsChanged: number
-  chainsAdded: number
-  chainsRemoved: number
-  chainsChanged: number
-  rulesAdded: number
-  rulesRemoved: number
-  unchangedSegments: number
-}
+// The server's types of the answer's parts (the CLI ships in the same package).
+export type { DiffSummary }
 
 /** The answer of GET …/diff?format=json (src/api/rest/history/schemas.ts, JsonDiff). */
 export interface DiffAnswer {

@@ -4,6 +4,7 @@
  * chain with its Service, then the settings the node's rules show otherwise and the lines that
  * could not be read.
  */
+import type { DriftReport } from '../planner/analysis/drift.js'
 import { parseArgs } from 'node:util'
 import { versionPath } from './client.js'
 import { connect, serverOptions, versionArg } from './connect.js'
@@ -40,15 +41,7 @@ export interface DriftAnswer {
   version: number
   family: 'IPv4' | 'IPv6'
   inSync: boolean
-  summary: {
-    staleChains: number
-    missingChains: number
-    changedChains: number
-    staleRules: number
-    missingRules: number
-    unreadableLines: number
-    settingsMismatches: number
-  }
+  summary: DriftReport['summary']
   settings: { mismatches: Array<{ setting: string; told: string; node: string; fix: string }> }
   tables: { filter: TableDrift; nat: TableDrift }
   unreadable: Array<{ line: number; text: string; detail: string }>
