@@ -5,7 +5,7 @@
  */
 import ipaddr from 'ipaddr.js'
 import { z } from 'zod'
-import type { ParseLimits } from './plugins/app/bounded.js'
+import type { ParseLimits } from './services/bounded.js'
 
 export type Scope = 'read' | 'write' | 'admin'
 
@@ -55,6 +55,8 @@ export interface Config {
   database: { poolSize: number; poolWaitMs: number }
   /** NATPLAN_INGEST_WAIT_MS (30000), NATPLAN_INGEST_MAX_WAITING (200): a cluster's ingest queue. */
   ingestQueue: { waitMs: number; maxWaiting: number }
+  /** NATPLAN_INGEST_WORKERS (1): threads that parse, validate and plan snapshots; 0: on the event loop. */
+  ingestWorkers: number
   /** Request parsing limits (NATPLAN_MAX_DEPTH, NATPLAN_YAML_MAX_ALIASES). */
   parseLimits: ParseLimits
   /** GraphQL document limits (NATPLAN_GRAPHQL_MAX_*). */
@@ -222,6 +224,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     retention: parseRetention(present),
     database: { poolSize: positiveInt(present, 'NATPLAN_DB_POOL_SIZE') ?? 10, poolWaitMs: positiveInt(present, 'NATPLAN_DB_POOL_WAIT_MS') ?? 5_000 },
     ingestQueue: { waitMs: positiveInt(present, 'NATPLAN_INGEST_WAIT_MS') ?? 30_000, maxWaiting: positiveInt(present, 'NATPLAN_INGEST_MAX_WAITING') ?? 200 },
+    ingestWorkers: positiveInt(present, 'NATPLAN_INGEST_WORKERS', true) ?? 1,
     parseLimits: { maxDepth: e.NATPLAN_MAX_DEPTH, yamlMaxAliases: e.NATPLAN_YAML_MAX_ALIASES },
     graphqlLimits: {
       maxAliases: e.NATPLAN_GRAPHQL_MAX_ALIASES,

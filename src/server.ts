@@ -17,6 +17,8 @@ export async function start(config: Config): Promise<void> {
   const services = createServices(db, {
     retention: config.retention,
     ingestQueue: config.ingestQueue,
+    ingestWorkers: config.ingestWorkers,
+    parseLimits: config.parseLimits,
     importLimits: { maxUncompressedBytes: config.importMaxUnpackedBytes, maxSnapshotBytes: config.bodyLimit },
   })
   const app = await buildApp({ config, services, logger })
@@ -24,6 +26,7 @@ export async function start(config: Config): Promise<void> {
     if (err) logger.error({ err }, 'shutting down after an error')
     else logger.info({ signal }, 'shutting down')
     await app.close()
+    await services.close?.()
     await db.close()
   })
   await app.listen({ host: config.host, port: config.port })

@@ -76,7 +76,9 @@ export interface ListVersionsQuery {
  */
 export interface IngestInput {
   cluster: string
-  document: unknown
+  /** The parsed body, or (REST) the body's bytes as received: parsed in the ingest worker. */
+  document?: unknown
+  body?: { bytes: Uint8Array; type: 'json' | 'yaml' }
   proxy?: Record<string, unknown>
   actor: Actor
 }
@@ -113,6 +115,8 @@ export interface Services {
   latestGauges(): Promise<LatestGaugeRow[]>
   /** Each node's last drift check (POST …/drift), for /metrics. */
   driftGauges(): Promise<DriftCheckRow[]>
+  /** Stops the ingest worker threads (after the HTTP server has stopped taking requests). */
+  close?(): Promise<void>
   /** Diffs, rollbacks, history, backups and retention (src/services/history.ts). */
   history?: HistoryServices
   /** Growth series, namespaces, top growers, projections (src/services/growth.ts). */

@@ -20,6 +20,8 @@ import { createHistoryServices } from './history.js'
 import { createInspectServices } from './inspect.js'
 import { lastDriftChecks, recordDriftCheck } from '../store/drift-checks.js'
 import { ingest, type IngestStats } from './ingest.js'
+import { IngestWorkers } from './ingest-workers.js'
+import type { ParseLimits } from './bounded.js'
 import type { IngestQueueOptions } from './ingest-queue.js'
 import { servableRef } from './history-db.js'
 import { assertServable } from './servable.js'
@@ -38,6 +40,10 @@ export interface ServicesOptions {
   ingestQueue?: IngestQueueOptions
   /** Backup import limits (NATPLAN_IMPORT_MAX_UNPACKED, NATPLAN_BODY_LIMIT). */
   importLimits?: Partial<ImportLimits>
+  /** Ingest worker threads (NATPLAN_INGEST_WORKERS, default 1; 0: on the event loop). */
+  ingestWorkers?: number
+  /** Limits for request bodies parsed by the ingest workers (NATPLAN_MAX_DEPTH, NATPLAN_YAML_MAX_ALIASES). */
+  parseLimits?: ParseLimits
 }
 
 export { ENCODINGS, ScriptCache, type ContentEncoding } from './script-cache.js'
@@ -72,6 +78,7 @@ export function createServices(db: Database, opts: ServicesOptions = {}): Servic
   }
 
   const nodes = new VersionNodes(db.pool)
+  const workers = new IngestWorkers(opts.ingestWorkers ?? 1)
 
   async function renderScript(planId: number, family: Family, query: Required<Omit<RestoreScriptQuery, 'family'>>): Promise<Buffer> {
     const { plan } = await loadPlan(db.pool, planId, family)
@@ -79,7 +86,18 @@ export function createServices(db: Database, opts: ServicesOptions = {}): Servic
   }
 
   const services: Services = {
-    ingest: (input) => guard(() => ingest(db, input, opts.onIngest, (sha, cp, summaries) => nodes.remember(sha, cp, summaries), opts.ingestQueue)),
+    ingest: (input) =>
+      guard(() =>
+        ingest(db, input, {
+          workers,
+          onStats: opts.onIngest,
+          onPlanned: (sha, outline) => nodes.remember(sha, outline),
+          queue: opts.ingestQueue,
+          limits: opts.parseLimits,
+        }),
+      ),
+
+    close: () => workers.close(),
 
     listClusters: (query) =>
       guard(async () => {

@@ -1,20 +1,24 @@
 /**
- * What ingest keeps of the latest version it wrote per cluster, in this process, so the next
- * POST of that cluster only pays for what changed:
+ * What ingest keeps of the latest version it wrote per cluster, so the next POST of that cluster
+ * only pays for what changed. Two halves, one per thread (./ingest-prepare.ts runs in the
+ * ingest worker, ./ingest.ts on the main thread):
  *
- * - raw fingerprints of the request's items (sha256 of `JSON.stringify(item)` as the client sent
- *   it) → the canonical object hash: an item sent byte-for-byte as last time is neither
- *   re-validated nor re-serialised canonically (the two biggest costs before planning);
- * - object and segment row ids by hash: those rows are not looked up in PostgreSQL again;
- * - the plan (its segment objects are the planner's `reuse` input and carry memoised
- *   statistics), with each segment's storage key.
+ * - the worker's (WorkerClusterState): raw fingerprints of the request's items (sha256 of
+ *   `JSON.stringify(item)` as the client sent it) → the canonical object hash, so an item sent
+ *   byte-for-byte as last time is neither re-validated nor re-serialised canonically (the two
+ *   biggest costs before planning); the plan, whose segment objects are the planner's `reuse`
+ *   input and carry memoised statistics, with each segment's storage key; and which of those
+ *   rows the main thread knows the ids of (their bodies need not cross back);
+ * - the main thread's (StoredIds): object and segment row ids by hash, so those rows are not
+ *   looked up in PostgreSQL again.
  *
  * Validity: ids are only trusted while the version they were read from still exists, checked
  * inside the ingest transaction after taking ACCESS SHARE locks on objects and segments — the
  * garbage collector (src/services/retention.ts) needs ACCESS EXCLUSIVE on them and deletes only
  * rows no surviving manifest lists, so nothing the checked version references can vanish before
- * commit. A miss (another replica wrote the latest version, a restart, a rollback in between)
- * costs only speed: everything is then computed and looked up as for a first ingest.
+ * commit. A miss (another replica wrote the latest version, a restart, a rollback in between,
+ * two ingests of the cluster prepared at once) costs only speed: the worker then sends every
+ * body, and rows are looked up as for a first ingest.
  */
 import { LRUCache } from 'lru-cache'
 import { createHash } from 'node:crypto'
@@ -30,16 +34,16 @@ import { versionStillExists } from '../store/versions.js'
 import type { PlanInput } from '../store/plans.js'
 import type { SnapshotInput } from '../store/snapshots.js'
 
-export interface ClusterState {
+/** The worker's memory of a cluster's latest version (the one it committed last). */
+export interface WorkerClusterState {
   clusterId: number
-  /** The version this state describes (its rows keep the ids below alive). */
+  /** The version this state describes. */
   number: number
   /** raw item fingerprint → canonical object sha256 */
   objectsByRaw: Map<string, string>
-  /** canonical object sha256 → objects.id */
-  objectIds: Map<string, number>
-  /** segment storage key → segments.id */
-  segmentIds: Map<string, number>
+  /** Objects (sha256) and segments (storage key) whose row ids the main thread holds. */
+  storedObjects: Set<string>
+  storedSegments: Set<string>
   plan: Plan
   /** storage keys, aligned with plan.families[i].segments */
   keys: string[][]
@@ -47,26 +51,30 @@ export interface ClusterState {
   reuse: PlanReuse
 }
 
-/** Per-process state: an LRU of clusters, and segment storage keys by segment object. */
-export class IngestCache {
-  private readonly clusters: LRUCache<string, ClusterState>
-  /** storage keys of segment objects (the planner's reuse hands the same objects back). */
-  readonly segmentKeys = new WeakMap<Segment, string>()
+/** The main thread's memory of a cluster's latest version: the ids of its rows. */
+export interface StoredIds {
+  clusterId: number
+  number: number
+  /** canonical object sha256 → objects.id */
+  objectIds: Map<string, number>
+  /** segment storage key → segments.id */
+  segmentIds: Map<string, number>
+}
+
+/** An LRU of clusters' row ids (eight clusters: the worker keeps as many plans). */
+export class StoredIdsCache {
+  private readonly clusters: LRUCache<string, StoredIds>
 
   constructor(readonly maxClusters = 8) {
-    this.clusters = new LRUCache<string, ClusterState>({ max: maxClusters })
+    this.clusters = new LRUCache<string, StoredIds>({ max: maxClusters })
   }
 
-  get(cluster: string): ClusterState | undefined {
+  get(cluster: string): StoredIds | undefined {
     return this.clusters.get(cluster)
   }
 
-  set(cluster: string, state: ClusterState): void {
-    this.clusters.set(cluster, state)
-  }
-
-  drop(cluster: string): void {
-    this.clusters.delete(cluster)
+  set(cluster: string, ids: StoredIds): void {
+    this.clusters.set(cluster, ids)
   }
 }
 
@@ -107,14 +115,14 @@ export function snapshotInput(
   proxy: unknown,
   items: readonly unknown[],
   fingerprints: readonly string[] | null,
-  state: ClusterState | undefined,
+  state: WorkerClusterState | undefined,
 ): SnapshotInput {
   const proxyJson = canonicalJson(proxy)
   const objects: ObjectRow[] = new Array(items.length)
   for (let i = 0; i < items.length; i++) {
     const known = fingerprints && state ? state.objectsByRaw.get(fingerprints[i]!) : undefined
     // A reused hash needs no body only if its row id is known too (putObjects never writes it).
-    if (known !== undefined && state!.objectIds.has(known)) objects[i] = { sha256: known }
+    if (known !== undefined && state!.storedObjects.has(known)) objects[i] = { sha256: known }
     else {
       const body = canonicalJson(items[i])
       objects[i] = { sha256: sha256Hex(body), body }
@@ -160,6 +168,6 @@ export function countsOf(plan: Plan, memo: StatsMemo): VersionCounts {
  * Inside the ingest transaction: may `state`'s ids be used? Takes the locks that keep garbage
  * collection out until commit, then checks that the version they came from still exists.
  */
-export async function stateStillValid(db: Queryable, state: ClusterState): Promise<boolean> {
+export async function stateStillValid(db: Queryable, state: StoredIds): Promise<boolean> {
   return versionStillExists(db, state.clusterId, state.number)
 }

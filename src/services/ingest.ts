@@ -6,36 +6,39 @@
  * row lock last and briefly — re-check "identical to the latest version?" under that lock,
  * then take the next number.
  *
+ * The CPU work — parsing, validation, hashing, planning, statistics — happens in the ingest
+ * worker thread (./ingest-prepare.ts, ./ingest-workers.ts); this file is the database half, on
+ * the main thread, and asks the worker for the pieces in turn: validate (→ sha256, deduplicated
+ * on before planning), plan, then commit (or discard).
+ *
  * Incremental: the previous version this process wrote for the cluster (src/services/ingest-cache.ts)
  * lets an item sent exactly as last time skip validation and canonical hashing, lets the planner
  * reuse the segments of unchanged service ports, and lets the store skip looking up rows it
  * already knows. Results are identical to a cold ingest (test/services/incremental.test.ts).
  */
-import { toEnvelope, type Envelope } from '../planner/index.js'
+import type { ParseLimits } from './bounded.js'
 import { IngestQueue, type IngestQueueOptions } from './ingest-queue.js'
-import { canonicalOrder, nodeCounts, nodeStatsRows, planOrReject } from './content.js'
-import { variantSummaries, type VariantSummary } from '../planner/analysis/index.js'
 import { insertNodeStats } from '../store/node-stats.js'
 import type { Database } from '../db/index.js'
-import { ValidationError } from '../errors.js'
+import { loadPlan } from '../store/plans.js'
 import { putPlan } from '../store/plans.js'
 import { putSnapshot } from '../store/snapshots.js'
-import { recordVersionStats } from './stats-record.js'
-import type { ClusterPlan, Plan } from '../planner/types.js'
-import type { PlanReuse } from '../planner/reuse.js'
+import { recordComputedStats } from './stats-record.js'
 import { findVersion, insertVersion, latestSnapshotSha, lockCluster } from '../store/versions.js'
 import { recordDuplicateIngest, recordIngestEvent } from '../store/history.js'
-import { countsOf, IngestCache, planInput, rawFingerprint, rawItems, snapshotInput, stateStillValid, type ClusterState } from './ingest-cache.js'
-import { sharedMemo } from './stats-record.js'
+import { stateStillValid, StoredIdsCache, type StoredIds } from './ingest-cache.js'
+import type { NodesOutline, Planned, Validated } from './ingest-prepare.js'
+import type { IngestWorkers } from './ingest-workers.js'
+import type { ComputedStats } from './stats-record.js'
 import type { IngestInput, IngestResult, VersionSummary } from './contract.js'
 import { inTransaction, rollback } from '../db/transaction.js'
 
 /** Where an ingest spent its time (for benchmarks and debug logs). */
 export interface IngestStats {
   created: boolean
-  /** toEnvelope + canonical snapshot hashing */
+  /** parse + validation + canonical snapshot hashing (in the worker) */
   validateMs: number
-  /** plan + segment hashes + counts (0 when deduplicated before planning) */
+  /** plan + segment hashes + counts + statistics, in the worker (0 when deduplicated before planning) */
   planMs: number
   /** the transaction */
   storeMs: number
@@ -52,112 +55,94 @@ function queueOf(db: Database, options: IngestQueueOptions = { waitMs: 30_000, m
   return q
 }
 
-/** One cache per database handle (the services layer's lifetime); a WeakMap, so it goes with it. */
-const caches = new WeakMap<Database, IngestCache>()
+/** One cache of row ids per database handle (the services layer's lifetime); a WeakMap, so it goes with it. */
+const caches = new WeakMap<Database, StoredIdsCache>()
 
-function cacheOf(db: Database): IngestCache {
+function idsOf(db: Database): StoredIdsCache {
   let c = caches.get(db)
-  if (!c) caches.set(db, (c = new IngestCache()))
+  if (!c) caches.set(db, (c = new StoredIdsCache()))
   return c
 }
 
-/**
- * `onPlanned`: every node's plan of a version this ingest stored, by snapshot sha256, so that the
- * node views need not plan the snapshot again (./nodes.ts).
- */
-export async function ingest(
-  db: Database,
-  input: IngestInput,
-  onStats?: (s: IngestStats) => void,
-  onPlanned?: (snapshotSha256: string, cp: ClusterPlan, summaries: VariantSummary[]) => void,
-  queue?: IngestQueueOptions,
-): Promise<IngestResult> {
-  const cache = cacheOf(db)
-  const state = cache.get(input.cluster)
-  const t0 = performance.now()
-  const stats: IngestStats = { created: false, validateMs: 0, planMs: 0, storeMs: 0, insertedContent: 0 }
-  const report = <T>(r: T): T => {
-    onStats?.(stats)
-    return r
-  }
-  const raw = rawItems(input.document)
-  let fingerprints = raw ? raw.map(rawFingerprint) : null
-  // Items sent exactly as in the previous version passed validation then: not checked again.
-  const trusted = new Set<unknown>()
-  if (raw && fingerprints && state) raw.forEach((item, i) => state.objectsByRaw.has(fingerprints![i]!) && trusted.add(item))
-  const parsed = toEnvelope(input.document, input.proxy, { trusted })
-  if (!parsed.ok) throw new ValidationError('The snapshot is not valid.', parsed.issues)
-  if (fingerprints && fingerprints.length !== parsed.envelope.resources.items.length) fingerprints = null
-  // The same cluster state is the same version whatever order the objects came in.
-  const order = canonicalOrder(parsed.envelope.resources.items)
-  if (order) {
-    parsed.envelope.resources.items = order.map((i) => parsed.envelope.resources.items[i]!)
-    if (fingerprints) fingerprints = order.map((i) => fingerprints![i]!)
-  }
-  const items = parsed.envelope.resources.items
-  const snapshot = snapshotInput(parsed.envelope.proxy, items, fingerprints, state)
-  stats.validateMs = performance.now() - t0
-  // One cluster's ingests in turn; identical content in flight is stored once (./ingest-queue.ts).
-  return queueOf(db, queue).run(
-    input.cluster,
-    snapshot.sha256,
-    () => store(db, input, { parsed: parsed.envelope, items, fingerprints, snapshot, state, stats, report }, onPlanned),
-    (theirs) => report({ created: false, version: theirs.version }),
-  )
+export interface IngestDeps {
+  workers: IngestWorkers
+  onStats?: (s: IngestStats) => void
+  /** What the node views need of a version this ingest stored, by snapshot sha256 (./nodes.ts). */
+  onPlanned?: (snapshotSha256: string, outline: NodesOutline) => void
+  queue?: IngestQueueOptions
+  limits?: ParseLimits
 }
 
-interface Prepared {
-  parsed: Envelope
-  items: Envelope['resources']['items']
-  fingerprints: string[] | null
-  snapshot: ReturnType<typeof snapshotInput>
-  state: ClusterState | undefined
-  stats: IngestStats
-  report: <T>(r: T) => T
+export async function ingest(db: Database, input: IngestInput, deps: IngestDeps): Promise<IngestResult> {
+  const { workers } = deps
+  const cluster = input.cluster
+  const stats: IngestStats = { created: false, validateMs: 0, planMs: 0, storeMs: 0, insertedContent: 0 }
+  const report = <T>(r: T): T => {
+    deps.onStats?.(stats)
+    return r
+  }
+  const validated = await workers.run<Validated>(cluster, {
+    op: 'validate',
+    cluster,
+    ...(input.body ? { body: input.body } : { document: input.document }),
+    ...(input.proxy && { proxy: input.proxy }),
+    ...(deps.limits && { limits: deps.limits }),
+  })
+  stats.validateMs = validated.validateMs
+  try {
+    // One cluster's ingests in turn; identical content in flight is stored once (./ingest-queue.ts).
+    return await queueOf(db, deps.queue).run(
+      cluster,
+      validated.sha256,
+      () => store(db, input, validated, deps, stats, report),
+      (theirs) => report({ created: false, version: theirs.version }),
+    )
+  } finally {
+    // Committed ingests have left the worker already; the others are forgotten there.
+    await workers.run(cluster, { op: 'discard', token: validated.token }).catch(() => undefined)
+  }
 }
 
 async function store(
   db: Database,
   input: IngestInput,
-  prep: Prepared,
-  onPlanned?: (snapshotSha256: string, cp: ClusterPlan, summaries: VariantSummary[]) => void,
+  validated: Validated,
+  deps: IngestDeps,
+  stats: IngestStats,
+  report: <T>(r: T) => T,
 ): Promise<IngestResult> {
-  const { items, fingerprints, stats, report } = prep
-  let { snapshot } = prep
-  const cache = cacheOf(db)
-  // What the snapshot's hashing above relied on (stateStillValid checks it inside the transaction).
-  const state = prep.state
-  const parsed = { envelope: prep.parsed }
+  const { workers } = deps
+  const { token, sha256 } = validated
+  const ids = idsOf(db)
   const t1 = performance.now()
 
   // Cheap early exit before planning: agents re-POST unchanged snapshots all the time.
-  if ((await latestSnapshotSha(db.pool, input.cluster)) === snapshot.sha256) {
+  if ((await latestSnapshotSha(db.pool, input.cluster)) === sha256) {
     const existing = await findVersion(db.pool, input.cluster, 'latest')
-    if (existing && existing.summary.snapshotSha256 === snapshot.sha256) {
+    if (existing && existing.summary.snapshotSha256 === sha256) {
       await recordDuplicateIngest(db.pool, { cluster: input.cluster, version: existing.summary.version, actor: input.actor })
       stats.storeMs = performance.now() - t1
       return report({ created: false, version: existing.summary })
     }
   }
 
-  // The planner's memory is per cluster; a new one when this process has not planned the cluster.
-  const reuse = state?.reuse ?? { families: {} }
-  const planned = planOrReject(parsed.envelope, { reuse, itemHashes: snapshot.objects.map((o) => o.sha256), stats: sharedMemo })
-  const p = planned.plan
-  const content = planInput(p, cache.segmentKeys)
-  const counts = { ...countsOf(p, sharedMemo), nodes: nodeCounts(planned.cluster) }
+  const planned = await workers.run<Planned>(input.cluster, { op: 'plan', token })
+  stats.planMs = planned.planMs
   const t2 = performance.now()
-  stats.planMs = t2 - t1
+  const known = ids.get(input.cluster)
 
   const stored = await inTransaction(db.pool, async (client) => {
-    const valid = state && (await stateStillValid(client, state)) ? state : undefined
-    // Its version is gone (cluster deleted, pruned): bodies skipped for its rows are needed after all.
-    if (state && !valid) snapshot = snapshotInput(parsed.envelope.proxy, items, null, undefined)
+    // The worker left out what `basedOn` stored: usable only if these are that version's ids, still alive.
+    const basedOn = planned.basedOn
+    const valid =
+      known && basedOn && known.clusterId === basedOn.clusterId && known.number === basedOn.number && (await stateStillValid(client, known)) ? known : undefined
+    let { snapshot, content } = planned
+    if (!valid && planned.partial) ({ snapshot, content } = await workers.run<Pick<Planned, 'snapshot' | 'content'>>(input.cluster, { op: 'full', token }))
     const snap = await putSnapshot(client, snapshot, valid?.objectIds)
     const pl = await putPlan(client, content, valid?.segmentIds)
     const cluster = await lockCluster(client, input.cluster)
     // Lost the race to an identical concurrent ingest: nothing of ours is kept.
-    if ((await latestSnapshotSha(client, input.cluster)) === snapshot.sha256) return rollback(undefined)
+    if ((await latestSnapshotSha(client, input.cluster)) === sha256) return rollback(undefined)
     const number = await insertVersion(client, {
       clusterId: cluster.id,
       kind: 'snapshot',
@@ -166,25 +151,22 @@ async function store(
       sourceVersion: null,
       snapshotId: snap.id,
       planId: pl.id,
-      counts,
+      counts: planned.counts,
     })
     // History (src/store/history.ts): the event commits with the version it records.
     await recordIngestEvent(client, { clusterId: cluster.id, created: true, version: number, actor: input.actor })
-    // Growth statistics, in the same transaction (src/services/stats-record.ts).
-    const keys = content.families.map((f) => f.segments.map((s) => s.sha256))
-    const previous = state && state.clusterId === cluster.id && state.number === number - 1 ? state : undefined
-    await recordVersionStats(client, {
-      clusterId: cluster.id,
-      number,
-      plan: p,
-      keys,
-      ...(previous && { previous: previous.plan, previousKeys: previous.keys }),
+    // Growth statistics, in the same transaction (src/services/stats-record.ts): the worker's,
+    // computed against its previous plan, when that plan is this version's predecessor.
+    await recordComputedStats(client, cluster.id, number, async (previousPlanId): Promise<ComputedStats> => {
+      const against = basedOn ? basedOn.clusterId === cluster.id && basedOn.number === number - 1 : previousPlanId === null
+      if (against) return planned.stats
+      const previous = previousPlanId === null ? null : await loadPlan(client, previousPlanId)
+      return workers.run<ComputedStats>(input.cluster, { op: 'stats', token, previous: previous && { plan: previous.plan, keys: previous.hashes } })
     })
     // Every node's sizes, for growth per node (store/node-stats.ts).
-    const summaries = variantSummaries(planned.cluster, sharedMemo)
-    await insertNodeStats(client, cluster.id, number, nodeStatsRows(planned.cluster, summaries))
+    await insertNodeStats(client, cluster.id, number, planned.nodeRows)
     const row = await findVersion(client, input.cluster, number)
-    return { cluster, number, keys, snap, pl, summaries, row: row! }
+    return { cluster, number, snap, pl, row: row! }
   })
   if (!stored) {
     const existing = await findVersion(db.pool, input.cluster, 'latest')
@@ -192,35 +174,36 @@ async function store(
     stats.storeMs = performance.now() - t2
     return report({ created: false, version: existing!.summary })
   }
-  const { cluster, number, keys, snap, pl, summaries, row } = stored
-  onPlanned?.(snapshot.sha256, planned.cluster, summaries)
-  cache.set(input.cluster, nextState(cluster.id, number, p, keys, snapshot.objects, snap.ids, content.families, pl.ids, fingerprints, reuse))
+  const { cluster, number, snap, pl, row } = stored
+  deps.onPlanned?.(sha256, planned.nodes)
+  ids.set(input.cluster, storedIds(cluster.id, number, planned, snap.ids, pl.ids))
+  await workers.run(input.cluster, {
+    op: 'commit',
+    token,
+    cluster: input.cluster,
+    clusterId: cluster.id,
+    number,
+    objectRows: !!snap.ids,
+    segmentRows: !!pl.ids,
+  })
   Object.assign(stats, { created: true, storeMs: performance.now() - t2, insertedContent: snap.insertedContent + pl.insertedContent })
   return report({ created: true, version: row.summary as VersionSummary })
 }
 
-/** What the next ingest of the cluster may reuse: this version's hashes and the row ids we learnt. */
-function nextState(
+/** The ids of this version's rows (none are known when the snapshot or plan row already existed: no id is guessed). */
+function storedIds(
   clusterId: number,
   number: number,
-  plan: Plan,
-  keys: string[][],
-  objects: ReadonlyArray<{ sha256: string }>,
+  planned: Planned,
   objectIds: readonly number[] | undefined,
-  families: ReadonlyArray<{ segments: ReadonlyArray<{ sha256: string }> }>,
   segmentIds: readonly number[] | undefined,
-  fingerprints: readonly string[] | null,
-  reuse: PlanReuse,
-): ClusterState {
-  const objectsByRaw = new Map<string, string>()
-  if (fingerprints) fingerprints.forEach((f, i) => objectsByRaw.set(f, objects[i]!.sha256))
+): StoredIds {
   const oids = new Map<string, number>()
-  // Without fresh ids (the snapshot or plan row already existed) nothing is known: no id is guessed.
-  if (objectIds) objects.forEach((o, i) => oids.set(o.sha256, objectIds[i]!))
+  if (objectIds) planned.snapshot.objects.forEach((o, i) => oids.set(o.sha256, objectIds[i]!))
   const sids = new Map<string, number>()
   if (segmentIds) {
     let k = 0
-    for (const f of families) for (const s of f.segments) sids.set(s.sha256, segmentIds[k++]!)
+    for (const f of planned.keys) for (const key of f) sids.set(key, segmentIds[k++]!)
   }
-  return { clusterId, number, objectsByRaw, objectIds: oids, segmentIds: sids, plan, keys, reuse }
+  return { clusterId, number, objectIds: oids, segmentIds: sids }
 }

@@ -23,6 +23,7 @@ import type { VersionRow } from '../store/versions.js'
 import { variantSummaries, type VariantSummary } from '../planner/analysis/index.js'
 import { sharedMemo } from './stats-record.js'
 import type { NodeList, NodeSummary } from './contract.js'
+import type { NodesOutline } from './ingest-prepare.js'
 
 /** The one-node views of a version of many nodes that names none must be told which. */
 export function assertOneNode(row: VersionRow, cluster: string): void {
@@ -57,12 +58,14 @@ const KEPT = 4
 
 export class VersionNodes {
   private readonly planned = new LRUCache<string, Promise<Planned>>({ max: KEPT })
+  /** What ingest's worker told of the nodes of a snapshot it planned, without their plans. */
+  private readonly outlines = new LRUCache<string, NodesOutline>({ max: KEPT * 4 })
 
   constructor(private readonly pool: pg.Pool) {}
 
-  /** A snapshot's nodes just planned (by ingest): kept as if read. */
-  remember(snapshotSha256: string, cp: ClusterPlan, summaries?: VariantSummary[]): void {
-    this.planned.set(snapshotSha256, Promise.resolve(new Planned(cp, summaries)))
+  /** A snapshot's nodes just planned (by ingest): its list is answered without planning again. */
+  remember(snapshotSha256: string, outline: NodesOutline): void {
+    this.outlines.set(snapshotSha256, outline)
   }
 
   private plannedOf(row: VersionRow): Promise<Planned> {
@@ -84,12 +87,23 @@ export class VersionNodes {
     return p
   }
 
-  private summary(pl: Planned, name: string, v: number): NodeSummary {
-    const { digest, families, scriptBytes } = pl.summaries[v]!
+  private summary(summaries: readonly VariantSummary[], name: string, v: number): NodeSummary {
+    const { digest, families, scriptBytes } = summaries[v]!
     return { name, variant: v, planSha256: digest, counts: { families, scriptBytes } }
   }
 
   async list(row: VersionRow, cluster: string): Promise<NodeList> {
+    const o = this.outlines.get(row.summary.snapshotSha256)
+    if (o) {
+      return {
+        cluster,
+        version: row.summary.version,
+        defaultNode: o.defaultNode,
+        defaulted: o.defaulted,
+        variants: o.variants,
+        items: o.nodes.map((n) => this.summary(o.summaries, n.name, n.variant)),
+      }
+    }
     const pl = await this.plannedOf(row)
     return {
       cluster,
@@ -97,7 +111,7 @@ export class VersionNodes {
       defaultNode: pl.cp.defaultNode,
       defaulted: pl.cp.defaulted,
       variants: pl.cp.variants.length,
-      items: pl.cp.nodes.map((n) => this.summary(pl, n.name, n.variant)),
+      items: pl.cp.nodes.map((n) => this.summary(pl.summaries, n.name, n.variant)),
     }
   }
 
@@ -109,9 +123,13 @@ export class VersionNodes {
   }
 
   async node(row: VersionRow, cluster: string, name: string): Promise<{ plan: Plan; summary: NodeSummary }> {
+    // Every node of a one-variant version has the version's own plan: the stored one, unplanned.
+    const o = this.outlines.get(row.summary.snapshotSha256)
+    const on = o?.variants === 1 ? o.nodes.find((x) => x.name === name) : undefined
+    if (o && on) return { plan: (await loadPlan(this.pool, row.planId)).plan, summary: this.summary(o.summaries, name, on.variant) }
     const pl = await this.plannedOf(row)
     const n = pl.cp.nodes.find((x) => x.name === name)
     if (!n) throw new NotFoundError(`version ${row.summary.version} of ${cluster} has no node ${name}`)
-    return { plan: variantPlan(pl.cp, n.variant), summary: this.summary(pl, name, n.variant) }
+    return { plan: variantPlan(pl.cp, n.variant), summary: this.summary(pl.summaries, name, n.variant) }
   }
 }

@@ -260,15 +260,20 @@ function remember(planId: string, entry: { plan: Plan; keys?: SegmentKeys }): vo
   while (recentPlans.size > RECENT_PLANS) recentPlans.delete(recentPlans.keys().next().value!)
 }
 
-export async function recordVersionStats(db: Queryable, facts: NewVersionFacts): Promise<void> {
+async function versionRow(db: Queryable, clusterId: number, number: number) {
   const { rows } = await db.query(
     `SELECT v.id, v.created_at, v.plan_id, pv.plan_id AS prev_plan_id FROM versions v
        LEFT JOIN versions pv ON pv.cluster_id = v.cluster_id AND pv.number = v.number - 1
       WHERE v.cluster_id = $1 AND v.number = $2`,
-    [facts.clusterId, facts.number],
+    [clusterId, number],
   )
   const row = rows[0]
-  if (!row) throw new Error(`recordVersionStats: version ${facts.number} of cluster id ${facts.clusterId} not found`)
+  if (!row) throw new Error(`statistics: version ${number} of cluster id ${clusterId} not found`)
+  return row as { id: string; created_at: Date; plan_id: string; prev_plan_id: string | null }
+}
+
+export async function recordVersionStats(db: Queryable, facts: NewVersionFacts): Promise<void> {
+  const row = await versionRow(db, facts.clusterId, facts.number)
   let previous = facts.previous
   let previousKeys: SegmentKeys | undefined = facts.previousKeys
   if (previous === undefined && row.prev_plan_id === null) previous = null
@@ -283,6 +288,22 @@ export async function recordVersionStats(db: Queryable, facts: NewVersionFacts):
   const stats = computeVersionStats(facts.plan, previous, { plan: facts.keys, previous: previousKeys })
   remember(String(row.plan_id), { plan: facts.plan, keys: facts.keys })
   await insertVersionStats(db, [{ versionId: String(row.id), clusterId: facts.clusterId, number: facts.number, createdAt: new Date(row.created_at), ...stats }])
+}
+
+/**
+ * The statistics row of a new version whose statistics were computed elsewhere (the ingest
+ * worker, ./ingest-prepare.ts); `stats` is told the previous version's plan id (null for none),
+ * against which they must have been computed.
+ */
+export async function recordComputedStats(
+  db: Queryable,
+  clusterId: number,
+  number: number,
+  stats: (previousPlanId: number | null) => Promise<ComputedStats>,
+): Promise<void> {
+  const row = await versionRow(db, clusterId, number)
+  const computed = await stats(row.prev_plan_id === null ? null : Number(row.prev_plan_id))
+  await insertVersionStats(db, [{ versionId: String(row.id), clusterId, number, createdAt: new Date(row.created_at), ...computed }])
 }
 
 /**

@@ -23,7 +23,8 @@ export interface ObjectRow {
 export interface SegmentRow {
   /** hex: storageKey(segmentHash(segment), segment.meta) */
   sha256: string
-  segment: Segment
+  /** may be omitted for a row whose id the caller passes in `known` (as ObjectRow.body) */
+  segment?: Segment
 }
 
 /**
@@ -146,17 +147,20 @@ const SEGMENTS: ContentTable<SegmentRow> = {
   staging: ['h', 'k', 's', 'p', 'fc', 'fr', 'nc', 'nr', 'm'],
   columns: 'sha256, key, service, protocol, filter_chains, filter_rules, nat_chains, nat_rules, meta',
   select: "decode(h, 'hex'), k, s, p, fc, fr, nc, nr, m::jsonb",
-  values: ({ sha256, segment: g }) => [
-    sha256,
-    g.key,
-    g.service ?? null,
-    g.protocol ?? null,
-    g.filterChains,
-    g.filterRules,
-    g.natChains,
-    g.natRules,
-    g.meta === undefined ? null : JSON.stringify(g.meta),
-  ],
+  values: ({ sha256, segment: g }) => {
+    if (g === undefined) throw new Error(`segment ${sha256} has no lines and is not stored`)
+    return [
+      sha256,
+      g.key,
+      g.service ?? null,
+      g.protocol ?? null,
+      g.filterChains,
+      g.filterRules,
+      g.natChains,
+      g.natRules,
+      g.meta === undefined ? null : JSON.stringify(g.meta),
+    ]
+  },
 }
 
 /** Stores the objects that are new; returns every object's id, in input order. */

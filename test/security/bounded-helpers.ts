@@ -1,3 +1,3 @@
-import { scanJson } from '../../src/plugins/app/bounded.js'
+import { scanJson } from '../../src/services/bounded.js'
 
 export const jsonTooDeepAt = (text: string, max: number): number => scanJson(text, max).tooDeepAt

@@ -2,7 +2,7 @@
  * The REST API under /v1, in a zod scope of its own (zod-scope.ts: the compilers, strict input).
  */
 import type { FastifyInstance } from 'fastify'
-import type { ParseLimits } from '../../plugins/app/bounded.js'
+import type { ParseLimits } from '../../services/bounded.js'
 import yaml from '../../plugins/app/yaml.js'
 import historyRoutes from './history/index.js'
 import snapshotRoutes from './snapshots.js'

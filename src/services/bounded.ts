@@ -12,8 +12,8 @@
  * package's own parseAllDocuments does in public-api.ts).
  */
 import { Composer, LineCounter, Parser, type Document } from 'yaml'
-import { yamlShape } from '../../planner/kube/yaml-shape.js'
-import { BadRequestError, LimitError } from '../../errors.js'
+import { yamlShape } from '../planner/kube/yaml-shape.js'
+import { BadRequestError, LimitError } from '../errors.js'
 
 export interface ParseLimits {
   /** NATPLAN_MAX_DEPTH: deepest nesting of arrays/objects (JSON) or collections (YAML). */

@@ -1,0 +1,255 @@
+/**
+ * The CPU half of an ingest — parse the body, validate, put the objects in canonical order, hash
+ * them, plan every node, hash the segments, count and compute the growth statistics — with the
+ * per-cluster memory that makes a re-ingest pay only for what changed (./ingest-cache.ts). No
+ * I/O: the other half (./ingest.ts) does the database work on the main thread.
+ *
+ * It runs in the ingest worker thread (./ingest-worker.ts), so a 10k-service POST does not hold
+ * the event loop for seconds: reads go on being served while it is parsed and planned. What
+ * comes back is plain data (strings and numbers, structured-cloned), and as little of it as the
+ * store needs: the bodies of objects and the lines of segments whose rows the previous version
+ * already stored are left out ("partial"); `full` supplies them when the main thread finds, inside
+ * its transaction, that those rows can no longer be trusted.
+ *
+ * An ingest is several tasks against one token: `validate` (→ the snapshot's sha256, which the
+ * main thread deduplicates on before any planning), `plan`, then `commit` or `discard`.
+ */
+import { toEnvelope, type Envelope } from '../planner/index.js'
+import type { Segment } from '../planner/types.js'
+import { variantSummaries, type VariantSummary } from '../planner/analysis/index.js'
+import type { PlanReuse } from '../planner/reuse.js'
+import { DomainError, ValidationError } from '../errors.js'
+import { canonicalJson } from '../store/canonical.js'
+import type { NodeStatsRow } from '../store/node-stats.js'
+import type { PlanInput } from '../store/plans.js'
+import type { VersionCounts } from '../store/records.js'
+import type { SnapshotInput } from '../store/snapshots.js'
+import type { ParseLimits } from './bounded.js'
+import { canonicalOrder, nodeCounts, nodeStatsRows, planOrReject } from './content.js'
+import { countsOf, planInput, rawFingerprint, rawItems, snapshotInput, type WorkerClusterState } from './ingest-cache.js'
+import { parseBody, type BodyType } from './parse-body.js'
+import { computeVersionStats, sharedMemo, type ComputedStats, type SegmentKeys } from './stats-record.js'
+import type { Plan } from '../planner/types.js'
+
+/** The request body as received (parsed here), or a document already parsed (GraphQL). */
+export interface ValidateTask {
+  op: 'validate'
+  cluster: string
+  body?: { bytes: Uint8Array; type: BodyType }
+  document?: unknown
+  proxy?: Record<string, unknown>
+  limits?: ParseLimits
+}
+
+export interface Validated {
+  token: number
+  sha256: string
+  validateMs: number
+}
+
+/** The version a partial answer leaves out rows of (they are that version's). */
+export interface BasedOn {
+  clusterId: number
+  number: number
+}
+
+/** What the nodes views need of a version just planned, without its plans (./nodes.ts). */
+export interface NodesOutline {
+  nodes: Array<{ name: string; variant: number }>
+  variants: number
+  defaultNode: string | null
+  defaulted: string[]
+  summaries: VariantSummary[]
+}
+
+export interface Planned {
+  snapshot: SnapshotInput
+  content: PlanInput
+  /** Some object bodies or segment lines are left out: those `basedOn` stored. */
+  partial: boolean
+  basedOn: BasedOn | null
+  /** Growth statistics against `basedOn`'s plan (the previous version), or against none when null. */
+  stats: ComputedStats
+  counts: VersionCounts
+  keys: string[][]
+  nodes: NodesOutline
+  nodeRows: NodeStatsRow[]
+  planMs: number
+}
+
+export type Task =
+  | ValidateTask
+  | { op: 'plan'; token: number }
+  | { op: 'full'; token: number }
+  | { op: 'stats'; token: number; previous: { plan: Plan; keys: SegmentKeys } | null }
+  | { op: 'commit'; token: number; cluster: string; clusterId: number; number: number; objectRows: boolean; segmentRows: boolean }
+  | { op: 'discard'; token: number }
+
+/** A DomainError as data (errors lose their class crossing a thread). */
+export interface ErrorData {
+  name: string
+  status: number
+  title: string
+  detail: string
+  issues: DomainError['issues']
+  limit?: { name: string; value: number; env?: string }
+}
+
+export type Answer<T> = { ok: true; value: T } | { ok: false; error: ErrorData }
+
+interface Pending {
+  cluster: string
+  envelope: Envelope
+  items: Envelope['resources']['items']
+  fingerprints: string[] | null
+  snapshot: SnapshotInput
+  state: WorkerClusterState | undefined
+  planned?: { plan: Plan; keys: string[][]; reuse: PlanReuse; content: PlanInput }
+}
+
+/** One per thread: the clusters' memory and the ingests in flight. */
+export class IngestPreparer {
+  private readonly clusters = new Map<string, WorkerClusterState>()
+  private readonly pending = new Map<number, Pending>()
+  private readonly segmentKeys = new WeakMap<Segment, string>()
+  private next = 1
+
+  constructor(private readonly maxClusters = 8) {}
+
+  handle(task: Task): Answer<unknown> {
+    try {
+      return { ok: true, value: this.run(task) }
+    } catch (err) {
+      if (!(err instanceof DomainError)) throw err
+      const limit = (err as { limit?: ErrorData['limit'] }).limit
+      return { ok: false, error: { name: err.name, status: err.status, title: err.title, detail: err.message, issues: err.issues, ...(limit && { limit }) } }
+    }
+  }
+
+  /** Ingests validated and not yet committed or discarded (tests: nothing may leak). */
+  get inFlight(): number {
+    return this.pending.size
+  }
+
+  private run(task: Task): unknown {
+    switch (task.op) {
+      case 'validate':
+        return this.validate(task)
+      case 'plan':
+        return this.plan(task.token)
+      case 'full':
+        return this.full(task.token)
+      case 'stats': {
+        const p = this.planned(task.token)
+        return computeVersionStats(p.planned!.plan, task.previous?.plan ?? null, { plan: p.planned!.keys, previous: task.previous?.keys })
+      }
+      case 'commit':
+        return this.commit(task)
+      case 'discard':
+        return void this.pending.delete(task.token)
+    }
+  }
+
+  private validate(task: ValidateTask): Validated {
+    const t0 = performance.now()
+    const document = task.body
+      ? parseBody(Buffer.from(task.body.bytes.buffer, task.body.bytes.byteOffset, task.body.bytes.byteLength).toString('utf8'), task.body.type, task.limits)
+      : task.document
+    const state = this.clusters.get(task.cluster)
+    const raw = rawItems(document)
+    let fingerprints = raw ? raw.map(rawFingerprint) : null
+    // Items sent exactly as in the previous version passed validation then: not checked again.
+    const trusted = new Set<unknown>()
+    if (raw && fingerprints && state) raw.forEach((item, i) => state.objectsByRaw.has(fingerprints![i]!) && trusted.add(item))
+    const parsed = toEnvelope(document, task.proxy, { trusted })
+    if (!parsed.ok) throw new ValidationError('The snapshot is not valid.', parsed.issues)
+    if (fingerprints && fingerprints.length !== parsed.envelope.resources.items.length) fingerprints = null
+    // The same cluster state is the same version whatever order the objects came in.
+    const order = canonicalOrder(parsed.envelope.resources.items)
+    if (order) {
+      parsed.envelope.resources.items = order.map((i) => parsed.envelope.resources.items[i]!)
+      if (fingerprints) fingerprints = order.map((i) => fingerprints![i]!)
+    }
+    const items = parsed.envelope.resources.items
+    const snapshot = snapshotInput(parsed.envelope.proxy, items, fingerprints, state)
+    const token = this.next++
+    this.pending.set(token, { cluster: task.cluster, envelope: parsed.envelope, items, fingerprints, snapshot, state })
+    return { token, sha256: snapshot.sha256, validateMs: performance.now() - t0 }
+  }
+
+  private take(token: number): Pending {
+    const p = this.pending.get(token)
+    if (!p) throw new Error(`ingest ${token} is not in flight in this worker`)
+    return p
+  }
+
+  private planned(token: number): Pending {
+    const p = this.take(token)
+    if (!p.planned) throw new Error(`ingest ${token} has not been planned`)
+    return p
+  }
+
+  private plan(token: number): Planned {
+    const t0 = performance.now()
+    const p = this.take(token)
+    const { state } = p
+    // The planner's memory is per cluster; a new one when this thread has not planned the cluster.
+    const reuse = state?.reuse ?? { families: {} }
+    const vp = planOrReject(p.envelope, { reuse, itemHashes: p.snapshot.objects.map((o) => o.sha256), stats: sharedMemo })
+    const plan = vp.plan
+    const content = planInput(plan, this.segmentKeys)
+    const keys = content.families.map((f) => f.segments.map((s) => s.sha256))
+    p.planned = { plan, keys, reuse, content }
+    // Segments whose rows the previous version stored travel as their key alone.
+    let partial = p.snapshot.objects.some((o) => o.body === undefined)
+    let sent = content
+    if (state && state.storedSegments.size > 0) {
+      sent = { ...content }
+      sent.families = content.families.map((f) => ({
+        family: f.family,
+        segments: f.segments.map((s) => (state.storedSegments.has(s.sha256) ? ((partial = true), { sha256: s.sha256 }) : s)),
+      }))
+    }
+    const summaries = variantSummaries(vp.cluster, sharedMemo)
+    const cp = vp.cluster
+    return {
+      snapshot: p.snapshot,
+      content: sent,
+      partial,
+      basedOn: state ? { clusterId: state.clusterId, number: state.number } : null,
+      stats: computeVersionStats(plan, state?.plan ?? null, { plan: keys, previous: state?.keys }),
+      counts: { ...countsOf(plan, sharedMemo), nodes: nodeCounts(cp) },
+      keys,
+      nodes: {
+        nodes: cp.nodes.map((n) => ({ name: n.name, variant: n.variant })),
+        variants: cp.variants.length,
+        defaultNode: cp.defaultNode,
+        defaulted: cp.defaulted,
+        summaries,
+      },
+      nodeRows: nodeStatsRows(cp, summaries),
+      planMs: performance.now() - t0,
+    }
+  }
+
+  /** Every body and every segment's lines: the previous version's rows could not be used. */
+  private full(token: number): Pick<Planned, 'snapshot' | 'content'> {
+    const p = this.planned(token)
+    const objects = p.snapshot.objects.map((o, i) => (o.body !== undefined ? o : { sha256: o.sha256, body: canonicalJson(p.items[i]) }))
+    return { snapshot: { ...p.snapshot, objects }, content: p.planned!.content }
+  }
+
+  private commit(task: Extract<Task, { op: 'commit' }>): void {
+    const p = this.take(task.token)
+    this.pending.delete(task.token)
+    const { plan, keys, reuse } = p.planned!
+    const objectsByRaw = new Map<string, string>()
+    if (p.fingerprints) p.fingerprints.forEach((f, i) => objectsByRaw.set(f, p.snapshot.objects[i]!.sha256))
+    // Rows the main thread learnt the ids of (it does not when the snapshot or plan row already existed).
+    const storedObjects = new Set<string>(task.objectRows ? p.snapshot.objects.map((o) => o.sha256) : [])
+    const storedSegments = new Set<string>(task.segmentRows ? keys.flat() : [])
+    this.clusters.delete(p.cluster)
+    this.clusters.set(p.cluster, { clusterId: task.clusterId, number: task.number, objectsByRaw, storedObjects, storedSegments, plan, keys, reuse })
+    while (this.clusters.size > this.maxClusters) this.clusters.delete(this.clusters.keys().next().value!)
+  }
+}

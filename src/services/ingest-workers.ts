@@ -1,0 +1,79 @@
+/**
+ * The main thread's side of the ingest worker threads (./ingest-prepare.ts does the work): N
+ * single-thread piscina pools, a cluster's tasks always in the same one — its memory of the
+ * cluster and its ingests in flight live in that thread. With 0 threads (NATPLAN_INGEST_WORKERS=0)
+ * the same preparer runs on the event loop, as before workers existed.
+ *
+ * A request body crosses as bytes and is moved, not copied (transferList); the answers are
+ * structured clones of plain data. A DomainError thrown in a worker comes back as data and is
+ * thrown here again as the same kind of error, so the HTTP layer maps it as if it were local.
+ */
+import { createHash } from 'node:crypto'
+import { Piscina } from 'piscina'
+import { BadRequestError, DomainError, LimitError, UnprocessableError, ValidationError } from '../errors.js'
+import { IngestPreparer, type Answer, type ErrorData, type Task } from './ingest-prepare.js'
+
+function domainError(e: ErrorData): DomainError {
+  if (e.limit) return new LimitError(e.status, e.detail, e.limit, e.issues)
+  switch (e.name) {
+    case 'ValidationError':
+      return new ValidationError(e.detail, e.issues)
+    case 'BadRequestError':
+      return new BadRequestError(e.detail, e.issues)
+    case 'UnprocessableError':
+      return new UnprocessableError(e.detail, e.issues)
+    default:
+      return new DomainError(e.status, e.title, e.detail, e.issues)
+  }
+}
+
+/** Running from TypeScript sources (tests, `npm run dev`, benchmarks): the worker loads them through tsx. */
+const fromSources = import.meta.url.endsWith('.ts')
+
+export class IngestWorkers {
+  private pools: Piscina[] | undefined
+  private local: IngestPreparer | undefined
+
+  constructor(readonly threads: number) {}
+
+  private poolFor(cluster: string): Piscina {
+    this.pools ??= Array.from(
+      { length: this.threads },
+      () =>
+        new Piscina({
+          filename: new URL(fromSources ? './ingest-worker.ts' : './ingest-worker.js', import.meta.url).href,
+          minThreads: 1,
+          maxThreads: 1,
+          // The thread holds the clusters' memory: it is never retired for being idle.
+          idleTimeout: 2 ** 31 - 1,
+          ...(fromSources && { execArgv: ['--import', 'tsx'] }),
+        }),
+    )
+    const i = this.threads === 1 ? 0 : createHash('sha256').update(cluster).digest().readUInt32BE(0) % this.threads
+    return this.pools[i]!
+  }
+
+  async run<T>(cluster: string, task: Task): Promise<T> {
+    let answer: Answer<unknown>
+    if (this.threads === 0) answer = (this.local ??= new IngestPreparer()).handle(task)
+    else {
+      const transferList: ArrayBuffer[] = []
+      if (task.op === 'validate' && task.body) {
+        let bytes = task.body.bytes
+        // Only a buffer of its own can be moved (small Buffers share node's allocation pool).
+        if (bytes.byteOffset !== 0 || bytes.byteLength !== bytes.buffer.byteLength) bytes = new Uint8Array(bytes)
+        task = { ...task, body: { ...task.body, bytes } }
+        transferList.push(bytes.buffer as ArrayBuffer)
+      }
+      answer = (await this.poolFor(cluster).run(task, { transferList })) as Answer<unknown>
+    }
+    if (!answer.ok) throw domainError(answer.error)
+    return answer.value as T
+  }
+
+  async close(): Promise<void> {
+    const pools = this.pools ?? []
+    this.pools = undefined
+    await Promise.all(pools.map((p) => p.destroy()))
+  }
+}
