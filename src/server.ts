@@ -18,9 +18,9 @@ export async function start(config: Config): Promise<void> {
     retention: config.retention,
     ingestQueue: config.ingestQueue,
     ingestWorkers: config.ingestWorkers,
-    parseLimits: config.parseLimits,
     importLimits: { maxUncompressedBytes: config.importMaxUnpackedBytes, maxSnapshotBytes: config.bodyLimit },
   })
+  await services.start?.()
   const app = await buildApp({ config, services, logger })
   closeWithGrace({ delay: 10_000, logger }, async ({ err, signal }) => {
     if (err) logger.error({ err }, 'shutting down after an error')

@@ -3,6 +3,7 @@
  * Routes and resolvers stay thin: parse, call one of these, map DomainErrors (src/errors.ts).
  */
 import type { Family, Flavour, Plan, TableName } from '../planner/types.js'
+import type { ParseLimits } from './bounded.js'
 import type { GrowthServices } from './growth-types.js'
 import type { HistoryServices } from './history-types.js'
 import type { InspectServices } from './inspect-types.js'
@@ -79,6 +80,8 @@ export interface IngestInput {
   /** The parsed body, or (REST) the body's bytes as received: parsed in the ingest worker. */
   document?: unknown
   body?: { bytes: Uint8Array; type: 'json' | 'yaml' }
+  /** The limits `body` is parsed within (NATPLAN_MAX_DEPTH, NATPLAN_YAML_MAX_ALIASES); default: their defaults. */
+  limits?: ParseLimits
   proxy?: Record<string, unknown>
   actor: Actor
 }
@@ -115,6 +118,8 @@ export interface Services {
   latestGauges(): Promise<LatestGaugeRow[]>
   /** Each node's last drift check (POST …/drift), for /metrics. */
   driftGauges(): Promise<DriftCheckRow[]>
+  /** Starts the ingest worker threads and waits until they are ready (before the server listens). */
+  start?(): Promise<void>
   /** Stops the ingest worker threads (after the HTTP server has stopped taking requests). */
   close?(): Promise<void>
   /** Diffs, rollbacks, history, backups and retention (src/services/history.ts). */

@@ -21,7 +21,6 @@ import { createInspectServices } from './inspect.js'
 import { lastDriftChecks, recordDriftCheck } from '../store/drift-checks.js'
 import { ingest, type IngestStats } from './ingest.js'
 import { IngestWorkers } from './ingest-workers.js'
-import type { ParseLimits } from './bounded.js'
 import type { IngestQueueOptions } from './ingest-queue.js'
 import { servableRef } from './history-db.js'
 import { assertServable } from './servable.js'
@@ -42,8 +41,6 @@ export interface ServicesOptions {
   importLimits?: Partial<ImportLimits>
   /** Ingest worker threads (NATPLAN_INGEST_WORKERS, default 1; 0: on the event loop). */
   ingestWorkers?: number
-  /** Limits for request bodies parsed by the ingest workers (NATPLAN_MAX_DEPTH, NATPLAN_YAML_MAX_ALIASES). */
-  parseLimits?: ParseLimits
 }
 
 export { ENCODINGS, ScriptCache, type ContentEncoding } from './script-cache.js'
@@ -93,10 +90,10 @@ export function createServices(db: Database, opts: ServicesOptions = {}): Servic
           onStats: opts.onIngest,
           onPlanned: (sha, outline) => nodes.remember(sha, outline),
           queue: opts.ingestQueue,
-          limits: opts.parseLimits,
         }),
       ),
 
+    start: () => workers.start(),
     close: () => workers.close(),
 
     listClusters: (query) =>

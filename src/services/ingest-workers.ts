@@ -37,6 +37,10 @@ export class IngestWorkers {
   constructor(readonly threads: number) {}
 
   private poolFor(cluster: string): Piscina {
+    return this.poolAt(this.threads === 1 ? 0 : createHash('sha256').update(cluster).digest().readUInt32BE(0) % this.threads)
+  }
+
+  private poolAt(i: number): Piscina {
     this.pools ??= Array.from(
       { length: this.threads },
       () =>
@@ -49,7 +53,6 @@ export class IngestWorkers {
           ...(fromSources && { execArgv: ['--import', 'tsx'] }),
         }),
     )
-    const i = this.threads === 1 ? 0 : createHash('sha256').update(cluster).digest().readUInt32BE(0) % this.threads
     return this.pools[i]!
   }
 
@@ -69,6 +72,12 @@ export class IngestWorkers {
     }
     if (!answer.ok) throw domainError(answer.error)
     return answer.value as T
+  }
+
+  /** Starts the threads and waits until each has loaded its code (a server does this before it listens). */
+  async start(): Promise<void> {
+    if (this.threads === 0) return
+    await Promise.all(Array.from({ length: this.threads }, (_, i) => this.poolAt(i).run({ op: 'discard', token: 0 })))
   }
 
   async close(): Promise<void> {

@@ -16,7 +16,6 @@
  * reuse the segments of unchanged service ports, and lets the store skip looking up rows it
  * already knows. Results are identical to a cold ingest (test/services/incremental.test.ts).
  */
-import type { ParseLimits } from './bounded.js'
 import { IngestQueue, type IngestQueueOptions } from './ingest-queue.js'
 import { insertNodeStats } from '../store/node-stats.js'
 import type { Database } from '../db/index.js'
@@ -70,7 +69,6 @@ export interface IngestDeps {
   /** What the node views need of a version this ingest stored, by snapshot sha256 (./nodes.ts). */
   onPlanned?: (snapshotSha256: string, outline: NodesOutline) => void
   queue?: IngestQueueOptions
-  limits?: ParseLimits
 }
 
 export async function ingest(db: Database, input: IngestInput, deps: IngestDeps): Promise<IngestResult> {
@@ -81,12 +79,17 @@ export async function ingest(db: Database, input: IngestInput, deps: IngestDeps)
     deps.onStats?.(stats)
     return r
   }
+  // A document already parsed (GraphQL, the CLI) crosses to the worker as JSON text: one
+  // JSON.stringify costs the event loop a fraction of a structured clone of the same objects.
+  const text = input.body || workers.threads === 0 ? undefined : JSON.stringify(input.document)
+  const body = input.body ?? (text === undefined ? undefined : { bytes: Buffer.from(text), type: 'json' as const })
   const validated = await workers.run<Validated>(cluster, {
     op: 'validate',
     cluster,
-    ...(input.body ? { body: input.body } : { document: input.document }),
+    ...(body ? { body } : { document: input.document }),
     ...(input.proxy && { proxy: input.proxy }),
-    ...(deps.limits && { limits: deps.limits }),
+    // The bytes of a request are held to its limits; a document's depth was bounded by whatever parsed it.
+    ...(input.body ? input.limits && { limits: input.limits } : { limits: { maxDepth: Number.MAX_SAFE_INTEGER, yamlMaxAliases: 0 } }),
   })
   stats.validateMs = validated.validateMs
   try {

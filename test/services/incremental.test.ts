@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { toEnvelope, type Envelope } from '../../src/planner/index.js'
 import { generateSnapshot, type GenerateOptions } from '../../src/planner/testing/generate.js'
 import type { Database } from '../../src/db/index.js'
-import type { Services } from '../../src/services/contract.js'
+import type { IngestResult, Services } from '../../src/services/contract.js'
+import { createServices } from '../../src/services/index.js'
 import { canonicalEnvelope, canonicalSnapshot, planContent, planOrReject, versionCounts } from '../../src/services/content.js'
 import { computeVersionStats } from '../../src/services/stats-record.js'
 import { loadPlan, loadPlanForDelta } from '../../src/store/plans.js'
@@ -15,6 +16,7 @@ import { findVersion } from '../../src/store/versions.js'
 import type { Plan } from '../../src/planner/types.js'
 import { uniqueName } from '../helpers/db.js'
 import { openTestServices } from '../helpers/services.js'
+import { openTestDatabase } from '../helpers/db.js'
 
 let db: Database
 let services: Services
@@ -65,46 +67,77 @@ function documents(): unknown[] {
   return docs
 }
 
+/**
+ * Ingests the sequence of documents() with `ingestOne` and checks every stored version against
+ * the reference path: snapshot, plan, counts, the stored objects and the growth statistics.
+ */
+async function checkSequence(cluster: string, ingestOne: (step: number, cluster: string, doc: unknown) => Promise<IngestResult>): Promise<void> {
+  let previous: Plan | null = null
+  let expectedVersion = 0
+  for (const [i, doc] of documents().entries()) {
+    const want = reference(doc)
+    const res = await ingestOne(i, cluster, doc)
+    if (!res.created) {
+      expect(res.version.snapshotSha256, `step ${i}`).toBe(want.snapshotSha256)
+      continue
+    }
+    expectedVersion++
+    expect(res.version.version).toBe(expectedVersion)
+    expect(res.version.snapshotSha256, `step ${i}`).toBe(want.snapshotSha256)
+    expect(res.version.planSha256, `step ${i}`).toBe(want.planSha256)
+    expect(res.version.counts, `step ${i}`).toEqual(want.counts)
+    const stored = (await services.getSnapshot(cluster, expectedVersion)) as { resources: { items: unknown[] } }
+    expect(stored.resources.items).toEqual(envelopeOf(doc).resources.items)
+    const stats = computeVersionStats(want.plan, previous)
+    const point = (
+      await services.growth!.growth(cluster, {
+        from: String(expectedVersion),
+        to: String(expectedVersion),
+        metrics: ['rules', 'deltaRules', 'deltaBytes', 'scriptBytes', 'kubeServicesRules', 'avgRulesToDnat', 'worstRulesToDnat'],
+      })
+    ).points[0]!
+    expect(point.values, `step ${i}`).toEqual({
+      rules: stats.natRules + stats.filterRules,
+      deltaRules: stats.deltaRules,
+      deltaBytes: stats.deltaBytes,
+      scriptBytes: stats.scriptBytes,
+      kubeServicesRules: stats.kubeServicesRules,
+      avgRulesToDnat: stats.avgRulesToDnat,
+      worstRulesToDnat: stats.worstRulesToDnat,
+    })
+    previous = want.plan
+  }
+  expect(expectedVersion).toBeGreaterThan(6)
+}
+
 describe('incremental ingest', () => {
   it('stores what a cold ingest stores, version after version', async () => {
-    const cluster = uniqueName('incr')
-    let previous: Plan | null = null
-    let expectedVersion = 0
-    for (const [i, doc] of documents().entries()) {
-      const want = reference(doc)
-      // The HTTP layer hands over freshly parsed JSON every time.
-      const res = await services.ingest({ cluster, document: JSON.parse(JSON.stringify(doc)), actor: 't' })
-      if (!res.created) {
-        expect(res.version.snapshotSha256, `step ${i}`).toBe(want.snapshotSha256)
-        continue
-      }
-      expectedVersion++
-      expect(res.version.version).toBe(expectedVersion)
-      expect(res.version.snapshotSha256, `step ${i}`).toBe(want.snapshotSha256)
-      expect(res.version.planSha256, `step ${i}`).toBe(want.planSha256)
-      expect(res.version.counts, `step ${i}`).toEqual(want.counts)
-      const stored = (await services.getSnapshot(cluster, expectedVersion)) as { resources: { items: unknown[] } }
-      expect(stored.resources.items).toEqual(envelopeOf(doc).resources.items)
-      const stats = computeVersionStats(want.plan, previous)
-      const point = (
-        await services.growth!.growth(cluster, {
-          from: String(expectedVersion),
-          to: String(expectedVersion),
-          metrics: ['rules', 'deltaRules', 'deltaBytes', 'scriptBytes', 'kubeServicesRules', 'avgRulesToDnat', 'worstRulesToDnat'],
-        })
-      ).points[0]!
-      expect(point.values, `step ${i}`).toEqual({
-        rules: stats.natRules + stats.filterRules,
-        deltaRules: stats.deltaRules,
-        deltaBytes: stats.deltaBytes,
-        scriptBytes: stats.scriptBytes,
-        kubeServicesRules: stats.kubeServicesRules,
-        avgRulesToDnat: stats.avgRulesToDnat,
-        worstRulesToDnat: stats.worstRulesToDnat,
-      })
-      previous = want.plan
+    // The HTTP layer hands over the body's bytes (src/api/rest/snapshots.ts): parsed in the worker.
+    await checkSequence(uniqueName('incr'), (_i, cluster, doc) =>
+      services.ingest({ cluster, body: { bytes: Buffer.from(JSON.stringify(doc)), type: 'json' }, actor: 't' }),
+    )
+  })
+
+  it('the same with parsed documents (GraphQL), and with the work on the event loop (NATPLAN_INGEST_WORKERS=0)', async () => {
+    await checkSequence(uniqueName('incr-doc'), (_i, cluster, doc) => services.ingest({ cluster, document: JSON.parse(JSON.stringify(doc)), actor: 't' }))
+    const local = createServices(db, { ingestWorkers: 0 })
+    await checkSequence(uniqueName('incr-local'), (_i, cluster, doc) => local.ingest({ cluster, document: JSON.parse(JSON.stringify(doc)), actor: 't' }))
+  })
+
+  it('two replicas writing one cluster in turn: each worker’s memory is a version behind, and nothing stored differs', async () => {
+    // Two database handles: two services layers with a worker each, as two natplan processes.
+    // Each ingest's worker remembers the version before the other replica's: its partial answer
+    // is completed (op "full") and its statistics computed again against the stored predecessor.
+    const other = await openTestDatabase()
+    const replicas = [services, createServices(other)]
+    try {
+      await checkSequence(uniqueName('incr-replicas'), (i, cluster, doc) =>
+        replicas[i % 2]!.ingest({ cluster, body: { bytes: Buffer.from(JSON.stringify(doc)), type: 'json' }, actor: 't' }),
+      )
+    } finally {
+      await replicas[1]!.close?.()
+      await other.close()
     }
-    expect(expectedVersion).toBeGreaterThan(6)
   })
 
   it('does not trust cached row ids after the cluster was deleted and its rows collected', async () => {

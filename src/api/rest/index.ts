@@ -14,7 +14,7 @@ export default async function restApi(app: FastifyInstance, opts: { limits?: Par
   // Snapshots are JSON or YAML; a text/plain body is a client mistake (415), not a string.
   app.removeContentTypeParser('text/plain')
   await app.register(yaml, { limits: opts.limits })
-  await app.register(snapshotRoutes)
+  await app.register(snapshotRoutes, { limits: opts.limits })
   await app.register(versionRoutes)
   // Diffs, rollbacks, history, backups: answers 501 itself when services.history is absent.
   await app.register(historyRoutes)

@@ -2,6 +2,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { validatorCompiler } from 'fastify-type-provider-zod'
 import { YAML_CONTENT_TYPES } from '../../plugins/app/yaml.js'
+import type { ParseLimits } from '../../services/bounded.js'
 import { versionLinks, withVersionLinks } from './links.js'
 import { ClusterParams, IngestResponse, Problem, ProxyQuery, SnapshotBody } from './schemas.js'
 
@@ -15,7 +16,7 @@ class RawBody {
   ) {}
 }
 
-const snapshotRoutes: FastifyPluginAsyncZod = async (app) => {
+const snapshotRoutes: FastifyPluginAsyncZod<{ limits?: ParseLimits }> = async (app, opts) => {
   // This scope's bodies stay bytes: parsing 28 MB of JSON holds a thread for a third of a second,
   // so the worker does it (src/services/ingest-workers.ts), with the same parser and limits as
   // the app's (src/services/parse-body.ts). SnapshotBody documents the shape; the worker checks it.
@@ -51,7 +52,7 @@ const snapshotRoutes: FastifyPluginAsyncZod = async (app) => {
       const body = request.body as unknown
       const result = await app.services.ingest({
         cluster,
-        ...(body instanceof RawBody ? { body: { bytes: body.bytes, type: body.type } } : { document: body }),
+        ...(body instanceof RawBody ? { body: { bytes: body.bytes, type: body.type }, ...(opts.limits && { limits: opts.limits }) } : { document: body }),
         proxy: Object.keys(proxy).length > 0 ? proxy : undefined,
         actor: request.principal?.actor ?? 'anonymous',
       })

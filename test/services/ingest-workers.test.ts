@@ -1,0 +1,102 @@
+/**
+ * The ingest worker thread (src/services/ingest-workers.ts) answers exactly as the same work on
+ * the event loop does (NATPLAN_INGEST_WORKERS=0): every refusal of a body — empty, malformed,
+ * too deep, a NUL, prototype poisoning, bad YAML, an invalid snapshot — is the same kind of error
+ * with the same detail and pointers, and a valid body makes the same version. Over HTTP, the
+ * snapshot route's own limits (NATPLAN_MAX_DEPTH) reach the worker.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Database } from '../../src/db/index.js'
+import { DomainError, LimitError } from '../../src/errors.js'
+import type { Services } from '../../src/services/contract.js'
+import { createServices } from '../../src/services/index.js'
+import { smallEnvelope, startTestApp, type TestApp } from '../api/helpers.js'
+import { uniqueName } from '../helpers/db.js'
+import { openTestServices } from '../helpers/services.js'
+
+let db: Database
+let threaded: Services
+let local: Services
+beforeAll(async () => {
+  ;({ db, services: threaded } = await openTestServices({ services: { ingestWorkers: 1 } }))
+  local = createServices(db, { ingestWorkers: 0 })
+  await threaded.start?.()
+})
+afterAll(async () => {
+  await threaded?.close?.()
+  await db?.close()
+})
+
+const invalid = smallEnvelope()
+invalid.resources.items[0].spec.ports[0].port = 70000
+
+const bodies: Array<[string, string, 'json' | 'yaml']> = [
+  ['empty', '', 'json'],
+  ['malformed', '{"resources": [', 'json'],
+  ['prototype poisoning', '{"__proto__": {"x": 1}, "resources": []}', 'json'],
+  ['too deep', '['.repeat(100) + ']'.repeat(100), 'json'],
+  ['a NUL', JSON.stringify({ ...smallEnvelope(), note: 'a\u0000b' }), 'json'],
+  ['not a document', '42', 'json'],
+  ['bad YAML', 'resources:\n  items: [\n', 'yaml'],
+  ['empty YAML', '---\n', 'yaml'],
+  ['an invalid snapshot', JSON.stringify(invalid), 'json'],
+]
+
+async function outcome(services: Services, cluster: string, text: string, type: 'json' | 'yaml'): Promise<unknown> {
+  try {
+    const r = await services.ingest({ cluster, body: { bytes: Buffer.from(text), type }, actor: 't' })
+    return { created: r.created, snapshotSha256: r.version.snapshotSha256, planSha256: r.version.planSha256, counts: r.version.counts }
+  } catch (err) {
+    if (!(err instanceof DomainError)) throw err
+    return { error: err.constructor.name, status: err.status, detail: err.message, issues: err.issues, ...(err instanceof LimitError && { limit: err.limit }) }
+  }
+}
+
+describe('ingest worker threads', () => {
+  it.each(bodies)('refuses %s as the event loop does', async (_name, text, type) => {
+    const a = await outcome(threaded, uniqueName('w'), text, type)
+    const b = await outcome(local, uniqueName('w'), text, type)
+    expect(a).toHaveProperty('error')
+    expect(a).toEqual(b)
+  })
+
+  it('a valid body, JSON or YAML, makes the same version in both', async () => {
+    const text = JSON.stringify(smallEnvelope({ name: 'same' }))
+    const a = await outcome(threaded, uniqueName('w'), text, 'json')
+    const b = await outcome(local, uniqueName('w'), text, 'json')
+    expect(a).toMatchObject({ created: true })
+    expect(a).toEqual(b)
+    const yaml = await outcome(threaded, uniqueName('w'), text, 'yaml')
+    expect(yaml).toEqual(a)
+  })
+})
+
+describe('over HTTP', () => {
+  let t: TestApp
+  beforeAll(async () => {
+    t = await startTestApp({ parseLimits: { maxDepth: 16, yamlMaxAliases: 100 } })
+  })
+  afterAll(async () => t?.close())
+
+  it("the route's NATPLAN_MAX_DEPTH reaches the worker: 20 levels are refused with its name", async () => {
+    const deep = { ...smallEnvelope(), extra: JSON.parse('['.repeat(20) + ']'.repeat(20)) as unknown }
+    const res = await t.app.inject({ method: 'POST', url: `/v1/clusters/${uniqueName('deep')}/snapshots`, payload: deep })
+    expect(res.statusCode).toBe(400)
+    expect(res.headers['content-type']).toContain('application/problem+json')
+    expect(res.body).toContain('NATPLAN_MAX_DEPTH')
+    const ok = await t.app.inject({ method: 'POST', url: `/v1/clusters/${uniqueName('deep')}/snapshots`, payload: smallEnvelope() })
+    expect(ok.statusCode).toBe(201)
+  })
+
+  it('a body that is no document (a number) is a 400 problem with errors[]', async () => {
+    const res = await t.app.inject({
+      method: 'POST',
+      url: `/v1/clusters/${uniqueName('num')}/snapshots`,
+      payload: '42',
+      headers: { 'content-type': 'application/json' },
+    })
+    expect(res.statusCode).toBe(400)
+    const problem = res.json() as { errors: Array<{ pointer: string }> }
+    expect(problem.errors.length).toBeGreaterThan(0)
+  })
+})
