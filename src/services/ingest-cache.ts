@@ -37,8 +37,11 @@ import type { SnapshotInput } from '../store/snapshots.js'
 /** The worker's memory of a cluster's latest version (the one it committed last). */
 export interface WorkerClusterState {
   clusterId: number
-  /** The version this state describes. */
+  /** The version this state describes, and its snapshot's sha256. */
   number: number
+  sha256: string
+  /** The bytes it came in as (sha256, type and query settings), when they came as bytes. */
+  bodyKey?: string
   /** raw item fingerprint → canonical object sha256 */
   objectsByRaw: Map<string, string>
   /** Objects (sha256) and segments (storage key) whose row ids the main thread holds. */

@@ -71,6 +71,27 @@ describe('ingest worker threads', () => {
   })
 })
 
+describe('identical bytes', () => {
+  const bytes = (doc: unknown) => ({ bytes: Buffer.from(JSON.stringify(doc)), type: 'json' as const })
+  it('are the latest version without being parsed again, and are planned after all when the latest version is another', async () => {
+    const cluster = uniqueName('same-bytes')
+    const one = smallEnvelope({ name: 'one' })
+    const two = smallEnvelope({ name: 'two' })
+    const v1 = await threaded.ingest({ cluster, body: bytes(one), actor: 't' })
+    const v2 = await threaded.ingest({ cluster, body: bytes(two), actor: 't' })
+    const again = await threaded.ingest({ cluster, body: bytes(two), actor: 't' })
+    expect(again).toMatchObject({ created: false, version: { version: 2, snapshotSha256: v2.version.snapshotSha256 } })
+    // The same bytes with other settings in the query are another snapshot.
+    const other = await threaded.ingest({ cluster, body: bytes(two), proxy: { masqueradeAll: true }, actor: 't' })
+    expect(other).toMatchObject({ created: true, version: { version: 3 } })
+    expect(other.version.snapshotSha256).not.toBe(v2.version.snapshotSha256)
+    await threaded.history!.rollback({ cluster, toVersion: 1, actor: 't', reason: 'test' })
+    const back = await threaded.ingest({ cluster, body: bytes(two), actor: 't' })
+    expect(back).toMatchObject({ created: true, version: { version: 5, snapshotSha256: v2.version.snapshotSha256, planSha256: v2.version.planSha256 } })
+    expect(v1.version.snapshotSha256).not.toBe(v2.version.snapshotSha256)
+  })
+})
+
 describe('over HTTP', () => {
   let t: TestApp
   beforeAll(async () => {
