@@ -9,7 +9,8 @@ import { segmentLines, type Plan, type Segment, type TableName } from '../planne
 import { canonicalJson, planSha256, sha256Hex, snapshotSha256 } from '../store/canonical.js'
 import { storageKey, type SegmentRow } from '../store/content.js'
 import type { NodeStatsRow } from '../store/node-stats.js'
-import type { VariantSummary } from '../planner/analysis/index.js'
+import { variantSummaries, type VariantSummary } from '../planner/analysis/index.js'
+import { sharedMemo } from './stats-record.js'
 import type { PlanInput } from '../store/plans.js'
 import type { SnapshotInput } from '../store/snapshots.js'
 import type { VersionCounts } from './contract.js'
@@ -145,4 +146,14 @@ export function versionCounts(plan: Plan, cluster?: ClusterPlan): VersionCounts 
     scriptBytes,
     ...(cluster && { nodes: nodeCounts(cluster) }),
   }
+}
+
+/** A stored snapshot's nodes, planned (stored snapshots were validated when they came in, and are checked when read, ./servable.ts). */
+export function planStoredSync(proxy: unknown, items: readonly string[]): { cp: ClusterPlan; summaries: VariantSummary[] } {
+  const env = {
+    proxy,
+    resources: { apiVersion: 'v1', kind: 'List', items: items.map((b) => JSON.parse(b) as Record<string, unknown>) },
+  } as unknown as Envelope
+  const cp = planCluster(env, { stats: sharedMemo })
+  return { cp, summaries: variantSummaries(cp, sharedMemo) }
 }

@@ -74,8 +74,9 @@ export function createServices(db: Database, opts: ServicesOptions = {}): Servic
     return row
   }
 
-  const nodes = new VersionNodes(db.pool)
   const workers = new IngestWorkers(opts.ingestWorkers ?? 1)
+  // A stored version's nodes are planned in the cluster's worker thread too, off the event loop.
+  const nodes = new VersionNodes(db.pool, (cluster, proxy, items) => workers.run(cluster, { op: 'planStored', proxy, items }))
 
   async function renderScript(planId: number, family: Family, query: Required<Omit<RestoreScriptQuery, 'family'>>): Promise<Buffer> {
     const { plan } = await loadPlan(db.pool, planId, family)

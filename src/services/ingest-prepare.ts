@@ -26,7 +26,7 @@ import type { PlanInput } from '../store/plans.js'
 import type { VersionCounts } from '../store/records.js'
 import type { SnapshotInput } from '../store/snapshots.js'
 import type { ParseLimits } from './bounded.js'
-import { canonicalOrder, nodeCounts, nodeStatsRows, planOrReject } from './content.js'
+import { canonicalOrder, nodeCounts, nodeStatsRows, planOrReject, planStoredSync } from './content.js'
 import { countsOf, planInput, rawFingerprint, rawItems, snapshotInput, type WorkerClusterState } from './ingest-cache.js'
 import { parseBody, type BodyType } from './parse-body.js'
 import { computeVersionStats, sharedMemo, type ComputedStats, type SegmentKeys } from './stats-record.js'
@@ -85,6 +85,7 @@ export type Task =
   | { op: 'stats'; token: number; previous: { plan: Plan; keys: SegmentKeys } | null }
   | { op: 'commit'; token: number; cluster: string; clusterId: number; number: number; objectRows: boolean; segmentRows: boolean }
   | { op: 'discard'; token: number }
+  | { op: 'planStored'; proxy: unknown; items: string[] }
 
 /** A DomainError as data (errors lose their class crossing a thread). */
 export interface ErrorData {
@@ -152,6 +153,8 @@ export class IngestPreparer {
         return this.commit(task)
       case 'discard':
         return void this.pending.delete(task.token)
+      case 'planStored':
+        return planStoredSync(task.proxy, task.items)
     }
   }
 

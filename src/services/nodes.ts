@@ -6,16 +6,7 @@
  */
 import type pg from 'pg'
 import { LRUCache } from 'lru-cache'
-import {
-  planCluster,
-  renderRestoreChunks,
-  variantPlan,
-  type ClusterPlan,
-  type Envelope,
-  type FamilyPlan,
-  type Plan,
-  type RenderOptions,
-} from '../planner/index.js'
+import { renderRestoreChunks, variantPlan, type ClusterPlan, type FamilyPlan, type Plan, type RenderOptions } from '../planner/index.js'
 import { BadRequestError, NotFoundError } from '../errors.js'
 import { loadPlan } from '../store/plans.js'
 import { loadSnapshot } from '../store/snapshots.js'
@@ -24,6 +15,7 @@ import { variantSummaries, type VariantSummary } from '../planner/analysis/index
 import { sharedMemo } from './stats-record.js'
 import type { NodeList, NodeSummary } from './contract.js'
 import type { NodesOutline } from './ingest-prepare.js'
+import { planStoredSync } from './content.js'
 
 /** The one-node views of a version of many nodes that names none must be told which. */
 export function assertOneNode(row: VersionRow, cluster: string): void {
@@ -41,6 +33,11 @@ export function renderFamily(fp: FamilyPlan, query: Required<Pick<RenderOptions,
   for (const chunk of renderRestoreChunks(fp, query)) chunks.push(Buffer.from(chunk))
   return Buffer.concat(chunks)
 }
+
+/** Every node's plan of a stored snapshot (objects as canonical JSON), with each variant's summary. */
+export type StoredPlanner = (cluster: string, proxy: unknown, items: string[]) => Promise<{ cp: ClusterPlan; summaries: VariantSummary[] }>
+
+const planStored: StoredPlanner = async (_cluster, proxy, items) => planStoredSync(proxy, items)
 
 class Planned {
   constructor(
@@ -61,25 +58,25 @@ export class VersionNodes {
   /** What ingest's worker told of the nodes of a snapshot it planned, without their plans. */
   private readonly outlines = new LRUCache<string, NodesOutline>({ max: KEPT * 4 })
 
-  constructor(private readonly pool: pg.Pool) {}
+  /** `planner`: plans a stored snapshot's nodes (the ingest worker's, ./ingest-workers.ts; by default here). */
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly planner: StoredPlanner = planStored,
+  ) {}
 
   /** A snapshot's nodes just planned (by ingest): its list is answered without planning again. */
   remember(snapshotSha256: string, outline: NodesOutline): void {
     this.outlines.set(snapshotSha256, outline)
   }
 
-  private plannedOf(row: VersionRow): Promise<Planned> {
+  private plannedOf(row: VersionRow, cluster: string): Promise<Planned> {
     const key = row.summary.snapshotSha256
     let p = this.planned.get(key)
     if (!p) {
       p = (async () => {
         const snap = await loadSnapshot(this.pool, row.snapshotId)
-        // Stored snapshots were validated when they came in (and are checked when read, ./servable.ts).
-        const env = {
-          proxy: snap.proxy,
-          resources: { apiVersion: 'v1', kind: 'List', items: snap.items.map((b) => JSON.parse(b) as Record<string, unknown>) },
-        } as unknown as Envelope
-        return new Planned(planCluster(env, { stats: sharedMemo }))
+        const { cp, summaries } = await this.planner(cluster, snap.proxy, snap.items)
+        return new Planned(cp, summaries)
       })()
       p.catch(() => this.planned.delete(key))
       this.planned.set(key, p)
@@ -104,7 +101,7 @@ export class VersionNodes {
         items: o.nodes.map((n) => this.summary(o.summaries, n.name, n.variant)),
       }
     }
-    const pl = await this.plannedOf(row)
+    const pl = await this.plannedOf(row, cluster)
     return {
       cluster,
       version: row.summary.version,
@@ -127,7 +124,7 @@ export class VersionNodes {
     const o = this.outlines.get(row.summary.snapshotSha256)
     const on = o?.variants === 1 ? o.nodes.find((x) => x.name === name) : undefined
     if (o && on) return { plan: (await loadPlan(this.pool, row.planId)).plan, summary: this.summary(o.summaries, name, on.variant) }
-    const pl = await this.plannedOf(row)
+    const pl = await this.plannedOf(row, cluster)
     const n = pl.cp.nodes.find((x) => x.name === name)
     if (!n) throw new NotFoundError(`version ${row.summary.version} of ${cluster} has no node ${name}`)
     return { plan: variantPlan(pl.cp, n.variant), summary: this.summary(pl.summaries, name, n.variant) }
