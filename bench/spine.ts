@@ -59,12 +59,15 @@ function row(label: string, value: string, goal = ''): void {
   console.log(`${label.padEnd(44)} ${value.padStart(22)}   ${goal}`)
 }
 
+/** NATPLAN_INGEST_WORKERS=0 npm run bench: the same work on the event loop, for comparison. */
+const ingestWorkers = Number(process.env.NATPLAN_INGEST_WORKERS ?? 1)
+
 async function main(): Promise<void> {
   const srv = await server()
   const db = await openDatabase({ databaseUrl: srv.url })
   try {
     let last: IngestStats | undefined
-    const services = createServices(db, { onIngest: (s) => (last = s) })
+    const services = createServices(db, { onIngest: (s) => (last = s), ingestWorkers })
     // A running server's ingest: its worker thread started before it listened (src/server.ts).
     await services.start?.()
     const phases = () =>
@@ -73,7 +76,9 @@ async function main(): Promise<void> {
         : ''
     const cluster = 'bench'
     const gen = (round: number) => generateSnapshot({ services: SERVICES, endpointsPerService: ENDPOINTS, churn: CHURN, round })
-    console.log(`natplan spine bench: ${SERVICES} services × ${ENDPOINTS} endpoints, ${VERSIONS} versions at ${CHURN * 100}% churn`)
+    console.log(
+      `natplan spine bench: ${SERVICES} services × ${ENDPOINTS} endpoints, ${VERSIONS} versions at ${CHURN * 100}% churn; ${ingestWorkers} ingest worker thread(s)`,
+    )
     console.log(
       `database: ${process.env.TEST_DATABASE_URL ? 'TEST_DATABASE_URL server' : 'embedded PostgreSQL'}; load average ${(await import('node:os')).loadavg()[0]!.toFixed(1)}\n`,
     )
@@ -103,7 +108,7 @@ async function main(): Promise<void> {
     // plan's keys (plus changed segments) for the growth delta.
     const other = await openDatabase({ databaseUrl: srv.url })
     try {
-      const coldServices = createServices(other, { onIngest: (s) => (last = s) })
+      const coldServices = createServices(other, { onIngest: (s) => (last = s), ingestWorkers })
       await coldServices.start?.()
       const cold = await timed(() => coldServices.ingest({ cluster, body: bytes(gen(2)), actor: 'bench' }))
       row('re-ingest, 1% changed, cold process', secs(cold), 'other replica / restart')

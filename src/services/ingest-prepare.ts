@@ -25,6 +25,7 @@ import type { NodeStatsRow } from '../store/node-stats.js'
 import type { PlanInput } from '../store/plans.js'
 import type { VersionCounts } from '../store/records.js'
 import type { SnapshotInput } from '../store/snapshots.js'
+import { objectLine, segmentLine } from '../store/content.js'
 import type { ParseLimits } from './bounded.js'
 import { canonicalOrder, nodeCounts, nodeStatsRows, planOrReject, planStoredSync } from './content.js'
 import { countsOf, planInput, rawFingerprint, rawItems, snapshotInput, type WorkerClusterState } from './ingest-cache.js'
@@ -63,9 +64,22 @@ export interface NodesOutline {
   summaries: VariantSummary[]
 }
 
-export interface Planned {
+/** Rows' COPY lines in one buffer (moved across, not copied); row i is bytes[offsets[i], offsets[i+1]), empty: not sent. */
+export interface PackedLines {
+  bytes: Uint8Array
+  offsets: Uint32Array
+}
+
+/** The rows to store, their bodies as COPY lines (store/content.ts objectLine, segmentLine). */
+export interface Rows {
   snapshot: SnapshotInput
   content: PlanInput
+  objectLines: PackedLines
+  /** Over every family's segments in order. */
+  segmentLines: PackedLines
+}
+
+export interface Planned extends Rows {
   /** Some object bodies or segment lines are left out: those `basedOn` stored. */
   partial: boolean
   basedOn: BasedOn | null
@@ -73,6 +87,8 @@ export interface Planned {
   stats: ComputedStats
   counts: VersionCounts
   keys: string[][]
+  /** Each segment's key (service port), aligned with `keys`: enough of the plan to load the predecessor's for a delta. */
+  segmentNames: string[][]
   nodes: NodesOutline
   nodeRows: NodeStatsRow[]
   planMs: number
@@ -97,7 +113,55 @@ export interface ErrorData {
   limit?: { name: string; value: number; env?: string }
 }
 
-export type Answer<T> = { ok: true; value: T } | { ok: false; error: ErrorData }
+/** `transfer`: the buffers the answer holds, moved rather than copied (./ingest-worker.ts). */
+export type Answer<T> = { ok: true; value: T; transfer?: ArrayBuffer[] } | { ok: false; error: ErrorData }
+
+function pack(lines: ReadonlyArray<string | undefined>): PackedLines {
+  const offsets = new Uint32Array(lines.length + 1)
+  let total = 0
+  lines.forEach((l, i) => {
+    if (l !== undefined) total += Buffer.byteLength(l)
+    offsets[i + 1] = total
+  })
+  // Not from node's shared pool: a buffer of its own, so it can be moved.
+  const bytes = Buffer.allocUnsafeSlow(total)
+  lines.forEach((l, i) => l !== undefined && bytes.write(l, offsets[i]!))
+  return { bytes, offsets }
+}
+
+/** The snapshot and plan rows with their bodies and lines taken out, and packed as COPY lines. */
+function packRows(snapshot: SnapshotInput, content: PlanInput): Rows {
+  const objectLines = pack(snapshot.objects.map((o) => (o.body === undefined ? undefined : objectLine(o))))
+  const segmentLines = pack(content.families.flatMap((f) => f.segments.map((g) => (g.segment === undefined ? undefined : segmentLine(g)))))
+  return {
+    snapshot: { ...snapshot, objects: snapshot.objects.map((o) => ({ sha256: o.sha256 })) },
+    content: { ...content, families: content.families.map((f) => ({ family: f.family, segments: f.segments.map((g) => ({ sha256: g.sha256 })) })) },
+    objectLines,
+    segmentLines,
+  }
+}
+
+function transferOf(r: Rows): ArrayBuffer[] {
+  return [r.objectLines.bytes.buffer as ArrayBuffer, r.segmentLines.bytes.buffer as ArrayBuffer]
+}
+
+/** On the main thread: the rows as the store takes them, each sent line on its row. */
+export function unpackRows(r: Rows): Pick<Rows, 'snapshot' | 'content'> {
+  const line = (p: PackedLines, i: number) => (p.offsets[i]! < p.offsets[i + 1]! ? p.bytes.subarray(p.offsets[i]!, p.offsets[i + 1]!) : undefined)
+  const objects = r.snapshot.objects.map((o, i) => {
+    const l = line(r.objectLines, i)
+    return l ? { sha256: o.sha256, line: l } : { sha256: o.sha256 }
+  })
+  let k = 0
+  const families = r.content.families.map((f) => ({
+    family: f.family,
+    segments: f.segments.map((g) => {
+      const l = line(r.segmentLines, k++)
+      return l ? { sha256: g.sha256, line: l } : { sha256: g.sha256 }
+    }),
+  }))
+  return { snapshot: { ...r.snapshot, objects }, content: { ...r.content, families } }
+}
 
 interface Pending {
   cluster: string
@@ -124,7 +188,8 @@ export class IngestPreparer {
 
   handle(task: Task): Answer<unknown> {
     try {
-      return { ok: true, value: this.run(task) }
+      const value = this.run(task)
+      return task.op === 'plan' || task.op === 'full' ? { ok: true, value, transfer: transferOf(value as Rows) } : { ok: true, value }
     } catch (err) {
       if (!(err instanceof DomainError)) throw err
       const limit = (err as { limit?: ErrorData['limit'] }).limit
@@ -247,13 +312,13 @@ export class IngestPreparer {
     const summaries = variantSummaries(vp.cluster, sharedMemo)
     const cp = vp.cluster
     return {
-      snapshot: p.snapshot!,
-      content: sent,
+      ...packRows(p.snapshot!, sent),
       partial,
       basedOn: state ? { clusterId: state.clusterId, number: state.number } : null,
       stats: computeVersionStats(plan, state?.plan ?? null, { plan: keys, previous: state?.keys }),
       counts: { ...countsOf(plan, sharedMemo), nodes: nodeCounts(cp) },
       keys,
+      segmentNames: plan.families.map((f) => f.segments.map((g) => g.key)),
       nodes: {
         nodes: cp.nodes.map((n) => ({ name: n.name, variant: n.variant })),
         variants: cp.variants.length,
@@ -267,10 +332,10 @@ export class IngestPreparer {
   }
 
   /** Every body and every segment's lines: the previous version's rows could not be used. */
-  private full(token: number): Pick<Planned, 'snapshot' | 'content'> {
+  private full(token: number): Rows {
     const p = this.planned(token)
     const objects = p.snapshot!.objects.map((o, i) => (o.body !== undefined ? o : { sha256: o.sha256, body: canonicalJson(p.items![i]) }))
-    return { snapshot: { ...p.snapshot!, objects }, content: p.planned!.content }
+    return packRows({ ...p.snapshot!, objects }, p.planned!.content)
   }
 
   private commit(task: Extract<Task, { op: 'commit' }>): void {

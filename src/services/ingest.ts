@@ -19,14 +19,15 @@
 import { IngestQueue, type IngestQueueOptions } from './ingest-queue.js'
 import { insertNodeStats } from '../store/node-stats.js'
 import type { Database } from '../db/index.js'
-import { loadPlan } from '../store/plans.js'
+import { loadPlanForDelta } from '../store/plans.js'
+import type { Plan, Segment } from '../planner/types.js'
 import { putPlan } from '../store/plans.js'
 import { putSnapshot } from '../store/snapshots.js'
 import { recordComputedStats } from './stats-record.js'
 import { findVersion, insertVersion, latestSnapshotSha, lockCluster } from '../store/versions.js'
 import { recordDuplicateIngest, recordIngestEvent } from '../store/history.js'
 import { stateStillValid, StoredIdsCache, type StoredIds } from './ingest-cache.js'
-import type { NodesOutline, Planned, Validated } from './ingest-prepare.js'
+import { unpackRows, type NodesOutline, type Planned, type Rows, type Validated } from './ingest-prepare.js'
 import type { IngestWorkers } from './ingest-workers.js'
 import type { ComputedStats } from './stats-record.js'
 import type { IngestInput, IngestResult, VersionSummary } from './contract.js'
@@ -139,8 +140,8 @@ async function store(
     const basedOn = planned.basedOn
     const valid =
       known && basedOn && known.clusterId === basedOn.clusterId && known.number === basedOn.number && (await stateStillValid(client, known)) ? known : undefined
-    let { snapshot, content } = planned
-    if (!valid && planned.partial) ({ snapshot, content } = await workers.run<Pick<Planned, 'snapshot' | 'content'>>(input.cluster, { op: 'full', token }))
+    let { snapshot, content } = unpackRows(planned)
+    if (!valid && planned.partial) ({ snapshot, content } = unpackRows(await workers.run<Rows>(input.cluster, { op: 'full', token })))
     const snap = await putSnapshot(client, snapshot, valid?.objectIds)
     const pl = await putPlan(client, content, valid?.segmentIds)
     const cluster = await lockCluster(client, input.cluster)
@@ -163,7 +164,9 @@ async function store(
     await recordComputedStats(client, cluster.id, number, async (previousPlanId): Promise<ComputedStats> => {
       const against = basedOn ? basedOn.clusterId === cluster.id && basedOn.number === number - 1 : previousPlanId === null
       if (against) return planned.stats
-      const previous = previousPlanId === null ? null : await loadPlan(client, previousPlanId)
+      // The predecessor's segments as the delta needs them: keys everywhere, lines only where they differ (store/plans.ts).
+      const outline = planned.content.families.map((f, fi) => ({ family: f.family, segments: planned.segmentNames[fi]!.map((key) => ({ key }) as Segment) }))
+      const previous = previousPlanId === null ? null : await loadPlanForDelta(client, previousPlanId, { families: outline } as Plan, planned.keys)
       return workers.run<ComputedStats>(input.cluster, { op: 'stats', token, previous: previous && { plan: previous.plan, keys: previous.hashes } })
     })
     // Every node's sizes, for growth per node (store/node-stats.ts).

@@ -9,7 +9,7 @@
  * deadlock; the second simply waits and skips the rows the first committed.
  */
 import type pg from 'pg'
-import { copyRows } from './copy.js'
+import { copyLine, copyRows, type CopyRow } from './copy.js'
 import { num, type Queryable } from './db.js'
 import type { Segment } from '../planner/types.js'
 import { canonicalJson, sha256Hex } from './canonical.js'
@@ -18,6 +18,8 @@ export interface ObjectRow {
   sha256: string // hex
   /** canonical JSON; may be omitted for a row whose id the caller passes in `known` */
   body?: string
+  /** instead of `body`: the row's COPY line, objectLine's bytes */
+  line?: Uint8Array
 }
 
 export interface SegmentRow {
@@ -25,6 +27,8 @@ export interface SegmentRow {
   sha256: string
   /** may be omitted for a row whose id the caller passes in `known` (as ObjectRow.body) */
   segment?: Segment
+  /** instead of `segment`: the row's COPY line, segmentLine's bytes */
+  line?: Uint8Array
 }
 
 /**
@@ -98,7 +102,7 @@ interface ContentTable<R> {
   staging: readonly string[]
   columns: string
   select: string
-  values(row: R): (string | null)[]
+  values(row: R): CopyRow
 }
 
 /** Stores the rows that are new (see the header); returns every row's id, in input order. */
@@ -137,6 +141,7 @@ const OBJECTS: ContentTable<ObjectRow> = {
   columns: 'sha256, body',
   select: "decode(h, 'hex'), b",
   values: (r) => {
+    if (r.line) return r.line
     if (r.body === undefined) throw new Error(`object ${r.sha256} has no body and is not stored`)
     return [r.sha256, r.body]
   },
@@ -147,7 +152,8 @@ const SEGMENTS: ContentTable<SegmentRow> = {
   staging: ['h', 'k', 's', 'p', 'fc', 'fr', 'nc', 'nr', 'm'],
   columns: 'sha256, key, service, protocol, filter_chains, filter_rules, nat_chains, nat_rules, meta',
   select: "decode(h, 'hex'), k, s, p, fc, fr, nc, nr, m::jsonb",
-  values: ({ sha256, segment: g }) => {
+  values: ({ sha256, segment: g, line }) => {
+    if (line) return line
     if (g === undefined) throw new Error(`segment ${sha256} has no lines and is not stored`)
     return [
       sha256,
@@ -161,6 +167,16 @@ const SEGMENTS: ContentTable<SegmentRow> = {
       g.meta === undefined ? null : JSON.stringify(g.meta),
     ]
   },
+}
+
+/** An object row's COPY line (as putObjects would write it), for a caller that encodes rows ahead. */
+export function objectLine(row: ObjectRow): string {
+  return copyLine(OBJECTS.values(row) as ReadonlyArray<string | null>)
+}
+
+/** A segment row's COPY line (as putSegments would write it). */
+export function segmentLine(row: SegmentRow): string {
+  return copyLine(SEGMENTS.values(row) as ReadonlyArray<string | null>)
 }
 
 /** Stores the objects that are new; returns every object's id, in input order. */

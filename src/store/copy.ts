@@ -12,23 +12,59 @@ import { from as copyFrom } from 'pg-copy-streams'
 /** COPY text format: backslash escapes for the four special characters, \N for NULL. */
 function field(v: string | null): string {
   if (v === null) return '\\N'
-  return /[\\\n\r\t]/.test(v) ? v.replace(/[\\\n\r\t]/g, (c) => (c === '\\' ? '\\\\' : c === '\n' ? '\\n' : c === '\r' ? '\\r' : '\\t')) : v
+  if (!/[\\\n\r\t]/.test(v)) return v
+  // One native replaceAll per character, the backslash first (it must not escape the escapes):
+  // a segment's lines have a newline every ~50 bytes, too many matches for a callback each.
+  let out = v.includes('\\') ? v.replaceAll('\\', '\\\\') : v
+  if (out.includes('\n')) out = out.replaceAll('\n', '\\n')
+  if (out.includes('\r')) out = out.replaceAll('\r', '\\r')
+  if (out.includes('\t')) out = out.replaceAll('\t', '\\t')
+  return out
 }
 
-function* lines(rows: Iterable<ReadonlyArray<string | null>>, chunkChars = 1 << 20): Generator<string> {
+/** One row as a line of COPY's text format (with its newline). */
+export function copyLine(row: ReadonlyArray<string | null>): string {
+  return row.map(field).join('\t') + '\n'
+}
+
+/**
+ * A row: its values, or its line already encoded (copyLine's bytes, made where the row was
+ * computed — the ingest worker thread — so the main thread only forwards them).
+ */
+export type CopyRow = ReadonlyArray<string | null> | Uint8Array
+
+function* lines(rows: Iterable<CopyRow>, chunkBytes = 1 << 20): Generator<string | Buffer> {
   let acc = ''
+  let bytes: Uint8Array[] = []
+  let size = 0
   for (const row of rows) {
-    acc += row.map(field).join('\t') + '\n'
-    if (acc.length >= chunkChars) {
+    if (row instanceof Uint8Array) {
+      if (acc !== '') yield acc
+      acc = ''
+      bytes.push(row)
+      size += row.byteLength
+      if (size >= chunkBytes) {
+        yield Buffer.concat(bytes)
+        bytes = []
+        size = 0
+      }
+      continue
+    }
+    if (bytes.length > 0) yield Buffer.concat(bytes)
+    bytes = []
+    size = 0
+    acc += copyLine(row)
+    if (acc.length >= chunkBytes) {
       yield acc
       acc = ''
     }
   }
   if (acc !== '') yield acc
+  if (bytes.length > 0) yield Buffer.concat(bytes)
 }
 
 /** Streams rows into `table (columns)`; the table is usually a staging temp table. */
-export async function copyRows(client: pg.ClientBase, table: string, columns: readonly string[], rows: Iterable<ReadonlyArray<string | null>>): Promise<void> {
+export async function copyRows(client: pg.ClientBase, table: string, columns: readonly string[], rows: Iterable<CopyRow>): Promise<void> {
   const sink = client.query(copyFrom(`COPY ${table} (${columns.join(', ')}) FROM STDIN`))
   await pipeline(Readable.from(lines(rows)), sink)
 }
