@@ -58,7 +58,7 @@ export class IngestWorkers {
 
   async run<T>(cluster: string, task: Task): Promise<T> {
     let answer: Answer<unknown>
-    if (this.threads === 0) answer = (this.local ??= new IngestPreparer()).handle(task)
+    if (this.threads === 0) answer = (this.local ??= new IngestPreparer(8, false)).handle(task)
     else {
       const transferList: ArrayBuffer[] = []
       if (task.op === 'validate' && task.body) {

@@ -71,6 +71,21 @@ describe('ingest worker threads', () => {
   })
 })
 
+describe('rows crossing back as COPY lines', () => {
+  it('keep multi-byte UTF-8 whole: a label in Greek and an emoji are stored as sent', async () => {
+    const cluster = uniqueName('utf8')
+    const env = smallEnvelope({ name: 'utf8' })
+    env.resources.items[0].metadata.annotations = { 'example.com/owner': 'Ωμέγα 🚀', 'example.com/plain': 'x' }
+    const r = await threaded.ingest({ cluster, body: { bytes: Buffer.from(JSON.stringify(env)), type: 'json' }, actor: 't' })
+    expect(r.created).toBe(true)
+    const stored = (await threaded.getSnapshot(cluster, 1)) as { resources: { items: Array<{ metadata: { annotations?: Record<string, string> } }> } }
+    const annotated = stored.resources.items.find((i) => i.metadata.annotations)
+    expect(annotated?.metadata.annotations).toEqual({ 'example.com/owner': 'Ωμέγα 🚀', 'example.com/plain': 'x' })
+    const local2 = await outcome(local, uniqueName('utf8'), JSON.stringify(env), 'json')
+    expect(local2).toMatchObject({ snapshotSha256: r.version.snapshotSha256, planSha256: r.version.planSha256 })
+  })
+})
+
 describe('identical bytes', () => {
   const bytes = (doc: unknown) => ({ bytes: Buffer.from(JSON.stringify(doc)), type: 'json' as const })
   it('are the latest version without being parsed again, and are planned after all when the latest version is another', async () => {
