@@ -57,6 +57,8 @@ export interface Config {
   ingestQueue: { waitMs: number; maxWaiting: number }
   /** NATPLAN_INGEST_WORKERS (1): threads that parse, validate and plan snapshots; 0: on the event loop. */
   ingestWorkers: number
+  /** NATPLAN_INGEST_NICE (10): how far below the main thread the ingest threads run for the CPU (Linux nice, 0–19). */
+  ingestNice: number
   /** Request parsing limits (NATPLAN_MAX_DEPTH, NATPLAN_YAML_MAX_ALIASES). */
   parseLimits: ParseLimits
   /** GraphQL document limits (NATPLAN_GRAPHQL_MAX_*). */
@@ -190,6 +192,7 @@ const EnvSchema = z.object({
   NATPLAN_TRUST_PROXY: bool.default(false),
   NATPLAN_GRAPHIQL: bool.default(true),
   NATPLAN_MAX_DEPTH: z.coerce.number().int().min(8).max(1000).default(64),
+  NATPLAN_INGEST_NICE: z.coerce.number().int().min(0).max(19).default(10),
   NATPLAN_YAML_MAX_ALIASES: z.coerce.number().int().min(0).max(100_000).default(100),
   NATPLAN_GRAPHQL_MAX_ALIASES: z.coerce.number().int().min(0).max(10_000).default(15),
   NATPLAN_GRAPHQL_MAX_DEPTH: z.coerce.number().int().min(2).max(100).default(10),
@@ -225,6 +228,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     database: { poolSize: positiveInt(present, 'NATPLAN_DB_POOL_SIZE') ?? 10, poolWaitMs: positiveInt(present, 'NATPLAN_DB_POOL_WAIT_MS') ?? 5_000 },
     ingestQueue: { waitMs: positiveInt(present, 'NATPLAN_INGEST_WAIT_MS') ?? 30_000, maxWaiting: positiveInt(present, 'NATPLAN_INGEST_MAX_WAITING') ?? 200 },
     ingestWorkers: positiveInt(present, 'NATPLAN_INGEST_WORKERS', true) ?? 1,
+    ingestNice: e.NATPLAN_INGEST_NICE,
     parseLimits: { maxDepth: e.NATPLAN_MAX_DEPTH, yamlMaxAliases: e.NATPLAN_YAML_MAX_ALIASES },
     graphqlLimits: {
       maxAliases: e.NATPLAN_GRAPHQL_MAX_ALIASES,

@@ -18,6 +18,7 @@ export async function start(config: Config): Promise<void> {
     retention: config.retention,
     ingestQueue: config.ingestQueue,
     ingestWorkers: config.ingestWorkers,
+    ingestNice: config.ingestNice,
     importLimits: { maxUncompressedBytes: config.importMaxUnpackedBytes, maxSnapshotBytes: config.bodyLimit },
   })
   await services.start?.()

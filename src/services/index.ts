@@ -41,6 +41,8 @@ export interface ServicesOptions {
   importLimits?: Partial<ImportLimits>
   /** Ingest worker threads (NATPLAN_INGEST_WORKERS, default 1; 0: on the event loop). */
   ingestWorkers?: number
+  /** Their CPU priority below the main thread's (NATPLAN_INGEST_NICE, default 10). */
+  ingestNice?: number
 }
 
 export { ENCODINGS, ScriptCache, type ContentEncoding } from './script-cache.js'
@@ -74,7 +76,7 @@ export function createServices(db: Database, opts: ServicesOptions = {}): Servic
     return row
   }
 
-  const workers = new IngestWorkers(opts.ingestWorkers ?? 1)
+  const workers = new IngestWorkers(opts.ingestWorkers ?? 1, opts.ingestNice ?? 10)
   // A stored version's nodes are planned in the cluster's worker thread too, off the event loop.
   const nodes = new VersionNodes(db.pool, (cluster, proxy, items) => workers.run(cluster, { op: 'planStored', proxy, items }))
 

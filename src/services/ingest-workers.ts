@@ -34,7 +34,11 @@ export class IngestWorkers {
   private pools: Piscina[] | undefined
   private local: IngestPreparer | undefined
 
-  constructor(readonly threads: number) {}
+  /** `nice`: the threads' CPU priority below the main thread's (./ingest-worker.ts), 0 to 19. */
+  constructor(
+    readonly threads: number,
+    readonly nice = 10,
+  ) {}
 
   private poolFor(cluster: string): Piscina {
     return this.poolAt(this.threads === 1 ? 0 : createHash('sha256').update(cluster).digest().readUInt32BE(0) % this.threads)
@@ -48,6 +52,7 @@ export class IngestWorkers {
           filename: new URL(fromSources ? './ingest-worker.ts' : './ingest-worker.js', import.meta.url).href,
           minThreads: 1,
           maxThreads: 1,
+          workerData: { nice: this.nice },
           // The thread holds the clusters' memory: it is never retired for being idle.
           idleTimeout: 2 ** 31 - 1,
           ...(fromSources && { execArgv: ['--import', 'tsx'] }),

@@ -5,6 +5,7 @@
  * with the same detail and pointers, and a valid body makes the same version. Over HTTP, the
  * snapshot route's own limits (NATPLAN_MAX_DEPTH) reach the worker.
  */
+import { readdirSync, readFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Database } from '../../src/db/index.js'
 import { DomainError, LimitError } from '../../src/errors.js'
@@ -68,6 +69,17 @@ describe('ingest worker threads', () => {
     expect(a).toEqual(b)
     const yaml = await outcome(threaded, uniqueName('w'), text, 'yaml')
     expect(yaml).toEqual(a)
+  })
+})
+
+describe('priority', () => {
+  it('the ingest thread runs at nice 10 below the process (Linux: its own setpriority), the main thread unchanged', () => {
+    // /proc/self/task/TID/stat: field 19 is the nice value (proc(5)), counted after the "(comm)".
+    const niceOf = (tid: string) => Number(readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ')[16])
+    const tasks = readdirSync('/proc/self/task')
+    const nice = tasks.map(niceOf)
+    expect(niceOf(String(process.pid))).toBe(0)
+    expect(nice.filter((n) => n === 10).length, `nice values of this process's threads: ${nice.join(' ')}`).toBeGreaterThanOrEqual(1)
   })
 })
 
