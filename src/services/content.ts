@@ -157,3 +157,22 @@ export function planStoredSync(proxy: unknown, items: readonly string[]): { cp: 
   const cp = planCluster(env, { stats: sharedMemo })
   return { cp, summaries: variantSummaries(cp, sharedMemo) }
 }
+
+/** What the node views need of a version's nodes, without their plans (./nodes.ts). */
+export interface NodesOutline {
+  nodes: Array<{ name: string; variant: number }>
+  variants: number
+  defaultNode: string | null
+  defaulted: string[]
+  summaries: VariantSummary[]
+}
+
+export function outlineOf({ cp, summaries }: { cp: ClusterPlan; summaries: VariantSummary[] }): NodesOutline {
+  return {
+    nodes: cp.nodes.map((n) => ({ name: n.name, variant: n.variant })),
+    variants: cp.variants.length,
+    defaultNode: cp.defaultNode,
+    defaulted: cp.defaulted,
+    summaries,
+  }
+}

@@ -6,10 +6,11 @@
  *
  * It runs in the ingest worker thread (./ingest-worker.ts), so a 10k-service POST does not hold
  * the event loop for seconds: reads go on being served while it is parsed and planned. What
- * comes back is plain data (strings and numbers, structured-cloned), and as little of it as the
- * store needs: the bodies of objects and the lines of segments whose rows the previous version
- * already stored are left out ("partial"); `full` supplies them when the main thread finds, inside
- * its transaction, that those rows can no longer be trusted.
+ * comes back is as little as the store needs: the rows to write as COPY lines in two buffers that
+ * are moved, not copied (packRows), the rest plain data; the bodies of objects and the lines of
+ * segments whose rows the previous version already stored are left out ("partial"); `full`
+ * supplies them when the main thread finds, inside its transaction, that those rows can no longer
+ * be trusted.
  *
  * An ingest is several tasks against one token: `validate` (→ the snapshot's sha256, which the
  * main thread deduplicates on before any planning), `plan`, then `commit` or `discard`.
@@ -17,7 +18,7 @@
 import { createHash } from 'node:crypto'
 import { toEnvelope, type Envelope } from '../planner/index.js'
 import type { Segment } from '../planner/types.js'
-import { variantSummaries, type VariantSummary } from '../planner/analysis/index.js'
+import { variantSummaries } from '../planner/analysis/index.js'
 import type { PlanReuse } from '../planner/reuse.js'
 import { DomainError, ValidationError } from '../errors.js'
 import { canonicalJson } from '../store/canonical.js'
@@ -27,7 +28,7 @@ import type { VersionCounts } from '../store/records.js'
 import type { SnapshotInput } from '../store/snapshots.js'
 import { objectLine, segmentLine } from '../store/content.js'
 import type { ParseLimits } from './bounded.js'
-import { canonicalOrder, nodeCounts, nodeStatsRows, planOrReject, planStoredSync } from './content.js'
+import { canonicalOrder, nodeCounts, nodeStatsRows, outlineOf, planOrReject, planStoredSync, type NodesOutline } from './content.js'
 import { countsOf, planInput, rawFingerprint, rawItems, snapshotInput, type WorkerClusterState } from './ingest-cache.js'
 import { parseBody, type BodyType } from './parse-body.js'
 import { computeVersionStats, sharedMemo, type ComputedStats, type SegmentKeys } from './stats-record.js'
@@ -53,15 +54,6 @@ export interface Validated {
 export interface BasedOn {
   clusterId: number
   number: number
-}
-
-/** What the nodes views need of a version just planned, without its plans (./nodes.ts). */
-export interface NodesOutline {
-  nodes: Array<{ name: string; variant: number }>
-  variants: number
-  defaultNode: string | null
-  defaulted: string[]
-  summaries: VariantSummary[]
 }
 
 /** Rows' COPY lines in one buffer (moved across, not copied); row i is bytes[offsets[i], offsets[i+1]), empty: not sent. */
@@ -213,11 +205,6 @@ export class IngestPreparer {
     }
   }
 
-  /** Ingests validated and not yet committed or discarded (tests: nothing may leak). */
-  get inFlight(): number {
-    return this.pending.size
-  }
-
   private run(task: Task): unknown {
     switch (task.op) {
       case 'validate':
@@ -335,13 +322,7 @@ export class IngestPreparer {
       counts: { ...countsOf(plan, sharedMemo), nodes: nodeCounts(cp) },
       keys,
       segmentNames: plan.families.map((f) => f.segments.map((g) => g.key)),
-      nodes: {
-        nodes: cp.nodes.map((n) => ({ name: n.name, variant: n.variant })),
-        variants: cp.variants.length,
-        defaultNode: cp.defaultNode,
-        defaulted: cp.defaulted,
-        summaries,
-      },
+      nodes: outlineOf({ cp, summaries }),
       nodeRows: nodeStatsRows(cp, summaries),
       planMs: performance.now() - t0,
     }

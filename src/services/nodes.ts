@@ -11,11 +11,9 @@ import { BadRequestError, NotFoundError } from '../errors.js'
 import { loadPlan } from '../store/plans.js'
 import { loadSnapshot } from '../store/snapshots.js'
 import type { VersionRow } from '../store/versions.js'
-import { variantSummaries, type VariantSummary } from '../planner/analysis/index.js'
-import { sharedMemo } from './stats-record.js'
+import type { VariantSummary } from '../planner/analysis/index.js'
 import type { NodeList, NodeSummary } from './contract.js'
-import type { NodesOutline } from './ingest-prepare.js'
-import { planStoredSync } from './content.js'
+import { outlineOf, planStoredSync, type NodesOutline } from './content.js'
 
 /** The one-node views of a version of many nodes that names none must be told which. */
 export function assertOneNode(row: VersionRow, cluster: string): void {
@@ -39,15 +37,10 @@ export type StoredPlanner = (cluster: string, proxy: unknown, items: string[]) =
 
 const planStored: StoredPlanner = async (_cluster, proxy, items) => planStoredSync(proxy, items)
 
-class Planned {
-  constructor(
-    readonly cp: ClusterPlan,
-    private computed?: VariantSummary[],
-  ) {}
-  /** Per variant: digest and counts (analysis/variants.ts), when first asked for. */
-  get summaries(): VariantSummary[] {
-    return (this.computed ??= variantSummaries(this.cp, sharedMemo))
-  }
+/** A stored snapshot's nodes, planned: every node's plan, and each variant's digest and counts. */
+interface Planned {
+  cp: ClusterPlan
+  summaries: VariantSummary[]
 }
 
 /** Versions whose nodes are kept planned (by snapshot: versions of one snapshot share them). */
@@ -75,8 +68,7 @@ export class VersionNodes {
     if (!p) {
       p = (async () => {
         const snap = await loadSnapshot(this.pool, row.snapshotId)
-        const { cp, summaries } = await this.planner(cluster, snap.proxy, snap.items)
-        return new Planned(cp, summaries)
+        return this.planner(cluster, snap.proxy, snap.items)
       })()
       p.catch(() => this.planned.delete(key))
       this.planned.set(key, p)
@@ -90,25 +82,14 @@ export class VersionNodes {
   }
 
   async list(row: VersionRow, cluster: string): Promise<NodeList> {
-    const o = this.outlines.get(row.summary.snapshotSha256)
-    if (o) {
-      return {
-        cluster,
-        version: row.summary.version,
-        defaultNode: o.defaultNode,
-        defaulted: o.defaulted,
-        variants: o.variants,
-        items: o.nodes.map((n) => this.summary(o.summaries, n.name, n.variant)),
-      }
-    }
-    const pl = await this.plannedOf(row, cluster)
+    const o = this.outlines.get(row.summary.snapshotSha256) ?? outlineOf(await this.plannedOf(row, cluster))
     return {
       cluster,
       version: row.summary.version,
-      defaultNode: pl.cp.defaultNode,
-      defaulted: pl.cp.defaulted,
-      variants: pl.cp.variants.length,
-      items: pl.cp.nodes.map((n) => this.summary(pl.summaries, n.name, n.variant)),
+      defaultNode: o.defaultNode,
+      defaulted: o.defaulted,
+      variants: o.variants,
+      items: o.nodes.map((n) => this.summary(o.summaries, n.name, n.variant)),
     }
   }
 
