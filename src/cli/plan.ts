@@ -6,7 +6,17 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { nodePlan, PlanInputError, planCluster, renderRestore, toEnvelope, UnsafeWordError, variantPlan, type ClusterPlan } from '../planner/index.js'
+import {
+  nodePlan,
+  PlanInputError,
+  planCluster,
+  renderRestoreBuffers,
+  renderRestoreBytes,
+  toEnvelope,
+  UnsafeWordError,
+  variantPlan,
+  type ClusterPlan,
+} from '../planner/index.js'
 import { existingChainsFromSave } from '../planner/analysis/save.js'
 import { oneOf, parseDocument, parseProxyFlags, readInput, UsageError, type Io } from './io.js'
 import { outputFormat, outputOptions, printAnswer, warningLine } from './output.js'
@@ -86,7 +96,7 @@ export async function planCommand(args: string[], io: Io): Promise<number> {
     io.stderr.write(`natplan: the plan has no ${familyWanted} family (it has ${planned.families.map((f) => f.family).join(', ') || 'none'})\n`)
     return 1
   }
-  io.stdout.write(renderRestore(familyPlan, { table, flavour }))
+  for (const b of renderRestoreBuffers(familyPlan, { table, flavour })) io.stdout.write(b)
   return 0
 }
 
@@ -105,7 +115,7 @@ async function writeAllNodes(
     const fp = opts.family ? p.families.find((f) => f.family === opts.family) : p.families[0]
     if (!fp) continue
     const file = `${n.name || 'node'}.rules`
-    await writeFile(join(dir, file), renderRestore(fp, { table: opts.table, flavour: opts.flavour }))
+    await writeFile(join(dir, file), renderRestoreBytes(fp, { table: opts.table, flavour: opts.flavour }))
     listed.push({ name: n.name, variant: n.variant, file })
   }
   await writeFile(

@@ -44,7 +44,7 @@ export {
 export { plan, planCluster, nodePlan, variantPlan, variantSegments, PlanInputError, AmbiguousNodeError, LARGE_CLUSTER_ENDPOINTS } from './plan.js'
 export { resolveNodes, nodeConfig, SETTINGS, type NodeConfig, type ResolvedNodes } from './kube/settings.js'
 export type { PlanOptions, PlanReuse, FamilyReuse } from './reuse.js'
-export { renderRestore, renderRestoreChunks, planTables, type TableView } from './iptables/render.js'
+export { renderRestore, renderRestoreBuffers, renderRestoreBytes, renderRestoreChunks, planTables, type TableView } from './iptables/render.js'
 export { segmentHash, canonicalSegment } from './iptables/hash.js'
 export { normaliseRestore, parseRestore, serialiseRestore, RestoreParseError } from './iptables/normalise.js'
 export { probability, formatFixed10 } from './iptables/probability.js'

@@ -18,7 +18,7 @@ import type { Readable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import type pg from 'pg'
 import { BadRequestError, NotFoundError, UnprocessableError, ValidationError, versionNotFound } from '../errors.js'
-import { renderRestoreChunks, toEnvelope } from '../planner/index.js'
+import { renderRestoreBytes, toEnvelope } from '../planner/index.js'
 import type { ClusterPlan, Plan } from '../planner/types.js'
 import { canonicalJson, sha256Hex } from '../store/canonical.js'
 import {
@@ -108,9 +108,7 @@ function planLoader(client: pg.PoolClient): (planId: number) => Promise<Plan> {
 
 async function restoreText(load: (planId: number) => Promise<Plan>, planId: number, index: number): Promise<Buffer> {
   const p = await load(planId)
-  const parts: Buffer[] = []
-  for (const chunk of renderRestoreChunks(p.families[index]!)) parts.push(Buffer.from(chunk))
-  return Buffer.concat(parts)
+  return renderRestoreBytes(p.families[index]!)
 }
 
 function restorePath(n: number, index: number): string {
@@ -289,9 +287,7 @@ function planArchived(archive: VerifiedArchive, v: ManifestVersion, index: numbe
   const same = planned.families.every((fp, i) => {
     const path = v.restore[i]
     if (!path) return false
-    let text = ''
-    for (const c of renderRestoreChunks(fp)) text += c
-    return sha256Hex(text) === archive.fileSha256.get(path)
+    return sha256Hex(renderRestoreBytes(fp)) === archive.fileSha256.get(path)
   })
   return { index, planned, cluster, snapshot: canonicalSnapshot(parsed.envelope), replanned: !same || planned.families.length !== v.restore.length }
 }

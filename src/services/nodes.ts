@@ -6,7 +6,7 @@
  */
 import type pg from 'pg'
 import { LRUCache } from 'lru-cache'
-import { renderRestoreChunks, variantPlan, type ClusterPlan, type FamilyPlan, type Plan, type RenderOptions } from '../planner/index.js'
+import { renderRestoreBytes, variantPlan, type ClusterPlan, type FamilyPlan, type Plan, type RenderOptions } from '../planner/index.js'
 import { BadRequestError, NotFoundError } from '../errors.js'
 import { loadPlan } from '../store/plans.js'
 import { loadSnapshot } from '../store/snapshots.js'
@@ -27,9 +27,7 @@ export function assertOneNode(row: VersionRow, cluster: string): void {
 }
 
 export function renderFamily(fp: FamilyPlan, query: Required<Pick<RenderOptions, 'table' | 'flavour'>>): Buffer {
-  const chunks: Buffer[] = []
-  for (const chunk of renderRestoreChunks(fp, query)) chunks.push(Buffer.from(chunk))
-  return Buffer.concat(chunks)
+  return renderRestoreBytes(fp, query)
 }
 
 /** Every node's plan of a stored snapshot (objects as canonical JSON), with each variant's summary. */

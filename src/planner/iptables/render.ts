@@ -8,7 +8,7 @@
  * KUBE-PROXY-CANARY chains), so that a plain (flushing) `iptables-restore` on a bare node
  * reproduces the whole state. nfacct matches are left out there (see withoutNfacct).
  */
-import { segmentLines, type FamilyPlan, type RenderOptions, type Segment, type SegmentBuffer as Buffer, type TableName } from '../types.js'
+import { segmentLines, type FamilyPlan, type RenderOptions, type Segment, type SegmentBuffer, type TableName } from '../types.js'
 
 const BUILTINS: Record<TableName | 'mangle', string[]> = {
   filter: ['INPUT', 'FORWARD', 'OUTPUT'],
@@ -66,14 +66,44 @@ function withoutNfacct(text: string): string {
   return text.includes('nfacct') ? text.replace(NFACCT_MATCH, '') : text
 }
 
-/** Lines of one buffer over all segments, joined, in chunks of roughly `target` characters. */
-function* bufferChunks(segments: Segment[], buf: Buffer, target: number, standalone = false): Generator<string> {
-  let acc = ''
+/** One buffer's text of every segment, in order, as the segments hold it (no copy). */
+function* bufferPieces(segments: Segment[], buf: SegmentBuffer, standalone = false): Generator<string> {
   for (const seg of segments) {
     const text = seg[buf]
-    if (text === '') continue
-    acc += standalone ? withoutNfacct(text) : text
-    if (acc.length >= target) {
+    if (text !== '') yield standalone ? withoutNfacct(text) : text
+  }
+}
+
+function* tablePieces(fp: FamilyPlan, table: TableName, standalone: boolean): Generator<string> {
+  let head = `*${table}\n`
+  if (standalone) {
+    head += BUILTINS[table].map((c) => `:${c} ACCEPT [0:0]\n`).join('') + `:${CANARY} - [0:0]\n`
+  }
+  yield head
+  yield* bufferPieces(fp.segments, table === 'filter' ? 'filterChains' : 'natChains')
+  if (standalone) yield builtinJumps(table, hasKubeFirewall(fp)).join('\n') + '\n'
+  yield* bufferPieces(fp.segments, table === 'filter' ? 'filterRules' : 'natRules', standalone)
+  yield 'COMMIT\n'
+}
+
+/** The script as the pieces it is made of: the one layout the functions below join in their ways. */
+function* restorePieces(fp: FamilyPlan, opts: RenderOptions): Generator<string> {
+  const table = opts.table ?? 'all'
+  const standalone = (opts.flavour ?? 'kube-proxy') === 'standalone'
+  if (table === 'all' || table === 'filter') yield* tablePieces(fp, 'filter', standalone)
+  if (table === 'all' || table === 'nat') yield* tablePieces(fp, 'nat', standalone)
+  // kube-proxy's iptables monitor keeps an empty canary in mangle too.
+  if (standalone && table === 'all') {
+    yield `*mangle\n${BUILTINS.mangle.map((c) => `:${c} ACCEPT [0:0]\n`).join('')}:${CANARY} - [0:0]\nCOMMIT\n`
+  }
+}
+
+/** Streaming render, in chunks of at least 64 KiB: a 30k-service script never has to sit in one string. */
+export function* renderRestoreChunks(fp: FamilyPlan, opts: RenderOptions = {}): Generator<string> {
+  let acc = ''
+  for (const piece of restorePieces(fp, opts)) {
+    acc += piece
+    if (acc.length >= 64 * 1024) {
       yield acc
       acc = ''
     }
@@ -81,35 +111,55 @@ function* bufferChunks(segments: Segment[], buf: Buffer, target: number, standal
   if (acc !== '') yield acc
 }
 
-function* tableChunks(fp: FamilyPlan, table: TableName, standalone: boolean, target: number): Generator<string> {
-  let head = `*${table}\n`
-  if (standalone) {
-    head += BUILTINS[table].map((c) => `:${c} ACCEPT [0:0]\n`).join('') + `:${CANARY} - [0:0]\n`
-  }
-  yield head
-  yield* bufferChunks(fp.segments, table === 'filter' ? 'filterChains' : 'natChains', target)
-  if (standalone) yield builtinJumps(table, hasKubeFirewall(fp)).join('\n') + '\n'
-  yield* bufferChunks(fp.segments, table === 'filter' ? 'filterRules' : 'natRules', target, standalone)
-  yield 'COMMIT\n'
-}
-
-/** Streaming render: a 30k-service script never has to sit in one string. */
-export function* renderRestoreChunks(fp: FamilyPlan, opts: RenderOptions = {}): Generator<string> {
-  const table = opts.table ?? 'all'
-  const standalone = (opts.flavour ?? 'kube-proxy') === 'standalone'
-  const target = 64 * 1024
-  if (table === 'all' || table === 'filter') yield* tableChunks(fp, 'filter', standalone, target)
-  if (table === 'all' || table === 'nat') yield* tableChunks(fp, 'nat', standalone, target)
-  // kube-proxy's iptables monitor keeps an empty canary in mangle too.
-  if (standalone && table === 'all') {
-    yield `*mangle\n${BUILTINS.mangle.map((c) => `:${c} ACCEPT [0:0]\n`).join('')}:${CANARY} - [0:0]\nCOMMIT\n`
-  }
-}
-
 export function renderRestore(fp: FamilyPlan, opts: RenderOptions = {}): string {
   let out = ''
-  for (const c of renderRestoreChunks(fp, opts)) out += c
+  for (const c of restorePieces(fp, opts)) out += c
   return out
+}
+
+/**
+ * A piece's bytes at `at`. The writer writes only ASCII (../rules/writer.ts), for which Latin-1 is
+ * UTF-8 and a plain copy, where encoding as UTF-8 examines every byte (~0.1 s of a 32 MB script);
+ * a piece that is not ASCII (its UTF-8 length says so) is encoded as UTF-8.
+ */
+function writePiece(out: Buffer, p: string, at: number): number {
+  return Buffer.byteLength(p) === p.length ? out.write(p, at, 'latin1') : out.write(p, at)
+}
+
+/**
+ * The script's bytes, each piece written straight from the slice of the planner's flat text it is
+ * (docs/performance.md, "external texts"): joining the pieces into a string first makes a rope
+ * that encoding must flatten. One Buffer, for callers that keep or compress the whole script.
+ */
+export function renderRestoreBytes(fp: FamilyPlan, opts: RenderOptions = {}): Buffer {
+  const pieces = [...restorePieces(fp, opts)]
+  let n = 0
+  for (const p of pieces) n += Buffer.byteLength(p)
+  const out = Buffer.allocUnsafe(n)
+  let at = 0
+  for (const p of pieces) at += writePiece(out, p, at)
+  return out
+}
+
+/**
+ * The same bytes in Buffers of about `size` (a piece longer than that is a Buffer of its own),
+ * for a caller that writes them out and lets them go: memory freed by one is reused by the next,
+ * where a 32 MB script in one fresh Buffer costs a page fault per 4 KiB (~0.1 s of `natplan plan`).
+ */
+export function* renderRestoreBuffers(fp: FamilyPlan, opts: RenderOptions = {}, size = 1024 * 1024): Generator<Buffer> {
+  let buf = Buffer.allocUnsafe(size)
+  let at = 0
+  for (const p of restorePieces(fp, opts)) {
+    const n = Buffer.byteLength(p)
+    if (at + n > size && at > 0) {
+      yield buf.subarray(0, at)
+      buf = Buffer.allocUnsafe(size)
+      at = 0
+    }
+    if (n > size) yield Buffer.from(p)
+    else at += writePiece(buf, p, at)
+  }
+  if (at > 0) yield buf.subarray(0, at)
 }
 
 export interface TableView {
@@ -122,8 +172,8 @@ export interface TableView {
 export function planTables(fp: FamilyPlan): TableView[] {
   return (['filter', 'nat'] as const).map((table) => {
     const chains = new Map<string, string[]>()
-    const chainBuf: Buffer = table === 'filter' ? 'filterChains' : 'natChains'
-    const ruleBuf: Buffer = table === 'filter' ? 'filterRules' : 'natRules'
+    const chainBuf: SegmentBuffer = table === 'filter' ? 'filterChains' : 'natChains'
+    const ruleBuf: SegmentBuffer = table === 'filter' ? 'filterRules' : 'natRules'
     for (const seg of fp.segments) for (const l of segmentLines(seg, chainBuf)) chains.set(l.slice(1, l.indexOf(' ')), [])
     for (const seg of fp.segments) {
       for (const l of segmentLines(seg, ruleBuf)) {

@@ -302,7 +302,10 @@ function validateItems(items: unknown[], base: string, issues: Issue[], trusted?
       if (issues.length >= MAX_ISSUES) break
       continue
     }
-    out.push(withoutNoise(r.data))
+    // The item itself, not zod's copy of it: the schemas are loose and transform nothing, so the
+    // copy holds the same content, and keeping it would keep two object graphs of the snapshot
+    // alive through planning (the young-generation GC copies what survives: ~0.1 s of a 10k plan).
+    out.push(withoutNoise(item))
   }
   return out
 }
