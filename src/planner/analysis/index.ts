@@ -26,5 +26,5 @@ export { drift, serviceFromComment, type DriftReport, type ChainDrift, type Serv
 export { trace, traceSave, traceChains, type TracePacket, type TraceResult, type TraceEndpoint, type Verdict } from './trace.js'
 export { variantSummaries, type VariantSummary } from './variants.js'
 export { planStats, segmentStats, statsOf, type PlanStats, type SegmentStats, type StatsMemo } from './stats.js'
-export { tablesOfPlan, restoreText, hashSegment, pairSegments, isServiceChain, SERVICE_CHAIN_PREFIXES } from './model.js'
+export { tablesOfPlan, restoreText, pairSegments, isServiceChain, SERVICE_CHAIN_PREFIXES } from './model.js'
 export { unifiedDiff, type UnifiedDiffOptions } from './unified.js'

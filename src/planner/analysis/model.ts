@@ -2,7 +2,7 @@
  * Views of a FamilyPlan shared by diff, minimal restore, drift, trace and stats: which chains a
  * segment declares, which rules it appends to which chain, and the plan as tables of chains.
  */
-import { segmentHash } from '../iptables/hash.js'
+import { knownSegmentHash } from '../iptables/hash.js'
 import { SEGMENT_BUFFERS, segmentLines, type FamilyPlan, type Segment, type TableName } from '../types.js'
 
 export const TABLES: readonly TableName[] = ['filter', 'nat']
@@ -102,25 +102,8 @@ export function tablesOfPlan(plan: FamilyPlan): Record<TableName, PlanTable> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Segment hashes
+// Segment pairing
 // ---------------------------------------------------------------------------------------------
-
-const hashCache = new WeakMap<Segment, string>()
-
-/**
- * The planner's content address of a segment (iptables/hash.ts segmentHash — the same hash the
- * store keys segments by), memoised per segment object: plans loaded from the content-addressed
- * store share unchanged segments, and the services layer may pass the hashes it already stored
- * (DiffOptions) so nothing is hashed at all.
- */
-export function hashSegment(seg: Segment): string {
-  let h = hashCache.get(seg)
-  if (h === undefined) {
-    h = segmentHash(seg)
-    hashCache.set(seg, h)
-  }
-  return h
-}
 
 export interface SegmentPairing {
   /** Keys present in both with different content (a index, b index). */
@@ -139,8 +122,8 @@ export function pairSegments(a: FamilyPlan, b: FamilyPlan, hashesA?: readonly st
     const x = a.segments[i]!
     const y = b.segments[j]!
     if (x === y) return true
-    const hx = hashesA?.[i] ?? hashCache.get(x)
-    const hy = hashesB?.[j] ?? hashCache.get(y)
+    const hx = hashesA?.[i] ?? knownSegmentHash(x)
+    const hy = hashesB?.[j] ?? knownSegmentHash(y)
     if (hx !== undefined && hy !== undefined) return hx === hy
     // No hashes at hand: comparing the lines is cheaper than hashing both (same answer).
     return sameContent(x, y)

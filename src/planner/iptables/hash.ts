@@ -15,6 +15,20 @@ export function canonicalSegment(seg: Segment): string {
   return out
 }
 
+const hashes = new WeakMap<Segment, string>()
+
+/**
+ * Memoised per segment object: a segment does not change once the planner has returned it, and
+ * plans share unchanged segments (the planner's `reuse`, plans loaded from the content-addressed
+ * store), so a re-plan hashes only its new segments — once, for every caller.
+ */
 export function segmentHash(seg: Segment): string {
-  return createHash('sha256').update(canonicalSegment(seg)).digest('hex')
+  let h = hashes.get(seg)
+  if (h === undefined) hashes.set(seg, (h = createHash('sha256').update(canonicalSegment(seg)).digest('hex')))
+  return h
+}
+
+/** The segment's hash if it was computed already, without computing it. */
+export function knownSegmentHash(seg: Segment): string | undefined {
+  return hashes.get(seg)
 }
