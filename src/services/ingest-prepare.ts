@@ -27,9 +27,10 @@ import type { PlanInput } from '../store/plans.js'
 import type { VersionCounts } from '../store/records.js'
 import type { SnapshotInput } from '../store/snapshots.js'
 import { objectLine, segmentLine } from '../store/content.js'
-import type { ParseLimits } from './bounded.js'
+import { DEFAULT_PARSE_LIMITS, type ParseLimits } from './bounded.js'
 import { canonicalOrder, nodeCounts, nodeStatsRows, outlineOf, planOrReject, planStoredSync, type NodesOutline } from './content.js'
-import { countsOf, planInput, rawFingerprint, rawItems, snapshotInput, type WorkerClusterState } from './ingest-cache.js'
+import { bytesFingerprint, countsOf, planInput, rawFingerprint, rawItems, snapshotInput, type KnownItem, type WorkerClusterState } from './ingest-cache.js'
+import { itemsLayout, parseItem, withItems } from './json-items.js'
 import { parseBody, type BodyType } from './parse-body.js'
 import { computeVersionStats, sharedMemo, type ComputedStats, type SegmentKeys } from './stats-record.js'
 import type { Plan } from '../planner/types.js'
@@ -167,6 +168,34 @@ export function unpackRows(r: Rows): Pick<Rows, 'snapshot' | 'content'> {
   return { snapshot: { ...r.snapshot, objects }, content: { ...r.content, families } }
 }
 
+/**
+ * A body's document, and for a JSON body the fingerprints of its items' bytes. When the cluster's
+ * previous version is known here, an item whose bytes it had is that version's validated object,
+ * not parsed again, and only the rest of the body is (./json-items.ts). Whatever does not read
+ * that way is parsed whole, so its errors are the parser's.
+ */
+function readBody(
+  body: { bytes: Uint8Array; type: BodyType },
+  limits: ParseLimits,
+  state: WorkerClusterState | undefined,
+): { document: unknown; fingerprints: string[] | null } {
+  const layout = body.type === 'json' ? itemsLayout(body.bytes, limits.maxDepth) : null
+  const fingerprints = layout ? layout.starts.map((from, i) => bytesFingerprint(body.bytes, from, layout.ends[i]!)) : null
+  if (layout && fingerprints && state) {
+    const values: unknown[] = new Array(fingerprints.length)
+    let ok = true
+    for (let i = 0; i < values.length && ok; i++) {
+      const known = state.objectsByRaw.get(fingerprints[i]!)
+      values[i] = known ? known.item : parseItem(body.bytes, layout.starts[i]!, layout.ends[i]!)
+      ok = values[i] !== undefined
+    }
+    const document = ok ? withItems(body.bytes, layout, values) : null
+    if (document) return { document, fingerprints }
+  }
+  const text = Buffer.from(body.bytes.buffer, body.bytes.byteOffset, body.bytes.byteLength).toString('utf8')
+  return { document: parseBody(text, body.type, limits), fingerprints }
+}
+
 interface Pending {
   cluster: string
   /** sha256 of the body's bytes, with the settings and type it came with (see `validate`). */
@@ -249,15 +278,19 @@ export class IngestPreparer {
   }
 
   private parse(task: ValidateTask, p: Pending): void {
-    const document = task.body
-      ? parseBody(Buffer.from(task.body.bytes.buffer, task.body.bytes.byteOffset, task.body.bytes.byteLength).toString('utf8'), task.body.type, task.limits)
-      : task.document
     const { state } = p
-    const raw = rawItems(document)
-    let fingerprints = raw ? raw.map(rawFingerprint) : null
     // Items sent exactly as in the previous version passed validation then: not checked again.
     const trusted = new Set<unknown>()
-    if (raw && fingerprints && state) raw.forEach((item, i) => state.objectsByRaw.has(fingerprints![i]!) && trusted.add(item))
+    const read = task.body ? readBody(task.body, task.limits ?? DEFAULT_PARSE_LIMITS, state) : null
+    const document = read ? read.document : task.document
+    const raw = rawItems(document)
+    let fingerprints: string[] | null = null
+    if (raw && read?.fingerprints && read.fingerprints.length === raw.length) fingerprints = read.fingerprints
+    else if (raw) fingerprints = raw.map(rawFingerprint)
+    if (raw && fingerprints && state) {
+      // From bytes, a known item is the previous version's object itself (readBody); otherwise an equal one.
+      raw.forEach((item, i) => state.objectsByRaw.has(fingerprints![i]!) && trusted.add(item))
+    }
     const parsed = toEnvelope(document, task.proxy, { trusted })
     if (!parsed.ok) throw new ValidationError('The snapshot is not valid.', parsed.issues)
     if (fingerprints && fingerprints.length !== parsed.envelope.resources.items.length) fingerprints = null
@@ -339,8 +372,8 @@ export class IngestPreparer {
     const p = this.take(task.token)
     this.pending.delete(task.token)
     const { plan, keys, reuse } = p.planned!
-    const objectsByRaw = new Map<string, string>()
-    if (p.fingerprints) p.fingerprints.forEach((f, i) => objectsByRaw.set(f, p.snapshot!.objects[i]!.sha256))
+    const objectsByRaw = new Map<string, KnownItem>()
+    if (p.fingerprints) p.fingerprints.forEach((f, i) => objectsByRaw.set(f, { sha256: p.snapshot!.objects[i]!.sha256, item: p.items![i]! }))
     // Rows the main thread learnt the ids of (it does not when the snapshot or plan row already existed).
     const storedObjects = new Set<string>(task.objectRows ? p.snapshot!.objects.map((o) => o.sha256) : [])
     const storedSegments = new Set<string>(task.segmentRows ? keys.flat() : [])

@@ -24,9 +24,14 @@ function malformed(text: string): BadRequestError {
   return new BadRequestError(`malformed JSON body: ${reason}`, [{ pointer: '', detail: reason }])
 }
 
+/** JSON.parse refusing prototype poisoning as fastify's own parser does (secure-json-parse, both actions 'error'); throws. */
+export function secureJsonParse(text: string): unknown {
+  return sjson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' })
+}
+
 /**
  * A JSON body: empty, too deep, malformed or holding a NUL is a 400 with errors[]. Prototype
- * poisoning is refused as fastify's own parser refuses it (secure-json-parse, both actions 'error').
+ * poisoning is refused (secureJsonParse).
  */
 export function parseJson(text: string, limits: ParseLimits = DEFAULT_PARSE_LIMITS): unknown {
   if (text.length === 0) throw new BadRequestError('the body is empty; send a JSON document', [{ pointer: '', detail: 'empty body' }])
@@ -34,7 +39,7 @@ export function parseJson(text: string, limits: ParseLimits = DEFAULT_PARSE_LIMI
   if (scan.tooDeepAt >= 0) throw depthError('JSON', limits, `at offset ${scan.tooDeepAt}`)
   let value: unknown
   try {
-    value = sjson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' })
+    value = secureJsonParse(text)
   } catch {
     throw malformed(text)
   }

@@ -118,6 +118,12 @@ describe('incremental ingest', () => {
     )
   })
 
+  it('the same from bytes indented as kubectl prints them, items read from the bytes of the version before', async () => {
+    await checkSequence(uniqueName('incr-indented'), (_i, cluster, doc) =>
+      services.ingest({ cluster, body: { bytes: Buffer.from(JSON.stringify(doc, null, 4)), type: 'json' }, actor: 't' }),
+    )
+  })
+
   it('the same with parsed documents (GraphQL), and with the work on the event loop (NATPLAN_INGEST_WORKERS=0)', async () => {
     await checkSequence(uniqueName('incr-doc'), (_i, cluster, doc) => services.ingest({ cluster, document: JSON.parse(JSON.stringify(doc)), actor: 't' }))
     const local = createServices(db, { ingestWorkers: 0 })

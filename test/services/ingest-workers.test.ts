@@ -72,6 +72,44 @@ describe('ingest worker threads', () => {
   })
 })
 
+describe('a re-POST read item by item (src/services/json-items.ts)', () => {
+  // The cluster's previous version is known to the worker, so the items sent as then are taken
+  // from it unparsed and only the rest of the body is parsed: a fault in the rest must be refused
+  // exactly as a cold parse of the whole body refuses it.
+  const before = JSON.stringify(smallEnvelope({ name: 'seen', endpoints: ['10.1.0.5', '10.1.0.6'] }), null, 4)
+  const service = before.indexOf('"kind": "Service"')
+  const edits: Array<[string, (text: string) => string]> = [
+    ['an item cut short', (t) => t.slice(0, service) + t.slice(service + 8)],
+    ['a trailing comma in items', (t) => t.replace(/\}\n(\s*)\]\n(\s*)\}\n\}$/, '},\n$1]\n$2}\n}')],
+    ['a __proto__ key in a changed item', (t) => t.slice(0, service) + '"__proto__": {"x": 1}, ' + t.slice(service)],
+    ['a NUL in a changed item', (t) => t.slice(0, service) + '"note": "a\\u0000b", ' + t.slice(service)],
+    ['a changed item too deep', (t) => t.slice(0, service) + `"deep": ${'['.repeat(80)}${']'.repeat(80)}, ` + t.slice(service)],
+    ['an invalid port in a changed item', (t) => t.replace('"port": 80,', '"port": 70000,')],
+    ['text after the document', (t) => t + ' x'],
+  ]
+
+  it.each(edits)('refuses %s as a cold parse does', async (_name, edit) => {
+    const text = edit(before)
+    expect(text).not.toBe(before)
+    const cluster = uniqueName('w-known')
+    await outcome(threaded, cluster, before, 'json')
+    const a = await outcome(threaded, cluster, text, 'json')
+    const b = await outcome(local, uniqueName('w-cold'), text, 'json')
+    expect(a).toHaveProperty('error')
+    expect(a).toEqual(b)
+  })
+
+  it('makes the version a cold ingest makes when one item changed and the rest is indented as kubectl indents it', async () => {
+    const cluster = uniqueName('w-known')
+    await outcome(threaded, cluster, before, 'json')
+    const text = before.replace('"10.1.0.6"', '"10.1.0.7"')
+    const a = await outcome(threaded, cluster, text, 'json')
+    const b = await outcome(local, uniqueName('w-cold'), text, 'json')
+    expect(a).toMatchObject({ created: true })
+    expect(a).toEqual(b)
+  })
+})
+
 describe('priority', () => {
   it('the ingest thread runs at nice 10 below the process (Linux: its own setpriority), the main thread unchanged', () => {
     // /proc/self/task/TID/stat: field 19 is the nice value (proc(5)), counted after the "(comm)".

@@ -1,0 +1,236 @@
+/**
+ * A JSON snapshot's items as byte ranges of the body, found without parsing it: the ingest worker
+ * hashes each item's bytes, and an item sent byte for byte as in the cluster's previous version is
+ * that version's item, already parsed and validated (./ingest-prepare.ts). Agents re-POST whole
+ * snapshots in which 1 % of the objects changed; parsing 28 MB to find the 200 that did was most of
+ * a re-ingest.
+ *
+ * Only an unambiguous layout is reported: the body is one object, and the array is its
+ * `resources` (an array), its `resources.items`, or, without `resources`, its `items` — where
+ * ./ingest-cache.ts rawItems looks — each key present once and written without escapes (so no
+ * other spelling of the same key can be the one JSON.parse keeps). Anything else, and a body too
+ * deep or holding an escaped NUL, is null: the caller parses the whole text, whose parser then
+ * names the problem exactly as for any other body.
+ */
+import { secureJsonParse } from './parse-body.js'
+
+export interface ItemsLayout {
+  /** Where the array is in the document. */
+  path: 'resources' | 'resources.items' | 'items'
+  /** Offsets of the array's `[` and `]`. */
+  open: number
+  close: number
+  /** Element i is bytes [starts[i], ends[i]), whitespace around it excluded. */
+  starts: number[]
+  ends: number[]
+}
+
+const QUOTE = 0x22
+const BACKSLASH = 0x5c
+const COLON = 0x3a
+const COMMA = 0x2c
+const isSpace = (c: number): boolean => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09
+
+const ascii = (s: string): Uint8Array => Uint8Array.from(s, (c) => c.charCodeAt(0))
+const ITEMS = ascii('items')
+const RESOURCES = ascii('resources')
+const NUL_ESCAPE = ascii('\\u0000')
+
+function equals(bytes: Uint8Array, from: number, to: number, word: Uint8Array): boolean {
+  if (to - from !== word.length) return false
+  for (let i = 0; i < word.length; i++) if (bytes[from + i] !== word[i]) return false
+  return true
+}
+
+/** The offset of the quote closing the string opened at `open` (one not escaped), or -1. */
+function closingQuote(bytes: Buffer, open: number): number {
+  let j = bytes.indexOf(QUOTE, open + 1)
+  while (j > 0) {
+    let k = j - 1
+    while (bytes[k] === BACKSLASH) k--
+    if ((j - 1 - k) % 2 === 0) return j
+    j = bytes.indexOf(QUOTE, j + 1)
+  }
+  return -1
+}
+
+/**
+ * The offset of the bracket closing the array or object opened at `open`, at `depth` once open;
+ * -1 when it nests deeper than `maxDepth` or does not close. The tight loop most of a body's
+ * bytes go through: an item is skipped, not read.
+ */
+function closingBracket(bytes: Uint8Array, open: number, depth: number, maxDepth: number): number {
+  const n = bytes.length
+  const base = depth - 1
+  for (let i = open + 1; i < n; i++) {
+    const c = bytes[i]!
+    if (c === QUOTE) {
+      // To the closing quote; a backslash escapes the byte after it.
+      i++
+      while (i < n && bytes[i] !== QUOTE) i += bytes[i] === BACKSLASH ? 2 : 1
+    } else if (c === 0x7b || c === 0x5b) {
+      if (++depth > maxDepth) return -1
+    } else if ((c === 0x7d || c === 0x5d) && --depth === base) return i
+  }
+  return -1
+}
+
+/** The layout of the body's items array, or null (see the header). */
+export function itemsLayout(body: Uint8Array, maxDepth: number): ItemsLayout | null {
+  const bytes = Buffer.from(body.buffer, body.byteOffset, body.byteLength)
+  if (bytes.indexOf(NUL_ESCAPE) >= 0) return null
+  const n = bytes.length
+  let depth = 0
+  // The key whose value comes next at depth 1, and at depth 2 inside a `resources` object.
+  let key: 'items' | 'resources' | 'other' | null = null
+  let seenItems = 0
+  let seenResources = 0
+  let inResources = false
+  let resourcesItems = 0
+  // The array: its depth once open (0: not met yet, -1: closed), and the element being read.
+  let arrayDepth = 0
+  let layout: ItemsLayout | null = null
+  let path: ItemsLayout['path'] = 'items'
+  let start = -1
+  let last = -1
+  let afterComma = false
+  let top = false
+  for (let i = 0; i < n; i++) {
+    const c = bytes[i]!
+    if (isSpace(c)) continue
+    if (depth === 0) {
+      // One object, and nothing after it.
+      if (top || c !== 0x7b) return null
+      top = true
+    }
+    if (c === QUOTE) {
+      const j = closingQuote(bytes, i)
+      if (j < 0) return null
+      // A key of the top-level object, or of the `resources` object?
+      if (depth === 1 || (depth === 2 && inResources)) {
+        let k = j + 1
+        while (k < n && isSpace(bytes[k]!)) k++
+        if (bytes[k] === COLON) {
+          const name = equals(bytes, i + 1, j, ITEMS) ? 'items' : equals(bytes, i + 1, j, RESOURCES) ? 'resources' : 'other'
+          if (name === 'other' && bytes.subarray(i + 1, j).includes(BACKSLASH)) return null
+          key = name
+          if (depth === 1 && name === 'items') seenItems++
+          if (depth === 1 && name === 'resources') seenResources++
+          if (depth === 2 && name === 'items') resourcesItems++
+          i = k
+          continue
+        }
+      }
+      if (arrayDepth > 0 && depth === arrayDepth && start < 0) {
+        start = i
+        afterComma = false
+      }
+      last = j
+      i = j
+      key = null
+      continue
+    }
+    if (c === 0x7b || c === 0x5b) {
+      if (arrayDepth > 0 && depth === arrayDepth) {
+        // An item: skipped to its end (its brackets are checked by its own parse, or were).
+        if (start >= 0) return null
+        const end = closingBracket(bytes, i, depth + 1, maxDepth)
+        if (end < 0) return null
+        start = i
+        afterComma = false
+        last = i = end
+        key = null
+        continue
+      }
+      if (c === 0x5b && arrayDepth === 0) {
+        const here =
+          depth === 1 && key === 'resources'
+            ? 'resources'
+            : depth === 1 && key === 'items'
+              ? 'items'
+              : depth === 2 && inResources && key === 'items'
+                ? 'resources.items'
+                : null
+        if (here !== null) {
+          if (layout !== null) return null
+          path = here
+          layout = { path, open: i, close: -1, starts: [], ends: [] }
+          arrayDepth = depth + 1
+        }
+      }
+      if (c === 0x7b && depth === 1 && key === 'resources') inResources = true
+      if (++depth > maxDepth) return null
+      key = null
+      continue
+    }
+    if (c === 0x7d || c === 0x5d) {
+      if (arrayDepth > 0 && depth === arrayDepth) {
+        // `[1,]` is not JSON, though the emptied array would parse.
+        if (c !== 0x5d || afterComma) return null
+        if (start >= 0) {
+          layout!.starts.push(start)
+          layout!.ends.push(last + 1)
+        }
+        layout!.close = i
+        arrayDepth = -1
+        start = -1
+      }
+      if (--depth < 0) return null
+      if (depth === 1 && inResources) inResources = false
+      last = i
+      key = null
+      continue
+    }
+    if (c === COMMA && arrayDepth > 0 && depth === arrayDepth) {
+      if (start < 0) return null
+      layout!.starts.push(start)
+      layout!.ends.push(last + 1)
+      start = -1
+      afterComma = true
+      continue
+    }
+    if (c !== COMMA && c !== COLON) {
+      if (arrayDepth > 0 && depth === arrayDepth && start < 0) {
+        start = i
+        afterComma = false
+      }
+      last = i
+      key = null
+    }
+  }
+  if (depth !== 0 || layout === null || layout.close < 0) return null
+  if (seenResources > 1 || seenItems > 1 || resourcesItems > 1) return null
+  // Where rawItems looks: `resources` when there is one, else `items`.
+  if (seenResources === 1 ? path === 'items' : path !== 'items') return null
+  return layout
+}
+
+/**
+ * The document with its items array emptied, parsed as the body would be (secureJsonParse, the
+ * same refusals), with `values` put in the array; null when the rest of the body does not parse
+ * (the caller then parses the whole body, whose error names the offset).
+ */
+export function withItems(body: Uint8Array, layout: ItemsLayout, values: unknown[]): Record<string, unknown> | null {
+  const bytes = Buffer.from(body.buffer, body.byteOffset, body.byteLength)
+  const skeleton = Buffer.concat([bytes.subarray(0, layout.open + 1), bytes.subarray(layout.close)]).toString('utf8')
+  let doc: unknown
+  try {
+    doc = secureJsonParse(skeleton)
+  } catch {
+    return null
+  }
+  const root = doc as Record<string, unknown>
+  const resources = root.resources as Record<string, unknown> | unknown[]
+  const array = (layout.path === 'items' ? root.items : layout.path === 'resources' ? resources : (resources as Record<string, unknown>).items) as unknown[]
+  for (const v of values) array.push(v)
+  return root
+}
+
+/** One element's value, parsed as the body would be; undefined when it does not parse. */
+export function parseItem(body: Uint8Array, from: number, to: number): unknown {
+  try {
+    return secureJsonParse(Buffer.from(body.buffer, body.byteOffset + from, to - from).toString('utf8'))
+  } catch {
+    return undefined
+  }
+}

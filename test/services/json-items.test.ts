@@ -1,0 +1,105 @@
+/**
+ * A JSON body's items found as byte ranges without parsing it (src/services/json-items.ts): what
+ * it reports must be what JSON.parse reads, and it must never report a body JSON.parse refuses
+ * (the ingest worker would then accept one) — checked on the layouts snapshots come in and on a
+ * few thousand random edits of one.
+ */
+import { readFileSync } from 'node:fs'
+import { describe, expect, it } from 'vitest'
+import { itemsLayout, parseItem, withItems } from '../../src/services/json-items.js'
+import { smallEnvelope } from '../api/helpers.js'
+
+/** The document as the worker reads it from the layout (every item parsed from its bytes), or null. */
+function readByLayout(text: string, maxDepth = 64): unknown {
+  const bytes = Buffer.from(text)
+  const layout = itemsLayout(bytes, maxDepth)
+  if (!layout) return null
+  const values = layout.starts.map((s, i) => parseItem(bytes, s, layout.ends[i]!))
+  if (values.some((v) => v === undefined)) return null
+  return withItems(bytes, layout, values)
+}
+
+const envelope = smallEnvelope()
+const kubectlList = JSON.parse(readFileSync('test/fixtures/cluster/three-nodes.json', 'utf8')) as unknown
+
+describe('itemsLayout', () => {
+  it.each([
+    ['an envelope, compact', JSON.stringify(envelope)],
+    ['an envelope, as kubectl indents', JSON.stringify(envelope, null, 4)],
+    ['an envelope with CRLF and tabs', JSON.stringify(envelope, null, '\t').replace(/\n/g, '\r\n')],
+    ['a kubectl List', JSON.stringify(kubectlList, null, 4)],
+    ['resources as a bare array', JSON.stringify({ proxy: envelope.proxy, resources: envelope.resources.items })],
+    ['an empty items array', '{"kind":"List","items":[ ]}'],
+    ['items that are not objects', '{"items":[1, "two" ,null,[3,{"a":[]}], true]}'],
+    ['strings with escaped quotes and brackets', JSON.stringify({ items: [{ kind: 'A', note: 'say "hi" ] }, [ \\' }, { kind: 'B' }] })],
+    ['multi-byte UTF-8', JSON.stringify({ items: [{ kind: 'Ωμέγα', x: '🚀' }, {}] })],
+  ])('finds every item of %s, as JSON.parse reads them', (_name, text) => {
+    const layout = itemsLayout(Buffer.from(text), 64)
+    expect(layout).not.toBeNull()
+    expect(readByLayout(text)).toEqual(JSON.parse(text))
+  })
+
+  it.each([
+    ['a top-level array', JSON.stringify([envelope])],
+    ['an escaped key', '{"\\u0069tems":[{"kind":"A"}],"items":[{"kind":"B"}]}'],
+    ['an escaped key elsewhere', '{"items":[{"kind":"A"}],"k\\u0069nd":"List"}'],
+    ['items twice', '{"items":[{"kind":"A"}],"items":[{"kind":"B"}]}'],
+    ['resources beside items', '{"items":[{"kind":"A"}],"resources":{"items":[]}}'],
+    ['resources twice', '{"resources":[],"resources":[{"kind":"B"}]}'],
+    ['items inside resources twice', '{"resources":{"items":[],"items":[{"kind":"B"}]}}'],
+    ['resources without items', '{"resources":{"kind":"List"},"items":[{"kind":"B"}]}'],
+    ['no items', '{"kind":"Service"}'],
+    ['a trailing comma', '{"items":[{"kind":"A"},]}'],
+    ['an empty element', '{"items":[{"kind":"A"},,{"kind":"B"}]}'],
+    ['a leading comma', '{"items":[,{"kind":"A"}]}'],
+    ['text after the object', '{"items":[]} x'],
+    ['two objects', '{"items":[]}{"items":[]}'],
+    ['an escaped NUL', '{"items":[{"kind":"a\\u0000"}]}'],
+    ['a byte-order mark', '\ufeff{"items":[]}'],
+    ['an unterminated string', '{"items":[{"kind":"A}]}'],
+    ['a brace closing the array', '{"items":[{"kind":"A"}}}'],
+    ['unbalanced', '{"items":[{"kind":"A"}]'],
+  ])('reports no layout for %s', (_name, text) => {
+    expect(itemsLayout(Buffer.from(text), 64)).toBeNull()
+  })
+
+  it('reports no layout deeper than the limit, counting inside items', () => {
+    const deep = `{"items":[${'['.repeat(10)}${']'.repeat(10)}]}`
+    expect(itemsLayout(Buffer.from(deep), 12)).not.toBeNull()
+    expect(itemsLayout(Buffer.from(deep), 11)).toBeNull()
+  })
+
+  it('never reads a body JSON.parse refuses, and reads every other one as JSON.parse does (3,000 random edits)', () => {
+    const text = JSON.stringify(envelope, null, 2)
+    const alphabet = '{}[],:"\\ 0a-'
+    // A fixed linear congruential sequence: the same edits every run.
+    let seed = 12345
+    const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n)
+    let refused = 0
+    let read = 0
+    for (let k = 0; k < 3000; k++) {
+      const at = rand(text.length)
+      const op = rand(3)
+      const ch = alphabet[rand(alphabet.length)]!
+      const edited =
+        op === 0 ? text.slice(0, at) + text.slice(at + 1) : op === 1 ? text.slice(0, at) + ch + text.slice(at) : text.slice(0, at) + ch + text.slice(at + 1)
+      let want: unknown
+      try {
+        want = JSON.parse(edited)
+      } catch {
+        want = undefined
+      }
+      const got = readByLayout(edited)
+      if (want === undefined) {
+        refused++
+        expect(got, edited).toBeNull()
+      } else if (got !== null) {
+        read++
+        expect(got, edited).toEqual(want)
+      }
+    }
+    // Both kinds of edit were exercised.
+    expect(refused).toBeGreaterThan(500)
+    expect(read).toBeGreaterThan(500)
+  })
+})
