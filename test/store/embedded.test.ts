@@ -1,4 +1,8 @@
-/** openDatabase without a URL: a real embedded PostgreSQL whose data survives a restart. */
+/**
+ * openDatabase without a URL: a real embedded PostgreSQL whose data survives a restart, and a
+ * process that used one exits with its own exit code (the package's exit hooks must not change it).
+ */
+import { spawnSync } from 'node:child_process'
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -32,5 +36,17 @@ describe('embedded PostgreSQL', () => {
     } finally {
       await second.close()
     }
+  })
+
+  it.each([0, 3])('a process that started and stopped one exits with its own code (%i)', (code) => {
+    const script = `
+      import { startEmbedded } from './src/db/embedded.ts'
+      const s = await startEmbedded({ dataDir: ${JSON.stringify(join(dir, `exit-${code}`))}, persistent: false })
+      await s.stop()
+      process.exitCode = ${code}
+    `
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 })
+    expect(r.stderr).not.toMatch(/done is not a function/)
+    expect(r.status, r.stderr).toBe(code)
   })
 })
