@@ -24,35 +24,50 @@ function canonicalSlow(value: unknown): string {
   return `{${parts.join(',')}}`
 }
 
-class IntegerKey extends Error {}
+class SlowPath extends Error {}
 
 /**
- * Native JSON.stringify with a key-sorting replacer: about twice as fast as building the string
- * in JS (20k objects of a 10k-service snapshot). JavaScript enumerates integer-like keys first
- * whatever the insertion order, so an object with such a key (rare: a label named "1") makes
- * the whole value take the slow path instead.
+ * The value with every object's keys in sorted order — the same object wherever nothing has to
+ * move — for native JSON.stringify to serialise without a replacer, on its fast path: a third
+ * faster than a key-sorting replacer, which V8 calls back for every value (20k objects of a
+ * 10k-service snapshot: 0.23 s against 0.33 s). JavaScript enumerates integer-like keys first
+ * whatever the insertion order, and a `__proto__` key cannot be set on a plain object: an object
+ * with either (rare: a label named "1") makes the whole value take the slow path instead.
  */
-function sortKeys(_key: string, value: unknown): unknown {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return value
+function sortedDeep(value: unknown): unknown {
+  if (value === null || typeof value !== 'object') return value
+  if (Array.isArray(value)) {
+    let out: unknown[] | undefined
+    for (let i = 0; i < value.length; i++) {
+      const v: unknown = value[i]
+      const s = sortedDeep(v)
+      if (s !== v) (out ??= value.slice())[i] = s
+    }
+    return out ?? value
+  }
   const obj = value as Record<string, unknown>
   const keys = Object.keys(obj)
   let sorted = true
+  let changed: Map<string, unknown> | undefined
   for (let i = 0; i < keys.length; i++) {
-    if (INTEGER_KEY.test(keys[i]!)) throw new IntegerKey()
-    if (i > 0 && keys[i - 1]! > keys[i]!) sorted = false
+    const k = keys[i]!
+    if (i > 0 && keys[i - 1]! > k) sorted = false
+    const v = obj[k]
+    const s = sortedDeep(v)
+    if (s !== v) (changed ??= new Map()).set(k, s)
   }
-  if (sorted) return value
-  // Null prototype: a "__proto__" key (JSON.parse makes it an own property) must stay a key.
-  const out = Object.create(null) as Record<string, unknown>
-  for (const k of keys.sort()) out[k] = obj[k]
+  if (sorted && !changed) return value
+  for (const k of keys) if (k === '__proto__' || INTEGER_KEY.test(k)) throw new SlowPath()
+  const out: Record<string, unknown> = {}
+  for (const k of sorted ? keys : keys.sort()) out[k] = changed?.has(k) ? changed.get(k) : obj[k]
   return out
 }
 
 export function canonicalJson(value: unknown): string {
   try {
-    return JSON.stringify(value, sortKeys) ?? 'null'
+    return JSON.stringify(sortedDeep(value)) ?? 'null'
   } catch (err) {
-    if (err instanceof IntegerKey) return canonicalSlow(value)
+    if (err instanceof SlowPath) return canonicalSlow(value)
     throw err
   }
 }
