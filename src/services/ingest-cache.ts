@@ -4,7 +4,7 @@
  * ingest worker, ./ingest.ts on the main thread):
  *
  * - the worker's (WorkerClusterState): raw fingerprints of the request's items (sha256 of the
- *   item's bytes in a JSON body, ./json-items.ts; else of `JSON.stringify(item)` as the client
+ *   item's bytes in a JSON body, ./json-items.ts fingerprintOf; else of `JSON.stringify(item)` as the client
  *   sent it) → the canonical object hash and the item as validated, so an item sent byte for byte
  *   as last time is neither parsed (from bytes), re-validated nor re-serialised canonically (the
  *   biggest costs before planning); the plan, whose segment objects are the planner's `reuse`
@@ -22,7 +22,7 @@
  * body, and rows are looked up as for a first ingest.
  */
 import { LRUCache } from 'lru-cache'
-import { createHash, hash } from 'node:crypto'
+import { createHash } from 'node:crypto'
 import type { Plan, Segment } from '../planner/types.js'
 import type { PlanReuse } from '../planner/reuse.js'
 import { segmentHash } from '../planner/iptables/hash.js'
@@ -34,6 +34,7 @@ import type { Queryable } from '../store/db.js'
 import { versionStillExists } from '../store/versions.js'
 import type { PlanInput } from '../store/plans.js'
 import type { SnapshotInput } from '../store/snapshots.js'
+import type { LayoutMemory } from './json-items.js'
 
 /** The worker's memory of a cluster's latest version (the one it committed last). */
 export interface WorkerClusterState {
@@ -41,10 +42,12 @@ export interface WorkerClusterState {
   /** The version this state describes, and its snapshot's sha256. */
   number: number
   sha256: string
-  /** The bytes it came in as (sha256, type and query settings), when they came as bytes. */
-  bodyKey?: string
+  /** The bytes it came in as, when they came as bytes. */
+  body?: BodyKey
   /** raw item fingerprint → canonical object sha256, and the item as the envelope holds it */
   objectsByRaw: Map<string, KnownItem>
+  /** Where its items were in the body it came in as (a JSON body with a layout, ./json-items.ts). */
+  layout?: LayoutMemory
   /** Objects (sha256) and segments (storage key) whose row ids the main thread holds. */
   storedObjects: Set<string>
   storedSegments: Set<string>
@@ -53,6 +56,16 @@ export interface WorkerClusterState {
   keys: string[][]
   /** The planner's memory of this plan's segments (plan(…, { reuse })). */
   reuse: PlanReuse
+}
+
+/**
+ * Request bytes as the identical-bytes shortcut compares them: their length, type and query
+ * settings first, then their sha256 — which is computed when a body of the same shape comes and
+ * otherwise when the version is committed, not while the client waits.
+ */
+export interface BodyKey {
+  shape: string
+  sha256: string
 }
 
 /** An item of the latest version: its canonical hash, and itself, validated (shared, never changed). */
@@ -114,15 +127,6 @@ export function rawItems(document: unknown): unknown[] | null {
 /** sha256 of the item as sent (key order included): equal fingerprints mean an identical item. */
 export function rawFingerprint(item: unknown): string {
   return createHash('sha256').update(JSON.stringify(item)).digest('base64')
-}
-
-/**
- * sha256 of an item's bytes in the body: the same kind of fingerprint (bytes that are
- * `JSON.stringify(item)` give rawFingerprint's), so one map holds both.
- */
-export function bytesFingerprint(body: Uint8Array, from: number, to: number): string {
-  // The one-shot crypto.hash: 20k items hash in half the time of createHash's object per item.
-  return hash('sha256', body.subarray(from, to), 'base64')
 }
 
 /**

@@ -29,8 +29,8 @@ import type { SnapshotInput } from '../store/snapshots.js'
 import { objectLine, segmentLine } from '../store/content.js'
 import { DEFAULT_PARSE_LIMITS, type ParseLimits } from './bounded.js'
 import { canonicalOrder, nodeCounts, nodeStatsRows, outlineOf, planOrReject, planStoredSync, type NodesOutline } from './content.js'
-import { bytesFingerprint, countsOf, planInput, rawFingerprint, rawItems, snapshotInput, type KnownItem, type WorkerClusterState } from './ingest-cache.js'
-import { itemsLayout, parseItem, withItems } from './json-items.js'
+import { countsOf, planInput, rawFingerprint, rawItems, snapshotInput, type KnownItem, type WorkerClusterState } from './ingest-cache.js'
+import { itemsLayout, memoryOf, parseItem, withItems, type LayoutMemory } from './json-items.js'
 import { parseBody, type BodyType } from './parse-body.js'
 import { computeVersionStats, sharedMemo, type ComputedStats, type SegmentKeys } from './stats-record.js'
 import type { Plan } from '../planner/types.js'
@@ -178,9 +178,10 @@ function readBody(
   body: { bytes: Uint8Array; type: BodyType },
   limits: ParseLimits,
   state: WorkerClusterState | undefined,
-): { document: unknown; fingerprints: string[] | null } {
-  const layout = body.type === 'json' ? itemsLayout(body.bytes, limits.maxDepth) : null
-  const fingerprints = layout ? layout.starts.map((from, i) => bytesFingerprint(body.bytes, from, layout.ends[i]!)) : null
+): { document: unknown; fingerprints: string[] | null; layout?: LayoutMemory } {
+  const layout = body.type === 'json' ? itemsLayout(body.bytes, limits.maxDepth, state?.layout) : null
+  const fingerprints = layout ? layout.fingerprints : null
+  const memory = layout ? { layout: memoryOf(layout, limits.maxDepth) } : {}
   if (layout && fingerprints && state) {
     const values: unknown[] = new Array(fingerprints.length)
     let ok = true
@@ -190,21 +191,24 @@ function readBody(
       ok = values[i] !== undefined
     }
     const document = ok ? withItems(body.bytes, layout, values) : null
-    if (document) return { document, fingerprints }
+    if (document) return { document, fingerprints, ...memory }
   }
   const text = Buffer.from(body.bytes.buffer, body.bytes.byteOffset, body.bytes.byteLength).toString('utf8')
-  return { document: parseBody(text, body.type, limits), fingerprints }
+  return { document: parseBody(text, body.type, limits), fingerprints, ...memory }
 }
+
+const bodySha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('base64')
 
 interface Pending {
   cluster: string
-  /** sha256 of the body's bytes, with the settings and type it came with (see `validate`). */
-  bodyKey?: string
+  /** The body's shape (see BodyKey), and its sha256 or, until that is computed, its bytes. */
+  body?: { shape: string; sha256?: string; bytes?: Uint8Array }
   /** Not validated yet: the bytes are the previous version's, so is their snapshot; `plan` validates them if asked. */
   deferred?: ValidateTask
   envelope?: Envelope
   items?: Envelope['resources']['items']
   fingerprints?: string[] | null
+  layout?: LayoutMemory
   snapshot?: SnapshotInput
   state: WorkerClusterState | undefined
   planned?: { plan: Plan; keys: string[][]; reuse: PlanReuse; content: PlanInput }
@@ -263,15 +267,16 @@ export class IngestPreparer {
   private validate(task: ValidateTask): Validated {
     const t0 = performance.now()
     const state = this.clusters.get(task.cluster)
-    const bodyKey = task.body
-      ? `${createHash('sha256').update(task.body.bytes).digest('base64')}\u0000${task.body.type}\u0000${canonicalJson(task.proxy ?? null)}`
-      : undefined
+    const shape = task.body ? `${task.body.bytes.byteLength}\u0000${task.body.type}\u0000${canonicalJson(task.proxy ?? null)}` : undefined
+    // Hashed now only if it may be the same bytes (./ingest-cache.ts BodyKey).
+    const sha256 = shape !== undefined && state?.body?.shape === shape ? bodySha256(task.body!.bytes) : undefined
+    const body = shape !== undefined ? { body: sha256 !== undefined ? { shape, sha256 } : { shape, bytes: task.body!.bytes } } : {}
     const token = this.next++
-    if (bodyKey !== undefined && state?.bodyKey === bodyKey) {
-      this.pending.set(token, { cluster: task.cluster, bodyKey, deferred: task, state })
-      return { token, sha256: state.sha256, validateMs: performance.now() - t0 }
+    if (sha256 !== undefined && state!.body!.sha256 === sha256) {
+      this.pending.set(token, { cluster: task.cluster, ...body, deferred: task, state })
+      return { token, sha256: state!.sha256, validateMs: performance.now() - t0 }
     }
-    const p: Pending = { cluster: task.cluster, state, ...(bodyKey !== undefined && { bodyKey }) }
+    const p: Pending = { cluster: task.cluster, state, ...body }
     this.parse(task, p)
     this.pending.set(token, p)
     return { token, sha256: p.snapshot!.sha256, validateMs: performance.now() - t0 }
@@ -303,6 +308,8 @@ export class IngestPreparer {
     p.envelope = parsed.envelope
     p.items = parsed.envelope.resources.items
     p.fingerprints = fingerprints
+    // Kept only with fingerprints: the next body's items are recognised by them.
+    if (fingerprints && read?.layout) p.layout = read.layout
     p.snapshot = snapshotInput(parsed.envelope.proxy, p.items, fingerprints, state)
   }
 
@@ -382,8 +389,9 @@ export class IngestPreparer {
       clusterId: task.clusterId,
       number: task.number,
       sha256: p.snapshot!.sha256,
-      ...(p.bodyKey !== undefined && { bodyKey: p.bodyKey }),
+      ...(p.body && { body: { shape: p.body.shape, sha256: p.body.sha256 ?? bodySha256(p.body.bytes!) } }),
       objectsByRaw,
+      ...(p.layout && { layout: p.layout }),
       storedObjects,
       storedSegments,
       plan,

@@ -184,15 +184,20 @@ async function store(
   const { cluster, number, snap, pl, row } = stored
   deps.onPlanned?.(sha256, planned.nodes)
   ids.set(input.cluster, storedIds(cluster.id, number, planned, snap.ids, pl.ids))
-  await workers.run(input.cluster, {
-    op: 'commit',
-    token,
-    cluster: input.cluster,
-    clusterId: cluster.id,
-    number,
-    objectRows: !!snap.ids,
-    segmentRows: !!pl.ids,
-  })
+  // The worker's memory of this version serves the next ingest, whose tasks queue behind this one
+  // in the same thread (FIFO): the client does not wait for it. Should it fail, the next ingest
+  // only finds no memory and prepares everything, as after a restart.
+  void workers
+    .run(input.cluster, {
+      op: 'commit',
+      token,
+      cluster: input.cluster,
+      clusterId: cluster.id,
+      number,
+      objectRows: !!snap.ids,
+      segmentRows: !!pl.ids,
+    })
+    .catch(() => undefined)
   Object.assign(stats, { created: true, storeMs: performance.now() - t2, insertedContent: snap.insertedContent + pl.insertedContent })
   return report({ created: true, version: row.summary as VersionSummary })
 }

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
-import { itemsLayout, parseItem, withItems } from '../../src/services/json-items.js'
+import { itemsLayout, memoryOf, parseItem, withItems } from '../../src/services/json-items.js'
 import { smallEnvelope } from '../api/helpers.js'
 
 /** The document as the worker reads it from the layout (every item parsed from its bytes), or null. */
@@ -101,5 +101,67 @@ describe('itemsLayout', () => {
     // Both kinds of edit were exercised.
     expect(refused).toBeGreaterThan(500)
     expect(read).toBeGreaterThan(500)
+  })
+
+  describe('recognising the items of the previous body', () => {
+    const many = {
+      ...envelope,
+      resources: { ...envelope.resources, items: Array.from({ length: 12 }, (_, i) => ({ ...envelope.resources.items[i % 2], n: i })) },
+    }
+    const before = JSON.stringify(many, null, 2)
+    const memory = memoryOf(itemsLayout(Buffer.from(before), 64)!, 64)
+    const same = (text: string, maxDepth = 64) => {
+      const bytes = Buffer.from(text)
+      expect(itemsLayout(bytes, maxDepth, memory), text).toEqual(itemsLayout(bytes, maxDepth))
+    }
+
+    it('gives the layout a fresh scan gives, items changed, added, removed or moved', () => {
+      const items = many.resources.items as Array<Record<string, unknown>>
+      const variants = [
+        items,
+        items.map((it, i) => (i === 4 ? { ...it, n: 'changed' } : it)),
+        [...items.slice(0, 3), { kind: 'Inserted' }, ...items.slice(3)],
+        [...items.slice(0, 3), ...items.slice(5)],
+        [...items].reverse(),
+        [],
+      ]
+      for (const v of variants) {
+        same(JSON.stringify({ ...many, resources: { ...many.resources, items: v } }, null, 2))
+        same(JSON.stringify({ ...many, resources: { ...many.resources, items: v } }))
+      }
+      // The same items elsewhere (a bare List: another depth) or under another limit.
+      same(JSON.stringify({ kind: 'List', items }, null, 2))
+      same(before, 20)
+    })
+
+    it('never takes text after a recognised item for part of it', () => {
+      // Right after the first item's closing brace, where the item recognised ends.
+      const end = itemsLayout(Buffer.from(before), 64)!.ends[0]!
+      const edited = before.slice(0, end) + ' x' + before.slice(end)
+      expect(itemsLayout(Buffer.from(edited), 64, memory)).toEqual(itemsLayout(Buffer.from(edited), 64))
+      expect(readByLayout(edited)).toBeNull()
+    })
+
+    it('gives the layout a fresh scan gives after 3,000 random edits', () => {
+      const alphabet = '{}[],:"\\ 0a-'
+      let seed = 777
+      const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n)
+      let laidOut = 0
+      for (let k = 0; k < 3000; k++) {
+        const at = rand(before.length)
+        const op = rand(3)
+        const ch = alphabet[rand(alphabet.length)]!
+        const edited =
+          op === 0
+            ? before.slice(0, at) + before.slice(at + 1)
+            : op === 1
+              ? before.slice(0, at) + ch + before.slice(at)
+              : before.slice(0, at) + ch + before.slice(at + 1)
+        const fresh = itemsLayout(Buffer.from(edited), 64)
+        if (fresh) laidOut++
+        expect(itemsLayout(Buffer.from(edited), 64, memory), edited).toEqual(fresh)
+      }
+      expect(laidOut).toBeGreaterThan(1000)
+    })
   })
 })
