@@ -122,6 +122,17 @@ async function main(): Promise<void> {
     await attack('JSON labels nested 10,000 deep', () =>
       fetch(`${base}/v1/clusters/bench/snapshots`, { method: 'POST', body: deep, headers: { ...auth(WRITE), 'content-type': 'application/json' } }),
     )
+    // Millions of tiny items, each one a refusal: the answer stops at 100 issues, and the ingest
+    // worker does not fingerprint what cannot be an object.
+    for (const [what, item] of [
+      ['numbers', '1'],
+      ['empty objects', '{}'],
+    ] as const) {
+      const many = `{"items":[${`${item},`.repeat(Math.floor((24 * MiB) / (item.length + 1)))}${item}]}`
+      await attack(`JSON of 24 MiB: items that are ${what}`, () =>
+        fetch(`${base}/v1/clusters/bench/snapshots`, { method: 'POST', body: many, headers: { ...auth(WRITE), 'content-type': 'application/json' } }),
+      )
+    }
     const aliases = `{ ${Array.from({ length: 1000 }, (_, i) => `d${i}: diff(cluster: "bench", from: "1", to: "1") { unified }`).join(' ')} }`
     for (const n of [1, 2, 3]) {
       await attack(`GraphQL 1,000 aliases of diff { unified }, read token (#${n})`, () =>

@@ -30,7 +30,7 @@ import { objectLine, segmentLine } from '../store/content.js'
 import { DEFAULT_PARSE_LIMITS, type ParseLimits } from './bounded.js'
 import { canonicalOrder, nodeCounts, nodeStatsRows, outlineOf, planOrReject, planStoredSync, type NodesOutline } from './content.js'
 import { countsOf, planInput, rawFingerprint, rawItems, snapshotInput, type KnownItem, type WorkerClusterState } from './ingest-cache.js'
-import { itemsLayout, memoryOf, parseItem, withItems, type LayoutMemory } from './json-items.js'
+import { itemsLayout, layoutFingerprints, memoryOf, parseItem, withItems, type LayoutMemory } from './json-items.js'
 import { parseBody, type BodyType } from './parse-body.js'
 import { computeVersionStats, sharedMemo, type ComputedStats, type SegmentKeys } from './stats-record.js'
 import type { Plan } from '../planner/types.js'
@@ -172,29 +172,32 @@ export function unpackRows(r: Rows): Pick<Rows, 'snapshot' | 'content'> {
  * A body's document, and for a JSON body the fingerprints of its items' bytes. When the cluster's
  * previous version is known here, an item whose bytes it had is that version's validated object,
  * not parsed again, and only the rest of the body is (./json-items.ts). Whatever does not read
- * that way is parsed whole, so its errors are the parser's.
+ * that way is parsed whole, so its errors are the parser's. Without a previous version nothing
+ * needs the fingerprints before the snapshot is found valid, so they are computed only then
+ * (`fingerprints()`): a refused body of a million tiny items is not hashed a million times.
  */
 function readBody(
   body: { bytes: Uint8Array; type: BodyType },
   limits: ParseLimits,
   state: WorkerClusterState | undefined,
-): { document: unknown; fingerprints: string[] | null; layout?: LayoutMemory } {
+): { document: unknown; fingerprints: () => string[] | null; layout: () => LayoutMemory | undefined } {
   const layout = body.type === 'json' ? itemsLayout(body.bytes, limits.maxDepth, state?.layout) : null
-  const fingerprints = layout ? layout.fingerprints : null
-  const memory = layout ? { layout: memoryOf(layout, limits.maxDepth) } : {}
-  if (layout && fingerprints && state) {
-    const values: unknown[] = new Array(fingerprints.length)
+  const fingerprints = () => (layout ? layoutFingerprints(body.bytes, layout) : null)
+  const memory = () => (layout ? memoryOf(layout, limits.maxDepth) : undefined)
+  if (layout && state) {
+    const fps = fingerprints()!
+    const values: unknown[] = new Array(fps.length)
     let ok = true
     for (let i = 0; i < values.length && ok; i++) {
-      const known = state.objectsByRaw.get(fingerprints[i]!)
+      const known = state.objectsByRaw.get(fps[i]!)
       values[i] = known ? known.item : parseItem(body.bytes, layout.starts[i]!, layout.ends[i]!)
       ok = values[i] !== undefined
     }
     const document = ok ? withItems(body.bytes, layout, values) : null
-    if (document) return { document, fingerprints, ...memory }
+    if (document) return { document, fingerprints, layout: memory }
   }
   const text = Buffer.from(body.bytes.buffer, body.bytes.byteOffset, body.bytes.byteLength).toString('utf8')
-  return { document: parseBody(text, body.type, limits), fingerprints, ...memory }
+  return { document: parseBody(text, body.type, limits), fingerprints, layout: memory }
 }
 
 const bodySha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('base64')
@@ -289,15 +292,20 @@ export class IngestPreparer {
     const read = task.body ? readBody(task.body, task.limits ?? DEFAULT_PARSE_LIMITS, state) : null
     const document = read ? read.document : task.document
     const raw = rawItems(document)
-    let fingerprints: string[] | null = null
-    if (raw && read?.fingerprints && read.fingerprints.length === raw.length) fingerprints = read.fingerprints
-    else if (raw) fingerprints = raw.map(rawFingerprint)
+    const fingerprintsOf = (): string[] | null => {
+      if (!raw) return null
+      const fromBytes = read?.fingerprints()
+      return fromBytes && fromBytes.length === raw.length ? fromBytes : raw.map(rawFingerprint)
+    }
+    // Needed before validation only to find the items known already; else once the snapshot is valid.
+    let fingerprints = state ? fingerprintsOf() : null
     if (raw && fingerprints && state) {
       // From bytes, a known item is the previous version's object itself (readBody); otherwise an equal one.
       raw.forEach((item, i) => state.objectsByRaw.has(fingerprints![i]!) && trusted.add(item))
     }
     const parsed = toEnvelope(document, task.proxy, { trusted })
     if (!parsed.ok) throw new ValidationError('The snapshot is not valid.', parsed.issues)
+    if (!state) fingerprints = fingerprintsOf()
     if (fingerprints && fingerprints.length !== parsed.envelope.resources.items.length) fingerprints = null
     // The same cluster state is the same version whatever order the objects came in.
     const order = canonicalOrder(parsed.envelope.resources.items)
@@ -309,7 +317,8 @@ export class IngestPreparer {
     p.items = parsed.envelope.resources.items
     p.fingerprints = fingerprints
     // Kept only with fingerprints: the next body's items are recognised by them.
-    if (fingerprints && read?.layout) p.layout = read.layout
+    const layout = fingerprints && read ? read.layout() : undefined
+    if (layout) p.layout = layout
     p.snapshot = snapshotInput(parsed.envelope.proxy, p.items, fingerprints, state)
   }
 

@@ -5,7 +5,9 @@
  * snapshots in which 1 % of the objects changed; parsing 28 MB to find the 200 that did was most of
  * a re-ingest.
  *
- * Only an unambiguous layout is reported: the body is one object, and the array is its
+ * Only an unambiguous layout of objects is reported (anything else in the array — a number, a
+ * string, an array — is no snapshot item, and a million two-byte elements would cost more to hash
+ * than to parse): the body is one object, and the array is its
  * `resources` (an array), its `resources.items`, or, without `resources`, its `items` — where
  * ./ingest-cache.ts rawItems looks — each key present once and written without escapes (so no
  * other spelling of the same key can be the one JSON.parse keeps). Anything else, and a body too
@@ -25,8 +27,20 @@ export interface ItemsLayout {
   /** Element i is bytes [starts[i], ends[i]), whitespace around it excluded. */
   starts: number[]
   ends: number[]
-  /** fingerprintOf each element's bytes. */
+  /**
+   * fingerprintOf each element's bytes, when they were needed to recognise the previous body's
+   * items; else empty until `layoutFingerprints` computes them (for a body found valid).
+   */
   fingerprints: string[]
+}
+
+/** The smallest snapshot item, `{"kind":"A"}`: shorter elements make the layout null. */
+const MIN_ITEM_BYTES = 12
+
+/** Every element's fingerprint (computed now unless recognising items did). */
+export function layoutFingerprints(body: Uint8Array, layout: ItemsLayout): string[] {
+  if (layout.fingerprints.length !== layout.starts.length) layout.fingerprints = layout.starts.map((s, i) => fingerprintOf(body, s, layout.ends[i]!))
+  return layout.fingerprints
 }
 
 /** What the next layout of the same cluster's body may reuse of this one (see `itemsLayout`). */
@@ -38,6 +52,7 @@ export interface LayoutMemory {
   fingerprints: string[]
 }
 
+/** What the next body may reuse of this layout; its fingerprints must be complete (layoutFingerprints). */
 export function memoryOf(layout: ItemsLayout, maxDepth: number): LayoutMemory {
   return {
     path: layout.path,
@@ -139,20 +154,25 @@ export function itemsLayout(body: Uint8Array, maxDepth: number, previous?: Layou
   let next = 0
   let known: { fingerprint: string; end: number } | undefined
   let indexOf: Map<string, number> | undefined
-  const push = (from: number, to: number): void => {
+  /** Records an element; false when it is too short to be a snapshot item. */
+  const push = (from: number, to: number): boolean => {
+    if (to - from < MIN_ITEM_BYTES) return false
     layout!.starts.push(from)
     layout!.ends.push(to)
-    // The recognised bytes are the whole element only if nothing but whitespace followed them.
-    const recognised = known?.end === to
-    const fp = recognised ? known!.fingerprint : fingerprintOf(bytes, from, to)
-    layout!.fingerprints.push(fp)
-    if (reuse && !recognised) {
-      // Not the item guessed: the next guess is the one after this item there, if it was there.
-      indexOf ??= new Map(previous!.fingerprints.map((f, k) => [f, k]))
-      const at = indexOf.get(fp)
-      next = at === undefined ? next + 1 : at + 1
+    if (reuse) {
+      // The recognised bytes are the whole element only if nothing but whitespace followed them.
+      const recognised = known?.end === to
+      const fp = recognised ? known!.fingerprint : fingerprintOf(bytes, from, to)
+      layout!.fingerprints.push(fp)
+      if (!recognised) {
+        // Not the item guessed: the next guess is the one after this item there, if it was there.
+        indexOf ??= new Map(previous!.fingerprints.map((f, k) => [f, k]))
+        const at = indexOf.get(fp)
+        next = at === undefined ? next + 1 : at + 1
+      }
     }
     known = undefined
+    return true
   }
   for (let i = 0; i < n; i++) {
     const c = bytes[i]!
@@ -180,10 +200,8 @@ export function itemsLayout(body: Uint8Array, maxDepth: number, previous?: Layou
           continue
         }
       }
-      if (arrayDepth > 0 && depth === arrayDepth && start < 0) {
-        start = i
-        afterComma = false
-      }
+      // An item that is a string: not an object, so no snapshot item (and no cheap one to hash).
+      if (arrayDepth > 0 && depth === arrayDepth) return null
       last = j
       i = j
       key = null
@@ -192,10 +210,10 @@ export function itemsLayout(body: Uint8Array, maxDepth: number, previous?: Layou
     if (c === 0x7b || c === 0x5b) {
       if (arrayDepth > 0 && depth === arrayDepth) {
         // An item: recognised, or skipped to its end (its brackets are checked by its own parse, or were).
-        if (start >= 0) return null
+        if (start >= 0 || c !== 0x7b) return null
         let end = -1
         const guess = reuse ? previous!.lengths[next] : undefined
-        if (guess !== undefined && c === 0x7b && i + guess <= n && bytes[i + guess - 1] === 0x7d) {
+        if (guess !== undefined && i + guess <= n && bytes[i + guess - 1] === 0x7d) {
           const fp = fingerprintOf(bytes, i, i + guess)
           if (fp === previous!.fingerprints[next]) {
             end = i + guess - 1
@@ -237,7 +255,7 @@ export function itemsLayout(body: Uint8Array, maxDepth: number, previous?: Layou
       if (arrayDepth > 0 && depth === arrayDepth) {
         // `[1,]` is not JSON, though the emptied array would parse.
         if (c !== 0x5d || afterComma) return null
-        if (start >= 0) push(start, last + 1)
+        if (start >= 0 && !push(start, last + 1)) return null
         layout!.close = i
         arrayDepth = -1
         start = -1
@@ -249,17 +267,14 @@ export function itemsLayout(body: Uint8Array, maxDepth: number, previous?: Layou
       continue
     }
     if (c === COMMA && arrayDepth > 0 && depth === arrayDepth) {
-      if (start < 0) return null
-      push(start, last + 1)
+      if (start < 0 || !push(start, last + 1)) return null
       start = -1
       afterComma = true
       continue
     }
     if (c !== COMMA && c !== COLON) {
-      if (arrayDepth > 0 && depth === arrayDepth && start < 0) {
-        start = i
-        afterComma = false
-      }
+      // A number or a literal: as for a string.
+      if (arrayDepth > 0 && depth === arrayDepth) return null
       last = i
       key = null
     }

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
-import { itemsLayout, memoryOf, parseItem, withItems } from '../../src/services/json-items.js'
+import { itemsLayout, layoutFingerprints, memoryOf, parseItem, withItems, type ItemsLayout, type LayoutMemory } from '../../src/services/json-items.js'
 import { smallEnvelope } from '../api/helpers.js'
 
 /** The document as the worker reads it from the layout (every item parsed from its bytes), or null. */
@@ -30,9 +30,9 @@ describe('itemsLayout', () => {
     ['a kubectl List', JSON.stringify(kubectlList, null, 4)],
     ['resources as a bare array', JSON.stringify({ proxy: envelope.proxy, resources: envelope.resources.items })],
     ['an empty items array', '{"kind":"List","items":[ ]}'],
-    ['items that are not objects', '{"items":[1, "two" ,null,[3,{"a":[]}], true]}'],
+    ['the smallest items', '{"items":[{"kind":"A"},{"kind":"B"}]}'],
     ['strings with escaped quotes and brackets', JSON.stringify({ items: [{ kind: 'A', note: 'say "hi" ] }, [ \\' }, { kind: 'B' }] })],
-    ['multi-byte UTF-8', JSON.stringify({ items: [{ kind: 'Ωμέγα', x: '🚀' }, {}] })],
+    ['multi-byte UTF-8', JSON.stringify({ items: [{ kind: 'Ωμέγα', x: '🚀' }, { kind: 'B' }] })],
   ])('finds every item of %s, as JSON.parse reads them', (_name, text) => {
     const layout = itemsLayout(Buffer.from(text), 64)
     expect(layout).not.toBeNull()
@@ -41,6 +41,11 @@ describe('itemsLayout', () => {
 
   it.each([
     ['a top-level array', JSON.stringify([envelope])],
+    ['items that are numbers', '{"items":[1,2]}'],
+    ['an item that is a string', '{"items":[{"kind":"A"}, "two"]}'],
+    ['an item that is null', '{"items":[{"kind":"A"},null]}'],
+    ['an item that is an array', '{"items":[[3,{"a":[]}]]}'],
+    ['an item too short to be one', '{"items":[{"kind":"A"},{}]}'],
     ['an escaped key', '{"\\u0069tems":[{"kind":"A"}],"items":[{"kind":"B"}]}'],
     ['an escaped key elsewhere', '{"items":[{"kind":"A"}],"k\\u0069nd":"List"}'],
     ['items twice', '{"items":[{"kind":"A"}],"items":[{"kind":"B"}]}'],
@@ -64,9 +69,9 @@ describe('itemsLayout', () => {
   })
 
   it('reports no layout deeper than the limit, counting inside items', () => {
-    const deep = `{"items":[${'['.repeat(10)}${']'.repeat(10)}]}`
-    expect(itemsLayout(Buffer.from(deep), 12)).not.toBeNull()
-    expect(itemsLayout(Buffer.from(deep), 11)).toBeNull()
+    const deep = `{"items":[{"a":${'['.repeat(10)}${']'.repeat(10)}}]}`
+    expect(itemsLayout(Buffer.from(deep), 13)).not.toBeNull()
+    expect(itemsLayout(Buffer.from(deep), 12)).toBeNull()
   })
 
   it('never reads a body JSON.parse refuses, and reads every other one as JSON.parse does (3,000 random edits)', () => {
@@ -109,11 +114,15 @@ describe('itemsLayout', () => {
       resources: { ...envelope.resources, items: Array.from({ length: 12 }, (_, i) => ({ ...envelope.resources.items[i % 2], n: i })) },
     }
     const before = JSON.stringify(many, null, 2)
-    const memory = memoryOf(itemsLayout(Buffer.from(before), 64)!, 64)
-    const same = (text: string, maxDepth = 64) => {
+    /** The layout with every fingerprint computed, as the ingest uses it. */
+    const laidOut = (text: string, maxDepth = 64, previous?: LayoutMemory): ItemsLayout | null => {
       const bytes = Buffer.from(text)
-      expect(itemsLayout(bytes, maxDepth, memory), text).toEqual(itemsLayout(bytes, maxDepth))
+      const layout = itemsLayout(bytes, maxDepth, previous)
+      if (layout) layoutFingerprints(bytes, layout)
+      return layout
     }
+    const memory = memoryOf(laidOut(before)!, 64)
+    const same = (text: string, maxDepth = 64) => expect(laidOut(text, maxDepth, memory), text).toEqual(laidOut(text, maxDepth))
 
     it('gives the layout a fresh scan gives, items changed, added, removed or moved', () => {
       const items = many.resources.items as Array<Record<string, unknown>>
@@ -138,7 +147,7 @@ describe('itemsLayout', () => {
       // Right after the first item's closing brace, where the item recognised ends.
       const end = itemsLayout(Buffer.from(before), 64)!.ends[0]!
       const edited = before.slice(0, end) + ' x' + before.slice(end)
-      expect(itemsLayout(Buffer.from(edited), 64, memory)).toEqual(itemsLayout(Buffer.from(edited), 64))
+      same(edited)
       expect(readByLayout(edited)).toBeNull()
     })
 
@@ -146,7 +155,7 @@ describe('itemsLayout', () => {
       const alphabet = '{}[],:"\\ 0a-'
       let seed = 777
       const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n)
-      let laidOut = 0
+      let found = 0
       for (let k = 0; k < 3000; k++) {
         const at = rand(before.length)
         const op = rand(3)
@@ -157,11 +166,11 @@ describe('itemsLayout', () => {
             : op === 1
               ? before.slice(0, at) + ch + before.slice(at)
               : before.slice(0, at) + ch + before.slice(at + 1)
-        const fresh = itemsLayout(Buffer.from(edited), 64)
-        if (fresh) laidOut++
-        expect(itemsLayout(Buffer.from(edited), 64, memory), edited).toEqual(fresh)
+        const fresh = laidOut(edited)
+        if (fresh) found++
+        expect(laidOut(edited, 64, memory), edited).toEqual(fresh)
       }
-      expect(laidOut).toBeGreaterThan(1000)
+      expect(found).toBeGreaterThan(1000)
     })
   })
 })

@@ -270,6 +270,8 @@ export interface EnvelopeOptions {
 function validateItems(items: unknown[], base: string, issues: Issue[], trusted?: ReadonlySet<unknown>): Record<string, unknown>[] {
   const out: Record<string, unknown>[] = []
   for (let i = 0; i < items.length; i++) {
+    // Enough to say what is wrong: a body of a million bad items is not a million issues.
+    if (issues.length >= MAX_ISSUES) break
     const item = items[i]
     const at = `${base}/${i}`
     if (item === null || item === undefined) continue
@@ -299,7 +301,6 @@ function validateItems(items: unknown[], base: string, issues: Issue[], trusted?
     const r = schema.safeParse(item)
     if (!r.success) {
       for (const iss of r.error.issues) issues.push({ pointer: pointerOf(at, iss.path), detail: `${item.kind}: ${iss.message}` })
-      if (issues.length >= MAX_ISSUES) break
       continue
     }
     // The item itself, not zod's copy of it: the schemas are loose and transform nothing, so the
