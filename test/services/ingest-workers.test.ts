@@ -11,6 +11,10 @@ import type { Database } from '../../src/db/index.js'
 import { DomainError, LimitError } from '../../src/errors.js'
 import type { Services } from '../../src/services/contract.js'
 import { createServices } from '../../src/services/index.js'
+import { IngestWorkers, IngestWorkerStoppedError } from '../../src/services/ingest-workers.js'
+import type { Validated } from '../../src/services/ingest-prepare.js'
+import { generateSnapshot } from '../../src/planner/testing/generate.js'
+import type { Piscina } from 'piscina'
 import { smallEnvelope, startTestApp, type TestApp } from '../api/helpers.js'
 import { uniqueName } from '../helpers/db.js'
 import { openTestServices } from '../helpers/services.js'
@@ -107,6 +111,55 @@ describe('a re-POST read item by item (src/services/json-items.ts)', () => {
     const b = await outcome(local, uniqueName('w-cold'), text, 'json')
     expect(a).toMatchObject({ created: true })
     expect(a).toEqual(b)
+  })
+})
+
+describe('a thread that stops', () => {
+  // A crash, simulated by terminating the pool's thread (piscina then starts another).
+  const stopThread = async (workers: IngestWorkers): Promise<void> => {
+    const pool = (workers as unknown as { pools: Piscina[] }).pools[0]!
+    const destroyed = new Promise<void>((resolve) => pool.once('workerDestroy', () => resolve()))
+    await Promise.all([pool.threads[0]!.terminate(), destroyed])
+  }
+  const body = (doc: unknown) => ({ bytes: Buffer.from(JSON.stringify(doc)), type: 'json' as const })
+
+  it('answers the ingest in flight with a 503 to retry, and the next ingest is prepared by its successor', async () => {
+    const workers = new IngestWorkers(1)
+    try {
+      await workers.start()
+      const big = body(generateSnapshot({ services: 5000, endpointsPerService: 10 }))
+      const inFlight = workers.run<Validated>('c', { op: 'validate', cluster: 'c', body: big })
+      await new Promise((r) => setTimeout(r, 100))
+      await stopThread(workers)
+      const err = await inFlight.then(
+        () => null,
+        (e: unknown) => e,
+      )
+      expect(err).toBeInstanceOf(IngestWorkerStoppedError)
+      expect(err).toMatchObject({ status: 503, retryAfterSeconds: 1 })
+      const next = await workers.run<Validated>('c', { op: 'validate', cluster: 'c', body: body(smallEnvelope()) })
+      expect(next.sha256).toMatch(/^[0-9a-f]{64}$/)
+    } finally {
+      await workers.close()
+    }
+  })
+
+  it('never continues an ingest begun on the stopped thread on its successor, which hands out the same tokens', async () => {
+    const workers = new IngestWorkers(1)
+    try {
+      await workers.start()
+      const before = await workers.run<Validated>('c', { op: 'validate', cluster: 'c', body: body(smallEnvelope({ name: 'before' })) })
+      await stopThread(workers)
+      const after = await workers.run<Validated>('c', { op: 'validate', cluster: 'c', body: body(smallEnvelope({ name: 'after' })) })
+      // Inside the threads both are the first ingest, token 1: only the thread tells them apart.
+      expect(after.token).not.toBe(before.token)
+      await expect(workers.run('c', { op: 'plan', token: before.token })).rejects.toBeInstanceOf(IngestWorkerStoppedError)
+      await workers.run('c', { op: 'discard', token: before.token })
+      const planned = await workers.run<{ snapshot: { sha256: string } }>('c', { op: 'plan', token: after.token })
+      expect(planned.snapshot.sha256).toBe(after.sha256)
+    } finally {
+      await workers.close()
+    }
   })
 })
 
