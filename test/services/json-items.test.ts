@@ -19,6 +19,22 @@ function readByLayout(text: string, maxDepth = 64): unknown {
   return withItems(bytes, layout, values)
 }
 
+/**
+ * `count` texts, each `text` with one character deleted, inserted or replaced (by one of JSON's
+ * structural characters, a quote, a backslash, a space or a letter): a fixed linear congruential
+ * sequence from `seed`, so the same edits every run.
+ */
+function* randomEdits(text: string, seed: number, count: number): Generator<string> {
+  const alphabet = '{}[],:"\\ 0a-'
+  const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n)
+  for (let k = 0; k < count; k++) {
+    const at = rand(text.length)
+    const op = rand(3)
+    const ch = alphabet[rand(alphabet.length)]!
+    yield op === 0 ? text.slice(0, at) + text.slice(at + 1) : op === 1 ? text.slice(0, at) + ch + text.slice(at) : text.slice(0, at) + ch + text.slice(at + 1)
+  }
+}
+
 const envelope = smallEnvelope()
 const kubectlList = JSON.parse(readFileSync('test/fixtures/cluster/three-nodes.json', 'utf8')) as unknown
 
@@ -75,19 +91,9 @@ describe('itemsLayout', () => {
   })
 
   it('never reads a body JSON.parse refuses, and reads every other one as JSON.parse does (3,000 random edits)', () => {
-    const text = JSON.stringify(envelope, null, 2)
-    const alphabet = '{}[],:"\\ 0a-'
-    // A fixed linear congruential sequence: the same edits every run.
-    let seed = 12345
-    const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n)
     let refused = 0
     let read = 0
-    for (let k = 0; k < 3000; k++) {
-      const at = rand(text.length)
-      const op = rand(3)
-      const ch = alphabet[rand(alphabet.length)]!
-      const edited =
-        op === 0 ? text.slice(0, at) + text.slice(at + 1) : op === 1 ? text.slice(0, at) + ch + text.slice(at) : text.slice(0, at) + ch + text.slice(at + 1)
+    for (const edited of randomEdits(JSON.stringify(envelope, null, 2), 12345, 3000)) {
       let want: unknown
       try {
         want = JSON.parse(edited)
@@ -152,20 +158,8 @@ describe('itemsLayout', () => {
     })
 
     it('gives the layout a fresh scan gives after 3,000 random edits', () => {
-      const alphabet = '{}[],:"\\ 0a-'
-      let seed = 777
-      const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n)
       let found = 0
-      for (let k = 0; k < 3000; k++) {
-        const at = rand(before.length)
-        const op = rand(3)
-        const ch = alphabet[rand(alphabet.length)]!
-        const edited =
-          op === 0
-            ? before.slice(0, at) + before.slice(at + 1)
-            : op === 1
-              ? before.slice(0, at) + ch + before.slice(at)
-              : before.slice(0, at) + ch + before.slice(at + 1)
+      for (const edited of randomEdits(before, 777, 3000)) {
         const fresh = laidOut(edited)
         if (fresh) found++
         expect(laidOut(edited, 64, memory), edited).toEqual(fresh)
