@@ -118,12 +118,13 @@ export function renderRestore(fp: FamilyPlan, opts: RenderOptions = {}): string 
 }
 
 /**
- * A piece's bytes at `at`. The writer writes only ASCII (../rules/writer.ts), for which Latin-1 is
- * UTF-8 and a plain copy, where encoding as UTF-8 examines every byte (~0.1 s of a 32 MB script);
- * a piece that is not ASCII (its UTF-8 length says so) is encoded as UTF-8.
+ * A piece of `bytes` UTF-8 bytes, written at `at`. The writer writes only ASCII
+ * (../rules/writer.ts), for which Latin-1 is UTF-8 and a plain copy, where encoding as UTF-8
+ * examines every byte (~0.1 s of a 32 MB script); a piece that is not ASCII (its UTF-8 length
+ * says so) is encoded as UTF-8.
  */
-function writePiece(out: Buffer, p: string, at: number): number {
-  return Buffer.byteLength(p) === p.length ? out.write(p, at, 'latin1') : out.write(p, at)
+function writePiece(out: Buffer, p: string, bytes: number, at: number): number {
+  return bytes === p.length ? out.write(p, at, 'latin1') : out.write(p, at)
 }
 
 /**
@@ -133,11 +134,10 @@ function writePiece(out: Buffer, p: string, at: number): number {
  */
 export function renderRestoreBytes(fp: FamilyPlan, opts: RenderOptions = {}): Buffer {
   const pieces = [...restorePieces(fp, opts)]
-  let n = 0
-  for (const p of pieces) n += Buffer.byteLength(p)
-  const out = Buffer.allocUnsafe(n)
+  const lengths = pieces.map((p) => Buffer.byteLength(p))
+  const out = Buffer.allocUnsafe(lengths.reduce((a, b) => a + b, 0))
   let at = 0
-  for (const p of pieces) at += writePiece(out, p, at)
+  pieces.forEach((p, i) => (at += writePiece(out, p, lengths[i]!, at)))
   return out
 }
 
@@ -157,7 +157,7 @@ export function* renderRestoreBuffers(fp: FamilyPlan, opts: RenderOptions = {}, 
       at = 0
     }
     if (n > size) yield Buffer.from(p)
-    else at += writePiece(buf, p, at)
+    else at += writePiece(buf, p, n, at)
   }
   if (at > 0) yield buf.subarray(0, at)
 }
